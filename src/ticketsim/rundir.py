@@ -1,0 +1,174 @@
+"""The run directory: one folder per stage, written atomically, stamped with its inputs.
+
+A stage writes everything into a temporary sibling folder; only when it finishes is
+the folder renamed into place, together with ``_stamp.json`` recording the hash of
+its inputs and config section. A killed stage therefore leaves the previous
+output intact, and a stage whose stamp matches is skipped on rerun.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+STAMP = "_stamp.json"
+
+
+def file_hash(path: str | Path, chunk: int = 1 << 20) -> str:
+    """sha256 of a file's bytes (first 16 hex digits)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def tree_hash(path: str | Path) -> str:
+    """Hash of a file, or of every file under a folder (names and bytes), stamps excluded."""
+    p = Path(path)
+    if p.is_file():
+        return file_hash(p)
+    h = hashlib.sha256()
+    for f in sorted(q for q in p.rglob("*") if q.is_file() and q.name != STAMP):
+        h.update(str(f.relative_to(p)).encode())
+        h.update(file_hash(f).encode())
+    return h.hexdigest()[:16]
+
+
+def combine_hashes(*parts: Any) -> str:
+    """One hash over several input hashes / config fingerprints."""
+    payload = json.dumps([str(p) for p in parts])
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temp path next to ``path`` for a library that writes files itself; rename on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Swap folder ``tmp`` into ``final``; a crash in between is repaired by :func:`recover_dir`."""
+    old = final.with_name(f".{final.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_dir(final: Path) -> None:
+    """Undo a swap interrupted between its two renames; drop stale temp folders."""
+    old = final.with_name(f".{final.name}.old")
+    if not final.exists() and old.exists():
+        os.replace(old, final)
+    for stale in final.parent.glob(f".{final.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+class RunDir:
+    """A run directory holding one sub-folder per stage."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).resolve()
+
+    def stage_path(self, stage: str) -> Path:
+        return self.path / stage
+
+    def read_stamp(self, stage: str) -> dict[str, Any] | None:
+        recover_dir(self.stage_path(stage))
+        p = self.stage_path(stage) / STAMP
+        if not p.is_file():
+            return None
+        try:
+            return json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def is_fresh(self, stage: str, inputs_hash: str) -> bool:
+        """True when the stage finished before with exactly these inputs and config."""
+        stamp = self.read_stamp(stage)
+        return bool(stamp) and stamp.get("inputs_hash") == inputs_hash
+
+    def require(self, stage: str, what: str | None = None) -> Path:
+        """Path of a finished stage's folder, or a clear error naming the command to run."""
+        from ticketsim.errors import TicketsimError
+
+        if self.read_stamp(stage) is None:
+            raise TicketsimError(
+                f"{self.path}: stage '{stage}' has not run in this run directory"
+                + (f" (needed for {what})" if what else ""),
+                hint=f"run `ticketsim {stage} --run-dir {self.path}` or `ticketsim run CONFIG`",
+            )
+        return self.stage_path(stage)
+
+    @contextlib.contextmanager
+    def stage(self, stage: str, inputs_hash: str, meta: dict[str, Any] | None = None) -> Iterator[Path]:
+        """Write a stage: yields a temp folder, renamed into place with its stamp on success."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        final = self.stage_path(stage)
+        recover_dir(final)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{stage}.tmp-", dir=self.path))
+        try:
+            yield tmp
+            stamp = {"stage": stage, "inputs_hash": inputs_hash, "finished": time.time()}
+            stamp.update(meta or {})
+            atomic_write_json(tmp / STAMP, stamp)
+            replace_dir(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+
+@dataclasses.dataclass
+class StageResult:
+    """What a stage did: skipped (inputs unchanged) or ran, where its folder is, and its summary."""
+
+    stage: str
+    skipped: bool
+    path: Path
+    summary: dict[str, Any] = dataclasses.field(default_factory=dict)
