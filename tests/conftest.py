@@ -13,13 +13,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
-WORDS = (
-    "vpn password reset outlook email printer laptop screen login account locked network wifi "
-    "error install software sap erp payroll hr badge access share drive folder teams meeting "
-    "slow crash update windows mac phone mobile mfa token certificate expired cannot connect "
-    "print jam toner battery keyboard mouse monitor docking station license excel word pdf "
-    "the a to is not my on in with and of for after when since please help urgent again user"
-).split()
+WORDS = ["vpn", "password", "reset", "outlook", "email", "printer", "laptop", "screen", "login", "account", "locked", "network", "wifi", "error", "install", "software", "sap", "erp", "payroll", "hr", "badge", "access", "share", "drive", "folder", "teams", "meeting", "slow", "crash", "update", "windows", "mac", "phone", "mobile", "mfa", "token", "certificate", "expired", "cannot", "connect", "print", "jam", "toner", "battery", "keyboard", "mouse", "monitor", "docking", "station", "license", "excel", "word", "pdf", "the", "a", "to", "is", "not", "my", "on", "in", "with", "and", "of", "for", "after", "when", "since", "please", "help", "urgent", "again", "user"]
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -30,7 +30,7 @@ _SIGNOFF_RE = re.compile(
 _EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _IP_RE = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 _PHONE_RE = re.compile(r"(?<![\w.])\+?\d[\d\s().-]{7,}\d(?![\w.])")
-_SPACES_RE = re.compile(r"[ \t\f\v]+")
+_SPACES_RE = re.compile(r"[^\S\n]+")  # any whitespace but newlines, nbsp included
 _BLANKS_RE = re.compile(r"\n{3,}")
 
 

@@ -30,10 +30,8 @@ STAGE = "ingest"
 CORE = ["id", "short_description", "description", "category", "subcategory", "created"]
 TEXT_FIELDS = ["short_description", "description", "category", "subcategory"]
 
-_EN = set("the and to is in it for of on not with my i can cannot be this that a an have has "
-          "please when from error after user we you are was".split())
-_OTHER = set("der die das und nicht ist ich mit le la les et est pas je une de el los las y "
-             "que por para con il di che non het een niet en van".split())
+_EN = set(["the", "and", "to", "is", "in", "it", "for", "of", "on", "not", "with", "my", "i", "can", "cannot", "be", "this", "that", "a", "an", "have", "has", "please", "when", "from", "error", "after", "user", "we", "you", "are", "was"])
+_OTHER = set(["der", "die", "das", "und", "nicht", "ist", "ich", "mit", "le", "la", "les", "et", "est", "pas", "je", "une", "de", "el", "los", "las", "y", "que", "por", "para", "con", "il", "di", "che", "non", "het", "een", "niet", "en", "van"])
 _WORD_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
 _EDGE_SEP_RE = re.compile(r"^[\s.,;:|-]+|[\s.,;:|-]+$")
 
@@ -192,7 +190,7 @@ def _resolve_links(
                 raise TicketsimError(
                     f"link refers to unknown ticket id(s) {missing}", file=path, row=link.row,
                     field="a" if link.a in missing else "b",
-                    hint="drop data.strict_links to drop such links and count them",
+                    hint="set data.strict_links: false to drop such links and count them",
                 )
             counts["unknown_ticket_dropped"] += 1
             continue

@@ -1,0 +1,70 @@
+"""Config validation: unknown keys and bad values are errors that name the key's path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ticketsim.config import config_from_dict, default_config_yaml, leaf_keys, load_config
+from ticketsim.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("tree", "message"),
+    [
+        ({"trian": {}}, "trian: unknown key"),
+        ({"data": {"columns": {"idd": "x"}}}, "data.columns.idd: unknown key"),
+        ({"train": {"learning_rate": "fast"}}, "train.learning_rate"),
+        ({"train": {"learning_rate": -1}}, "train.learning_rate: Input should be greater than 0"),
+        ({"data": {"format": "xml"}}, "data.format"),
+        ({"data": {"text_template": "no fields"}}, "data.text_template"),
+    ],
+)
+def test_invalid_configs_name_the_key(tree: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        config_from_dict(tree)
+
+
+def test_overrides_parse_yaml_values_and_reject_bad_syntax() -> None:
+    cfg = config_from_dict({}, overrides=["train.epochs=2", "data.columns.extra=[a, b]",
+                                          "data.columns.category=null"])
+    assert cfg.train.epochs == 2 and cfg.data.columns.extra == ["a", "b"]
+    with pytest.raises(ConfigError, match="section.key=value"):
+        config_from_dict({}, overrides=["epochs"])
+    with pytest.raises(ConfigError, match="unknown key"):
+        config_from_dict({}, overrides=["train.nope=1"])
+
+
+def test_relative_paths_resolve_next_to_the_config(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    p = tmp_path / "sub" / "c.yaml"
+    p.write_text("data:\n  tickets: ../t.csv\n")
+    cfg = load_config(p)
+    assert cfg.data.tickets == (tmp_path / "t.csv").resolve()
+    assert cfg.data.links_store == (tmp_path / "sub" / "ticketsim-links.sqlite").resolve()
+
+
+def test_missing_and_non_mapping_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    p = tmp_path / "list.yaml"
+    p.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(p)
+    p.write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(p)
+
+
+def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
+    p = tmp_path / "evil.yaml"
+    p.write_text("data: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(p)
+
+
+def test_default_yaml_documents_every_key() -> None:
+    text = default_config_yaml()
+    for key in leaf_keys():
+        assert f"{key.split('.')[-1]}:" in text, key

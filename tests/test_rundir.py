@@ -1,0 +1,79 @@
+"""Run directory: atomic stage folders, stamps, crash recovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ticketsim.rundir import RunDir, atomic_write_json, recover_dir
+
+
+def test_stage_is_renamed_into_place_only_on_success(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    with run.stage("s", "h1") as tmp:
+        (tmp / "a.txt").write_text("one")
+    assert run.is_fresh("s", "h1") and not run.is_fresh("s", "h2")
+    with pytest.raises(RuntimeError), run.stage("s", "h2") as tmp:
+        (tmp / "a.txt").write_text("two")
+        raise RuntimeError("killed")
+    assert (tmp_path / "s" / "a.txt").read_text() == "one"
+    assert run.is_fresh("s", "h1")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_interrupted_swap_is_recovered(tmp_path: Path) -> None:
+    final = tmp_path / "s"
+    old = tmp_path / ".s.old"
+    old.mkdir()
+    (old / "x").write_text("kept")
+    recover_dir(final)
+    assert (final / "x").read_text() == "kept"
+
+
+def test_atomic_json_leaves_no_temp_files(tmp_path: Path) -> None:
+    atomic_write_json(tmp_path / "a.json", {"x": 1})
+    assert json.loads((tmp_path / "a.json").read_text()) == {"x": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def _write_export(path: Path, n: int, tag: str) -> None:
+    rows = [f"{i},{tag} vpn drops {i},<p>description {i} with <b>html</b></p>" for i in range(n)]
+    path.write_text("id,short_description,description\n" + "\n".join(rows) + "\n")
+
+
+def test_kill_9_during_ingest_keeps_previous_artifacts(tmp_path: Path) -> None:
+    export = tmp_path / "t.csv"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data:\n  tickets: {export}\n")
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "ticketsim.cli", "ingest", "-c", str(cfg), "--run-dir", str(run)]
+    _write_export(export, 50, "v1")
+    subprocess.run(cmd, check=True, capture_output=True)
+    before = pd.read_parquet(run / "ingest" / "tickets.parquet")
+
+    _write_export(export, 120_000, "v2")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(run.glob(".ingest.tmp-*")):
+        time.sleep(0.005)
+    assert proc.poll() is None, "ingest finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    after_kill = pd.read_parquet(run / "ingest" / "tickets.parquet")
+    pd.testing.assert_frame_equal(before, after_kill)
+
+    subprocess.run(cmd, check=True, capture_output=True)
+    rerun = pd.read_parquet(run / "ingest" / "tickets.parquet")
+    fresh = tmp_path / "fresh"
+    subprocess.run(cmd[:-1] + [str(fresh)], check=True, capture_output=True)
+    pd.testing.assert_frame_equal(rerun, pd.read_parquet(fresh / "ingest" / "tickets.parquet"))
+    assert len(rerun) == 120_000
+    assert not list(run.glob(".ingest*"))
