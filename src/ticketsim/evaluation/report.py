@@ -1,0 +1,327 @@
+"""The readable evaluation report: ``report.md``, a self-contained ``report.html`` and PNG plots.
+
+Built only from ``metrics.json`` and ``details.json`` in the evaluate folder, so
+``ticketsim report RUN_DIR`` regenerates it without models. The HTML embeds its
+images as data URIs (it opens with no network), escapes every ticket text and
+carries a Content-Security-Policy that forbids scripts, so a ticket containing
+``<script>`` is shown as text and never runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from ticketsim.errors import TicketsimError
+from ticketsim.progress import NULL, Reporter
+from ticketsim.rundir import RunDir, atomic_write_bytes, atomic_write_text
+
+PLOTS = ("metrics", "loss", "similarity", "precision_recall", "token_lengths")
+
+
+def headline(result: dict[str, Any]) -> str:
+    """One sentence: primary metric of the main system, its gain over the best baseline, the CI."""
+    pm = result["primary_metric"]
+    ci = result.get("ci") or {}
+    base = ci.get("baseline")
+    main = result.get("primary_system")
+    diff = (ci.get("vs_baseline") or {}).get(main)
+    if not main or not base or diff is None:
+        return f"{pm} of {main}: {result['systems'][main][pm]:.3f} (no baseline to compare with)"
+    verdict = ("outside the noise" if diff["significant"] else
+               "inside the noise: not a demonstrated gain")
+    return (f"{main} {pm} = {result['systems'][main][pm]:.3f} vs best baseline {base} "
+            f"{result['systems'][base][pm]:.3f}: difference {diff['diff']:+.3f} "
+            f"({100 * diff['confidence']:.0f} % CI {diff['low']:+.3f} to {diff['high']:+.3f}, "
+            f"{verdict})")
+
+
+def ordered_metrics(result: dict[str, Any]) -> list[str]:
+    """The primary metric first, then the others in their usual order."""
+    pm = result["primary_metric"]
+    names = result.get("metrics") or list(next(iter(result["systems"].values())))
+    return [pm] + [m for m in names if m != pm]
+
+
+# ------------------------------------------------------------------------ plots
+def _fig_bytes(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def make_plots(result: dict[str, Any], details: dict[str, Any]) -> dict[str, bytes]:
+    """PNG bytes per plot name; a plot without data is left out."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    out: dict[str, bytes] = {}
+    systems = list(result["systems"])
+    names = ordered_metrics(result)
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(names) * max(1, len(systems)) / 2), 3.6))
+    width = 0.8 / max(1, len(systems))
+    x = np.arange(len(names))
+    for i, s in enumerate(systems):
+        ax.bar(x + i * width, [result["systems"][s][m] for m in names], width, label=s)
+    ax.set_xticks(x + width * (len(systems) - 1) / 2, names)
+    ax.set_ylim(0, 1)
+    ax.set_title("retrieval on held-out links")
+    ax.legend(fontsize=8)
+    out["metrics"] = _fig_bytes(fig)
+
+    loss = details.get("loss_curve") or []
+    if loss:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.plot([p[0] for p in loss], [p[1] for p in loss])
+        ax.set_xlabel("step")
+        ax.set_ylabel("training loss")
+        ax.set_title("training loss")
+        out["loss"] = _fig_bytes(fig)
+
+    curves = {n: c for n, c in (details.get("decision_curves") or {}).items()
+              if c.get("scores_linked")}
+    if curves:
+        fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3), squeeze=False)
+        for ax, (n, c) in zip(axes[0], curves.items(), strict=True):
+            bins = np.linspace(-0.2, 1.0, 40)
+            ax.hist(c["scores_unlinked"], bins=bins, alpha=0.6, density=True, label="unlinked")
+            ax.hist(c["scores_linked"], bins=bins, alpha=0.6, density=True, label="linked")
+            ax.set_title(f"{n}: cosine similarity")
+            ax.legend(fontsize=8)
+        out["similarity"] = _fig_bytes(fig)
+
+        fig, ax = plt.subplots(figsize=(5, 4))
+        for n, c in curves.items():
+            if not c.get("pr_curve"):
+                continue
+            ax.plot(c["pr_curve"]["recall"], c["pr_curve"]["precision"], label=n)
+            dd = (result.get("duplicate") or {}).get(n) or {}
+            bf = dd.get("best_f1")
+            if bf:
+                ax.scatter([bf["recall"]], [bf["precision"]], marker="o", zorder=3)
+                ax.annotate(f"best F1 @ {bf['threshold']:.2f}", (bf["recall"], bf["precision"]),
+                            fontsize=7)
+            tp = dd.get("at_target_precision") or {}
+            if tp.get("reached"):
+                ax.scatter([tp["recall"]], [tp["precision"]], marker="^", zorder=3)
+                ax.annotate(f"P>={tp['target']:.2f} @ {tp['threshold']:.2f}",
+                            (tp["recall"], tp["precision"]), fontsize=7)
+        ax.set_xlabel("recall")
+        ax.set_ylabel("precision")
+        ax.set_xlim(0, 1.02)
+        ax.set_ylim(0, 1.02)
+        ax.set_title("duplicate decision")
+        ax.legend(fontsize=8)
+        out["precision_recall"] = _fig_bytes(fig)
+
+    tl = details.get("token_lengths") or {}
+    if tl.get("lengths"):
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.hist(tl["lengths"], bins=40)
+        if tl.get("max_seq_length"):
+            ax.axvline(tl["max_seq_length"], color="red", linestyle="--",
+                       label=f"max_seq_length {tl['max_seq_length']}")
+            ax.legend(fontsize=8)
+        ax.set_xlabel("tokens per ticket")
+        ax.set_title("token lengths")
+        out["token_lengths"] = _fig_bytes(fig)
+    return out
+
+
+# ------------------------------------------------------------------------ text
+def _md(text: Any) -> str:
+    """Ticket text safe inside a markdown table cell."""
+    return (html.escape(str(text)).replace("|", "\\|").replace("\n", " ")
+            .replace("`", "\\`"))
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def render_markdown(result: dict[str, Any], details: dict[str, Any], plots: list[str]) -> str:
+    pm = result["primary_metric"]
+    names = ordered_metrics(result)
+    ci = result.get("ci") or {}
+    lines = ["# ticketsim evaluation", "", f"**{headline(result)}**", "",
+             f"{result['n_queries']} queries against {result['n_candidates']} candidates each "
+             f"(the query itself excluded); {result['skipped_queries']} skipped"
+             + (" (" + ", ".join(f"{k}: {v}" for k, v in result.get("skipped_reasons", {}).items())
+                + ")" if result.get("skipped_reasons") else "")
+             + (". Time-aware: each query sees only older tickets." if result.get("time_aware")
+                else "."), ""]
+    for note in result.get("notes") or []:
+        lines.append(f"- note: {note}")
+    lines += ["", "## Systems", "",
+              "| system | " + " | ".join(names) + f" | {pm} CI | Δ vs {ci.get('baseline')} |",
+              "|---|" + "---|" * (len(names) + 2)]
+    for s, vals in result["systems"].items():
+        c = (ci.get("per_system") or {}).get(s) or {}
+        dv = (ci.get("vs_baseline") or {}).get(s)
+        delta = (f"{dv['diff']:+.3f} [{dv['low']:+.3f}, {dv['high']:+.3f}]" if dv else "")
+        lines.append(f"| {s} | " + " | ".join(_fmt(vals[m]) for m in names)
+                     + f" | [{c.get('low', float('nan')):.3f}, {c.get('high', float('nan')):.3f}]"
+                     + f" | {delta} |")
+    if result.get("folds"):
+        f = result["folds"]
+        lines += ["", f"### Spread over {f['k']} cluster folds ({pm})", "",
+                  "| system | mean | std |", "|---|---|---|"]
+        for s, v in f["systems"].items():
+            lines.append(f"| {s} | {v[pm]['mean']:.3f} | {v[pm]['std']:.3f} |")
+    if result.get("duplicate"):
+        lines += ["", "## Duplicate decision", "",
+                  "| model | AP | best-F1 threshold (F1) | target-precision threshold (recall) | "
+                  "duplicate | related | Platt a, b |", "|---|---|---|---|---|---|---|"]
+        for s, dd in result["duplicate"].items():
+            if "error" in dd:
+                lines.append(f"| {s} | {dd['error']} | | | | | |")
+                continue
+            tp = dd["at_target_precision"]
+            tpt = (f"{tp['threshold']:.3f} ({tp['recall']:.2f})" if tp["reached"]
+                   else f"P={tp['target']} not reached")
+            lines.append(
+                f"| {s} | {dd['average_precision']:.3f} | {dd['best_f1']['threshold']:.3f} "
+                f"({dd['best_f1']['f1']:.2f}) | {tpt} | {dd['duplicate_threshold']:.3f} | "
+                f"{dd['related_threshold']:.3f} | {dd['calibration']['a']:.2f}, "
+                f"{dd['calibration']['b']:.2f} |")
+        if result.get("thresholds_model"):
+            lines.append(f"\nthresholds.json holds the thresholds of **{result['thresholds_model']}**.")
+    if result.get("routing"):
+        lines += ["", "## Routing (kNN on held-out tickets)", "",
+                  "| system | field | accuracy | macro-F1 | n | classes |", "|---|---|---|---|---|---|"]
+        for s, fields in result["routing"].items():
+            for f, v in fields.items():
+                lines.append(f"| {s} | {f} | {v['accuracy']:.3f} | {v['macro_f1']:.3f} | {v['n']} "
+                             f"| {v['classes']} |")
+    if plots:
+        lines += ["", "## Plots", ""] + [f"![{p}]({p}.png)" for p in plots]
+    misses = details.get("worst_misses") or []
+    if misses:
+        lines += ["", f"## Worst misses ({details.get('worst_misses_system')})", ""]
+        for m in misses:
+            lines.append(f"- **{_md(m['query_id'])}** {_md(m['query'])}  \n  true link "
+                         f"**{_md(m['true_id'])}** at rank {m['rank']}: {_md(m['true_text'])}")
+            for a in m["above"]:
+                lines.append(f"  - above it: {_md(a['id'])} ({a['score']:.3f}) {_md(a['text'])}")
+    return "\n".join(lines) + "\n"
+
+
+_CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;
+font-size:14px}th{background:#f3f3f3}.head{font-size:1.15em;background:#eef6ee;padding:.6em}
+.noise{background:#fbeeee}img{max-width:100%;display:block;margin:1em 0}.miss{margin:1em 0}
+.above{color:#555;margin-left:2em}"""
+
+
+def render_html(result: dict[str, Any], details: dict[str, Any], plots: dict[str, bytes]) -> str:
+    e = html.escape
+    pm = result["primary_metric"]
+    names = ordered_metrics(result)
+    ci = result.get("ci") or {}
+    main_diff = (ci.get("vs_baseline") or {}).get(result.get("primary_system"))
+    cls = "head" if main_diff and main_diff["significant"] else "head noise"
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
+        "img-src data:; style-src 'unsafe-inline'\">",
+        f"<title>ticketsim evaluation</title><style>{_CSS}</style></head><body>",
+        "<h1>ticketsim evaluation</h1>",
+        f"<p class='{cls}'>{e(headline(result))}</p>",
+        f"<p>{result['n_queries']} queries against {result['n_candidates']} candidates each (the "
+        f"query itself excluded); {result['skipped_queries']} skipped.</p>",
+    ]
+    for note in result.get("notes") or []:
+        parts.append(f"<p><em>note:</em> {e(note)}</p>")
+    parts.append("<h2>Systems</h2><table><tr><th>system</th>"
+                 + "".join(f"<th>{e(m)}</th>" for m in names)
+                 + f"<th>{e(pm)} CI</th><th>Δ vs {e(str(ci.get('baseline')))}</th></tr>")
+    for s, vals in result["systems"].items():
+        c = (ci.get("per_system") or {}).get(s) or {}
+        dv = (ci.get("vs_baseline") or {}).get(s)
+        delta = f"{dv['diff']:+.3f} [{dv['low']:+.3f}, {dv['high']:+.3f}]" if dv else ""
+        parts.append(f"<tr><td>{e(s)}</td>" + "".join(f"<td>{vals[m]:.3f}</td>" for m in names)
+                     + f"<td>[{c.get('low', float('nan')):.3f}, {c.get('high', float('nan')):.3f}]"
+                     f"</td><td>{e(delta)}</td></tr>")
+    parts.append("</table>")
+    if result.get("duplicate"):
+        parts.append("<h2>Duplicate decision</h2><table><tr><th>model</th><th>AP</th>"
+                     "<th>best-F1 threshold</th><th>target-precision threshold (recall)</th>"
+                     "<th>duplicate</th><th>related</th></tr>")
+        for s, dd in result["duplicate"].items():
+            if "error" in dd:
+                parts.append(f"<tr><td>{e(s)}</td><td colspan='5'>{e(dd['error'])}</td></tr>")
+                continue
+            tp = dd["at_target_precision"]
+            tpt = (f"{tp['threshold']:.3f} ({tp['recall']:.2f})" if tp["reached"]
+                   else f"P={tp['target']} not reached")
+            parts.append(f"<tr><td>{e(s)}</td><td>{dd['average_precision']:.3f}</td>"
+                         f"<td>{dd['best_f1']['threshold']:.3f}</td><td>{e(tpt)}</td>"
+                         f"<td>{dd['duplicate_threshold']:.3f}</td>"
+                         f"<td>{dd['related_threshold']:.3f}</td></tr>")
+        parts.append("</table>")
+    if result.get("routing"):
+        parts.append("<h2>Routing</h2><table><tr><th>system</th><th>field</th><th>accuracy</th>"
+                     "<th>macro-F1</th><th>n</th></tr>")
+        for s, fields in result["routing"].items():
+            for f, v in fields.items():
+                parts.append(f"<tr><td>{e(s)}</td><td>{e(f)}</td><td>{v['accuracy']:.3f}</td>"
+                             f"<td>{v['macro_f1']:.3f}</td><td>{v['n']}</td></tr>")
+        parts.append("</table>")
+    if plots:
+        parts.append("<h2>Plots</h2>")
+        for name, png in plots.items():
+            data = base64.b64encode(png).decode("ascii")
+            parts.append(f"<h3>{e(name.replace('_', ' '))}</h3>"
+                         f"<img alt='{e(name)}' src='data:image/png;base64,{data}'>")
+    misses = details.get("worst_misses") or []
+    if misses:
+        parts.append(f"<h2>Worst misses ({e(str(details.get('worst_misses_system')))})</h2>")
+        for m in misses:
+            parts.append(f"<div class='miss'><b>{e(m['query_id'])}</b> {e(m['query'])}<br>"
+                         f"true link <b>{e(m['true_id'])}</b> at rank {m['rank']}: "
+                         f"{e(m['true_text'])}")
+            for a in m["above"]:
+                parts.append(f"<div class='above'>above it: {e(a['id'])} ({a['score']:.3f}) "
+                             f"{e(a['text'])}</div>")
+            parts.append("</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(folder: Path, result: dict[str, Any], details: dict[str, Any],
+                 reporter: Reporter = NULL) -> list[Path]:
+    """Write the PNGs, report.md and report.html into ``folder``; returns the written paths."""
+    plots = make_plots(result, details)
+    written = []
+    for name, png in plots.items():
+        atomic_write_bytes(folder / f"{name}.png", png)
+        written.append(folder / f"{name}.png")
+    atomic_write_text(folder / "report.md", render_markdown(result, details, list(plots)))
+    atomic_write_text(folder / "report.html", render_html(result, details, plots))
+    written += [folder / "report.md", folder / "report.html"]
+    reporter.log(f"report: {folder / 'report.html'}")
+    return written
+
+
+def regenerate_report(run_dir: str | Path, reporter: Reporter = NULL) -> Path:
+    """Rebuild the report of a run from its evaluate folder (no model needed)."""
+    folder = RunDir(run_dir).require("evaluate", "the report")
+    try:
+        result = json.loads((folder / "metrics.json").read_text())
+        details_path = folder / "details.json"
+        details = json.loads(details_path.read_text()) if details_path.is_file() else {}
+    except (OSError, json.JSONDecodeError) as exc:
+        raise TicketsimError(f"cannot read evaluation results: {exc}", file=folder,
+                             hint="rerun `ticketsim evaluate --force`") from None
+    write_report(folder, result, details, reporter)
+    return folder / "report.html"
