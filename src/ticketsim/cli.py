@@ -141,7 +141,50 @@ def _render_ingest(result: StageResult) -> None:
         console.print(f"[green]ingest[/] done: {result.path}")
 
 
-RENDERERS: dict[str, Any] = {"ingest": _render_ingest}
+def _render_evaluate(result: StageResult) -> None:
+    """Systems table, primary metric first with its bootstrap interval, then the verdict."""
+    s = result.summary
+    if not s.get("systems"):
+        return
+    from rich.markup import escape
+
+    from ticketsim.evaluation.report import headline, ordered_metrics
+
+    pm = s["primary_metric"]
+    ci = s.get("ci") or {}
+    table = Table(title=f"evaluate: {s.get('n_queries')} held-out queries, "
+                        f"{s.get('skipped_queries', 0)} skipped")
+    table.add_column("system", no_wrap=True)
+    names = ordered_metrics(s)
+    for m in names:
+        table.add_column(m, justify="right", style="bold" if m == pm else None, no_wrap=True)
+    conf = next(iter((ci.get("per_system") or {}).values()), {}).get("confidence", 0.95)
+    table.add_column(f"{pm} {100 * conf:.0f}% CI", justify="right", no_wrap=True)
+    table.add_column(f"Δ vs {ci.get('baseline')} [CI]", justify="right", no_wrap=True)
+    for name, vals in s["systems"].items():
+        c = (ci.get("per_system") or {}).get(name) or {}
+        dv = (ci.get("vs_baseline") or {}).get(name)
+        delta = ""
+        if dv:
+            colour = "green" if dv["significant"] and dv["diff"] > 0 else (
+                "red" if dv["significant"] else "yellow")
+            delta = f"[{colour}]" + escape(
+                f"{dv['diff']:+.3f} [{dv['low']:+.2f},{dv['high']:+.2f}]") + "[/]"
+        table.add_row(name, *[f"{vals[m]:.3f}" for m in names],
+                      f"{c.get('low', float('nan')):.2f}-{c.get('high', float('nan')):.2f}", delta)
+    console.print(table)
+    console.print(headline(s), highlight=False)
+    if s.get("thresholds_model"):
+        dd = s["duplicate"][s["thresholds_model"]]
+        console.print(f"thresholds ({s['thresholds_model']}): duplicate >= "
+                      f"{dd['duplicate_threshold']:.3f}, related >= {dd['related_threshold']:.3f}, "
+                      f"AP {dd['average_precision']:.3f}")
+    for note in s.get("notes") or []:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    console.print(f"report: {result.path / 'report.html'}")
+
+
+RENDERERS: dict[str, Any] = {"ingest": _render_ingest, "evaluate": _render_evaluate}
 
 
 # ------------------------------------------------------------------------ commands
@@ -224,13 +267,42 @@ def train(config: ConfigOpt = None, set_: SetOpt = None, run_dir: RunDirOpt = Pa
 
 
 @app.command()
-def evaluate(config: ConfigOpt = None, set_: SetOpt = None,
-             run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR), force: ForceOpt = False) -> None:
-    """Compare BM25, the base model and the fine-tuned model on held-out links.
+def evaluate(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
+    force: ForceOpt = False,
+    model: Annotated[
+        list[Path] | None,
+        typer.Option("--model", "-m", help="A further model folder to compare (repeatable)."),
+    ] = None,
+) -> None:
+    """Compare BM25, the base model, the fine-tuned model and hybrid search on held-out links.
 
-    Example: ticketsim evaluate --run-dir runs/demo
+    Example: ticketsim evaluate --run-dir runs/demo --model ../other-model
     """
-    _stage("evaluate", config, set_, run_dir, force)
+    from ticketsim.pipeline import run_stage
+
+    cfg = load(config, set_, run_dir)
+    if model:
+        cfg.evaluate.extra_models = [*cfg.evaluate.extra_models, *(p.resolve() for p in model)]
+    run = RunDir(run_dir)
+    save_config(cfg, run.path)
+    show_result(run_stage("evaluate", cfg, run, force=force, reporter=reporter()))
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory with a finished evaluate stage.")],
+) -> None:
+    """Regenerate report.md, report.html and the plots from the evaluation results.
+
+    Example: ticketsim report runs/demo
+    """
+    from ticketsim.evaluation.report import regenerate_report
+
+    path = regenerate_report(run_dir, reporter=reporter())
+    console.print(f"wrote {path}")
 
 
 @app.command()

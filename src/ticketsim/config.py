@@ -161,16 +161,104 @@ class TrainConfig(Section):
 
 
 # --------------------------------------------------------------------------- evaluate
-class EvaluateConfig(Section):
-    """Held-out evaluation against baselines."""
+class DuplicateDecisionConfig(Section):
+    """How duplicate / related thresholds are fitted on held-out labelled pairs."""
 
-    k_values: list[int] = Field(
-        default_factory=lambda: [1, 5, 10], description="Cut-offs for Recall@k."
+    target_precision: float = Field(
+        0.9, gt=0, le=1, description="Precision the duplicate threshold must reach."
     )
-    systems: list[Literal["bm25", "base", "finetuned"]] = Field(
-        default_factory=lambda: ["bm25", "base", "finetuned"], description="Systems compared."
+    threshold_rule: Literal["precision", "f1"] = Field(
+        "precision",
+        description="precision: lowest threshold reaching target_precision (best F1 if none does); "
+        "f1: the best-F1 threshold.",
+    )
+    hard_negatives: int = Field(
+        10, ge=0, description="Unlinked candidates from each query's top results used as negatives."
+    )
+    random_negatives: int = Field(2, ge=0, description="Random unlinked tickets per query as negatives.")
+    seed: int = Field(0, description="Seed for random negatives.")
+
+
+class RoutingConfig(Section):
+    """kNN routing evaluation (category, subcategory, assignment group...)."""
+
+    k: int = Field(10, gt=0, description="Neighbours that vote for a held-out ticket's label.")
+    fields: list[str] = Field(
+        default_factory=lambda: ["category", "subcategory"],
+        description="tickets.parquet columns to predict (extra columns such as assignment_group "
+        "must be carried through data.columns.extra).",
+    )
+
+
+class BootstrapConfig(Section):
+    """Bootstrap confidence intervals over queries."""
+
+    samples: int = Field(1000, ge=100, description="Bootstrap resamples.")
+    confidence: float = Field(0.95, gt=0.5, lt=1, description="Interval coverage.")
+    seed: int = Field(0, description="Seed of the resampling.")
+
+
+class HybridConfig(Section):
+    """Hybrid BM25 + dense retrieval by reciprocal rank fusion."""
+
+    dense: Literal["finetuned", "base"] = Field(
+        "finetuned", description="Dense system fused with BM25 (base when no fine-tuned model)."
+    )
+    rrf_k: int = Field(60, gt=0, description="RRF constant: score = sum 1 / (rrf_k + rank).")
+    window: int = Field(100, gt=0, description="Ranks of each system that take part in the fusion.")
+
+
+class FoldsConfig(Section):
+    """Per-fold spread over link clusters when held-out links are few."""
+
+    k: int = Field(5, ge=2, description="Number of cluster folds.")
+    min_queries: int = Field(
+        300, ge=0, description="Below this many queries, also report mean and spread over folds."
+    )
+
+
+class EvaluateConfig(Section):
+    """Held-out evaluation against baselines: retrieval, duplicate decision, routing, report."""
+
+    systems: list[Literal["bm25", "base", "finetuned", "hybrid"]] = Field(
+        default_factory=lambda: ["bm25", "base", "finetuned", "hybrid"],
+        description="Systems compared (finetuned is skipped, with a note, when train has not run).",
+    )
+    extra_models: list[Path] = Field(
+        default_factory=list, description="Further model folders compared (CLI: --model PATH)."
+    )
+    k_values: list[int] = Field(
+        default_factory=lambda: [1, 5, 10, 50], description="Cut-offs for Recall@k."
+    )
+    primary_metric: str = Field(
+        "mrr@10", description="Metric shown first and used for the confidence interval."
     )
     batch_size: int = Field(64, gt=0, description="Encoding batch size.")
+    time_aware: bool = Field(
+        False, description="Each query sees only tickets created before it (needs created dates)."
+    )
+    worst_misses: int = Field(10, ge=0, description="Worst misses listed in the report.")
+    duplicate: DuplicateDecisionConfig = Field(default_factory=DuplicateDecisionConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig)
+    hybrid: HybridConfig = Field(default_factory=HybridConfig)
+    folds: FoldsConfig = Field(default_factory=FoldsConfig)
+
+    @field_validator("k_values")
+    @classmethod
+    def _positive_ks(cls, v: list[int]) -> list[int]:
+        if not v or any(k <= 0 for k in v):
+            raise ValueError("k_values must be a non-empty list of positive integers")
+        return sorted(set(v))
+
+    @field_validator("primary_metric")
+    @classmethod
+    def _known_metric(cls, v: str, info: Any) -> str:
+        ks = (info.data or {}).get("k_values") or [1, 5, 10, 50]
+        known = [f"recall@{k}" for k in ks] + ["mrr@10", "ndcg@10", "map@100"]
+        if v not in known:
+            raise ValueError(f"primary_metric must be one of {', '.join(known)}")
+        return v
 
 
 # --------------------------------------------------------------------------- index / search

@@ -32,8 +32,12 @@ def headline(result: dict[str, Any]) -> str:
     diff = (ci.get("vs_baseline") or {}).get(main)
     if not main or not base or diff is None:
         return f"{pm} of {main}: {result['systems'][main][pm]:.3f} (no baseline to compare with)"
-    verdict = ("outside the noise" if diff["significant"] else
-               "inside the noise: not a demonstrated gain")
+    if not diff["significant"]:
+        verdict = "inside the noise: not a demonstrated difference"
+    elif diff["diff"] > 0:
+        verdict = "a gain outside the noise"
+    else:
+        verdict = "worse than the baseline, outside the noise"
     return (f"{main} {pm} = {result['systems'][main][pm]:.3f} vs best baseline {base} "
             f"{result['systems'][base][pm]:.3f}: difference {diff['diff']:+.3f} "
             f"({100 * diff['confidence']:.0f} % CI {diff['low']:+.3f} to {diff['high']:+.3f}, "
@@ -309,7 +313,6 @@ def write_report(folder: Path, result: dict[str, Any], details: dict[str, Any],
     atomic_write_text(folder / "report.md", render_markdown(result, details, list(plots)))
     atomic_write_text(folder / "report.html", render_html(result, details, plots))
     written += [folder / "report.md", folder / "report.html"]
-    reporter.log(f"report: {folder / 'report.html'}")
     return written
 
 
@@ -324,4 +327,5 @@ def regenerate_report(run_dir: str | Path, reporter: Reporter = NULL) -> Path:
         raise TicketsimError(f"cannot read evaluation results: {exc}", file=folder,
                              hint="rerun `ticketsim evaluate --force`") from None
     write_report(folder, result, details, reporter)
+    reporter.log(f"report: {folder / 'report.html'}")
     return folder / "report.html"

@@ -1,0 +1,162 @@
+"""The evaluate stage on a tiny hand-written run directory (random tiny model, no downloads)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from evaluation_helpers import tiny_config, tiny_test_links, tiny_tickets, write_run
+
+from ticketsim.errors import TicketsimError
+from ticketsim.evaluation import stage as stage_mod
+from ticketsim.evaluation.stage import run_evaluate
+from ticketsim.models import model_fingerprint
+from ticketsim.rundir import RunDir
+from ticketsim.thresholds import Thresholds
+
+
+@pytest.mark.config_keys("evaluate.systems", "evaluate.primary_metric", "evaluate.k_values")
+def test_all_systems_side_by_side(tiny_run: RunDir, tiny_model_dir: Path) -> None:
+    cfg = tiny_config(tiny_model_dir, primary_metric="ndcg@10", k_values=[1, 3])
+    res = run_evaluate(cfg, tiny_run)
+    m = json.loads((tiny_run.path / "evaluate" / "metrics.json").read_text())
+    assert m["primary_metric"] == "ndcg@10" and res.summary["primary_metric"] == "ndcg@10"
+    assert list(m["systems"]) == ["bm25", "base", "finetuned", "hybrid"]
+    assert set(m["systems"]["bm25"]) == {"recall@1", "recall@3", "mrr@10", "ndcg@10", "map@100"}
+    assert m["n_queries"] == 10  # the held-out end of each test link
+    assert m["ci"]["baseline"] in ("bm25", "base")
+    assert set(m["ci"]["vs_baseline"]) == {"finetuned", "hybrid"}
+    # BM25 on these word-overlap texts finds every held-out duplicate in the top 5
+    assert m["systems"]["bm25"]["recall@3"] >= 0.9
+    for f in ("report.md", "report.html", "metrics.png", "loss.png", "similarity.png",
+              "precision_recall.png", "token_lengths.png", "thresholds.json"):
+        assert (tiny_run.path / "evaluate" / f).is_file(), f
+    only = run_evaluate(tiny_config(tiny_model_dir, systems=["bm25"]), tiny_run)
+    assert list(only.summary["systems"]) == ["bm25"]
+    again = run_evaluate(tiny_config(tiny_model_dir, systems=["bm25"]), tiny_run)
+    assert again.skipped
+
+
+def test_thresholds_file_is_stamped_with_the_finetuned_model(tiny_run: RunDir,
+                                                              tiny_model_dir: Path) -> None:
+    run_evaluate(tiny_config(tiny_model_dir), tiny_run)
+    fp = model_fingerprint(tiny_run.path / "train" / "model")
+    th = Thresholds.load(tiny_run.path / "evaluate" / "thresholds.json", expect_fingerprint=fp)
+    assert th.related <= th.duplicate
+    assert 0.0 <= th.probability(th.duplicate) <= 1.0
+    with pytest.raises(TicketsimError):
+        Thresholds.load(tiny_run.path / "evaluate" / "thresholds.json", expect_fingerprint="x")
+
+
+def test_without_train_stage_evaluates_what_exists(tmp_path: Path, tiny_model_dir: Path) -> None:
+    run = write_run(tmp_path / "r", tiny_tickets(), tiny_test_links(), None)
+    res = run_evaluate(tiny_config(tiny_model_dir), run)
+    assert "finetuned" not in res.summary["systems"]
+    assert any("train stage has not run" in n for n in res.summary["notes"])
+    assert res.summary["thresholds_model"] == "base"
+
+
+def test_queries_without_links_are_skipped_and_counted(tmp_path: Path, tiny_model_dir: Path) -> None:
+    links = tiny_test_links()
+    run = write_run(tmp_path / "r", tiny_tickets(), links, None)
+    split = pd.read_parquet(run.path / "pairs" / "split.parquet")
+    split.loc[split["id"].isin(["T003", "T013"]), "split"] = "test"  # held out, no link
+    split.to_parquet(run.path / "pairs" / "split.parquet")
+    res = run_evaluate(tiny_config(tiny_model_dir, systems=["bm25"]), run, force=True)
+    assert res.summary["skipped_queries"] == 2
+
+
+@pytest.mark.config_keys("evaluate.time_aware")
+def test_time_aware_drops_links_to_newer_tickets(tmp_path: Path, tiny_model_dir: Path) -> None:
+    t = tiny_tickets()
+    # held-out tickets are the newest, except T000, the oldest of all: its links are newer
+    t.loc[t["id"].str.endswith("0"), "created"] = pd.Timestamp("2025-01-01")
+    t.loc[t["id"] == "T000", "created"] = pd.Timestamp("2000-01-01")
+    run = write_run(tmp_path / "r", t, tiny_test_links(), None)
+    res = run_evaluate(tiny_config(tiny_model_dir, systems=["bm25"], time_aware=True), run)
+    plain = run_evaluate(tiny_config(tiny_model_dir, systems=["bm25"]), run, force=True)
+    assert res.summary["time_aware"]
+    assert res.summary["skipped_reasons"] == {
+        "time-aware: no true link created before the query": 1}
+    assert (res.summary["n_queries"], plain.summary["n_queries"]) == (9, 10)
+
+
+@pytest.mark.config_keys(
+    "evaluate.batch_size", "evaluate.extra_models", "evaluate.worst_misses",
+    "evaluate.bootstrap.samples", "evaluate.bootstrap.confidence", "evaluate.bootstrap.seed",
+    "evaluate.routing.k", "evaluate.routing.fields", "evaluate.folds.k",
+    "evaluate.folds.min_queries", "evaluate.hybrid.dense", "evaluate.hybrid.rrf_k",
+    "evaluate.hybrid.window", "evaluate.duplicate.target_precision",
+    "evaluate.duplicate.threshold_rule", "evaluate.duplicate.hard_negatives",
+    "evaluate.duplicate.random_negatives", "evaluate.duplicate.seed",
+)
+def test_every_evaluate_key_reaches_its_component(tiny_run: RunDir, tiny_model_dir: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, object] = {}
+    real_encode, real_rrf = stage_mod.encode, stage_mod.rrf_scores
+    real_interval, real_pairs = stage_mod.bootstrap.interval, stage_mod.duplicates.build_pairs
+    real_fit = stage_mod.duplicates.fit_decision
+
+    def encode(model, texts, batch_size, *a, **k):  # type: ignore[no-untyped-def]
+        seen["batch_size"] = batch_size
+        return real_encode(model, texts, batch_size, *a, **k)
+
+    def rrf(rankings, n, rrf_k, window):  # type: ignore[no-untyped-def]
+        seen["rrf"] = ([r.system for r in rankings], rrf_k, window)
+        return real_rrf(rankings, n, rrf_k, window)
+
+    def interval(values, samples, seed, confidence):  # type: ignore[no-untyped-def]
+        seen["bootstrap"] = (samples, seed, confidence)
+        return real_interval(values, samples, seed, confidence)
+
+    def build_pairs(*a, **k):  # type: ignore[no-untyped-def]
+        p = real_pairs(*a, **k)
+        seen["pairs"] = (k["top_k"], k["random_per_query"], k["seed"], p)
+        return p
+
+    def fit(scores, pairs, **k):  # type: ignore[no-untyped-def]
+        seen["fit"] = k
+        return real_fit(scores, pairs, **k)
+
+    monkeypatch.setattr(stage_mod, "encode", encode)
+    monkeypatch.setattr(stage_mod, "rrf_scores", rrf)
+    monkeypatch.setattr(stage_mod.bootstrap, "interval", interval)
+    monkeypatch.setattr(stage_mod.duplicates, "build_pairs", build_pairs)
+    monkeypatch.setattr(stage_mod.duplicates, "fit_decision", fit)
+    cfg = tiny_config(
+        tiny_model_dir, batch_size=7, extra_models=[str(tiny_model_dir)], worst_misses=2,
+        bootstrap={"samples": 150, "confidence": 0.8, "seed": 5},
+        routing={"k": 3, "fields": ["category", "team"]}, folds={"k": 3, "min_queries": 1000},
+        hybrid={"dense": "base", "rrf_k": 7, "window": 20},
+        duplicate={"target_precision": 0.7, "threshold_rule": "f1", "hard_negatives": 1,
+                   "random_negatives": 3, "seed": 9})
+    res = run_evaluate(cfg, tiny_run).summary
+    details = json.loads((tiny_run.path / "evaluate" / "details.json").read_text())
+    assert seen["batch_size"] == 7
+    assert "model" in " ".join(res["systems"])  # the extra folder ".../model" is a system
+    assert len(details["worst_misses"]) <= 2
+    assert seen["bootstrap"] == (150, 5, 0.8)
+    assert res["ci"]["per_system"]["bm25"]["samples"] == 150
+    assert res["routing"]["bm25"]["category"]["k"] == 3 and "team" in res["routing"]["bm25"]
+    assert res["folds"]["k"] == 3
+    assert seen["rrf"] == (["bm25", "base"], 7, 20)
+    top_k, rand, seed, pairs = seen["pairs"]  # type: ignore[misc]
+    assert (top_k, rand, seed) == (1, 3, 9)
+    assert pairs.source.count("hard") <= res["n_queries"]
+    assert seen["fit"] == {"target_precision": 0.7, "threshold_rule": "f1", "seed": 9}
+    assert res["duplicate"]["finetuned"]["at_target_precision"]["target"] == 0.7
+    assert res["duplicate"]["finetuned"]["threshold_rule"] == "f1"
+
+
+def test_bad_inputs_name_file_and_field(tiny_run: RunDir, tiny_model_dir: Path) -> None:
+    with pytest.raises(TicketsimError, match="routing field 'nope'"):
+        run_evaluate(tiny_config(tiny_model_dir, systems=["bm25"], routing={"fields": ["nope"]}),
+                     tiny_run)
+    with pytest.raises(TicketsimError, match="created"):
+        t = tiny_tickets().assign(created=pd.NaT)
+        run = write_run(tiny_run.path.parent / "r2", t, tiny_test_links(), None)
+        run_evaluate(tiny_config(tiny_model_dir, systems=["bm25"], time_aware=True), run)
+    assert np.isfinite(0.0)
