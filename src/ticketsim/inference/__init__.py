@@ -1,0 +1,68 @@
+"""Fast CPU inference: one ``Encoder`` protocol, torch and ONNX Runtime backends, an embedding cache.
+
+Every backend returns L2-normalised float32 embeddings in input order and encodes in
+length-sorted batches (texts of similar token length share a batch, so little padding
+is computed). Pick a backend with :func:`load_encoder`:
+
+- ``torch``: the sentence-transformers model itself; exact, no extra files.
+- ``onnx``: the model exported by :func:`ticketsim.inference.export.export_onnx`, fused for
+  BERT and run by onnxruntime; same numbers (cosine >= 0.999), faster on CPU.
+- ``onnx-int8``: the same export with dynamically quantised int8 weights; fastest,
+  slightly different numbers (check retrieval quality, ``bench/encode.py`` does).
+
+Wrap any of them in :class:`ticketsim.inference.cache.CachedEncoder` so reruns and
+multi-system evaluation never embed the same text with the same model twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from ticketsim.errors import TicketsimError
+from ticketsim.progress import NULL, Reporter
+
+Backend = Literal["torch", "onnx", "onnx-int8"]
+BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Turns texts into normalised float32 embeddings, one row per text, in input order."""
+
+    fingerprint: str
+    """Identifies model weights + backend + max_seq_length: the embedding cache's key."""
+    dim: int
+    max_seq_length: int
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64,
+               reporter: Reporter = NULL) -> np.ndarray:
+        """Embeddings of ``texts`` as an ``(n, dim)`` float32 array with unit rows."""
+        ...
+
+
+def load_encoder(model: str | Path | None, backend: str = "torch", *, threads: int | None = None,
+                 max_seq_length: int | None = None) -> Encoder:
+    """The encoder for ``model`` on ``backend``.
+
+    ``model`` is a sentence-transformers folder / name for ``torch`` and the folder written by
+    ``ticketsim export-onnx`` for the ONNX backends. ``threads``: intra-op threads (default:
+    physical cores for ONNX Runtime, torch's own default for torch).
+    """
+    if backend == "torch":
+        from ticketsim.inference.torch_backend import TorchEncoder
+
+        return TorchEncoder(model, threads=threads, max_seq_length=max_seq_length)
+    if backend in ("onnx", "onnx-int8"):
+        from ticketsim.inference.onnx_backend import OnnxEncoder
+
+        return OnnxEncoder(model, int8=backend == "onnx-int8", threads=threads,
+                           max_seq_length=max_seq_length)
+    raise TicketsimError(f"unknown inference backend '{backend}'",
+                         hint=f"use one of {', '.join(BACKENDS)}")
+
+
+__all__ = ["BACKENDS", "Backend", "Encoder", "load_encoder"]

@@ -1,0 +1,102 @@
+"""onnx / onnx-int8 backends: the exported graph run by onnxruntime on CPU.
+
+Pick ``onnx`` for torch's numbers at lower latency, ``onnx-int8`` for the highest
+throughput on CPUs with int8 dot-product instructions (AVX512-VNNI / AVX-VNNI), after
+checking retrieval quality on your links. Needs the folder written by
+``ticketsim export-onnx`` (graph, tokenizer, ``ticketsim_onnx.json``) and the
+``onnx`` extra (onnxruntime). Sessions use all graph optimisations, intra-op threads =
+physical cores, one inter-op thread, and are cached per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ticketsim.errors import TicketsimError
+from ticketsim.inference.batching import (
+    length_sorted_batches,
+    n_batches,
+    pad_batch,
+    physical_cores,
+    tokenize,
+)
+from ticketsim.progress import NULL, Reporter
+
+
+def read_meta(folder: str | Path) -> dict[str, Any]:
+    """The export's ``ticketsim_onnx.json``, or an error naming the command that writes it."""
+    from ticketsim.inference.export import META
+
+    p = Path(folder).expanduser() / META
+    if not p.is_file():
+        raise TicketsimError(
+            f"{folder}: not an ONNX export (no {META})",
+            hint=f"run `ticketsim export-onnx MODEL_DIR {folder} --int8` first")
+    try:
+        return json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise TicketsimError(f"{p}: unreadable ({exc})", hint="export the model again") from exc
+
+
+@functools.lru_cache(maxsize=8)
+def _session(path: str, threads: int) -> Any:
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:  # pragma: no cover - pinned in the onnx extra
+        raise TicketsimError("onnxruntime is not installed",
+                             hint="pip install 'ticketsim[onnx]'") from exc
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+
+
+class OnnxEncoder:
+    """Encoder over an exported ONNX graph (fp32 or int8) with the export's own tokenizer."""
+
+    def __init__(self, folder: str | Path, *, int8: bool = False, threads: int | None = None,
+                 max_seq_length: int | None = None) -> None:
+        from transformers import AutoTokenizer
+
+        from ticketsim.rundir import combine_hashes
+
+        self.folder = Path(folder).expanduser().resolve()
+        self.meta = read_meta(self.folder)
+        kind = "int8" if int8 else "fp32"
+        name = self.meta["files"].get(kind)
+        if name is None:
+            raise TicketsimError(f"{self.folder}: the export has no {kind} graph",
+                                 hint="export again with --int8")
+        self.path = self.folder / name
+        self.backend = "onnx-int8" if int8 else "onnx"
+        self.threads = int(threads or physical_cores())
+        self.session = _session(str(self.path), self.threads)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.dim = int(self.meta["dim"])
+        self.max_seq_length = int(max_seq_length or self.meta["max_seq_length"])
+        digest = self.meta.get("file_hashes", {}).get(kind) or str(self.path)
+        self.fingerprint = combine_hashes(self.backend, digest, self.max_seq_length)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64,
+               reporter: Reporter = NULL) -> np.ndarray:
+        """Normalised float32 embeddings in input order."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not len(texts):
+            return out
+        tok = tokenize(self.tokenizer, texts, self.max_seq_length)
+        pad = self.tokenizer.pad_token_id or 0
+        batches = length_sorted_batches(tok.lengths, batch_size)
+        for idx in reporter.track(batches, total=n_batches(len(texts), batch_size),
+                                  description=f"embedding ({self.backend})"):
+            feeds = pad_batch(tok, idx, pad, self.input_names)
+            out[idx] = self.session.run(None, feeds)[0]
+        return out

@@ -1,0 +1,72 @@
+"""torch backend: the sentence-transformers model itself, fed length-sorted batches.
+
+Pick it when exactness matters more than speed, or when the model has not been exported
+to ONNX. Needs only the model folder (or name). The model is loaded through
+:func:`ticketsim.models.load_model`, cached per process, so stages never reload it.
+Each batch runs the model's own module chain (transformer, pooling, normalize) under
+``torch.inference_mode``: the same numbers as ``SentenceTransformer.encode``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ticketsim.inference.batching import length_sorted_batches, n_batches, pad_batch, tokenize
+from ticketsim.progress import NULL, Reporter
+
+
+class TorchEncoder:
+    """Encoder over a loaded SentenceTransformer (float32, CPU unless the model sits elsewhere)."""
+
+    backend = "torch"
+
+    def __init__(self, model: str | Path | Any | None, *, threads: int | None = None,
+                 max_seq_length: int | None = None, device: str | None = "cpu") -> None:
+        import torch
+
+        from ticketsim.models import load_model, model_fingerprint, resolve_model
+        from ticketsim.rundir import combine_hashes
+
+        if threads:
+            torch.set_num_threads(threads)
+        if model is None or isinstance(model, str | Path):
+            resolved = resolve_model(model)
+            self.model = load_model(resolved, device=device)
+            weights = model_fingerprint(resolved) if Path(resolved).is_dir() else resolved
+        else:  # an already loaded SentenceTransformer
+            self.model = model
+            weights = combine_hashes(*(float(p.detach().float().sum()) for p in
+                                       list(model.parameters())[:4]), id(model))
+        self.max_seq_length = int(max_seq_length or self.model.max_seq_length or 512)
+        self.dim = int(self.model.get_embedding_dimension())
+        self.threads = threads
+        self.tokenizer = self.model.tokenizer
+        self.input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids")
+                            if n in self.tokenizer.model_input_names or n != "token_type_ids"]
+        self.fingerprint = combine_hashes("torch", weights, self.max_seq_length)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64,
+               reporter: Reporter = NULL) -> np.ndarray:
+        """Normalised float32 embeddings in input order."""
+        import torch
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not len(texts):
+            return out
+        tok = tokenize(self.tokenizer, texts, self.max_seq_length)
+        pad = self.tokenizer.pad_token_id or 0
+        device = self.model.device
+        batches = length_sorted_batches(tok.lengths, batch_size)
+        with torch.inference_mode():
+            for idx in reporter.track(batches, total=n_batches(len(texts), batch_size),
+                                      description="embedding (torch)"):
+                feats = {k: torch.from_numpy(v).to(device)
+                         for k, v in pad_batch(tok, idx, pad, self.input_names).items()}
+                emb = self.model(feats)["sentence_embedding"].float()
+                emb = torch.nn.functional.normalize(emb, p=2, dim=1)
+                out[idx] = emb.cpu().numpy()
+        return out

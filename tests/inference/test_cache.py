@@ -1,0 +1,57 @@
+"""Embedding cache: repeats are lookups with identical vectors; another model misses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from inference_helpers import CountingEncoder, ticket_texts
+
+from ticketsim.inference.cache import CachedEncoder, EmbeddingCache, default_cache_path
+
+
+def test_second_encode_hits_cache_with_identical_results(tmp_path: Path) -> None:
+    inner = CountingEncoder()
+    enc = CachedEncoder(inner, tmp_path / "c.sqlite")
+    texts = ticket_texts(50, seed=0)
+    first = enc.encode(texts)
+    assert inner.texts_encoded == 50
+    second = enc.encode(texts)
+    assert inner.texts_encoded == 50 and len(inner.calls) == 1  # no second encoder call
+    assert np.array_equal(first, second) and second.dtype == np.float32
+    assert enc.hits == 50 and enc.misses == 50
+
+
+def test_only_new_texts_are_encoded_and_duplicates_once(tmp_path: Path) -> None:
+    inner = CountingEncoder()
+    enc = CachedEncoder(inner, tmp_path / "c.sqlite")
+    enc.encode(["a b", "c d"])
+    out = enc.encode(["c d", "e f", "e f", "a b"])
+    assert inner.calls[-1] == ["e f"]
+    assert np.array_equal(out[1], out[2])
+    assert np.array_equal(out[0], enc.encode(["c d"])[0])
+
+
+def test_other_fingerprint_misses_and_cache_persists(tmp_path: Path) -> None:
+    path = default_cache_path(tmp_path / "run")
+    texts = ticket_texts(10, seed=1)
+    CachedEncoder(CountingEncoder("model-A"), path).encode(texts)
+    other = CountingEncoder("model-B")
+    CachedEncoder(other, path).encode(texts)
+    assert other.texts_encoded == 10  # a different model never reuses vectors
+    again = CountingEncoder("model-A")
+    CachedEncoder(again, EmbeddingCache(path)).encode(texts)  # a new process, same file
+    assert again.texts_encoded == 0
+    assert EmbeddingCache(path).count() == 20 and EmbeddingCache(path).count("model-A") == 10
+
+
+def test_cache_with_real_encoder(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from ticketsim.inference import load_encoder
+
+    base = load_encoder(tiny_model_dir, "torch")
+    enc = CachedEncoder(base, tmp_path / "c.sqlite")
+    texts = ticket_texts(20, seed=2)
+    a = enc.encode(texts, batch_size=8)
+    b = enc.encode(texts, batch_size=8)
+    assert np.array_equal(a, b) and enc.hits == 20
+    assert np.allclose(a, base.encode(texts), atol=1e-6)
