@@ -1,0 +1,55 @@
+"""bench/run_all.py: runs every script with the agreed flags, collects JSON, reports failures."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+RUN_ALL = Path(__file__).resolve().parents[2] / "bench" / "run_all.py"
+
+FAKE = '''
+import argparse, json, sys
+p = argparse.ArgumentParser(); p.add_argument("--out"); p.add_argument("--large", action="store_true")
+a = p.parse_args()
+rows = [{"system": "x", "tickets_per_s": 100.0 if a.large else 10.0}]
+json.dump({"benchmark": "NAME", "settings": {}, "results": rows, "skipped": []}, open(a.out, "w"))
+print("table of NAME")
+'''
+
+
+def _bench_dir(tmp_path: Path, failing: bool = False) -> Path:
+    bench = tmp_path / "repo" / "bench"
+    bench.mkdir(parents=True)
+    shutil.copy(RUN_ALL, bench / "run_all.py")
+    for name in ("encode", "search"):
+        (bench / f"{name}.py").write_text(FAKE.replace("NAME", name))
+    (bench / "_helpers.py").write_text("raise SystemExit(3)\n")  # not a benchmark
+    if failing:
+        (bench / "train.py").write_text("import sys; sys.exit(4)\n")
+    return bench
+
+
+def test_runs_every_script_and_writes_summary(tmp_path: Path) -> None:
+    bench = _bench_dir(tmp_path)
+    res = subprocess.run([sys.executable, str(bench / "run_all.py"), "--large"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((bench / "results" / "summary-large.json").read_text())
+    assert [e["benchmark"] for e in summary["benchmarks"]] == ["encode", "search"]
+    assert all(e["status"] == "ok" and "--large" in e["command"] for e in summary["benchmarks"])
+    data = json.loads((bench / "results" / "encode-large.json").read_text())
+    assert data["results"][0]["tickets_per_s"] == 100.0
+    assert "100.000" in res.stdout and "table of search" in res.stdout
+
+
+def test_a_failing_script_fails_the_run_but_others_still_run(tmp_path: Path) -> None:
+    bench = _bench_dir(tmp_path, failing=True)
+    res = subprocess.run([sys.executable, str(bench / "run_all.py")], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 1
+    summary = json.loads((bench / "results" / "summary.json").read_text())
+    status = {e["benchmark"]: e["status"] for e in summary["benchmarks"]}
+    assert status == {"encode": "ok", "search": "ok", "train": "failed (exit 4)"}
