@@ -378,8 +378,9 @@ def export_onnx_cmd(
     out_dir: Annotated[Path, typer.Argument(help="Folder for model.onnx, tokenizer and meta.")],
     int8: Annotated[bool, typer.Option("--int8", help="Also write the int8 quantised graph.")] = False,
     optimize: Annotated[bool, typer.Option(help="Fuse BERT subgraphs with onnxruntime.")] = True,
-    keep_ffn_fp32: Annotated[bool, typer.Option(
-        "--keep-ffn-fp32", help="int8: keep FFN output MatMuls in fp32 (closer, slower).")] = False,
+    fp32_ffn_layers: Annotated[int, typer.Option(
+        help="int8: leading layers whose FFN output stays fp32 (-1: all; more is closer, slower)."
+    )] = 2,
 ) -> None:
     """Export a model to ONNX (and int8 ONNX) for the fast CPU backends.
 
@@ -388,7 +389,7 @@ def export_onnx_cmd(
     from ticketsim.inference.export import export_onnx
 
     result = export_onnx(model_dir, out_dir, int8=int8, optimize=optimize,
-                         exclude="ffn-output" if keep_ffn_fp32 else "none", reporter=reporter())
+                         fp32_ffn_layers=fp32_ffn_layers, reporter=reporter())
     table = Table(title=f"ONNX export: {result.out_dir}")
     for col in ("graph", "file", "MB", "cosine to torch (mean / min)"):
         table.add_column(col)

@@ -55,6 +55,7 @@ def test_export_meta_opset_dynamic_axes_and_quantized_ops(tiny_onnx_dir: Path) -
     ops = {n.op_type for n in int8.graph.node}
     assert "QAttention" in ops and ("MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops)
     assert "EmbedLayerNormalization" in ops  # embeddings stay float32
+    assert meta["quantization"]["fp32_ffn_layers"] == 2
 
 
 def test_lengths_and_batch_sizes_do_not_change_results(tiny_onnx_dir: Path) -> None:
@@ -118,3 +119,18 @@ def test_minilm_export_agrees_with_torch(tmp_path: Path) -> None:
     assert agreement(ref, fp32)["cosine_min"] >= 0.99
     q = agreement(ref, int8, k=10)
     assert q["top10_overlap"] >= 0.9 and q["cosine_mean"] >= 0.98, q
+
+
+def test_fp32_ffn_layers_reaches_the_int8_graph(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import onnx
+
+    from ticketsim.inference.export import ffn_output_nodes
+
+    kept = {}
+    for n in (0, 1, -1):
+        res = export_onnx(tiny_model_dir, tmp_path / f"q{n}", int8=True, fp32_ffn_layers=n)
+        graph = onnx.load(str(res.out_dir / "model_int8.onnx")).graph
+        fp32_left = set(ffn_output_nodes(graph))  # still plain float MatMul nodes
+        kept[n] = len(fp32_left)
+        assert fp32_left == set(res.meta["quantization"]["nodes_excluded"])
+    assert kept == {0: 0, 1: 1, -1: 2}
