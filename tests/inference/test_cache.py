@@ -55,3 +55,22 @@ def test_cache_with_real_encoder(tmp_path: Path, tiny_model_dir: Path) -> None:
     b = enc.encode(texts, batch_size=8)
     assert np.array_equal(a, b) and enc.hits == 20
     assert np.allclose(a, base.encode(texts), atol=1e-6)
+
+
+def test_encoder_for_exports_once_and_caches(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from ticketsim.inference import encoder_for
+    from ticketsim.progress import ListReporter
+
+    cache = tmp_path / "run" / "cache"
+    rep = ListReporter()
+    enc = encoder_for(tiny_model_dir, "onnx-int8", cache_dir=cache, threads=1, reporter=rep)
+    texts = ticket_texts(15, seed=3)
+    first = enc.encode(texts)
+    assert len(list(cache.glob("onnx-*"))) == 1 and any("exporting" in m for m in rep.messages)
+    rep2 = ListReporter()
+    again = encoder_for(tiny_model_dir, "onnx-int8", cache_dir=cache, threads=1, reporter=rep2)
+    assert not any("exporting" in m for m in rep2.messages)  # the export is reused
+    assert np.array_equal(first, again.encode(texts)) and again.hits == 15
+    torch_enc = encoder_for(tiny_model_dir, "torch", cache_dir=cache)
+    torch_enc.encode(texts)
+    assert torch_enc.misses == 15  # another backend, another fingerprint

@@ -65,4 +65,38 @@ def load_encoder(model: str | Path | None, backend: str = "torch", *, threads: i
                          hint=f"use one of {', '.join(BACKENDS)}")
 
 
-__all__ = ["BACKENDS", "Backend", "Encoder", "load_encoder"]
+def encoder_for(model: str | Path | None, backend: str = "torch", *,
+                cache_dir: str | Path | None = None, threads: int | None = None,
+                reporter: Reporter = NULL) -> Encoder:
+    """What a stage should call: the encoder for ``model`` on ``backend``, cached on disk.
+
+    ``model`` is always the sentence-transformers folder (or name); for the ONNX backends it
+    may also be an export folder. Without one, the model is exported once into
+    ``<cache_dir>/onnx-<weights fingerprint>`` and reused by later stages and runs. With
+    ``cache_dir`` (a run directory's ``cache/``), embeddings are cached in
+    ``<cache_dir>/embeddings.sqlite`` by (encoder fingerprint, text hash).
+    """
+    from ticketsim.inference.cache import CACHE_FILE, CachedEncoder
+    from ticketsim.inference.export import META
+
+    source: str | Path | None = model
+    if backend in ("onnx", "onnx-int8") and not (Path(str(model)) / META).is_file():
+        from ticketsim.inference.export import export_onnx
+        from ticketsim.models import model_fingerprint, resolve_model
+
+        if cache_dir is None:
+            raise TicketsimError(
+                f"{model}: backend '{backend}' needs an ONNX export",
+                hint="run `ticketsim export-onnx MODEL_DIR OUT_DIR --int8` and use OUT_DIR")
+        resolved = resolve_model(model)
+        folder = Path(cache_dir) / f"onnx-{model_fingerprint(resolved)}"
+        if not (folder / META).is_file():
+            export_onnx(resolved, folder, int8=True, reporter=reporter)
+        source = folder
+    encoder = load_encoder(source, backend, threads=threads)
+    if cache_dir is None:
+        return encoder
+    return CachedEncoder(encoder, Path(cache_dir) / CACHE_FILE)
+
+
+__all__ = ["BACKENDS", "Backend", "Encoder", "encoder_for", "load_encoder"]
