@@ -143,8 +143,7 @@ def build_tickets(
     reasons: Counter[str] = Counter()
     no_id = out["id"] == ""
     reasons["missing id"] = int(no_id.sum())
-    has_content = (out["short_description"] != "") | (out["description"] != "")
-    empty = ~has_content & ~no_id
+    empty = (out["text"] == "") & ~no_id  # nothing left to embed or keyword-index
     reasons["empty text after cleaning"] = int(empty.sum())
     keep = ~no_id & ~empty
     if not keep.any():
