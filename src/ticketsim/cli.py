@@ -184,7 +184,56 @@ def _render_evaluate(result: StageResult) -> None:
     console.print(f"report: {result.path / 'report.html'}")
 
 
-RENDERERS: dict[str, Any] = {"ingest": _render_ingest, "evaluate": _render_evaluate}
+def _render_pairs(result: StageResult) -> None:
+    """Counts per source and category, negatives per anchor, negative hardness, examples."""
+    from rich.markup import escape
+
+    s = result.summary
+    if not s.get("train"):
+        return
+    tr = s["train"]
+    table = Table(title=f"pairs: {s.get('format')} for the loss, split by {s.get('split_method')}",
+                  show_header=False)
+    table.add_row("tickets", ", ".join(f"{k} {v}" for k, v in (s.get("tickets") or {}).items()))
+    table.add_row("links", ", ".join(f"{k} {v}" for k, v in (s.get("links") or {}).items()))
+    table.add_row("training rows", str(tr.get("rows")))
+    table.add_row("positives per source", ", ".join(f"{k} {v}" for k, v in tr["per_source"].items()))
+    cats = list((tr.get("per_category") or {}).items())
+    table.add_row("positives per category", ", ".join(f"{k} {v}" for k, v in cats[:10])
+                  + (f", ... ({len(cats)} in all)" if len(cats) > 10 else ""))
+    neg = tr.get("negatives")
+    if neg:
+        table.add_row(f"negatives ({s.get('negative_strategy')})",
+                      f"{neg['total']} ({neg['per_anchor_mean']:.2f} per anchor, "
+                      f"{neg['anchors_without']} anchors without; "
+                      + ", ".join(f"{k} {v}" for k, v in neg["per_source"].items()) + ")")
+    if tr.get("dropped_without_negatives"):
+        table.add_row("dropped (no negative)", str(tr["dropped_without_negatives"]))
+    hard = tr.get("hardness") or {}
+    if hard.get("bm25_rank"):
+        b = hard["bm25_rank"]
+        table.add_row("negative BM25 rank (mean)",
+                      f"{b['mined']:.1f} vs {b['random']:.1f} for random negatives "
+                      f"(of {hard['corpus']}; lower is harder)")
+    if hard.get("model_similarity"):
+        m = hard["model_similarity"]
+        table.add_row("negative base-model cosine",
+                      f"{m['mined']:.3f} vs {m['random']:.3f} for random negatives (higher is harder)")
+    v = s.get("validation") or {}
+    table.add_row("validation rows", str(v.get("rows", 0)))
+    console.print(table)
+    for source, exs in (tr.get("examples") or {}).items():
+        console.print(f"[bold]{escape(source)}[/] examples:")
+        for ex in exs:
+            console.print(f"  + {escape(ex['anchor'])}\n    ~ {escape(ex['positive'])}"
+                          + (f"\n    - {escape(ex['negative'])}" if ex.get("negative") else ""),
+                          highlight=False)
+    if not result.skipped:
+        console.print(f"[green]pairs[/] done: {result.path}")
+
+
+RENDERERS: dict[str, Any] = {"ingest": _render_ingest, "evaluate": _render_evaluate,
+                             "pairs": _render_pairs}
 
 
 # ------------------------------------------------------------------------ commands

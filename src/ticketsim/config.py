@@ -109,28 +109,158 @@ class DataConfig(Section):
 class SplitConfig(Section):
     """How tickets are split so that no evaluation ticket is ever seen in training."""
 
-    method: Literal["cluster", "time"] = Field(
+    method: Literal["cluster", "time", "kfold"] = Field(
         "cluster",
-        description="cluster: whole link clusters go to one split; time: newest tickets are test.",
+        description="cluster: whole link clusters go to one split at random; time: the newest "
+        "tickets are test, the next newest validation; kfold: link clusters dealt into `folds` "
+        "folds, fold `fold` is test (for few links: run once per fold).",
     )
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of tickets (or clusters) for test.")
     validation_fraction: float = Field(
-        0.1, ge=0, lt=1, description="Share of the rest held out for validation / early stopping."
+        0.1, ge=0, lt=1, description="Share of tickets held out for validation / early stopping."
     )
     seed: int = Field(13, description="Seed of the random split.")
+    folds: int = Field(5, ge=2, description="kfold: number of folds over link clusters.")
+    fold: int = Field(0, ge=0, description="kfold: which fold is the test split (0..folds-1).")
 
 
 class PositivesConfig(Section):
     """Where positive pairs come from."""
 
     links: bool = Field(True, description="Known links with label 1 are positives.")
+    link_min_score: float | None = Field(
+        None, ge=0, le=1,
+        description="When set, a link with a score is positive when score >= this (label ignored).",
+    )
+    transitive: bool = Field(
+        False, description="Every two tickets of one linked cluster are positives (A~B, B~C => A~C)."
+    )
     category: bool = Field(
         True, description="Same category+subcategory tickets with keyword overlap are positives."
     )
+    overlap_field: Literal["short_description", "description", "text"] = Field(
+        "short_description", description="Ticket field whose keywords must overlap."
+    )
     min_keyword_overlap: int = Field(
-        1, ge=0, description="Shared non-stop-word tokens needed between short descriptions."
+        1, ge=0, description="Shared non-stop-word tokens needed between the overlap fields."
+    )
+    stop_words: list[str] | None = Field(
+        None, description="Words ignored by the overlap test (null: a built-in English list)."
     )
     max_per_anchor: int = Field(3, gt=0, description="At most this many category positives per anchor.")
+    max_per_category: int = Field(
+        2000, gt=0, description="At most this many category positives per category+subcategory."
+    )
+    views: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Self-supervised positives: short description vs description of one ticket "
+        "(auto: only when tickets have no categories).",
+    )
+    max_total: int = Field(
+        50000, gt=0, description="At most this many training positives in all (sampled)."
+    )
+
+
+class NegativesConfig(Section):
+    """Hard negatives for losses that take them (triplet, n-tuple, labelled pairs)."""
+
+    strategy: Literal["none", "random", "bm25", "model"] = Field(
+        "bm25",
+        description="random: any allowed ticket; bm25: high keyword-search rank; model: high "
+        "similarity under `model`; none: no mined negatives.",
+    )
+    per_anchor: int = Field(1, ge=1, description="Negatives mined per (anchor, positive).")
+    exclude_same_category: bool = Field(
+        True, description="A negative is never in the anchor's category (when tickets have one)."
+    )
+    exclude_same_cluster: bool = Field(
+        True, description="A negative is never linked to, nor in the linked cluster of, the anchor."
+    )
+    range_min: int = Field(0, ge=0, description="Skip the top range_min candidates (likely positives).")
+    range_max: int = Field(50, gt=0, description="Draw from candidates ranked below range_max.")
+    margin: float | None = Field(
+        0.05, ge=0,
+        description="Skip candidates scoring within this of the positive (model score; null: off).",
+    )
+    max_score: float | None = Field(
+        None, description="Skip candidates scoring above this (model cosine; null: off)."
+    )
+    sampling: Literal["top", "random"] = Field(
+        "top", description="top: hardest allowed candidates; random: random ones within the range."
+    )
+    model: str = Field(
+        "default", description="Embedding model for model mining and the hardness report."
+    )
+    batch_size: int = Field(64, gt=0, description="Encoding batch size of the mining model.")
+    labelled: bool = Field(True, description="Links with label 0 are used as negatives.")
+    hardness_sample: int = Field(
+        200, ge=0, description="Anchors sampled to measure negative hardness in the report (0: off)."
+    )
+
+
+class SimpleAugmentConfig(Section):
+    """Word drop and local shuffle (the baseline augmenter)."""
+
+    rate: float = Field(0.0, ge=0, le=1, description="Share of training pairs given an augmented copy.")
+    seed: int = Field(0, description="Seed of the augmenter.")
+    drop: float = Field(0.1, ge=0, lt=1, description="Probability of dropping each word.")
+    shuffle_window: int = Field(3, ge=1, description="Words move at most this far (1: no shuffle).")
+
+
+class WordnetAugmentConfig(Section):
+    """Synonym replacement from WordNet (offline), sparing codes, names and numbers."""
+
+    rate: float = Field(0.0, ge=0, le=1, description="Share of training pairs given an augmented copy.")
+    seed: int = Field(0, description="Seed of the augmenter.")
+    replace: float = Field(0.2, gt=0, le=1, description="Share of eligible words replaced.")
+    data_dir: Path | None = Field(
+        None, description="NLTK data folder holding corpora/wordnet (null: NLTK's search path)."
+    )
+
+
+class BackTranslateAugmentConfig(Section):
+    """Back-translation through two local translation model folders."""
+
+    rate: float = Field(0.0, ge=0, le=1, description="Share of training pairs given an augmented copy.")
+    seed: int = Field(0, description="Seed of the augmenter.")
+    forward_model: Path | None = Field(None, description="Folder of e.g. opus-mt-en-de.")
+    backward_model: Path | None = Field(None, description="Folder of e.g. opus-mt-de-en.")
+    batch_size: int = Field(16, gt=0, description="Texts per translation batch.")
+    max_length: int = Field(128, gt=0, description="Generated tokens at most.")
+
+
+class ParaphraseAugmentConfig(Section):
+    """Generative paraphrase: an OpenAI-compatible endpoint or a local text-generation folder."""
+
+    rate: float = Field(0.0, ge=0, le=1, description="Share of training pairs given an augmented copy.")
+    seed: int = Field(0, description="Seed of the augmenter.")
+    url: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible API (vLLM, Ollama, llama.cpp), e.g. "
+        "http://localhost:8000/v1."
+    )
+    model: str = Field("default", description="Model name sent to the endpoint.")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the key.")
+    local_model: Path | None = Field(None, description="Local text-generation model folder (no url).")
+    prompt: str = Field(
+        "Rewrite this IT support ticket in different words, keeping its meaning, product names "
+        "and error codes. Reply with the rewritten ticket only.\n\n{text}",
+        description="Prompt; {text} is the ticket.",
+    )
+    timeout: float = Field(30.0, gt=0, description="Seconds per request.")
+    retries: int = Field(2, ge=0, description="Retries after a failed request.")
+    max_tokens: int = Field(128, gt=0, description="Generated tokens at most.")
+    cache: Path | None = Field(
+        None, description="JSON-lines cache of paraphrases (null: <run dir>/paraphrase-cache.jsonl)."
+    )
+
+
+class AugmentConfig(Section):
+    """Augmentation of the training side only: each augmenter adds copies of a share of pairs."""
+
+    simple: SimpleAugmentConfig = Field(default_factory=SimpleAugmentConfig)
+    wordnet: WordnetAugmentConfig = Field(default_factory=WordnetAugmentConfig)
+    backtranslate: BackTranslateAugmentConfig = Field(default_factory=BackTranslateAugmentConfig)
+    paraphrase: ParaphraseAugmentConfig = Field(default_factory=ParaphraseAugmentConfig)
 
 
 class PairsConfig(Section):
@@ -138,7 +268,10 @@ class PairsConfig(Section):
 
     split: SplitConfig = Field(default_factory=SplitConfig)
     positives: PositivesConfig = Field(default_factory=PositivesConfig)
+    negatives: NegativesConfig = Field(default_factory=NegativesConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
     seed: int = Field(42, description="Seed for sampling positives.")
+    examples: int = Field(3, ge=0, description="Examples of each kind kept in the report.")
 
 
 # --------------------------------------------------------------------------- train

@@ -1,0 +1,76 @@
+"""Augmenters: each adds rewritten copies of a share (``rate``) of the training pairs.
+
+An augmenter rewrites anchor texts; the copy keeps the pair's positive and ticket ids,
+so split safety and negative exclusion still hold. Augmentation touches the training
+side only: validation pairs and held-out links are never augmented. One module per
+augmenter (simple, wordnet, backtranslate, paraphrase), each with its own seed and rate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from ticketsim.config import AugmentConfig
+from ticketsim.progress import NULL, Reporter
+
+ORDER = ["simple", "wordnet", "backtranslate", "paraphrase"]
+
+
+class Augmenter(Protocol):
+    """Rewrites texts; same length list out as in."""
+
+    name: str
+
+    def augment(self, texts: list[str]) -> list[str]:
+        ...
+
+
+def build(name: str, cfg: AugmentConfig, cache_dir: Path | None, reporter: Reporter = NULL) -> Augmenter:
+    """The configured augmenter ``name`` (imports its module lazily)."""
+    if name == "simple":
+        from ticketsim.pairs.augment.simple import SimpleAugmenter
+
+        return SimpleAugmenter(cfg.simple)
+    if name == "wordnet":
+        from ticketsim.pairs.augment.wordnet import WordnetAugmenter
+
+        return WordnetAugmenter(cfg.wordnet)
+    if name == "backtranslate":
+        from ticketsim.pairs.augment.backtranslate import BackTranslateAugmenter
+
+        return BackTranslateAugmenter(cfg.backtranslate, reporter=reporter)
+    if name == "paraphrase":
+        from ticketsim.pairs.augment.paraphrase import ParaphraseAugmenter
+
+        return ParaphraseAugmenter(cfg.paraphrase, cache_dir=cache_dir, reporter=reporter)
+    raise KeyError(name)
+
+
+def augment_pairs(
+    pairs: pd.DataFrame, cfg: AugmentConfig, cache_dir: Path | None = None,
+    reporter: Reporter = NULL,
+) -> pd.DataFrame:
+    """The augmented copies (source ``augment:<name>``) of a share of ``pairs``; not the originals."""
+    out = []
+    for name in ORDER:
+        sub = getattr(cfg, name)
+        if sub.rate <= 0 or pairs.empty:
+            continue
+        rng = np.random.default_rng(sub.seed)
+        n = int(round(sub.rate * len(pairs)))
+        if n == 0:
+            continue
+        pick = np.sort(rng.choice(len(pairs), n, replace=False))
+        chosen = pairs.iloc[pick].copy()
+        aug = build(name, cfg, cache_dir, reporter)
+        reporter.log(f"pairs: augmenting {n} anchors with {name}")
+        chosen["anchor"] = aug.augment(chosen["anchor"].astype(str).tolist())
+        chosen["source"] = f"augment:{name}"
+        out.append(chosen)
+    if not out:
+        return pairs.iloc[0:0].copy()
+    return pd.concat(out, ignore_index=True)

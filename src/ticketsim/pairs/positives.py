@@ -1,0 +1,220 @@
+"""Positive pairs: known links, same category+subcategory with keyword overlap, and views.
+
+- **links**: label-1 links (or links whose score reaches ``link_min_score``), optionally
+  closed transitively inside a linked cluster. The strongest signal; always first.
+- **category**: two tickets of one category+subcategory whose ``overlap_field`` share at
+  least ``min_keyword_overlap`` keywords, so pairs are textually related, not only
+  topically. Capped per anchor and per category so one big category cannot swamp training.
+- **views**: self-supervised, one ticket's short description vs its description; for
+  links-only data (bug trackers) where a few hundred links are all there is.
+Every source works on one ticket subset (the training tickets, or the validation
+tickets), so no held-out ticket can enter a pair. :func:`finalise` removes self-pairs
+(identical after normalisation) and duplicates in either order.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+from ticketsim.config import PositivesConfig
+from ticketsim.pairs.text import keywords, normalise
+
+PAIR_COLUMNS = ["anchor_id", "positive_id", "anchor", "positive", "source", "category", "score"]
+
+
+def positive_links(links: pd.DataFrame, cfg: PositivesConfig) -> pd.DataFrame:
+    """The links that count as positives (label 1, or score >= ``link_min_score`` when set)."""
+    if links.empty:
+        return links.copy()
+    label = links["label"].fillna(1).astype(int) == 1
+    if cfg.link_min_score is not None and "score" in links.columns:
+        score = pd.to_numeric(links["score"], errors="coerce")
+        keep = score.ge(cfg.link_min_score).where(score.notna(), label)
+    else:
+        keep = label
+    return links[keep.astype(bool)].reset_index(drop=True)
+
+
+def negative_links(links: pd.DataFrame, cfg: PositivesConfig) -> pd.DataFrame:
+    """Labelled negative links (label 0) that are not positives under the score rule."""
+    if links.empty:
+        return links.copy()
+    pos = positive_links(links, cfg)
+    pos_keys = set(zip(pos["a"].astype(str), pos["b"].astype(str), strict=True))
+    neg = links[links["label"].fillna(1).astype(int) == 0]
+    keys = list(zip(neg["a"].astype(str), neg["b"].astype(str), strict=True))
+    return neg[[k not in pos_keys for k in keys]].reset_index(drop=True)
+
+
+def _row(t: pd.DataFrame, a: str, b: str, source: str, score: float = 1.0) -> dict:
+    ra, rb = t.loc[a], t.loc[b]
+    return {"anchor_id": a, "positive_id": b, "anchor": ra["text"], "positive": rb["text"],
+            "source": source, "category": _cat(ra), "score": float(score)}
+
+
+def _cat(row: pd.Series) -> str:
+    cat = str(row.get("category", "") or "")
+    sub = str(row.get("subcategory", "") or "")
+    return f"{cat}/{sub}" if sub else cat
+
+
+def link_pairs(
+    tickets: pd.DataFrame, positive: pd.DataFrame, allowed: set[str], cfg: PositivesConfig,
+    seed: int,
+) -> list[dict]:
+    """Pairs from known positive links whose two ends are both in ``allowed``."""
+    t = tickets.set_index("id", drop=False)
+    out: list[dict] = []
+    adj: dict[str, set[str]] = defaultdict(set)
+    for rec in positive.to_dict("records"):
+        a, b = str(rec["a"]), str(rec["b"])
+        if a in allowed and b in allowed:
+            s = rec.get("score")
+            out.append(_row(t, a, b, "link", 1.0 if s is None or pd.isna(s) else float(s)))
+            adj[a].add(b)
+            adj[b].add(a)
+    if cfg.transitive:
+        rng = np.random.default_rng(seed)
+        seen: set[str] = set()
+        for start in sorted(adj):
+            if start in seen:
+                continue
+            comp, stack = [], [start]
+            seen.add(start)
+            while stack:
+                x = stack.pop()
+                comp.append(x)
+                for y in sorted(adj[x]):
+                    if y not in seen:
+                        seen.add(y)
+                        stack.append(y)
+            extra: dict[str, int] = defaultdict(int)
+            candidates = [(a, b) for a, b in itertools.combinations(sorted(comp), 2)
+                          if b not in adj[a]]
+            for i in rng.permutation(len(candidates)):
+                a, b = candidates[int(i)]
+                if extra[a] < cfg.max_per_anchor and extra[b] < cfg.max_per_anchor:
+                    out.append(_row(t, a, b, "link-transitive"))
+                    extra[a] += 1
+                    extra[b] += 1
+    return out
+
+
+def category_pairs(
+    tickets: pd.DataFrame, allowed: set[str], cfg: PositivesConfig, seed: int
+) -> list[dict]:
+    """Same category+subcategory pairs with enough keyword overlap, capped per anchor/category."""
+    from scipy import sparse
+
+    sub = tickets[tickets["id"].astype(str).isin(allowed)]
+    sub = sub[sub["category"].fillna("").astype(str) != ""]
+    if sub.empty:
+        return []
+    rng = np.random.default_rng(seed)
+    field = cfg.overlap_field
+    kws = [keywords(x, cfg.stop_words) for x in sub[field].fillna("").astype(str)]
+    vocab: dict[str, int] = {}
+    rows, cols = [], []
+    for i, kw in enumerate(kws):
+        for w in kw:
+            rows.append(i)
+            cols.append(vocab.setdefault(w, len(vocab)))
+    x = sparse.csr_matrix((np.ones(len(rows), dtype=np.int32), (rows, cols)),
+                          shape=(len(kws), max(len(vocab), 1)))
+    ids = sub["id"].astype(str).to_numpy()
+    t = tickets.set_index("id", drop=False)
+    keys = (sub["category"].fillna("").astype(str) + "\x00"
+            + sub["subcategory"].fillna("").astype(str)).to_numpy()
+    out: list[dict] = []
+    for key in sorted(set(keys)):
+        members = np.flatnonzero(keys == key)
+        if len(members) < 2:
+            continue
+        xm = x[members]
+        overlap = (xm @ xm.T).toarray()
+        np.fill_diagonal(overlap, -1)
+        chosen: list[tuple[int, int, int]] = []
+        for i in range(len(members)):
+            ok = np.flatnonzero(overlap[i] >= max(cfg.min_keyword_overlap, 0))
+            ok = ok[ok != i]
+            if not len(ok):
+                continue
+            # most overlapping first, ties in random order
+            tie = rng.random(len(ok))
+            order = np.lexsort((tie, -overlap[i, ok]))
+            for j in ok[order][: cfg.max_per_anchor]:
+                chosen.append((i, int(j), int(overlap[i, j])))
+        if len(chosen) > cfg.max_per_category:
+            pick = rng.choice(len(chosen), cfg.max_per_category, replace=False)
+            chosen = [chosen[int(k)] for k in sorted(pick)]
+        for i, j, _ov in chosen:
+            out.append(_row(t, ids[members[i]], ids[members[j]], "category"))
+    return out
+
+
+def view_pairs(tickets: pd.DataFrame, allowed: set[str]) -> list[dict]:
+    """Self-supervised positives: a ticket's short description vs its description."""
+    sub = tickets[tickets["id"].astype(str).isin(allowed)]
+    out = []
+    for rec in sub.to_dict("records"):
+        sd, desc = str(rec.get("short_description") or ""), str(rec.get("description") or "")
+        if sd.strip() and desc.strip():
+            out.append({"anchor_id": str(rec["id"]), "positive_id": str(rec["id"]),
+                        "anchor": sd, "positive": desc, "source": "view",
+                        "category": _cat(pd.Series(rec)), "score": 1.0})
+    return out
+
+
+def wants_views(tickets: pd.DataFrame, cfg: PositivesConfig) -> bool:
+    """Views are on when asked, or (auto) when the tickets carry no categories."""
+    if cfg.views == "always":
+        return True
+    if cfg.views == "never":
+        return False
+    return bool((tickets["category"].fillna("").astype(str) == "").all())
+
+
+def finalise(pairs: list[dict], max_total: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """Drop self-pairs and duplicates (either order), keeping the first (links before the rest)."""
+    seen: set[frozenset[str]] = set()
+    keep: list[dict] = []
+    for p in pairs:
+        a, b = normalise(p["anchor"]), normalise(p["positive"])
+        if not a or not b or a == b:
+            continue
+        key = frozenset((a, b))
+        if key in seen:
+            continue
+        seen.add(key)
+        keep.append(p)
+    df = pd.DataFrame(keep, columns=PAIR_COLUMNS)
+    if max_total is not None and len(df) > max_total:
+        # links are scarce and precious: sample among the other sources first
+        rng = np.random.default_rng(seed)
+        is_link = df["source"].str.startswith("link").to_numpy()
+        n_link = int(is_link.sum())
+        others = np.flatnonzero(~is_link)
+        room = max(max_total - n_link, 0)
+        keep_idx = np.concatenate([np.flatnonzero(is_link)[:max_total],
+                                   np.sort(rng.choice(others, min(room, len(others)), replace=False))])
+        df = df.iloc[np.sort(keep_idx)]
+    return df.reset_index(drop=True)
+
+
+def build_positives(
+    tickets: pd.DataFrame, positive: pd.DataFrame, allowed: set[str], cfg: PositivesConfig,
+    seed: int,
+) -> pd.DataFrame:
+    """All positive pairs among ``allowed`` tickets, cleaned and capped."""
+    pairs: list[dict] = []
+    if cfg.links:
+        pairs += link_pairs(tickets, positive, allowed, cfg, seed)
+    if cfg.category:
+        pairs += category_pairs(tickets, allowed, cfg, seed)
+    if wants_views(tickets, cfg):
+        pairs += view_pairs(tickets, allowed)
+    return finalise(pairs, cfg.max_total, seed)

@@ -1,0 +1,176 @@
+"""The pairs stage: ingest artifacts -> split, training / validation datasets, held-out links.
+
+Order of work: split tickets (no held-out ticket may enter training), positives among
+training tickets (links, category with keyword overlap, views), augmentation of the
+training side, negatives mined among training tickets only, then the columns the
+configured loss reads. Validation pairs are built the same way from validation tickets
+only (never augmented). Fails before any heavy work when the loss needs negatives the
+data cannot produce.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from ticketsim.config import Config
+from ticketsim.data.ingest import load_links, load_tickets
+from ticketsim.errors import TicketsimError
+from ticketsim.formats import FORMAT_HELP
+from ticketsim.pairs import build, positives, report, splits
+from ticketsim.pairs.augment import augment_pairs
+from ticketsim.pairs.negatives import Corpus, mine
+from ticketsim.pairs.negatives.labelled import labelled_negatives
+from ticketsim.progress import NULL, Reporter
+from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes
+
+STAGE = "pairs"
+
+
+def loss_format(cfg: Config) -> tuple[str, int]:
+    """(format, number of negatives) the configured loss wants; pairs when training is absent."""
+    try:
+        from ticketsim.training.losses import required_format
+    except ImportError:
+        return ("pair", 0)
+    fmt, n = required_format(cfg.train)
+    return str(fmt), int(n)
+
+
+def inputs_hash(cfg: Config, run: RunDir) -> str:
+    ingest = run.read_stamp("ingest") or {}
+    return combine_hashes(ingest.get("inputs_hash", ""), cfg.pairs.fingerprint(), loss_format(cfg))
+
+
+def _clusters(tickets: pd.DataFrame, pos: pd.DataFrame) -> tuple[dict[str, int], dict[str, set[str]]]:
+    ids = tickets["id"].astype(str).tolist()
+    labels = splits.link_clusters(ids, pos)
+    sizes = pd.Series(labels).value_counts()
+    clusters = {t: int(c) for t, c in zip(ids, labels, strict=True) if sizes[c] > 1}
+    linked: dict[str, set[str]] = {}
+    for a, b in zip(pos["a"].astype(str), pos["b"].astype(str), strict=True):
+        linked.setdefault(a, set()).add(b)
+        linked.setdefault(b, set()).add(a)
+    return clusters, linked
+
+
+def _scorers(cfg: Config, run: RunDir, corpus_texts: list[str], need_model: bool,
+             reporter: Reporter) -> tuple[Any, Any]:
+    from ticketsim.pairs.negatives.bm25 import BM25Miner
+
+    bm25 = BM25Miner(corpus_texts)
+    model = None
+    if need_model:
+        from ticketsim.inference.cache import default_cache_path
+        from ticketsim.pairs.negatives.model import ModelMiner
+
+        neg = cfg.pairs.negatives
+        model = ModelMiner(neg.model, corpus_texts, batch_size=neg.batch_size,
+                           cache_path=default_cache_path(run.path), reporter=reporter)
+    return bm25, model
+
+
+def build_split(
+    tickets: pd.DataFrame, pos: pd.DataFrame, neg_links: pd.DataFrame, allowed: set[str],
+    cfg: Config, run: RunDir, fmt: str, n: int, *, train: bool, reporter: Reporter,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """One dataset (training or validation) from the tickets in ``allowed`` only."""
+    pc = cfg.pairs
+    seed = pc.seed if train else pc.seed + 1
+    pairs = positives.build_positives(tickets, pos, allowed, pc.positives, seed)
+    if train and not pairs.empty:
+        aug = augment_pairs(pairs, pc.augment, cache_dir=run.path / "cache", reporter=reporter)
+        if not aug.empty:
+            pairs = positives.finalise(pd.concat([pairs, aug]).to_dict("records"))
+    texts = dict(zip(tickets["id"].astype(str), tickets["text"].fillna("").astype(str),
+                     strict=True))
+    neg_ids: list[list[str]] = []
+    neg_src: list[list[str]] = []
+    info: dict[str, Any] = {}
+    if fmt in build.NEEDS_NEGATIVES and not pairs.empty:
+        k = n if fmt == "ntuple" and n > 0 else pc.negatives.per_anchor
+        sub = tickets[tickets["id"].astype(str).isin(allowed)]
+        clusters, linked = _clusters(tickets, pos)
+        corpus = Corpus(sub, clusters, linked)
+        cats = dict(zip(tickets["id"].astype(str), tickets["category"].fillna("").astype(str),
+                        strict=True))
+        strat = pc.negatives.strategy
+        want_hardness = train and pc.negatives.hardness_sample > 0
+        bm25, model = _scorers(cfg, run, corpus.texts, strat == "model" or want_hardness, reporter)
+        scorer = {"bm25": bm25, "model": model}.get(strat)
+        lab = labelled_negatives(neg_links, allowed) if pc.negatives.labelled else {}
+        neg_ids, neg_src = mine(pairs, corpus, scorer, pc.negatives, k, seed, labelled=lab,
+                                categories=cats, reporter=reporter)
+        if want_hardness:
+            info["hardness"] = report.hardness(
+                pairs, neg_ids, corpus, pc.negatives, bm25, model, pc.negatives.hardness_sample,
+                seed, cats, reporter)
+    data, side, dropped = build.to_format(pairs, neg_ids, texts, fmt, n)
+    info.update(report.counts(pairs, neg_ids, neg_src))
+    info["rows"] = int(len(data))
+    info["dropped_without_negatives"] = dropped
+    if train:
+        info["examples"] = report.examples(pairs, neg_ids, texts, pc.examples, seed)
+    return data, side, info
+
+
+def run_pairs(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL) -> StageResult:
+    """Run the pairs stage into ``run``; skipped when ingest output and config are unchanged."""
+    run.require("ingest", STAGE)
+    h = inputs_hash(cfg, run)
+    if not force and run.is_fresh(STAGE, h):
+        reporter.log("pairs: inputs unchanged, skipped")
+        summary = json.loads((run.stage_path(STAGE) / "report.json").read_text())
+        return StageResult(STAGE, True, run.stage_path(STAGE), summary)
+
+    pc = cfg.pairs
+    fmt, n = loss_format(cfg)
+    tickets = load_tickets(run)
+    tickets["id"] = tickets["id"].astype(str)
+    links = load_links(run)
+    pos = positives.positive_links(links, pc.positives)
+    neg_links = positives.negative_links(links, pc.positives)
+    build.check_can_produce(fmt, n, pc.negatives.strategy, len(neg_links), pc.negatives.labelled)
+
+    split = splits.split_tickets(tickets, pos, pc.split)
+    where = dict(zip(split["id"], split["split"], strict=True))
+    by_split = {s: {t for t, w in where.items() if w == s} for s in ("train", "validation", "test")}
+    reporter.log("pairs: split " + ", ".join(f"{s} {len(v)}" for s, v in by_split.items()))
+
+    train, train_side, train_info = build_split(
+        tickets, pos, neg_links, by_split["train"], cfg, run, fmt, n, train=True, reporter=reporter)
+    if train.empty:
+        raise TicketsimError(
+            f"no training examples: {len(by_split['train'])} training tickets gave no "
+            f"{FORMAT_HELP[fmt]}", file=run.stage_path("ingest") / "links.parquet",
+            hint="add known links (data.links), map category columns, lower "
+            "pairs.positives.min_keyword_overlap, or set pairs.positives.views: always",
+        )
+    val, val_side, val_info = build_split(
+        tickets, pos, neg_links, by_split["validation"], cfg, run, fmt, n, train=False,
+        reporter=reporter)
+    test_links = splits.held_out_links(pos, split, "test")
+    val_links = splits.held_out_links(pos, split, "validation")
+
+    summary: dict[str, Any] = {
+        "format": fmt, "num_negatives": n, "split_method": pc.split.method,
+        "tickets": {s: len(v) for s, v in by_split.items()},
+        "links": {"positive": int(len(pos)), "negative": int(len(neg_links)),
+                  "test": int(len(test_links)), "validation": int(len(val_links))},
+        "negative_strategy": pc.negatives.strategy if fmt in build.NEEDS_NEGATIVES else "unused",
+        "train": train_info, "validation": val_info,
+    }
+    if pc.split.method == "kfold":
+        summary["fold"] = {"fold": pc.split.fold, "folds": pc.split.folds}
+    with run.stage(STAGE, h, meta={"format": fmt, "train_rows": int(len(train))}) as tmp:
+        split.to_parquet(tmp / "split.parquet", index=False)
+        train.to_parquet(tmp / "train.parquet", index=False)
+        val.to_parquet(tmp / "validation.parquet", index=False)
+        train_side.to_parquet(tmp / "train_ids.parquet", index=False)
+        val_side.to_parquet(tmp / "validation_ids.parquet", index=False)
+        test_links.to_parquet(tmp / "test_links.parquet", index=False)
+        val_links.to_parquet(tmp / "validation_links.parquet", index=False)
+        atomic_write_json(tmp / "report.json", summary)
+    return StageResult(STAGE, False, run.stage_path(STAGE), summary)
