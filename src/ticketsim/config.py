@@ -396,15 +396,63 @@ class EvaluateConfig(Section):
 
 # --------------------------------------------------------------------------- index / search
 class IndexConfig(Section):
-    """The vector index over all tickets."""
+    """The vector index over all tickets (see docs/search.md for when to switch backends)."""
 
     batch_size: int = Field(64, gt=0, description="Encoding batch size while indexing.")
+    backend: Literal["usearch", "qdrant"] = Field(
+        "usearch", description="usearch: local HNSW file; qdrant: Qdrant (local folder, or "
+        "qdrant_url for a server / cluster)."
+    )
+    precision: Literal["f32", "f16", "i8"] = Field(
+        "f32", description="Stored vector precision (memory vs recall; docs/search.md)."
+    )
+    dim: int | None = Field(
+        None, gt=0, description="Matryoshka truncation: keep the first dim dimensions (null: all)."
+    )
+    exact_below: int = Field(
+        20000, ge=0, description="Exact scan instead of ANN below this many (filtered) vectors."
+    )
+    connectivity: int = Field(16, gt=1, description="HNSW edges per node (M).")
+    expansion_add: int = Field(128, gt=0, description="HNSW candidate list while building (ef_construction).")
+    expansion_search: int = Field(64, gt=0, description="HNSW candidate list while searching (ef).")
+    save_every: int = Field(
+        1000, gt=0, description="Snapshot the ANN file after this many updates (the store journals "
+        "the rest; they are replayed on load)."
+    )
+    status_column: str = Field(
+        "status", description="Carried-through column used by the status filter and by dedup."
+    )
+    qdrant_url: str | None = Field(
+        None, description="Qdrant server / cluster URL (null: Qdrant's local mode in the run dir)."
+    )
+    qdrant_collection: str = Field("tickets", description="Qdrant collection (alias) name.")
+    embedder: Literal["local", "ray"] = Field(
+        "local", description="local: embed in this process; ray: Ray Data over ray_address."
+    )
+    ray_address: str | None = Field(
+        None, description="Ray cluster address (null: start a local Ray)."
+    )
+    ray_shard_rows: int = Field(
+        50000, gt=0, description="Ray: tickets per shard file written and loaded by the index."
+    )
 
 
 class SearchConfig(Section):
     """Search defaults shared by the CLI, the REST API and the web page."""
 
     k: int = Field(10, gt=0, le=1000, description="Results returned.")
+    mode: Literal["dense", "keyword", "hybrid"] = Field(
+        "dense", description="dense: embeddings; keyword: SQLite FTS5 BM25; hybrid: both by RRF."
+    )
+    rrf_k: int = Field(60, gt=0, description="Hybrid: score = sum weight / (rrf_k + rank).")
+    dense_weight: float = Field(1.0, ge=0, description="Hybrid: weight of the dense ranking.")
+    keyword_weight: float = Field(1.0, ge=0, description="Hybrid: weight of the keyword ranking.")
+    window: int = Field(50, gt=0, description="Hybrid: candidates taken from each ranking.")
+    cross_encoder: Path | None = Field(
+        None, description="Cross-encoder folder re-ranking the top rerank_top results (null: off)."
+    )
+    rerank_top: int = Field(20, gt=0, description="Results re-ranked by the cross-encoder.")
+    dedup_min_size: int = Field(2, ge=2, description="dedup: smallest cluster reported.")
 
 
 class ServeConfig(Section):

@@ -1,0 +1,135 @@
+"""The index protocol: what every vector backend does, plus the filter and hit types.
+
+A backend only stores vectors under integer keys and answers nearest-neighbour
+queries; ticket ids, metadata, the keyword side and the update journal live in
+:class:`ticketsim.index.store.TicketStore`, so every backend gets filters, hybrid
+search and crash recovery from one place. Backends: ``usearch`` (the local default,
+one file on disk) and ``qdrant`` (a server or cluster when the history outgrows one
+machine; its local mode in tests).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+PRECISIONS = ("f32", "f16", "i8")
+
+
+@dataclasses.dataclass
+class Filters:
+    """Metadata filters shared by dense and keyword search (all optional, combined with AND)."""
+
+    category: list[str] | None = None
+    status: list[str] | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    exclude_ids: list[str] | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.category or self.status or self.created_from or self.created_to
+                    or self.exclude_ids)
+
+    @classmethod
+    def coerce(cls, value: Filters | dict[str, Any] | None) -> Filters:
+        """Accept a Filters, a plain dict (REST body) or None."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(value) - known
+        if unknown:
+            from ticketsim.errors import TicketsimError
+
+            raise TicketsimError(f"unknown filter(s) {sorted(unknown)}", field="filters",
+                                 hint=f"use {', '.join(sorted(known))}")
+        data = dict(value)
+        for key in ("category", "status", "exclude_ids"):
+            if isinstance(data.get(key), str):
+                data[key] = [data[key]]
+        for key in ("created_from", "created_to"):
+            if isinstance(data.get(key), str):
+                data[key] = datetime.fromisoformat(data[key])
+        return cls(**data)
+
+
+@dataclasses.dataclass
+class Hit:
+    """One search result: similarity, calibrated duplicate probability, label and the ticket's columns.
+
+    ``score`` is the cosine similarity to the query in every mode (so ``probability`` and
+    ``label`` mean the same thing everywhere); ``keyword`` and ``fused`` are the BM25 and
+    RRF scores when that mode produced them. ``label`` is None without thresholds.
+    """
+
+    id: str
+    score: float
+    probability: float | None = None
+    label: str | None = None
+    short_description: str = ""
+    category: str = ""
+    subcategory: str = ""
+    created: str | None = None
+    keyword: float | None = None
+    fused: float | None = None
+    rerank: float | None = None
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat dict: the fixed fields, then the carried-through columns under their own names."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        for key in ("keyword", "fused", "rerank"):
+            if d[key] is None:
+                del d[key]
+        d.update(self.extra)
+        return d
+
+
+@runtime_checkable
+class VectorBackend(Protocol):
+    """Vectors under int64 keys, cosine similarity; the store keeps everything else."""
+
+    dim: int
+    precision: str
+
+    def upsert(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """Add or replace the vectors of ``keys`` (unit float32 rows)."""
+        ...
+
+    def delete(self, keys: Sequence[int]) -> None:
+        """Remove ``keys``; unknown keys are ignored."""
+        ...
+
+    def search(self, query: np.ndarray, k: int,
+               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` (keys, cosine scores) for one unit query, best first; only ``allowed`` keys if given."""
+        ...
+
+    def __len__(self) -> int: ...
+
+    def save(self, seq: int) -> None:
+        """Persist atomically, remembering the store sequence number the vectors reflect."""
+        ...
+
+    def saved_seq(self) -> int:
+        """Store sequence number of the last persisted state (-1: nothing persisted)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def truncate(vectors: np.ndarray, dim: int | None) -> np.ndarray:
+    """Matryoshka truncation: keep the first ``dim`` dimensions and re-normalise (float32)."""
+    v = np.asarray(vectors, dtype=np.float32)
+    if v.ndim == 1:
+        v = v[None, :]
+    if dim is not None and dim < v.shape[1]:
+        v = v[:, :dim]
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(v / norms, dtype=np.float32)

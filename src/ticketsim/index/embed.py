@@ -1,0 +1,53 @@
+"""Which model an index embeds with, and embedding ticket texts in batches.
+
+The index uses the fine-tuned model when the train stage finished, else the base
+model, and stamps itself with that model's name and weights hash so a query
+embedded by another model is refused instead of silently returning nonsense.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ticketsim.config import Config
+from ticketsim.progress import NULL, Reporter
+from ticketsim.rundir import RunDir
+
+
+def index_model(cfg: Config, run: RunDir) -> str:
+    """run_dir/train/model when training finished, else the resolved base model."""
+    from ticketsim.models import resolve_model
+
+    if run.read_stamp("train") is not None and (run.stage_path("train") / "model").is_dir():
+        return str(run.stage_path("train") / "model")
+    return resolve_model(cfg.train.base_model)
+
+
+def fingerprint_of(model_path: str) -> str:
+    from ticketsim.models import model_fingerprint
+
+    return model_fingerprint(model_path) if Path(model_path).is_dir() else model_path
+
+
+def embed_texts(model_path: str, texts: Sequence[str], batch_size: int = 64, *,
+                cache_dir: Path | None = None, reporter: Reporter = NULL) -> np.ndarray:
+    """Unit float32 embeddings through ticketsim.inference (torch backend, optional disk cache)."""
+    from ticketsim.inference import encoder_for
+
+    encoder = encoder_for(model_path, "torch", cache_dir=cache_dir, reporter=reporter)
+    return encoder.encode(list(texts), batch_size=batch_size, reporter=reporter)
+
+
+def ticket_records(tickets: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of tickets.parquet as store records: ``created`` as ISO text, NaN/NaT as None."""
+    df = tickets.copy()
+    if "created" in df.columns:
+        created = pd.to_datetime(df["created"], errors="coerce")
+        df["created"] = [None if pd.isna(c) else c.isoformat() for c in created]
+    df = df.astype(object).where(pd.notna(df), None)
+    return df.to_dict("records")

@@ -1,0 +1,246 @@
+"""The search API the CLI, the REST service and the web page share.
+
+:class:`Searcher` is loaded once from a run directory (model, index, keyword side,
+thresholds, optional cross-encoder) and answers dense, keyword and hybrid queries by
+text or by ticket id, with metadata filters; it also adds, updates and deletes
+tickets (vector and keyword side together) and reloads when a new model/index lands.
+It is thread-safe: one lock around index access, the model runs outside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ticketsim.config import Config, IndexConfig, SearchConfig
+from ticketsim.errors import TicketsimError
+from ticketsim.index.base import Filters, Hit
+from ticketsim.index.core import TicketIndex
+from ticketsim.index.hybrid import rrf
+from ticketsim.progress import NULL, Reporter
+from ticketsim.rundir import RunDir
+
+MODES = ("dense", "keyword", "hybrid")
+FIXED = ("id", "short_description", "description", "category", "subcategory", "created")
+
+
+class Searcher:
+    """Similar-ticket search over one run directory's index."""
+
+    def __init__(self, run: RunDir | str | Path, cfg: Config | None = None, *,
+                 model: str | Path | None = None, reporter: Reporter = NULL) -> None:
+        self.run = run if isinstance(run, RunDir) else RunDir(run)
+        self.cfg = cfg or Config()
+        self.reporter = reporter
+        self._swap = threading.Lock()
+        self._load(model)
+
+    # ------------------------------------------------------------------ loading
+    def _load(self, model: str | Path | None = None) -> None:
+        from ticketsim.index.embed import fingerprint_of
+        from ticketsim.inference import load_encoder
+
+        folder = self.run.require("index", "search")
+        icfg: IndexConfig = self.cfg.index
+        index = TicketIndex.open(folder, save_every=icfg.save_every, options={
+            "expansion_search": icfg.expansion_search, "exact_below": icfg.exact_below,
+            "qdrant_url": icfg.qdrant_url})
+        meta = index.meta
+        model_path = str(model) if model is not None else meta["model_path"]
+        fp = fingerprint_of(model_path)
+        if fp != meta["model_fingerprint"]:
+            index.close()
+            raise TicketsimError(
+                f"the index was built with model {meta['model_path']} ({meta['model_fingerprint']}) "
+                f"but the query model {model_path} has weights {fp}", file=folder / "meta.json",
+                hint="rerun `ticketsim index` for the current model")
+        encoder = load_encoder(model_path, "torch")
+        thresholds = self._thresholds(meta["model_fingerprint"])
+        reranker = None
+        scfg: SearchConfig = self.cfg.search
+        if scfg.cross_encoder is not None:
+            from sentence_transformers import CrossEncoder
+
+            reranker = CrossEncoder(str(scfg.cross_encoder), device="cpu")
+        old = getattr(self, "index", None)
+        with self._swap:
+            self.index, self.encoder, self.thresholds, self.reranker = (
+                index, encoder, thresholds, reranker)
+            self.meta, self.model_path = meta, model_path
+            self.stamp = (self.run.read_stamp("index") or {}).get("finished")
+        if old is not None:
+            old.close()
+
+    def _thresholds(self, fingerprint: str) -> Any:
+        from ticketsim.thresholds import FILE, Thresholds
+
+        path = self.run.stage_path("evaluate") / FILE
+        if not path.is_file():
+            return None
+        try:
+            return Thresholds.load(path, expect_fingerprint=fingerprint)
+        except TicketsimError as err:
+            self.reporter.log(f"search: thresholds not used: {err}")
+            return None
+
+    def reload(self, model: str | Path | None = None) -> None:
+        """Reopen the index (and model, thresholds) from the run directory; queries keep working."""
+        self._load(model)
+
+    def needs_reload(self) -> bool:
+        """True when the index stage has been rebuilt since this searcher loaded it."""
+        return (self.run.read_stamp("index") or {}).get("finished") != self.stamp
+
+    # ------------------------------------------------------------------ queries
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encoder.encode(list(texts), batch_size=self.cfg.index.batch_size)
+
+    def search(self, text: str | None = None, *, ticket_id: str | None = None, k: int | None = None,
+               filters: Filters | dict[str, Any] | None = None, mode: str | None = None) -> list[Hit]:
+        """Closest tickets to ``text`` or to an indexed ticket (itself excluded)."""
+        scfg = self.cfg.search
+        k = int(k or scfg.k)
+        mode = mode or scfg.mode
+        if mode not in MODES:
+            raise TicketsimError(f"unknown search mode '{mode}'", field="mode",
+                                 hint=f"use one of {', '.join(MODES)}")
+        if (text is None) == (ticket_id is None):
+            raise TicketsimError("give either a query text or a ticket id")
+        filters = dataclasses.replace(Filters.coerce(filters))
+        index = self.index
+        if ticket_id is not None:
+            key = index.store.key_of(ticket_id)
+            if key is None:
+                raise TicketsimError(f"ticket '{ticket_id}' is not in the index", field="id",
+                                     hint="check the id, or add the ticket first")
+            text = index.store.text(key) or ""
+            query = index.store.vectors([key], index.dim)
+            filters.exclude_ids = [*(filters.exclude_ids or []), str(ticket_id)]
+        else:
+            query = self.embed([text or ""])
+        window = max(k, scfg.window) if mode == "hybrid" else k
+        if self.reranker is not None:
+            window = max(window, scfg.rerank_top)
+        dense = index.dense(query, window, filters) if mode != "keyword" else []
+        keyword = index.keyword(text or "", window, filters) if mode != "dense" else []
+        if mode == "dense":
+            ranked = [(key, None) for key, _ in dense]
+        elif mode == "keyword":
+            ranked = [(key, None) for key, _ in keyword]
+        else:
+            ranked = [(key, f) for key, f in rrf([dense, keyword], [scfg.dense_weight,
+                                                                    scfg.keyword_weight], scfg.rrf_k)]
+        top_n = max(k, scfg.rerank_top) if self.reranker is not None else k
+        ranked = ranked[:top_n]
+        keys = [key for key, _ in ranked]
+        cos = dict(dense)
+        missing = [key for key in keys if key not in cos]
+        if missing:
+            vecs = index.store.vectors(missing, index.dim)
+            q = query[0][: index.dim]
+            q = q / (np.linalg.norm(q) or 1.0)
+            for key, v in zip(missing, vecs @ q, strict=True):
+                cos[key] = float(v)
+        kw = dict(keyword)
+        records = index.store.records(keys)
+        hits = []
+        for key, fused in ranked:
+            if key not in records:
+                continue
+            hits.append(self._hit(records[key], cos[key], kw.get(key), fused))
+        if self.reranker is not None and hits:
+            texts = index.store.texts(keys)
+            by_id = {records[kk]["id"]: texts.get(kk, "") for kk in keys if kk in records}
+            scores = self.reranker.predict([(text or "", by_id[h.id]) for h in hits])
+            for h, s in zip(hits, scores, strict=True):
+                h.rerank = float(s)
+            hits.sort(key=lambda h: -(h.rerank or 0.0))
+        return hits[:k]
+
+    def _hit(self, rec: dict[str, Any], score: float, keyword: float | None,
+             fused: float | None) -> Hit:
+        th = self.thresholds
+        return Hit(
+            id=str(rec["id"]), score=float(score),
+            probability=th.probability(score) if th else None,
+            label=th.label(score) if th else None,
+            short_description=str(rec.get("short_description") or ""),
+            category=str(rec.get("category") or ""), subcategory=str(rec.get("subcategory") or ""),
+            created=rec.get("created"), keyword=keyword, fused=fused,
+            extra={c: rec.get(c) for c in rec if c not in FIXED})
+
+    def get_ticket(self, ticket_id: str) -> dict[str, Any] | None:
+        """The whole stored record of a ticket (with its text), or None."""
+        key = self.index.store.key_of(ticket_id)
+        if key is None:
+            return None
+        rec = self.index.store.records([key])[key]
+        rec["text"] = self.index.store.text(key)
+        return rec
+
+    # ------------------------------------------------------------------ updates
+    def ticket_text(self, rec: dict[str, Any]) -> str:
+        """A new ticket's text: its ``text`` if given, else the run's text template."""
+        if rec.get("text"):
+            return str(rec["text"])
+        template = self.meta.get("text_template") or "{short_description}. {description}"
+        fields = {"short_description": "", "description": ""}
+        fields.update({k: "" if v is None else v for k, v in rec.items()})
+        try:
+            return template.format(**fields).strip()
+        except (KeyError, IndexError) as exc:
+            raise TicketsimError(f"ticket '{rec.get('id')}' lacks field {exc} of the text template",
+                                 field=str(exc)) from None
+
+    def upsert(self, tickets: Sequence[dict[str, Any]]) -> int:
+        """Add or update tickets (``id`` required); searchable, vector and keyword side, on return."""
+        recs = []
+        for i, t in enumerate(tickets):
+            if not str(t.get("id") or "").strip():
+                raise TicketsimError("ticket without an id", row=i, field="id")
+            rec = {k: v for k, v in t.items()}
+            rec["id"] = str(rec["id"]).strip()
+            if rec.get("created") is not None and not isinstance(rec["created"], str):
+                rec["created"] = rec["created"].isoformat()
+            rec["text"] = self.ticket_text(rec)
+            recs.append(rec)
+        if not recs:
+            return 0
+        vectors = self.embed([r["text"] for r in recs])
+        self.index.upsert(recs, vectors)
+        return len(recs)
+
+    add = upsert
+
+    def delete(self, ticket_ids: Sequence[str]) -> int:
+        """Delete tickets by id; returns how many were in the index."""
+        return self.index.delete([str(t) for t in ticket_ids])
+
+    def stats(self) -> dict[str, Any]:
+        m = self.meta
+        return {"tickets": len(self.index), "backend": m["backend"], "precision": m["precision"],
+                "dim": m["dim"], "model": m["model_path"], "model_fingerprint": m["model_fingerprint"],
+                "thresholds": self.thresholds is not None, "cross_encoder": self.reranker is not None}
+
+    def flush(self) -> None:
+        self.index.flush()
+
+    def close(self) -> None:
+        self.index.close()
+
+
+def search_run(cfg: Config, run: RunDir, text: str | None = None, ticket_id: str | None = None,
+               k: int = 10, filters: Filters | dict[str, Any] | None = None,
+               mode: str | None = None) -> list[dict[str, Any]]:
+    """One-shot search over a run directory (the CLI's ``search``): hits as flat dicts."""
+    searcher = Searcher(run, cfg)
+    try:
+        return [h.to_dict() for h in searcher.search(text, ticket_id=ticket_id, k=k,
+                                                     filters=filters, mode=mode)]
+    finally:
+        searcher.close()

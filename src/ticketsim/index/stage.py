@@ -1,0 +1,106 @@
+"""The index stage: embed every ingested ticket and build the search index in the run directory.
+
+Output (``run_dir/index``): ``meta.json`` (backend, precision, dims, the model's path and
+weights fingerprint, column names), ``tickets.sqlite`` (ids, metadata, vectors, the FTS5
+keyword index, the update journal) and the backend's files (``ann-<seq>.usearch`` or a
+local Qdrant folder). The folder is written through ``RunDir.stage``: a killed build
+leaves the previous index in place.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from ticketsim.config import Config, IndexConfig
+from ticketsim.progress import NULL, Reporter
+from ticketsim.rundir import RunDir, StageResult, combine_hashes
+
+STAGE = "index"
+
+
+def build_meta(icfg: IndexConfig, *, full_dim: int, model_path: str, model_fp: str,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """meta.json contents: build-time settings plus the model stamp."""
+    dim = min(icfg.dim or full_dim, full_dim)
+    meta = {"backend": icfg.backend, "precision": icfg.precision, "dim": dim, "full_dim": full_dim,
+            "model_path": model_path, "model_fingerprint": model_fp,
+            "connectivity": icfg.connectivity, "expansion_add": icfg.expansion_add,
+            "expansion_search": icfg.expansion_search, "exact_below": icfg.exact_below,
+            "status_column": icfg.status_column, "qdrant_url": icfg.qdrant_url,
+            "qdrant_collection": icfg.qdrant_collection}
+    meta.update(extra or {})
+    return meta
+
+
+def inputs_hash(cfg: Config, run: RunDir, model_path: str) -> str:
+    ingest = run.read_stamp("ingest") or {}
+    train = run.read_stamp("train") or {}
+    return combine_hashes(ingest.get("inputs_hash"), train.get("inputs_hash", model_path),
+                          cfg.index.fingerprint())
+
+
+def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL) -> StageResult:
+    """Embed all tickets (batches, progress bar) and build the index; skipped when inputs are unchanged."""
+    import json
+
+    from ticketsim.data.ingest import load_tickets
+    from ticketsim.index.core import TicketIndex
+    from ticketsim.index.embed import embed_texts, fingerprint_of, index_model, ticket_records
+
+    run.require("ingest", "index")
+    model_path = index_model(cfg, run)
+    h = inputs_hash(cfg, run, model_path)
+    if not force and run.is_fresh(STAGE, h):
+        reporter.log("index: inputs unchanged, skipped")
+        meta = json.loads((run.stage_path(STAGE) / "meta.json").read_text())
+        return StageResult(STAGE, True, run.stage_path(STAGE), meta.get("summary", {}))
+
+    icfg = cfg.index
+    tickets = load_tickets(run)
+    t0 = time.perf_counter()
+    if icfg.embedder == "ray":
+        from ticketsim.index.ray_embed import embed_with_ray
+
+        vectors = embed_with_ray(model_path, tickets["text"].tolist(), icfg,
+                                 shard_dir=run.path / "cache" / "ray-shards", reporter=reporter)
+    else:
+        vectors = embed_texts(model_path, tickets["text"].tolist(), icfg.batch_size,
+                              cache_dir=run.path / "cache", reporter=reporter)
+    embed_s = time.perf_counter() - t0
+    full_dim = int(vectors.shape[1]) if len(vectors) else 0
+    if not full_dim:
+        from ticketsim.index.embed import embed_texts as _e
+
+        full_dim = int(_e(model_path, ["x"], 1).shape[1])
+    meta = build_meta(icfg, full_dim=full_dim, model_path=model_path,
+                      model_fp=fingerprint_of(model_path),
+                      extra={"extra_columns": [c for c in tickets.columns if c not in (
+                          "id", "short_description", "description", "category", "subcategory",
+                          "created", "text")],
+                             "text_template": cfg.data.text_template})
+    records = ticket_records(tickets)
+    texts = tickets["text"].tolist()
+    with run.stage(STAGE, h, {"model_fingerprint": meta["model_fingerprint"]}) as tmp:
+        t1 = time.perf_counter()
+        idx = TicketIndex.create(tmp, meta, save_every=max(icfg.save_every, len(records) + 1))
+        step = 5000
+        for i in reporter.track(range(0, len(records), step), total=-(-len(records) // step) or 1,
+                                description="indexing"):
+            recs = [dict(r, text=t) for r, t in zip(records[i:i + step], texts[i:i + step],
+                                                    strict=True)]
+            idx.upsert(recs, np.asarray(vectors[i:i + step]))
+        idx.flush()
+        summary = {"tickets": len(idx), "backend": icfg.backend, "precision": icfg.precision,
+                   "dim": meta["dim"], "model": model_path, "embed_s": round(embed_s, 2),
+                   "build_s": round(time.perf_counter() - t1, 2)}
+        idx.close()
+        meta["summary"] = summary
+        from ticketsim.rundir import atomic_write_json
+
+        atomic_write_json(tmp / "meta.json", meta)
+    reporter.log(f"index: {summary['tickets']} tickets, {icfg.backend}/{icfg.precision}, "
+                 f"dim {meta['dim']}")
+    return StageResult(STAGE, False, run.stage_path(STAGE), summary)
