@@ -21,7 +21,7 @@ from ticketsim.config import Config, IndexConfig, SearchConfig
 from ticketsim.errors import TicketsimError
 from ticketsim.index.base import Filters, Hit
 from ticketsim.index.core import TicketIndex
-from ticketsim.index.hybrid import rrf
+from ticketsim.index.hybrid import Fusion
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir
 
@@ -68,6 +68,8 @@ class Searcher:
 
             reranker = CrossEncoder(str(scfg.cross_encoder), device="cpu")
         old = getattr(self, "index", None)
+        self.k, self.mode, self.rerank_top = scfg.k, scfg.mode, scfg.rerank_top
+        self.fusion = Fusion(scfg.rrf_k, scfg.dense_weight, scfg.keyword_weight, scfg.window)
         with self._swap:
             self.index, self.encoder, self.thresholds, self.reranker = (
                 index, encoder, thresholds, reranker)
@@ -103,9 +105,8 @@ class Searcher:
     def search(self, text: str | None = None, *, ticket_id: str | None = None, k: int | None = None,
                filters: Filters | dict[str, Any] | None = None, mode: str | None = None) -> list[Hit]:
         """Closest tickets to ``text`` or to an indexed ticket (itself excluded)."""
-        scfg = self.cfg.search
-        k = int(k or scfg.k)
-        mode = mode or scfg.mode
+        k = int(k or self.k)
+        mode = mode or self.mode
         if mode not in MODES:
             raise TicketsimError(f"unknown search mode '{mode}'", field="mode",
                                  hint=f"use one of {', '.join(MODES)}")
@@ -123,9 +124,9 @@ class Searcher:
             filters.exclude_ids = [*(filters.exclude_ids or []), str(ticket_id)]
         else:
             query = self.embed([text or ""])
-        window = max(k, scfg.window) if mode == "hybrid" else k
+        window = max(k, self.fusion.window) if mode == "hybrid" else k
         if self.reranker is not None:
-            window = max(window, scfg.rerank_top)
+            window = max(window, self.rerank_top)
         dense = index.dense(query, window, filters) if mode != "keyword" else []
         keyword = index.keyword(text or "", window, filters) if mode != "dense" else []
         if mode == "dense":
@@ -133,9 +134,8 @@ class Searcher:
         elif mode == "keyword":
             ranked = [(key, None) for key, _ in keyword]
         else:
-            ranked = [(key, f) for key, f in rrf([dense, keyword], [scfg.dense_weight,
-                                                                    scfg.keyword_weight], scfg.rrf_k)]
-        top_n = max(k, scfg.rerank_top) if self.reranker is not None else k
+            ranked = [(key, f) for key, f in self.fusion.fuse(dense, keyword)]
+        top_n = max(k, self.rerank_top) if self.reranker is not None else k
         ranked = ranked[:top_n]
         keys = [key for key, _ in ranked]
         cos = dict(dense)
