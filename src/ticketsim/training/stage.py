@@ -1,0 +1,260 @@
+"""The train stage: pairs -> a fine-tuned sentence-transformers model folder.
+
+Order of work, cheapest checks first: the dataset's columns against the configured
+loss, the precision against the device, then the model, the token-length report
+(which may pick ``max_seq_length``), the loss, LoRA, the early-stopping evaluator,
+and only then ``SentenceTransformerTrainer.train``. Checkpoints go to
+``<run>/train-checkpoints`` (outside the stage's temp folder) so ``--resume`` can
+continue a killed run; they are removed once the stage folder is in place. Under
+``torchrun`` / ``accelerate launch`` every process runs this function and the
+trainer does data parallelism; only the main process writes the stage folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ticketsim.config import Config
+from ticketsim.errors import TicketsimError
+from ticketsim.progress import NULL, Reporter
+from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes
+
+STAGE = "train"
+CHECKPOINTS = "train-checkpoints"
+
+
+def inputs_hash(cfg: Config, run: RunDir) -> str:
+    pairs = run.read_stamp("pairs") or {}
+    return combine_hashes(pairs.get("inputs_hash", ""), cfg.train.fingerprint())
+
+
+def _is_main() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Silence transformers / hub progress bars and info logs while the library works."""
+    import transformers
+    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+
+    level = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        transformers.logging.set_verbosity(level)
+        transformers.logging.enable_progress_bar()
+        enable_progress_bars()
+
+
+def read_dataset(path: Path, cfg: Config) -> pd.DataFrame:
+    """A pairs dataset, checked against the configured loss's format before anything else."""
+    from ticketsim.training.losses import check_dataset
+
+    if not path.is_file():
+        raise TicketsimError("training dataset is missing", file=path,
+                             hint="run `ticketsim pairs` for this run directory")
+    df = pd.read_parquet(path)
+    check_dataset(cfg.train, list(df.columns), file=str(path))
+    return df
+
+
+def training_texts(df: pd.DataFrame, limit: int = 5000, seed: int = 0) -> list[str]:
+    """Unique texts of every text column (a sample of ``limit`` for the length report)."""
+    cols = [c for c in df.columns if c not in ("label", "score")]
+    texts = pd.unique(pd.concat([df[c].astype(str) for c in cols], ignore_index=True))
+    s = pd.Series(texts)
+    if len(s) > limit:
+        s = s.sample(limit, random_state=seed)
+    return s.tolist()
+
+
+def loss_png(history: list[dict[str, Any]]) -> bytes:
+    """Training (and validation) loss per step as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    tr = [(h["step"], h["loss"]) for h in history if "loss" in h]
+    ev = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
+    if tr:
+        ax.plot(*zip(*tr, strict=True), label="train loss", color="#4C72B0")
+    if ev:
+        ax.plot(*zip(*ev, strict=True), "o-", label="validation loss", color="#DD8452")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _checkpoint_dir(run: RunDir, h: str, resume: bool, reporter: Reporter) -> tuple[Path, bool]:
+    """(checkpoint folder, whether a checkpoint to resume from exists)."""
+    ck = run.path / CHECKPOINTS
+    marker = ck / "inputs_hash"
+    has = ck.is_dir() and any(ck.glob("checkpoint-*"))
+    if resume:
+        if not has:
+            raise TicketsimError(f"{ck}: no checkpoint to resume from",
+                                 hint="run `ticketsim train` without --resume")
+        if marker.is_file() and marker.read_text().strip() != h:
+            raise TicketsimError(
+                f"{ck}: the checkpoints were made with other pairs or train settings",
+                hint="resume with the same config, or train without --resume (starts over)",
+            )
+        return ck, True
+    if _is_main():
+        if ck.exists():
+            shutil.rmtree(ck)
+        ck.mkdir(parents=True)
+        marker.write_text(h + "\n")
+    return ck, False
+
+
+def run_train(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL,
+              resume: bool = False, callbacks: list[Any] | None = None) -> StageResult:
+    """Fine-tune ``train.base_model`` on ``pairs/train.parquet``; skipped when inputs are unchanged."""
+    pairs_dir = run.require("pairs", STAGE)
+    h = inputs_hash(cfg, run)
+    if not (force or resume) and run.is_fresh(STAGE, h):
+        summary_path = run.stage_path(STAGE) / "summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+        reporter.log("train: inputs unchanged, skipped")
+        return StageResult(STAGE, True, run.stage_path(STAGE), summary)
+    with quiet_libraries():
+        return _train(cfg, run, pairs_dir, h, reporter=reporter, resume=resume,
+                      callbacks=callbacks)
+
+
+def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Reporter,
+           resume: bool, callbacks: list[Any] | None) -> StageResult:
+    import time
+
+    from datasets import Dataset
+
+    from ticketsim.models import load_model, resolve_model
+    from ticketsim.training import seqlen
+    from ticketsim.training.evaluator import build_evaluator
+    from ticketsim.training.lora import add_lora, merge_into, parameter_counts, save_adapter
+    from ticketsim.training.precision import device_kind, resolve_precision
+    from ticketsim.training.trainer import build_trainer
+
+    tc = cfg.train
+    train_df = read_dataset(pairs_dir / "train.parquet", cfg)
+    if train_df.empty:
+        raise TicketsimError("the training dataset has no rows", file=pairs_dir / "train.parquet",
+                             hint="check pairs/report.json: no positives were found")
+    val_path = pairs_dir / "validation.parquet"
+    val_df = read_dataset(val_path, cfg) if val_path.is_file() else None
+    device = device_kind()
+    precision = resolve_precision(tc.precision, device)
+    if precision == "bf16" and device == "cpu":
+        reporter.log("warning: bf16 on a CPU trains ~30x slower than fp32 here; "
+                     "precision: auto picks fp32")
+
+    base = resolve_model(tc.base_model)
+    model = load_model(base, cache=False)
+
+    # --- token lengths against max_seq_length
+    tokenizer = model.tokenizer
+    model_max = getattr(tokenizer, "model_max_length", None)
+    model_max = model_max if isinstance(model_max, int) and model_max < 100_000 else None
+    lengths = seqlen.token_lengths(tokenizer, training_texts(train_df, seed=tc.seed))
+    auto = tc.max_seq_length == "auto"
+    limit = seqlen.pick_auto(lengths, tc.truncation_threshold, model_max) if auto \
+        else int(tc.max_seq_length)
+    model.max_seq_length = limit
+    length_rep = seqlen.length_report(lengths, limit, tc.truncation_threshold, auto=auto,
+                                      model_max=model_max)
+    reporter.log(f"train: max_seq_length {limit}{' (auto)' if auto else ''}, "
+                 f"{100 * length_rep['truncated_share']:.1f} % of training texts truncated, "
+                 f"p95 {length_rep['percentiles']['p95']:.0f} tokens")
+    for key in ("warning", "suggestion"):
+        if length_rep[key]:
+            reporter.log(f"train: {length_rep[key]}")
+
+    lora_info = add_lora(model, tc.lora) if tc.lora.enabled else parameter_counts(model)
+    if tc.lora.enabled:
+        reporter.log(f"train: LoRA adapter, {lora_info['trainable_parameters']:,} trainable "
+                     f"parameters ({100 * lora_info['trainable_share']:.2f} %)")
+
+    evaluator = None
+    links_path = pairs_dir / "validation_links.parquet"
+    if tc.eval_strategy != "no" and links_path.is_file():
+        tickets = pd.read_parquet(run.stage_path("ingest") / "tickets.parquet",
+                                  columns=["id", "text"])
+        split = pd.read_parquet(pairs_dir / "split.parquet", columns=["id", "split"])
+        evaluator = build_evaluator(tickets, split, pd.read_parquet(links_path),
+                                    tc.eval_max_queries, cfg.evaluate.batch_size, tc.seed)
+        if evaluator is None:
+            reporter.log("train: no validation links; training without early stopping")
+
+    train_ds = Dataset.from_pandas(train_df, preserve_index=False)
+    eval_ds = Dataset.from_pandas(val_df, preserve_index=False) \
+        if val_df is not None and not val_df.empty else None
+    ck, resuming = _checkpoint_dir(run, h, resume, reporter)
+    trainer = build_trainer(model, tc, train_ds, eval_ds, evaluator, ck, precision=precision,
+                            reporter=reporter, callbacks=callbacks, use_cpu=device == "cpu")
+    start = time.perf_counter()
+    out = trainer.train(resume_from_checkpoint=True if resuming else None)
+    seconds = time.perf_counter() - start
+    history = [dict(r) for r in trainer.state.log_history]
+    summary: dict[str, Any] = {
+        "base_model": tc.base_model, "loss": tc.loss, "precision": precision, "device": device,
+        "max_seq_length": limit, "truncated_share": length_rep["truncated_share"],
+        "train_rows": len(train_df), "steps": int(trainer.state.global_step),
+        "epochs": float(trainer.state.epoch or 0), "train_seconds": seconds,
+        "train_loss": float(out.training_loss),
+        "pairs_per_second": len(train_df) * float(trainer.state.epoch or 0) / seconds
+        if seconds else 0.0,
+        "resumed": resuming, "lora": tc.lora.enabled, **lora_info,
+        "best_metric": trainer.state.best_metric, "best_checkpoint":
+            Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint
+            else None,
+        "validation_metric": "mrr@10" if evaluator is not None else None,
+        "final_validation_mrr@10": None,
+    }
+    if evaluator is not None:
+        final = evaluator(model)
+        summary["final_validation_mrr@10"] = float(final[evaluator.primary_metric]) \
+            if evaluator.primary_metric in final else None
+    if not trainer.is_world_process_zero():
+        return StageResult(STAGE, False, run.stage_path(STAGE), summary)
+
+    exact = cfg.train.model_dump(mode="json")
+    with run.stage(STAGE, h, meta={"base_model": tc.base_model}) as tmp:
+        if tc.lora.enabled:
+            save_adapter(model, tmp / "adapter", tc.base_model)
+            atomic_write_json(tmp / "adapter" / "ticketsim_config.json", exact)
+            if tc.lora.merge:
+                merge_into(tmp / "adapter", tmp / "model", tc.base_model)
+        else:
+            model.save(str(tmp / "model"))
+        if (tmp / "model").is_dir():
+            atomic_write_json(tmp / "model" / "ticketsim_config.json", exact)
+        atomic_write_json(tmp / "log.json", {"log_history": history})
+        (tmp / "loss.png").write_bytes(loss_png(history))
+        atomic_write_json(tmp / "seqlen.json", {**length_rep, "lengths_sample": lengths[:2000].tolist()})
+        (tmp / "seqlen.png").write_bytes(seqlen.histogram_png(lengths, limit))
+        atomic_write_json(tmp / "summary.json", summary)
+    shutil.rmtree(run.path / CHECKPOINTS, ignore_errors=True)
+    reporter.log(f"train: {summary['steps']} steps in {seconds:.0f} s "
+                 f"({summary['pairs_per_second']:.1f} pairs/s), loss {summary['train_loss']:.4f}")
+    return StageResult(STAGE, False, run.stage_path(STAGE), summary)

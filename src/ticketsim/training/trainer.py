@@ -1,0 +1,131 @@
+"""Build sentence-transformers' trainer from the train config: arguments, loss, callbacks.
+
+Every key of ``train`` lands in ``SentenceTransformerTrainingArguments``, the loss or a
+callback here, so tests can read each value back from the built trainer. Nothing here
+trains; :mod:`ticketsim.training.stage` calls ``trainer.train``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ticketsim.config import TrainConfig
+from ticketsim.progress import NULL, Reporter
+from ticketsim.training.evaluator import PRIMARY
+from ticketsim.training.losses import build_loss, uses_in_batch_negatives
+from ticketsim.training.precision import trainer_flags
+
+
+def batch_sampler(cfg: TrainConfig) -> str:
+    """no_duplicates for in-batch-negative losses (auto), else the plain batch sampler."""
+    if cfg.batch_sampler != "auto":
+        return cfg.batch_sampler
+    return "no_duplicates" if uses_in_batch_negatives(cfg) else "batch_sampler"
+
+
+def build_args(cfg: TrainConfig, output_dir: Path, *, precision: str, has_evaluator: bool,
+               use_cpu: bool = False) -> Any:
+    """SentenceTransformerTrainingArguments for ``cfg``."""
+    from sentence_transformers import SentenceTransformerTrainingArguments
+
+    evaluating = has_evaluator and cfg.eval_strategy != "no"
+    eval_strategy = cfg.eval_strategy if evaluating else "no"
+    # checkpoints follow the evaluation cadence when evaluating per epoch
+    save_strategy = "epoch" if eval_strategy == "epoch" else "steps"
+    save_steps = cfg.save_steps
+    if evaluating and eval_strategy == "steps" and cfg.load_best_model_at_end:
+        # load_best_model_at_end needs checkpoints on evaluation steps
+        save_steps = cfg.eval_steps * max(1, round(cfg.save_steps / cfg.eval_steps))
+    load_best = cfg.load_best_model_at_end and evaluating
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(output_dir),
+        learning_rate=cfg.lr(),
+        lr_scheduler_type=cfg.scheduler,
+        warmup_steps=cfg.warmup_steps if cfg.warmup_steps > 0 else cfg.warmup_ratio,
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        batch_sampler=batch_sampler(cfg),
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        eval_strategy=eval_strategy,
+        eval_steps=cfg.eval_steps if eval_strategy == "steps" else None,
+        save_strategy=save_strategy,
+        save_steps=save_steps,
+        save_total_limit=cfg.save_total_limit,
+        logging_steps=cfg.logging_steps,
+        logging_first_step=True,
+        load_best_model_at_end=load_best,
+        metric_for_best_model=PRIMARY if evaluating else None,
+        greater_is_better=True,
+        report_to=list(cfg.report_to) or "none",
+        dataloader_num_workers=cfg.dataloader_workers,
+        disable_tqdm=True,
+        use_cpu=use_cpu,
+        **trainer_flags(precision),
+    )
+
+
+class _ReporterCallback:
+    """Turns trainer events into reporter progress and log lines (the library never prints)."""
+
+    def __new__(cls, reporter: Reporter) -> Any:
+        from transformers import TrainerCallback
+
+        class ReporterCallback(TrainerCallback):
+            def __init__(self) -> None:
+                self.steps: Iterator[int] | None = None
+
+            def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+                if state.is_world_process_zero:
+                    total = state.max_steps
+                    self.steps = iter(reporter.track(range(total), total=total, description="train"))
+                    for _ in range(state.global_step):  # resumed: advance to where it was
+                        next(self.steps, None)
+
+            def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+                if self.steps is not None:
+                    next(self.steps, None)
+
+            def on_evaluate(self, args: Any, state: Any, control: Any, metrics: Any = None,
+                            **kw: Any) -> None:
+                if state.is_world_process_zero and metrics and PRIMARY in metrics:
+                    reporter.log(f"step {state.global_step}: validation mrr@10 "
+                                 f"{metrics[PRIMARY]:.4f}")
+
+            def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+                if self.steps is not None:
+                    for _ in self.steps:
+                        pass
+                    self.steps = None
+
+        return ReporterCallback()
+
+
+def build_trainer(model: Any, cfg: TrainConfig, train_ds: Any, eval_ds: Any, evaluator: Any,
+                  output_dir: Path, *, precision: str = "fp32", reporter: Reporter = NULL,
+                  callbacks: list[Any] | None = None, use_cpu: bool = False) -> Any:
+    """A ready SentenceTransformerTrainer (loss, sampler, evaluator, early stopping)."""
+    from sentence_transformers import SentenceTransformerTrainer
+    from transformers import EarlyStoppingCallback, PrinterCallback
+
+    args = build_args(cfg, output_dir, precision=precision, has_evaluator=evaluator is not None,
+                      use_cpu=use_cpu)
+    loss = build_loss(model, cfg)
+    cbs: list[Any] = [_ReporterCallback(reporter), *(callbacks or [])]
+    if cfg.early_stopping_patience > 0 and args.eval_strategy != "no":
+        cbs.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience,
+                                         early_stopping_threshold=cfg.early_stopping_threshold))
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=train_ds,
+        eval_dataset=eval_ds if args.eval_strategy != "no" else None,
+        loss=loss, evaluator=evaluator if args.eval_strategy != "no" else None, callbacks=cbs,
+    )
+    trainer.remove_callback(PrinterCallback)
+    return trainer
