@@ -606,15 +606,6 @@ class IndexConfig(Section):
         None, description="Qdrant server / cluster URL (null: Qdrant's local mode in the run dir)."
     )
     qdrant_collection: str = Field("tickets", description="Qdrant collection (alias) name.")
-    embedder: Literal["local", "ray"] = Field(
-        "local", description="local: embed in this process; ray: Ray Data over ray_address."
-    )
-    ray_address: str | None = Field(
-        None, description="Ray cluster address (null: start a local Ray)."
-    )
-    ray_shard_rows: int = Field(
-        50000, gt=0, description="Ray: tickets per shard file written and loaded by the index."
-    )
 
 
 class SearchConfig(Section):

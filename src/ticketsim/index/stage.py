@@ -61,20 +61,10 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     icfg = cfg.index
     tickets = load_tickets(run)
     t0 = time.perf_counter()
-    if icfg.embedder == "ray":
-        from ticketsim.index.ray_embed import embed_with_ray
-
-        vectors = embed_with_ray(model_path, tickets["text"].tolist(), icfg,
-                                 shard_dir=run.path / "cache" / "ray-shards", reporter=reporter)
-    else:
-        vectors = embed_texts(model_path, tickets["text"].tolist(), icfg.batch_size,
-                              cache_dir=run.path / "cache", reporter=reporter)
+    vectors = embed_texts(model_path, tickets["text"].tolist(), icfg.batch_size,
+                          cache_dir=run.path / "cache", reporter=reporter)
     embed_s = time.perf_counter() - t0
-    full_dim = int(vectors.shape[1]) if len(vectors) else 0
-    if not full_dim:
-        from ticketsim.index.embed import embed_texts as _e
-
-        full_dim = int(_e(model_path, ["x"], 1).shape[1])
+    full_dim = int(vectors.shape[1])
     meta = build_meta(icfg, full_dim=full_dim, model_path=model_path,
                       model_fp=fingerprint_of(model_path),
                       extra={"extra_columns": [c for c in tickets.columns if c not in (
