@@ -32,7 +32,15 @@ class ModelMiner:
         self.batch_size = batch_size
         self.cache_path = cache_path
         self.reporter = reporter
-        self.corpus = self.encode(list(texts))
+        self._texts = list(texts)
+        self._corpus: np.ndarray | None = None
+
+    @property
+    def corpus(self) -> np.ndarray:
+        """Corpus embeddings, encoded on first use (the hardness report alone never needs them)."""
+        if self._corpus is None:
+            self._corpus = self.encode(self._texts)
+        return self._corpus
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Normalised embeddings, read from / written to the run's embedding cache."""
