@@ -364,11 +364,33 @@ def index(config: ConfigOpt = None, set_: SetOpt = None, run_dir: RunDirOpt = Pa
     _stage("index", config, set_, run_dir, force)
 
 
+def _filters(category: list[str] | None, status: list[str] | None, since: str | None,
+             until: str | None, exclude: list[str] | None) -> dict[str, Any]:
+    f: dict[str, Any] = {"category": category or None, "status": status or None,
+                         "created_from": since, "created_to": until, "exclude_ids": exclude or None}
+    return {k: v for k, v in f.items() if v}
+
+
+CategoryOpt = Annotated[list[str] | None, typer.Option("--category", help="Only this category "
+                                                       "(repeatable).")]
+StatusOpt = Annotated[list[str] | None, typer.Option("--status", help="Only this status (repeatable).")]
+SinceOpt = Annotated[str | None, typer.Option("--since", help="Created on/after (ISO date).")]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Created before (ISO date).")]
+ExcludeOpt = Annotated[list[str] | None, typer.Option("--exclude", help="Leave out this id (repeatable).")]
+
+
 @app.command()
 def search(
     query: Annotated[str | None, typer.Argument(help="Ticket text to search for.")] = None,
     id_: Annotated[str | None, typer.Option("--id", help="Search with an existing ticket.")] = None,
     k: Annotated[int | None, typer.Option("--k", "-k", help="Results to show.")] = None,
+    mode: Annotated[str | None, typer.Option(help="dense, keyword or hybrid (default: "
+                                                  "search.mode).")] = None,
+    category: CategoryOpt = None,
+    status: StatusOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    exclude: ExcludeOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
@@ -376,30 +398,77 @@ def search(
 ) -> None:
     """Find the closest past tickets to a text or to a ticket id.
 
-    Example: ticketsim search --run-dir runs/demo "vpn keeps disconnecting"
+    Example: ticketsim search --run-dir runs/demo "vpn keeps disconnecting" --status open
     """
     from ticketsim.index.search import search_run
 
     if (query is None) == (id_ is None):
         raise TicketsimError("give either a query text or --id TICKET")
     cfg = load(config, set_, run_dir)
-    hits = search_run(cfg, RunDir(run_dir), text=query, ticket_id=id_, k=k or cfg.search.k)
+    hits = search_run(cfg, RunDir(run_dir), text=query, ticket_id=id_, k=k or cfg.search.k,
+                      filters=_filters(category, status, since, until, exclude), mode=mode)
     if as_json:
-        console.print_json(json.dumps([h if isinstance(h, dict) else h.__dict__ for h in hits],
-                                      default=str))
+        print(json.dumps(hits, default=str, indent=2))
         return
-    table = Table(title=f"closest tickets to {'ticket ' + id_ if id_ else repr(query)}")
     if not hits:
         console.print("no results")
         return
-    first = hits[0] if isinstance(hits[0], dict) else hits[0].__dict__
-    cols = list(first)
+    table = Table(title=f"closest tickets to {'ticket ' + id_ if id_ else repr(query)}")
+    cols = list(dict.fromkeys(c for h in hits for c in h))
     for c in cols:
-        table.add_column(c, overflow="fold", max_width=60 if c in ("text", "resolution_notes") else None)
+        table.add_column(c, overflow="fold",
+                         max_width=50 if c in ("short_description", "resolution_notes") else None)
     for h in hits:
-        row = h if isinstance(h, dict) else h.__dict__
-        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()])
+        table.add_row(*["" if h.get(c) is None else f"{h[c]:.3f}" if isinstance(h[c], float)
+                        else str(h[c]) for c in cols])
     console.print(table)
+
+
+@app.command()
+def dedup(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for dedup.csv and "
+                                             "dedup.json (default: <run dir>/dedup).")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Cosine at or above which two tickets "
+                                                    "are duplicates (default: thresholds.json).")
+                         ] = None,
+    neighbours: Annotated[int, typer.Option(help="Nearest tickets compared per ticket.")] = 10,
+    min_size: Annotated[int | None, typer.Option(help="Smallest cluster (default: "
+                                                 "search.dedup_min_size).")] = None,
+    all_tickets: Annotated[bool, typer.Option("--all", help="Every ticket, not only open ones.")
+                           ] = False,
+    category: CategoryOpt = None,
+    status: StatusOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
+) -> None:
+    """Group the open tickets (or any filter) into likely-duplicate clusters for review.
+
+    Example: ticketsim dedup --run-dir runs/demo --status open --status new
+    """
+    from ticketsim.index.dedup import find_clusters, write_clusters
+    from ticketsim.index.search import Searcher
+
+    cfg = load(config, set_, run_dir)
+    if not (status or all_tickets):
+        status = ["open"]
+    searcher = Searcher(RunDir(run_dir), cfg, reporter=reporter())
+    try:
+        result = find_clusters(searcher, _filters(category, status, since, until, None),
+                               threshold=threshold, min_size=min_size, neighbours=neighbours,
+                               reporter=reporter())
+    finally:
+        searcher.close()
+    csv_path, json_path = write_clusters(result, out or Path(run_dir) / "dedup")
+    console.print(f"{len(result['clusters'])} clusters of likely duplicates among "
+                  f"{result['selected']} tickets (cosine >= {result['threshold']:.3f})")
+    for c in result["clusters"][:10]:
+        console.print(f"  #{c['cluster']} ({c['size']}): " + ", ".join(
+            f"{t['id']} {str(t.get('short_description', ''))[:40]!r}" for t in c["tickets"][:4]),
+            highlight=False)
+    console.print(f"wrote {csv_path} and {json_path}")
 
 
 @app.command("run")

@@ -69,6 +69,7 @@ class Searcher:
             reranker = CrossEncoder(str(scfg.cross_encoder), device="cpu")
         old = getattr(self, "index", None)
         self.k, self.mode, self.rerank_top = scfg.k, scfg.mode, scfg.rerank_top
+        self.dedup_min_size = scfg.dedup_min_size
         self.fusion = Fusion(scfg.rrf_k, scfg.dense_weight, scfg.keyword_weight, scfg.window)
         with self._swap:
             self.index, self.encoder, self.thresholds, self.reranker = (

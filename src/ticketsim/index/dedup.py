@@ -1,0 +1,105 @@
+"""Backlog dedup: group tickets (open ones, or any filter) into likely-duplicate clusters.
+
+Each selected ticket is compared with its ``neighbours`` nearest selected tickets;
+pairs at or above the duplicate threshold (``evaluate/thresholds.json``, or an explicit
+one) are joined, and connected groups of at least ``min_size`` tickets become
+clusters, strongest first, written as CSV (one row per ticket) and JSON for review.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ticketsim.errors import TicketsimError
+from ticketsim.index.base import Filters
+from ticketsim.progress import NULL, Reporter
+from ticketsim.rundir import atomic_write_json, atomic_write_text
+
+
+def find_clusters(searcher: Any, filters: Filters | dict[str, Any] | None = None, *,
+                  threshold: float | None = None, min_size: int | None = None, neighbours: int = 10,
+                  reporter: Reporter = NULL) -> dict[str, Any]:
+    """Likely-duplicate clusters among the tickets passing ``filters`` (see module doc)."""
+    if threshold is None:
+        if searcher.thresholds is None:
+            raise TicketsimError("no duplicate threshold: evaluate/thresholds.json is missing or "
+                                 "belongs to another model", hint="run `ticketsim evaluate` or "
+                                 "pass --threshold")
+        threshold = float(searcher.thresholds.duplicate)
+    min_size = int(min_size or searcher.dedup_min_size)
+    filters = Filters.coerce(filters)
+    index = searcher.index
+    with index.lock:
+        allowed = index.store.filter_keys(filters)
+        if allowed is None:
+            allowed = np.asarray([k for k, _ in _all_keys(index)], dtype=np.int64)
+    parent = {int(k): int(k) for k in allowed}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    best: dict[int, float] = {}
+    edges = 0
+    for start in reporter.track(range(0, len(allowed), 256), total=-(-len(allowed) // 256),
+                                description="dedup"):
+        chunk = allowed[start:start + 256]
+        vecs = index.store.vectors(chunk, index.dim)
+        for key, vec in zip(chunk, vecs, strict=True):
+            with index.lock:
+                keys, scores = index.backend.search(vec, neighbours + 1, allowed)
+            for other, s in zip(keys, scores, strict=True):
+                if int(other) == int(key) or s < threshold:
+                    continue
+                edges += 1
+                best[int(key)] = max(best.get(int(key), -1.0), float(s))
+                ra, rb = find(int(key)), find(int(other))
+                if ra != rb:
+                    parent[ra] = rb
+    groups: dict[int, list[int]] = {}
+    for key in parent:
+        groups.setdefault(find(key), []).append(key)
+    members = [g for g in groups.values() if len(g) >= min_size]
+    records = index.store.records([k for g in members for k in g])
+    clusters = []
+    for g in members:
+        tickets = sorted(({**records[k], "best_score": round(best.get(k, 0.0), 4)} for k in g
+                          if k in records), key=lambda r: str(r["id"]))
+        clusters.append({"size": len(tickets),
+                         "max_score": max(t["best_score"] for t in tickets), "tickets": tickets})
+    clusters.sort(key=lambda c: (-c["size"], -c["max_score"]))
+    for i, c in enumerate(clusters, start=1):
+        c["cluster"] = i
+    return {"threshold": threshold, "min_size": min_size, "neighbours": neighbours,
+            "selected": int(len(allowed)), "edges": edges, "clusters": clusters}
+
+
+def _all_keys(index: Any) -> list[tuple[int, None]]:
+    rows = index.store.conn.execute("SELECT key FROM tickets WHERE deleted=0 ORDER BY key").fetchall()
+    return [(int(r[0]), None) for r in rows]
+
+
+def write_clusters(result: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
+    """``dedup.json`` (everything) and ``dedup.csv`` (cluster, size, ticket columns) in ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "dedup.json", result)
+    cols: list[str] = ["cluster", "size", "id", "best_score"]
+    for c in result["clusters"]:
+        for t in c["tickets"]:
+            cols += [k for k in t if k not in cols]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
+    w.writeheader()
+    for c in result["clusters"]:
+        for t in c["tickets"]:
+            w.writerow({"cluster": c["cluster"], "size": c["size"], **t})
+    atomic_write_text(out / "dedup.csv", buf.getvalue())
+    return out / "dedup.csv", out / "dedup.json"
