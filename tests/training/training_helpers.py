@@ -93,3 +93,67 @@ def tiny_cfg(model_dir: Path, **train: object) -> Config:
                       "epochs": 1, "eval_steps": 4, "save_steps": 4, "logging_steps": 1,
                       "learning_rate": 1e-3, **train}}
     return config_from_dict(tree)
+
+
+def built_trainer(tmp: Path, model_dir: Path, fmt: str = "pair", evaluator: bool = True,
+                  steps: int = 100, **train: object):  # type: ignore[no-untyped-def]
+    """(trainer, model, cfg) built like the stage builds them, optimizer and scheduler created."""
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer
+
+    from ticketsim.training.evaluator import build_evaluator
+    from ticketsim.training.trainer import build_trainer
+
+    run = make_run(tmp / f"run-{fmt}", fmt)
+    cfg = tiny_cfg(model_dir, **train)
+    model = SentenceTransformer(str(model_dir), device="cpu")
+    if cfg.train.lora.enabled:
+        from ticketsim.training.lora import add_lora
+
+        add_lora(model, cfg.train.lora)
+    ev = None
+    if evaluator:
+        ev = build_evaluator(pd.read_parquet(run.path / "ingest" / "tickets.parquet"),
+                             pd.read_parquet(run.path / "pairs" / "split.parquet"),
+                             pd.read_parquet(run.path / "pairs" / "validation_links.parquet"),
+                             cfg.train.eval_max_queries, 16, cfg.train.seed)
+    ds = Dataset.from_pandas(pd.read_parquet(run.path / "pairs" / "train.parquet"))
+    trainer = build_trainer(model, cfg.train, ds, None, ev, tmp / "ck", use_cpu=True)
+    trainer.create_optimizer_and_scheduler(num_training_steps=steps)
+    return trainer, model, cfg
+
+
+def build_word_model(folder: Path, dim: int = 32, layers: int = 2, seed: int = 0) -> Path:
+    """Like tests/conftest.py's build_tiny_model, but with a tokenizer that knows the words.
+
+    The shared builder passes ``vocab_file=`` to BertTokenizerFast, which transformers 5
+    ignores (the argument is now ``vocab``): its tokenizer maps every word to [UNK], so
+    every text embeds the same and no loss can go down. Loading the trained vocabulary
+    with ``from_pretrained`` gives a real tokenizer.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    torch.manual_seed(seed)
+    tok_dir = folder / "_tok"
+    tok_dir.mkdir(parents=True, exist_ok=True)
+    wp = BertWordPieceTokenizer(lowercase=True)
+    words = sorted({w for t in TOPICS for w in t} | set(FILLER))
+    corpus = [" ".join(words[i:] + words[:i]) for i in range(len(words))]
+    wp.train_from_iterator(corpus, vocab_size=400, min_frequency=1)
+    wp.save_model(str(tok_dir))
+    tokenizer = BertTokenizerFast.from_pretrained(str(tok_dir))
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=dim, num_hidden_layers=layers,
+                        num_attention_heads=2, intermediate_size=dim * 2,
+                        max_position_embeddings=256)
+    hf_dir = folder / "_hf"
+    BertModel(config).save_pretrained(hf_dir)
+    tokenizer.save_pretrained(hf_dir)
+    transformer = models.Transformer(str(hf_dir), max_seq_length=64)
+    pooling = models.Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
+    model = SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu")
+    out = folder / "model"
+    model.save(str(out))
+    return out

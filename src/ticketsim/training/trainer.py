@@ -25,11 +25,29 @@ def batch_sampler(cfg: TrainConfig) -> str:
     return "no_duplicates" if uses_in_batch_negatives(cfg) else "batch_sampler"
 
 
+TRACKER_PACKAGES = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb"}
+
+
+def check_trackers(names: list[str]) -> None:
+    """Fail before training when a ``report_to`` tracker's package is not installed."""
+    import importlib.util
+
+    from ticketsim.errors import ConfigError
+
+    for name in names:
+        pkg = TRACKER_PACKAGES[name]
+        if importlib.util.find_spec(pkg) is None:
+            raise ConfigError(f"report_to '{name}' needs the '{pkg}' package, which is not installed",
+                              field="train.report_to",
+                              hint=f"pip install {pkg}, or remove '{name}' from train.report_to")
+
+
 def build_args(cfg: TrainConfig, output_dir: Path, *, precision: str, has_evaluator: bool,
                use_cpu: bool = False) -> Any:
     """SentenceTransformerTrainingArguments for ``cfg``."""
     from sentence_transformers import SentenceTransformerTrainingArguments
 
+    check_trackers(list(cfg.report_to))
     evaluating = has_evaluator and cfg.eval_strategy != "no"
     eval_strategy = cfg.eval_strategy if evaluating else "no"
     # checkpoints follow the evaluation cadence when evaluating per epoch

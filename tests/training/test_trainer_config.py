@@ -1,0 +1,162 @@
+"""Every train key reaches the component it configures, read back from the built objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from training_helpers import built_trainer
+
+from ticketsim.errors import TicketsimError
+
+
+def _group(trainer: Any) -> dict[str, Any]:
+    return trainer.optimizer.param_groups[0]
+
+
+def _lambda(trainer: Any) -> Any:
+    return trainer.lr_scheduler.lr_lambdas[0]
+
+
+def _loader(trainer: Any) -> Any:
+    return trainer.get_train_dataloader()
+
+
+def _early(trainer: Any) -> Any:
+    from transformers import EarlyStoppingCallback
+
+    return next(c for c in trainer.callback_handler.callbacks if isinstance(c, EarlyStoppingCallback))
+
+
+# key -> (overrides, read back from the built trainer, expected)
+CASES: dict[str, tuple[dict[str, Any], Any, Any]] = {
+    "learning_rate": ({"learning_rate": 4.2e-5}, lambda t: _group(t)["initial_lr"], 4.2e-5),
+    "scheduler": ({"scheduler": "cosine"}, lambda t: _lambda(t).func.__name__,
+                  "_get_cosine_schedule_with_warmup_lr_lambda"),
+    "warmup_ratio": ({"warmup_ratio": 0.25}, lambda t: _lambda(t).keywords["num_warmup_steps"], 25),
+    "warmup_steps": ({"warmup_steps": 7, "warmup_ratio": 0.5},
+                     lambda t: _lambda(t).keywords["num_warmup_steps"], 7),
+    "weight_decay": ({"weight_decay": 0.123}, lambda t: _group(t)["weight_decay"], 0.123),
+    "max_grad_norm": ({"max_grad_norm": 0.3}, lambda t: t.args.max_grad_norm, 0.3),
+    "epochs": ({"epochs": 3.0}, lambda t: t.args.num_train_epochs, 3.0),
+    "max_steps": ({"max_steps": 9}, lambda t: t.args.max_steps, 9),
+    "batch_size": ({"batch_size": 6}, lambda t: _loader(t).batch_sampler.batch_size, 6),
+    "gradient_accumulation_steps": ({"gradient_accumulation_steps": 3},
+                                    lambda t: t.args.gradient_accumulation_steps, 3),
+    "batch_sampler": ({"batch_sampler": "batch_sampler"},
+                      lambda t: type(_loader(t).batch_sampler).__name__, "DefaultBatchSampler"),
+    "seed": ({"seed": 1234}, lambda t: t.args.seed, 1234),
+    "eval_strategy": ({"eval_strategy": "epoch"}, lambda t: str(t.args.eval_strategy.value), "epoch"),
+    "eval_steps": ({"eval_steps": 11}, lambda t: t.args.eval_steps, 11),
+    "save_steps": ({"save_steps": 13, "load_best_model_at_end": False},
+                   lambda t: t.args.save_steps, 13),
+    "save_total_limit": ({"save_total_limit": 5}, lambda t: t.args.save_total_limit, 5),
+    "logging_steps": ({"logging_steps": 17}, lambda t: t.args.logging_steps, 17),
+    "load_best_model_at_end": ({"load_best_model_at_end": False},
+                               lambda t: t.args.load_best_model_at_end, False),
+    "early_stopping_patience": ({"early_stopping_patience": 3},
+                                lambda t: _early(t).early_stopping_patience, 3),
+    "early_stopping_threshold": ({"early_stopping_patience": 1, "early_stopping_threshold": 0.02},
+                                 lambda t: _early(t).early_stopping_threshold, 0.02),
+    "eval_max_queries": ({"eval_max_queries": 3}, lambda t: len(t.evaluator.queries), 3),
+    "dataloader_workers": ({"dataloader_workers": 0}, lambda t: _loader(t).num_workers, 0),
+}
+
+
+@pytest.mark.config_keys(
+    "train.learning_rate",
+    "train.scheduler",
+    "train.warmup_ratio",
+    "train.warmup_steps",
+    "train.weight_decay",
+    "train.max_grad_norm",
+    "train.epochs",
+    "train.max_steps",
+    "train.batch_size",
+    "train.gradient_accumulation_steps",
+    "train.batch_sampler",
+    "train.seed",
+    "train.eval_strategy",
+    "train.eval_steps",
+    "train.save_steps",
+    "train.save_total_limit",
+    "train.logging_steps",
+    "train.load_best_model_at_end",
+    "train.early_stopping_patience",
+    "train.early_stopping_threshold",
+    "train.eval_max_queries",
+    "train.dataloader_workers",
+)
+@pytest.mark.parametrize("key", list(CASES))
+def test_key_reaches_trainer(key: str, tmp_path: Path, tiny_model_dir: Path) -> None:
+    overrides, read, expected = CASES[key]
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, **overrides)
+    got = read(trainer)
+    assert got == pytest.approx(expected) if isinstance(expected, float) else got == expected
+
+
+def test_defaults_mnrl_no_duplicates_and_full_lr(tmp_path: Path, tiny_model_dir: Path) -> None:
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, learning_rate=None)
+    assert type(_loader(trainer).batch_sampler).__name__ == "NoDuplicatesBatchSampler"
+    assert _group(trainer)["initial_lr"] == pytest.approx(3e-5)
+    assert _lambda(trainer).func.__name__ == "_get_linear_schedule_with_warmup_lr_lambda"
+    assert _lambda(trainer).keywords["num_warmup_steps"] == 10  # 0.1 of 100 steps
+    assert trainer.args.metric_for_best_model == "eval_validation_cosine_mrr@10"
+
+
+def test_dataloader_workers_reach_the_loader(tmp_path: Path, tiny_model_dir: Path) -> None:
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, dataloader_workers=2)
+    assert _loader(trainer).num_workers == 2
+
+
+def test_no_evaluator_means_no_evaluation(tmp_path: Path, tiny_model_dir: Path) -> None:
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False,
+                                  early_stopping_patience=2)
+    assert str(trainer.args.eval_strategy.value) == "no"
+    assert not trainer.args.load_best_model_at_end
+
+
+@pytest.mark.config_keys("train.report_to")
+def test_report_to(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from training_helpers import tiny_cfg
+
+    from ticketsim.training import trainer as trainer_mod
+    from ticketsim.training.trainer import build_args
+
+    cfg = tiny_cfg(tiny_model_dir, report_to=["tensorboard"]).train
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(TicketsimError, match="needs the 'tensorboard' package"):
+            build_args(cfg, tmp_path, precision="fp32", has_evaluator=False)
+    monkeypatch.setattr(trainer_mod, "check_trackers", lambda names: None)
+    args = build_args(cfg, tmp_path, precision="fp32", has_evaluator=False)
+    assert args.report_to == ["tensorboard"]
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, report_to=[])
+    names = {type(c).__name__ for c in trainer.callback_handler.callbacks}
+    assert not names & {"TensorBoardCallback", "MLflowCallback", "WandbCallback"}
+
+
+@pytest.mark.config_keys("train.precision")
+def test_precision_flags(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                         tiny_model_dir: Path) -> None:
+    from training_helpers import tiny_cfg
+
+    from ticketsim.training import precision as prec
+    from ticketsim.training.trainer import build_args
+
+    assert prec.resolve_precision("auto", "cpu") == "fp32"
+    monkeypatch.setattr(prec, "_cuda_bf16", lambda: True)
+    assert prec.resolve_precision("auto", "cuda") == "bf16"
+    monkeypatch.setattr(prec, "_cuda_bf16", lambda: False)
+    assert prec.resolve_precision("auto", "cuda") == "fp16"
+    with pytest.raises(TicketsimError, match="bf16 is not supported by this GPU"):
+        prec.resolve_precision("bf16", "cuda")
+    with pytest.raises(TicketsimError, match="fp16 needs a CUDA GPU"):
+        prec.resolve_precision("fp16", "cpu")
+    assert prec.resolve_precision("bf16", "cpu") == "bf16"
+    cfg = tiny_cfg(tiny_model_dir, precision="bf16").train
+    args = build_args(cfg, tmp_path, precision=prec.resolve_precision(cfg.precision, "cpu"),
+                      has_evaluator=False, use_cpu=True)
+    assert args.bf16 and not args.fp16
