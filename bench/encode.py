@@ -260,17 +260,28 @@ def bench_dataset(name: str, texts: list[str], labels: np.ndarray | None,
                                                   max_length=args.max_seq_length)["input_ids"]])
     tokens = int(lengths.sum())
     fpt = flops_per_token(config, float(lengths.mean()))
-    rows, embs = [], {}
-    for system in args.systems:
-        r = run_system(system, texts_file, tmp / f"{name}-{system}.npy", args, onnx_dir)
-        embs[system] = np.load(tmp / f"{name}-{system}.npy")
+    best: dict[str, dict[str, Any]] = {}
+    embs: dict[str, np.ndarray] = {}
+    for _ in range(args.repeats):  # interleaved rounds; the fastest round counts (contention)
+        for system in args.systems:
+            load = os.getloadavg()[0]
+            r = run_system(system, texts_file, tmp / f"{name}-{system}.npy", args, onnx_dir)
+            r["loadavg_1min"] = round(max(load, os.getloadavg()[0]), 2)
+            embs[system] = np.load(tmp / f"{name}-{system}.npy")
+            prev = best.get(system)
+            if prev is None or r["seconds"] < prev["seconds"]:
+                r["peak_rss_mb"] = max(r["peak_rss_mb"], prev["peak_rss_mb"] if prev else 0.0)
+                best[system] = r
+    rows = [best[s] for s in args.systems]
+    for r in rows:
         r["tickets_per_s"] = len(texts) / r["seconds"]
         r["tokens_per_s"] = tokens / r["seconds"]
         r["gflops"] = fpt * r["tokens_per_s"] / 1e9
         r["fraction_of_matmul_peak"] = r["gflops"] / peak
-        rows.append(r)
-    settings = {(r["max_seq_length"], r["batch_size"]) for r in rows}
+    settings = {(r["max_seq_length"], r["batch_size"], r["threads"]) for r in rows}
     assert len(settings) == 1, f"systems ran with different settings: {settings}"
+    shapes = {e.shape for e in embs.values()}
+    assert shapes == {(len(texts), ref_dim(embs))}, f"systems embedded different texts: {shapes}"
     ref_name = "st-encode" if "st-encode" in embs else args.systems[0]
     ref = embs[ref_name]
     queries = sorted(relevant) if relevant else []
@@ -289,10 +300,14 @@ def bench_dataset(name: str, texts: list[str], labels: np.ndarray | None,
             "queries_with_links": len(queries), "results": rows}
 
 
+def ref_dim(embs: dict[str, np.ndarray]) -> int:
+    return next(iter(embs.values())).shape[1]
+
+
 def print_table(report: dict[str, Any]) -> None:
     cols = ["system", "tickets_per_s", "speedup_vs_st_encode", "peak_rss_mb",
             "fraction_of_matmul_peak", "cosine_to_st_mean", "top10_overlap_to_st",
-            "knn10_category_accuracy", "mrr@10"]
+            "knn10_category_accuracy", "mrr@10", "loadavg_1min"]
     for ds in report["datasets"]:
         print(f"\n{ds['dataset']}: {ds['n_texts']} texts, {ds['mean_tokens']:.1f} tokens/text, "
               f"{ds['queries_with_links']} queries with links, "
@@ -323,6 +338,8 @@ def main() -> None:
     p.add_argument("--max-seq-length", type=int, default=256)
     p.add_argument("--model", default="default")
     p.add_argument("--systems", default=",".join(SYSTEMS))
+    p.add_argument("--repeats", type=int, default=1,
+                   help="interleaved rounds per dataset; the fastest counts (use 2+ on a busy machine)")
     # worker mode (internal)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--system", help=argparse.SUPPRESS)
@@ -351,6 +368,7 @@ def main() -> None:
         t0 = time.perf_counter()
         export = export_onnx(args.model, tmp / "onnx", int8=True)
         export_s = time.perf_counter() - t0
+        assert export.meta["source"] == args.model, "the ONNX graphs come from another model"
         from transformers import AutoConfig, AutoTokenizer
 
         config = AutoConfig.from_pretrained(args.model)
@@ -374,7 +392,7 @@ def main() -> None:
         "large": args.large,
         "settings": {"model": args.model, "max_seq_length": args.max_seq_length,
                      "batch_size": args.batch_size, "threads": args.threads,
-                     "systems": args.systems},
+                     "systems": args.systems, "repeats": args.repeats},
         "machine": {"cpu_count": os.cpu_count(), "threads": args.threads,
                     "matmul_peak_gflops": peak, "matmul_peak_by_library": peaks,
                     "loadavg_before": [round(x, 2) for x in load_before],
