@@ -236,6 +236,35 @@ RENDERERS: dict[str, Any] = {"ingest": _render_ingest, "evaluate": _render_evalu
                              "pairs": _render_pairs}
 
 
+def _render_train(result: StageResult) -> None:
+    """Model, data, speed and loss of a training run, plus the sequence-length verdict."""
+    s = result.summary
+    if not s:
+        return
+    table = Table(title=f"train: {s.get('loss')} on {s.get('base_model')}", show_header=False)
+    table.add_row("device / precision", f"{s.get('device')} / {s.get('precision')}")
+    table.add_row("training rows", str(s.get("train_rows")))
+    table.add_row("steps / epochs", f"{s.get('steps')} / {s.get('epochs', 0):.2f}"
+                  + (" (resumed)" if s.get("resumed") else ""))
+    table.add_row("time", f"{s.get('train_seconds', 0):.0f} s ({s.get('pairs_per_second', 0):.1f} "
+                          "pairs/s)")
+    table.add_row("final train loss", f"{s.get('train_loss', float('nan')):.4f}")
+    table.add_row("max_seq_length", f"{s.get('max_seq_length')} "
+                  f"({100 * s.get('truncated_share', 0):.1f} % of texts truncated)")
+    table.add_row("trainable parameters", f"{s.get('trainable_parameters', 0):,} "
+                  f"({100 * s.get('trainable_share', 0):.2f} %)" + (" LoRA" if s.get("lora") else ""))
+    if s.get("final_validation_mrr@10") is not None:
+        best = s.get("best_checkpoint")
+        table.add_row("validation mrr@10", f"{s['final_validation_mrr@10']:.4f}"
+                      + (f" (best: {best})" if best else ""))
+    console.print(table)
+    if not result.skipped:
+        console.print(f"[green]train[/] done: {result.path / 'model'}")
+
+
+RENDERERS["train"] = _render_train
+
+
 # ------------------------------------------------------------------------ commands
 @app.callback()
 def _main(
@@ -307,12 +336,23 @@ def pairs(config: ConfigOpt = None, set_: SetOpt = None, run_dir: RunDirOpt = Pa
 
 @app.command()
 def train(config: ConfigOpt = None, set_: SetOpt = None, run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
-          force: ForceOpt = False) -> None:
+          force: ForceOpt = False,
+          resume: Annotated[bool, typer.Option(
+              "--resume", help="Continue a killed run from its last checkpoint (same config).")
+          ] = False) -> None:
     """Fine-tune the embedding model with sentence-transformers' trainer.
 
-    Example: ticketsim train -c configs/demo.yaml --run-dir runs/demo
+    Example: ticketsim train -c configs/demo.yaml --run-dir runs/demo --resume
     """
-    _stage("train", config, set_, run_dir, force)
+    if not resume:
+        _stage("train", config, set_, run_dir, force)
+        return
+    from ticketsim.training.stage import run_train
+
+    cfg = load(config, set_, run_dir)
+    run = RunDir(run_dir)
+    save_config(cfg, run.path)
+    show_result(run_train(cfg, run, force=force, reporter=reporter(), resume=True))
 
 
 @app.command()

@@ -17,10 +17,10 @@ FORMATS = {"mnrl": "pair", "cached_mnrl": "pair", "gist": "pair", "contrastive":
            "cosine": "scored"}
 
 
-def _fixed_batch_loss(trainer: Any, model: Any, batch: dict[str, Any]) -> float:
+def _fixed_batch_loss(trainer: Any, model: Any, batches: list[dict[str, Any]]) -> float:
     model.eval()
     with torch.no_grad():
-        value = float(trainer.compute_loss(model, batch))
+        value = sum(float(trainer.compute_loss(model, b)) for b in batches)
     model.train()
     return value
 
@@ -33,12 +33,12 @@ def test_each_loss_goes_down(loss: str, tmp_path: Path, tiny_model_dir: Path) ->
     if loss == "cached_mnrl":
         extra = {"losses": {"cached_mnrl": {"mini_batch_size": 4}}}
     trainer, model, _ = built_trainer(
-        tmp_path, tiny_model_dir, fmt=FORMATS[loss], evaluator=False, loss=loss, max_steps=8,
+        tmp_path, tiny_model_dir, fmt=FORMATS[loss], evaluator=False, loss=loss, max_steps=6,
         learning_rate=3e-3, warmup_ratio=0.0, batch_size=8, save_steps=1000, **extra)
-    batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
-    before = _fixed_batch_loss(trainer, model, batch)
+    batches = [trainer._prepare_inputs(b) for b in trainer.get_train_dataloader()][:4]
+    before = _fixed_batch_loss(trainer, model, batches)
     trainer.train()
-    after = _fixed_batch_loss(trainer, model, batch)
+    after = _fixed_batch_loss(trainer, model, batches)
     assert after < before, f"{loss}: {before:.4f} -> {after:.4f}"
 
 

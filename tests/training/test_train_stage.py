@@ -14,6 +14,7 @@ from ticketsim.rundir import RunDir
 from ticketsim.training.stage import CHECKPOINTS, run_train
 
 
+@pytest.mark.config_keys("train.loss")
 def test_train_writes_a_standard_model_folder(pair_run: RunDir, tiny_model_dir: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
