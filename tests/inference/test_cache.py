@@ -74,3 +74,27 @@ def test_encoder_for_exports_once_and_caches(tmp_path: Path, tiny_model_dir: Pat
     torch_enc = encoder_for(tiny_model_dir, "torch", cache_dir=cache)
     torch_enc.encode(texts)
     assert torch_enc.misses == 15  # another backend, another fingerprint
+
+
+def test_loaded_model_fingerprint_follows_its_weights(tiny_model_dir: Path) -> None:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from ticketsim.inference.torch_backend import TorchEncoder
+
+    a = SentenceTransformer(str(tiny_model_dir), device="cpu")
+    b = SentenceTransformer(str(tiny_model_dir), device="cpu")
+    assert TorchEncoder(a).fingerprint == TorchEncoder(b).fingerprint  # same weights, new process
+    with torch.no_grad():
+        next(b.parameters()).add_(0.01)
+    assert TorchEncoder(a).fingerprint != TorchEncoder(b).fingerprint
+
+
+def test_cache_is_usable_from_worker_threads(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    enc = CachedEncoder(CountingEncoder(), tmp_path / "c.sqlite")
+    texts = ticket_texts(40, seed=9)
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda i: enc.encode(texts[i::4]), range(4)))
+    assert sum(len(o) for o in outs) == 40 and enc.cache.count() == 40

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,7 +41,9 @@ class EmbeddingCache:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path), timeout=30)
+        # one connection shared by threads (the REST service answers from a thread pool)
+        self._db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
+        self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS embeddings (fingerprint TEXT NOT NULL, text BLOB NOT NULL, "
@@ -50,28 +53,30 @@ class EmbeddingCache:
     def get(self, fingerprint: str, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         """Stored vectors for the keys that are present."""
         found: dict[bytes, np.ndarray] = {}
-        for s in range(0, len(keys), _CHUNK):
-            part = list(keys[s : s + _CHUNK])
-            rows = self._db.execute(
-                f"SELECT text, vector FROM embeddings WHERE fingerprint = ? AND text IN "
-                f"({','.join('?' * len(part))})", [fingerprint, *part])
-            for k, v in rows:
-                found[bytes(k)] = np.frombuffer(v, dtype=np.float32)
+        with self._lock:
+            for s in range(0, len(keys), _CHUNK):
+                part = list(keys[s : s + _CHUNK])
+                rows = self._db.execute(
+                    f"SELECT text, vector FROM embeddings WHERE fingerprint = ? AND text IN "
+                    f"({','.join('?' * len(part))})", [fingerprint, *part]).fetchall()
+                for k, v in rows:
+                    found[bytes(k)] = np.frombuffer(v, dtype=np.float32)
         return found
 
     def put(self, fingerprint: str, keys: Sequence[bytes], vectors: np.ndarray) -> None:
         """Store vectors (one transaction)."""
         vecs = np.ascontiguousarray(vectors, dtype=np.float32)
-        with self._db:
+        with self._lock, self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO embeddings (fingerprint, text, vector) VALUES (?, ?, ?)",
                 [(fingerprint, k, v.tobytes()) for k, v in zip(keys, vecs, strict=True)])
 
     def count(self, fingerprint: str | None = None) -> int:
-        if fingerprint is None:
-            return int(self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
-        return int(self._db.execute("SELECT COUNT(*) FROM embeddings WHERE fingerprint = ?",
-                                    (fingerprint,)).fetchone()[0])
+        with self._lock:
+            if fingerprint is None:
+                return int(self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
+            return int(self._db.execute("SELECT COUNT(*) FROM embeddings WHERE fingerprint = ?",
+                                        (fingerprint,)).fetchone()[0])
 
     def close(self) -> None:
         self._db.close()
