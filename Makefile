@@ -31,10 +31,14 @@ sysdeps:
 	  fi; \
 	fi
 
+DEMO_SET = --set data.tickets=$(abspath $(RUN_DIR))/data/tickets.csv \
+	--set data.links=$(abspath $(RUN_DIR))/data/links.json \
+	--set data.links_store=$(abspath $(RUN_DIR))/links.sqlite
+
 demo: setup
 	$(BIN)/ticketsim demo-data $(RUN_DIR)/data --tickets $(DEMO_TICKETS) --seed 0
-	$(BIN)/ticketsim run configs/demo.yaml --run-dir $(RUN_DIR)
-	$(BIN)/ticketsim search --run-dir $(RUN_DIR) "cannot connect to vpn from home, keeps dropping"
+	$(BIN)/ticketsim run configs/demo.yaml --run-dir $(RUN_DIR) $(DEMO_SET)
+	$(BIN)/ticketsim search --run-dir $(RUN_DIR) -k 5 "cannot connect to vpn from home, keeps dropping"
 
 test: setup sysdeps
 	$(BIN)/python -m pytest -q

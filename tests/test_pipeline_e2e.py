@@ -1,0 +1,117 @@
+"""The whole pipeline end to end on a few dozen tickets with a tiny random model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ticketsim.config import config_from_dict
+from ticketsim.pipeline import ORDER, run_all
+from ticketsim.rundir import RunDir
+
+TOPICS = [
+    ("Network", "VPN", ["vpn drops every few minutes", "vpn disconnects from home",
+                        "cannot keep vpn connection", "vpn keeps dropping at home"]),
+    ("Email", "Outlook", ["outlook asks for password again", "outlook password prompt loop",
+                          "outlook keeps asking password", "password prompt in outlook"]),
+    ("Hardware", "Printer", ["printer jam on floor two", "printer paper jam again",
+                             "paper jam printer floor", "printer keeps jamming"]),
+    ("Access", "Account", ["account locked after login", "locked account cannot login",
+                           "login fails account locked", "my account is locked"]),
+    ("Software", "Install", ["install excel license error", "excel license install fails",
+                             "cannot install excel license", "license error installing excel"]),
+]
+
+
+def write_tiny_export(folder: Path) -> tuple[Path, Path]:
+    rows, links = [], []
+    n = 0
+    for day, (cat, sub, texts) in enumerate(TOPICS * 2):
+        ids = []
+        for j, t in enumerate(texts):
+            n += 1
+            tid = f"T{n:03d}"
+            ids.append(tid)
+            rows.append({"id": tid, "short_description": t, "description": f"{t} on laptop {n}",
+                         "category": cat, "subcategory": sub,
+                         "created": f"2024-01-{day + 1:02d}T0{j}:00:00", "notes": f"fix {n}"})
+        links += [{"a": ids[0], "b": ids[1]}, {"a": ids[2], "b": ids[3]}]
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(folder / "tickets.csv", index=False)
+    (folder / "links.json").write_text(json.dumps(links))
+    return folder / "tickets.csv", folder / "links.json"
+
+
+def tiny_config(tmp_path: Path, model: Path) -> dict:
+    tickets, links = write_tiny_export(tmp_path / "export")
+    return {
+        "data": {"tickets": str(tickets), "links": str(links),
+                 "links_store": str(tmp_path / "links.sqlite"),
+                 "columns": {"category": "category", "subcategory": "subcategory",
+                             "created": "created", "extra": ["notes"]}},
+        "train": {"base_model": str(model), "epochs": 1, "batch_size": 4, "max_seq_length": 32},
+    }
+
+
+def test_pipeline_runs_every_stage_and_skips_on_rerun(tmp_path: Path, tiny_model_dir: Path) -> None:
+    cfg = config_from_dict(tiny_config(tmp_path, tiny_model_dir))
+    run = RunDir(tmp_path / "run")
+    results = run_all(cfg, run)
+    assert [r.stage for r in results] == ORDER
+    assert not any(r.skipped for r in results)
+    for stage in ORDER:
+        assert (run.path / stage / "_stamp.json").is_file(), stage
+
+    split = pd.read_parquet(run.path / "pairs" / "split.parquet")
+    test_ids = set(split.id[split.split == "test"])
+    train = pd.read_parquet(run.path / "pairs" / "train.parquet")
+    tickets = pd.read_parquet(run.path / "ingest" / "tickets.parquet").set_index("id")
+    test_texts = set(tickets.loc[sorted(test_ids), "text"])
+    assert test_ids and not (set(train.anchor) | set(train.positive)) & test_texts
+
+    metrics = json.loads((run.path / "evaluate" / "metrics.json").read_text())
+    assert {"bm25", "base", "finetuned"} <= set(metrics["systems"])
+    for system in ("bm25", "base", "finetuned"):
+        assert 0.0 <= metrics["systems"][system]["mrr@10"] <= 1.0
+
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(run.path / "train" / "model"), device="cpu")
+    assert model.encode(["vpn drops"]).shape == (1, 32)
+
+    again = run_all(cfg, run)
+    assert all(r.skipped for r in again)
+
+
+def test_search_cli_prints_closest_tickets(tmp_path: Path, tiny_model_dir: Path) -> None:
+    tree = tiny_config(tmp_path, tiny_model_dir)
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(json.dumps(tree))
+    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1"}
+    run_dir = str(tmp_path / "run")
+    base = [sys.executable, "-m", "ticketsim.cli"]
+    res = subprocess.run(base + ["run", str(cfg_path), "--run-dir", run_dir], capture_output=True,
+                         text=True, env=env, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = subprocess.run(base + ["search", "--run-dir", run_dir, "--json", "-k", "3", "vpn drops"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    hits = json.loads(res.stdout)
+    assert len(hits) == 3 and all("notes" in h and "score" in h for h in hits)
+    res = subprocess.run(base + ["search", "--run-dir", run_dir, "--id", "T001", "-k", "5"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "T001" not in res.stdout.split("closest tickets")[1].split("\n", 2)[2]
+
+
+@pytest.mark.slow
+def test_demo_config_is_valid() -> None:
+    from ticketsim.config import load_config
+
+    load_config(Path(__file__).parents[1] / "configs" / "demo.yaml")
