@@ -47,9 +47,11 @@ def build_tiny_model(folder: Path, dim: int = 32, layers: int = 2, seed: int = 0
     corpus = [" ".join(WORDS[i:] + WORDS[:i]) for i in range(len(WORDS))]
     wp.train_from_iterator(corpus, vocab_size=400, min_frequency=1)
     wp.save_model(str(tok_dir))
-    tokenizer = BertTokenizerFast(vocab_file=str(tok_dir / "vocab.txt"), do_lower_case=True)
+    # transformers 5 renamed vocab_file -> vocab; from_pretrained reads vocab.txt either way.
+    tokenizer = BertTokenizerFast.from_pretrained(str(tok_dir), do_lower_case=True)
+    assert len(tokenizer) > 100, "tiny tokenizer lost its vocabulary"
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=dim, num_hidden_layers=layers,
+        vocab_size=len(tokenizer), hidden_size=dim, num_hidden_layers=layers,
         num_attention_heads=2, intermediate_size=dim * 2, max_position_embeddings=256,
     )
     hf_dir = folder / "_hf"
