@@ -631,6 +631,31 @@ class ServeConfig(Section):
 
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(8000, gt=0, lt=65536, description="Port to bind.")
+    api_key_env: str = Field(
+        "TICKETSIM_API_KEY", description="Environment variable holding the API key; when it is set, "
+        "every API call needs it (header X-API-Key or Authorization: Bearer)."
+    )
+    max_k: int = Field(100, gt=0, le=1000, description="Largest k a search request may ask for.")
+    max_body_bytes: int = Field(
+        1_000_000, gt=0, description="Larger request bodies are refused with 413."
+    )
+    max_text_chars: int = Field(
+        20_000, gt=0, description="Longest query or ticket text field accepted (422 beyond)."
+    )
+    max_batch: int = Field(500, gt=0, description="Most tickets one POST /tickets may carry.")
+    timeout_seconds: float = Field(
+        30.0, gt=0, description="A request running longer is answered 504 (its work may still finish)."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (empty: CORS off, same origin only)."
+    )
+    reload_poll_seconds: float = Field(
+        10.0, ge=0, description="How often to look for a newly built index and hot-swap to it (0: off; "
+        "POST /reload still works)."
+    )
+    feedback_who_header: str = Field(
+        "X-Ticketsim-User", description="Request header naming who gave feedback (absent: 'web')."
+    )
 
 
 class LabelConfig(Section):
