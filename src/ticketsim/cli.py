@@ -511,6 +511,35 @@ def dedup(
     console.print(f"wrote {csv_path} and {json_path}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: serve.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: serve.port).")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
+) -> None:
+    """Serve the REST API and the web page over the run's index (needs the service extra).
+
+    Example: ticketsim serve --run-dir runs/demo --port 8000   (then open http://127.0.0.1:8000/)
+    """
+    try:
+        import uvicorn
+    except ImportError:
+        raise TicketsimError("the service needs uvicorn and fastapi",
+                             hint="pip install 'ticketsim[service]'") from None
+    from ticketsim.service.app import create_app, server_config
+
+    cfg = load(config, [*(set_ or []),
+                        *([f"serve.host={host}"] if host else []),
+                        *([f"serve.port={port}"] if port else [])], run_dir)
+    app_ = create_app(RunDir(run_dir), cfg, reporter=reporter())
+    key = "required" if app_.state.api_key_required else f"off (set {cfg.serve.api_key_env} to require one)"
+    err_console.print(f"serving {run_dir} on http://{cfg.serve.host}:{cfg.serve.port}/ "
+                      f"(API docs /docs; API key {key})", highlight=False)
+    uvicorn.Server(server_config(app_, cfg)).run()
+
+
 @app.command("run")
 def run_pipeline(
     config: Annotated[Path, typer.Argument(help="YAML config of the run.")],

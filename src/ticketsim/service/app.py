@@ -56,7 +56,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "Unknown ticket"}}
 LINK_LABELS = {"duplicate": (1, "duplicate"), "related": (1, "related"), "not_related": (0, "related")}
-_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.\-~ ]+){2,}[\\/]?")
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.\-~]+){2,}[\\/]?")
 
 
 def scrub(text: str) -> str:

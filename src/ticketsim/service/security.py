@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 from collections.abc import Callable
@@ -65,28 +66,26 @@ class BodyLimit:
                     await send_json(send, 413, too_big, hint)
                     return
         seen = 0
-        started = False
+        over = False
 
         async def counted() -> dict[str, Any]:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    over = True
                     raise BodyTooLarge
             return message
 
         async def tracked(message: dict[str, Any]) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+            if not over:  # once over the limit, the app's own answer (a parse error) is dropped
+                await send(message)
 
-        try:
+        with contextlib.suppress(BodyTooLarge):
             await self.app(scope, counted, tracked)
-        except BodyTooLarge:
-            if not started:
-                await send_json(send, 413, too_big, hint)
+        if over:
+            await send_json(send, 413, too_big, hint)
 
 
 class Timeout:
