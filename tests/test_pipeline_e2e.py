@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from ticketsim.config import config_from_dict
 from ticketsim.pipeline import ORDER, run_all
@@ -110,8 +109,14 @@ def test_search_cli_prints_closest_tickets(tmp_path: Path, tiny_model_dir: Path)
     assert "T001" not in res.stdout.split("closest tickets")[1].split("\n", 2)[2]
 
 
-@pytest.mark.slow
-def test_demo_config_is_valid() -> None:
+def test_demo_config_is_valid_and_maps_the_demo_columns(tmp_path: Path) -> None:
     from ticketsim.config import load_config
+    from ticketsim.data.demo import generate_demo
+    from ticketsim.data.ingest import build_tickets
 
-    load_config(Path(__file__).parents[1] / "configs" / "demo.yaml")
+    out = generate_demo(tmp_path / "data", n_tickets=120, seed=1)
+    cfg = load_config(Path(__file__).parents[1] / "configs" / "demo.yaml",
+                      [f"data.tickets={out.tickets_csv}"])
+    df, counts = build_tickets(cfg.data)
+    assert counts["rows_kept"] == 120 and df["id"].str.startswith("INC").all()
+    assert df["resolution_notes"].str.len().gt(0).mean() > 0.5  # open tickets have none yet

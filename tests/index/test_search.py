@@ -97,7 +97,7 @@ def test_labels_from_thresholds_and_refused_model(indexed, tiny_model_dir: Path,
     assert hits[0]["probability"] == pytest.approx(1 / (1 + np.exp(-(10 * hits[0]["score"] - 8))))
     assert {h["label"] for h in hits} <= {"duplicate", "related", "unrelated"}
     assert all((h["label"] == "duplicate") == (h["score"] >= 0.99) for h in hits)
-    from conftest import build_tiny_model
+    from tinymodel import build_tiny_model
 
     other = build_tiny_model(tmp_path / "other", seed=1)
     with pytest.raises(TicketsimError, match="rerun `ticketsim index`"):
