@@ -265,6 +265,20 @@ def _render_train(result: StageResult) -> None:
 RENDERERS["train"] = _render_train
 
 
+def _render_index(result: StageResult) -> None:
+    """Size, backend and timings of the index build."""
+    s = result.summary
+    if s.get("tickets") is not None:
+        console.print(f"index: {s['tickets']} tickets, {s.get('backend')}/{s.get('precision')}, "
+                      f"dim {s.get('dim')}, embedded in {s.get('embed_s', 0):.1f} s, "
+                      f"built in {s.get('build_s', 0):.1f} s", highlight=False)
+    if not result.skipped:
+        console.print(f"[green]index[/] done: {result.path}")
+
+
+RENDERERS["index"] = _render_index
+
+
 # ------------------------------------------------------------------------ commands
 @app.callback()
 def _main(
