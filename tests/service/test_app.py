@@ -93,6 +93,9 @@ def test_add_search_delete_ticket(make_client) -> None:  # type: ignore[no-untyp
     _assert_error(c.delete("/tickets/N1"), 404)
     _assert_error(c.get("/tickets/N1"), 404)
     assert c.post("/search", json={"text": "zebra123", "mode": "keyword"}).json()["hits"] == []
+    twice = [{"id": "D1", "short_description": "first"}, {"id": "D1 ", "short_description": "second"}]
+    assert c.post("/tickets", json={"tickets": twice}).json() == {"upserted": 1, "ids": ["D1"]}
+    assert c.get("/tickets/D1").json()["short_description"] == "second"
     _assert_error(c.post("/tickets", json={"tickets": [{"id": "   "}]}), 422)
     _assert_error(c.post("/tickets", json={"tickets": []}), 422)
 

@@ -210,6 +210,8 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
             if t.text:
                 rec["text"] = t.text
             records.append(rec)
+        # one batch naming an id twice: the last one wins (the vector index takes each key once)
+        records = list({r["id"]: r for r in records}.values())
         n = holder.upsert(records)
         return {"upserted": n, "ids": [r["id"] for r in records]}
 
