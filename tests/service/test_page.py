@@ -1,0 +1,146 @@
+"""The web page end to end in headless Chromium (Debian's; never `playwright install`).
+
+With the tiny model: the page shows results, keeps a '<script>' ticket as text and
+records feedback. With the real MiniLM base model (about 3 s, so not marked slow) over
+a small written history: a typed
+*paraphrase* of a held-out ticket finds its true duplicate, and the feedback click
+lands in the links store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from service_helpers import index_config, make_run, service_config, serving
+
+from ticketsim.data.store import LinksStore
+from ticketsim.rundir import RunDir
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+EVIL = '<script>window.PWNED=1</script><img src=x onerror="window.PWNED=2">'
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium missing: run `make sysdeps`")
+
+
+def _browser(p):  # type: ignore[no-untyped-def]
+    return p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+
+
+def _search_and_mark(base: str, ticket_id: str, text: str, expect: str, label: str,
+                     requests: list[str]) -> dict:
+    """Type a ticket into the page, wait for results, click ``label`` on ``expect``."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page()
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(base + "/")
+            page.wait_for_function("document.getElementById('stats').textContent.length > 0")
+            page.fill("#ticket-id", ticket_id)
+            page.fill("#query", text)
+            page.click("#search-button")
+            page.wait_for_selector("article.hit")
+            ids = page.eval_on_selector_all("article.hit", "els => els.map(e => e.dataset.id)")
+            titles = page.eval_on_selector_all(".hit-title", "els => els.map(e => e.textContent)")
+            markup = page.inner_html("#results")
+            found = expect in ids
+            if found:
+                page.click(f"article.hit[data-id='{expect}'] .fb-{label}")
+                page.wait_for_selector(f"article.hit[data-id='{expect}'] .done")
+            page.click("article.hit .feedback button")  # Open the first one
+            page.wait_for_selector("#detail:not([hidden])")
+            detail = page.inner_text("#detail-text")
+            pwned = page.evaluate("() => window.PWNED === undefined ? null : window.PWNED")
+            message = page.inner_text("#message")
+        finally:
+            browser.close()
+    return {"ids": ids, "titles": titles, "markup": markup, "found": found, "detail": detail,
+            "pwned": pwned, "message": message}
+
+
+def test_page_renders_escapes_and_records_feedback(svc_run: RunDir, tiny_model_dir: Path,
+                                                   tmp_path: Path) -> None:
+    pytest.importorskip("playwright")
+    from fastapi.testclient import TestClient
+
+    from ticketsim.service.app import create_app
+
+    cfg = service_config(tiny_model_dir, tmp_path / "links.sqlite", reload_poll_seconds=0)
+    app = create_app(svc_run, cfg)
+    TestClient(app).post("/tickets", json={"tickets": [{
+        "id": "EVIL1", "short_description": EVIL, "description": "vpn cannot connect " + EVIL,
+        "extra": {"resolution_notes": "</div><b>bold?</b>"}}]})
+    requests: list[str] = []
+    with serving(app) as base:
+        out = _search_and_mark(base, "NEW-7", "vpn cannot connect " + EVIL, "EVIL1", "duplicate",
+                               requests)
+    assert out["found"], out["ids"]
+    assert EVIL in out["titles"]  # shown as text
+    assert "<script>" not in out["markup"] and "&lt;script&gt;" in out["markup"]
+    assert "<b>bold?</b>" not in out["markup"]
+    assert out["pwned"] is None
+    assert "recorded NEW-7 ~ EVIL1" in out["message"]
+    rows = LinksStore(tmp_path / "links.sqlite").history()
+    assert rows[["a", "b", "label", "kind", "source", "who"]].values.tolist() == [
+        ["EVIL1", "NEW-7", 1, "duplicate", "web", "web"]]
+    assert all(u.startswith(base) for u in requests), requests  # nothing leaves the machine
+    app.state.holder.close()
+
+
+# A small service-desk history: one ticket per issue, each written like a real ticket.
+HISTORY = [
+    ("I1", "network", "VPN disconnects every few minutes", "GlobalProtect VPN drops the connection every 5 minutes when working from home, have to reconnect constantly."),
+    ("I2", "email", "Outlook keeps asking for password", "After the Windows update Outlook prompts for my password again and again and never connects to Exchange."),
+    ("I3", "hardware", "Printer on 3rd floor jammed", "The HP printer near the kitchen on floor 3 shows paper jam in tray 2, cannot print anything."),
+    ("I4", "hardware", "Laptop battery not charging", "My Dell laptop battery stays at 0% even when plugged in, the charging light is off."),
+    ("I5", "access", "Account locked out", "My AD account got locked after too many login attempts, cannot log in to my PC."),
+    ("I6", "software", "Excel crashes when opening large files", "Excel freezes and crashes whenever I open the monthly sales workbook (80 MB)."),
+    ("I7", "access", "Need access to finance shared drive", "Please grant me read access to the \\\\fs01\\finance share, my manager approved."),
+    ("I8", "network", "Wi-Fi very slow in meeting room B", "Wireless network in meeting room B is extremely slow, video calls keep freezing."),
+    ("I9", "software", "Teams microphone not working", "In Microsoft Teams calls nobody can hear me, the headset microphone works in other apps."),
+    ("I10", "hardware", "Second monitor not detected", "The external monitor connected to the docking station is not detected, stays black."),
+    ("I11", "access", "MFA token expired", "My authenticator app stopped working after I changed phones, I cannot complete MFA sign-in."),
+    ("I12", "software", "SAP login error", "SAP GUI shows 'user is locked' when I try to log in to the ERP production system."),
+    ("I13", "email", "Mailbox full", "I get a warning that my mailbox is over its size limit and I cannot send e-mails."),
+    ("I14", "hardware", "Keyboard keys sticking", "Several keys on my keyboard stick and type twice, especially the space bar."),
+    ("I15", "software", "Install Python on workstation", "Please install Python 3.11 and VS Code on my developer workstation."),
+    ("I16", "network", "Cannot reach intranet site", "The intranet portal times out from my desk but works on the guest network."),
+]
+# The held-out ticket (not indexed) and its paraphrase typed into the page: a duplicate of I2.
+HELD_OUT_ID = "NEW-42"
+PARAPHRASE = ("Since this morning's Windows patch my mail client keeps popping up a login box asking "
+              "me to re-enter my credentials, and it will not connect to the mail server.")
+
+
+def test_paraphrase_finds_true_duplicate_with_minilm(tmp_path: Path) -> None:
+    pytest.importorskip("playwright")
+    from ticketsim.index.stage import run_index
+    from ticketsim.models import resolve_model
+    from ticketsim.service.app import create_app
+
+    model = Path(resolve_model("default"))
+    tickets = pd.DataFrame([{"id": i, "short_description": s, "description": d, "category": c,
+                             "subcategory": "", "created": pd.Timestamp("2025-01-01"),
+                             "text": f"{s}. {d}", "status": "closed",
+                             "resolution_notes": f"resolved {i}"} for i, c, s, d in HISTORY])
+    run = make_run(tmp_path / "run", tickets)
+    cfg = index_config(model)
+    run_index(cfg, run)
+    cfg.data.links_store = tmp_path / "links.sqlite"
+    cfg.serve.reload_poll_seconds = 0
+    app = create_app(run, cfg)
+    requests: list[str] = []
+    with serving(app) as base:
+        out = _search_and_mark(base, HELD_OUT_ID, PARAPHRASE, "I2", "duplicate", requests)
+    assert out["found"], out["ids"]
+    assert out["ids"].index("I2") < 3, out["ids"]
+    rows = LinksStore(tmp_path / "links.sqlite").history()
+    assert rows[["a", "b", "label", "kind", "source"]].values.tolist() == [
+        ["I2", HELD_OUT_ID, 1, "duplicate", "web"]]
+    app.state.holder.close()
