@@ -37,8 +37,10 @@ app = typer.Typer(
 config_app = typer.Typer(help="Write, show and check configuration files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (make demo, CI logs) gets a wide console instead of rich's 80-column default.
+_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+console = Console(width=_WIDTH)
+err_console = Console(stderr=True, width=_WIDTH)
 STATE: dict[str, Any] = {"verbose": False}
 
 DEFAULT_RUN_DIR = os.environ.get("TICKETSIM_RUN_DIR", "runs/default")
@@ -468,7 +470,11 @@ def search(
         console.print("no results")
         return
     table = Table(title=f"closest tickets to {'ticket ' + id_ if id_ else repr(query)}")
-    cols = list(dict.fromkeys(c for h in hits for c in h))
+    cols = [c for c in dict.fromkeys(c for h in hits for c in h)
+            if any(h.get(c) not in (None, "") for h in hits)]  # drop columns empty for every hit
+    for h in hits:
+        if isinstance(h.get("created"), str):
+            h["created"] = h["created"][:10]  # the date is what an agent reads
     for c in cols:
         table.add_column(c, overflow="fold",
                          max_width=50 if c in ("short_description", "resolution_notes") else None)
