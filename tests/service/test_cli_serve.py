@@ -1,0 +1,22 @@
+"""`ticketsim serve`: a clear one-line error without an index; --help stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_serve_without_index_is_a_clear_error(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "ticketsim"
+    r = subprocess.run([str(exe), "serve", "--run-dir", str(tmp_path / "empty")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "stage 'index' has not run" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_import_does_not_load_the_service_stack() -> None:
+    code = ("import sys, ticketsim.cli; "
+            "print(any(m in sys.modules for m in ('fastapi', 'uvicorn', 'sentence_transformers')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
