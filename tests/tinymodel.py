@@ -7,8 +7,10 @@ from pathlib import Path
 WORDS = ["vpn", "password", "reset", "outlook", "email", "printer", "laptop", "screen", "login", "account", "locked", "network", "wifi", "error", "install", "software", "sap", "erp", "payroll", "hr", "badge", "access", "share", "drive", "folder", "teams", "meeting", "slow", "crash", "update", "windows", "mac", "phone", "mobile", "mfa", "token", "certificate", "expired", "cannot", "connect", "print", "jam", "toner", "battery", "keyboard", "mouse", "monitor", "docking", "station", "license", "excel", "word", "pdf", "the", "a", "to", "is", "not", "my", "on", "in", "with", "and", "of", "for", "after", "when", "since", "please", "help", "urgent", "again", "user"]
 
 
-def build_tiny_model(folder: Path, dim: int = 32, layers: int = 2, seed: int = 0) -> Path:
-    """A random BERT with a WordPiece tokenizer trained here, saved as a sentence-transformers folder."""
+def build_tiny_model(folder: Path, dim: int = 32, layers: int = 2, seed: int = 0,
+                     words: list[str] | None = None) -> Path:
+    """A random BERT with a WordPiece tokenizer trained here (on ``words``), saved as a
+    sentence-transformers folder."""
     import torch
     from sentence_transformers import SentenceTransformer, models
     from tokenizers import BertWordPieceTokenizer
@@ -19,12 +21,13 @@ def build_tiny_model(folder: Path, dim: int = 32, layers: int = 2, seed: int = 0
     tok_dir = folder / "_tok"
     tok_dir.mkdir(exist_ok=True)
     wp = BertWordPieceTokenizer(lowercase=True)
-    corpus = [" ".join(WORDS[i:] + WORDS[:i]) for i in range(len(WORDS))]
+    vocab = words or WORDS
+    corpus = [" ".join(vocab[i:] + vocab[:i]) for i in range(len(vocab))]
     wp.train_from_iterator(corpus, vocab_size=400, min_frequency=1)
     wp.save_model(str(tok_dir))
     # transformers 5 renamed vocab_file -> vocab; from_pretrained reads vocab.txt either way.
     tokenizer = BertTokenizerFast.from_pretrained(str(tok_dir), do_lower_case=True)
-    assert len(tokenizer) > 100, "tiny tokenizer lost its vocabulary"
+    assert len(tokenizer) > 5 + len(set(vocab)) // 2, "tiny tokenizer lost its vocabulary"
     config = BertConfig(
         vocab_size=len(tokenizer), hidden_size=dim, num_hidden_layers=layers,
         num_attention_heads=2, intermediate_size=dim * 2, max_position_embeddings=256,

@@ -124,36 +124,8 @@ def built_trainer(tmp: Path, model_dir: Path, fmt: str = "pair", evaluator: bool
 
 
 def build_word_model(folder: Path, dim: int = 32, layers: int = 2, seed: int = 0) -> Path:
-    """Like tests/conftest.py's build_tiny_model, but with a tokenizer that knows the words.
+    """The shared tiny model, with a tokenizer trained on the training topics' words."""
+    from tinymodel import build_tiny_model
 
-    The shared builder passes ``vocab_file=`` to BertTokenizerFast, which transformers 5
-    ignores (the argument is now ``vocab``): its tokenizer maps every word to [UNK], so
-    every text embeds the same and no loss can go down. Loading the trained vocabulary
-    with ``from_pretrained`` gives a real tokenizer.
-    """
-    import torch
-    from sentence_transformers import SentenceTransformer, models
-    from tokenizers import BertWordPieceTokenizer
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    torch.manual_seed(seed)
-    tok_dir = folder / "_tok"
-    tok_dir.mkdir(parents=True, exist_ok=True)
-    wp = BertWordPieceTokenizer(lowercase=True)
     words = sorted({w for t in TOPICS for w in t} | set(FILLER))
-    corpus = [" ".join(words[i:] + words[:i]) for i in range(len(words))]
-    wp.train_from_iterator(corpus, vocab_size=400, min_frequency=1)
-    wp.save_model(str(tok_dir))
-    tokenizer = BertTokenizerFast.from_pretrained(str(tok_dir))
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=dim, num_hidden_layers=layers,
-                        num_attention_heads=2, intermediate_size=dim * 2,
-                        max_position_embeddings=256)
-    hf_dir = folder / "_hf"
-    BertModel(config).save_pretrained(hf_dir)
-    tokenizer.save_pretrained(hf_dir)
-    transformer = models.Transformer(str(hf_dir), max_seq_length=64)
-    pooling = models.Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
-    model = SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu")
-    out = folder / "model"
-    model.save(str(out))
-    return out
+    return build_tiny_model(folder, dim=dim, layers=layers, seed=seed, words=words)
