@@ -36,6 +36,9 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Write, show and check configuration files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+label_app = typer.Typer(help="Active learning: suggest pairs to label, import answers, label in the "
+                        "terminal.", no_args_is_help=True)
+app.add_typer(label_app, name="label")
 
 # Piped output (make demo, CI logs) gets a wide console instead of rich's 80-column default.
 _WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
@@ -606,6 +609,160 @@ def export_onnx_cmd(
         table.add_row(kind, name, f"{size:.0f}",
                       f"{agree['cosine_mean']:.4f} / {agree['cosine_min']:.4f}")
     console.print(table)
+
+
+# ------------------------------------------------------------------ active learning
+StrategyOpt = Annotated[str | None, typer.Option(
+    "--strategy", help="uncertainty, disagreement, diversity or random (default: label.strategy).")]
+NOpt = Annotated[int | None, typer.Option("--n", "-n", help="Pairs to ask about (default: label.n).")]
+WhoOpt = Annotated[str | None, typer.Option("--who", help="Who answers (default: label.who, "
+                                            "else $USER).")]
+
+
+def _label_cfg(config: Path | None, set_: list[str] | None, run_dir: Path,
+               who: str | None = None) -> Config:
+    cfg = load(config, set_, run_dir)
+    if who:
+        cfg.label.who = who
+    return cfg
+
+
+@label_app.command("suggest")
+def label_suggest(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Export file (.csv or .jsonl).")
+                   ] = Path("label-suggestions.csv"),
+    n: NOpt = None,
+    strategy: StrategyOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="auto (from the extension), csv or jsonl.")
+                   ] = "auto",
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
+) -> None:
+    """Export the pairs a person should label next, for a spreadsheet (fill the answer column).
+
+    Example: ticketsim label suggest --run-dir runs/demo --n 50 --strategy uncertainty -o todo.csv
+    """
+    from ticketsim.active.suggest import suggest_to_file
+
+    if fmt not in ("auto", "csv", "jsonl"):
+        raise TicketsimError(f"unknown format '{fmt}'", field="--format", hint="use csv or jsonl")
+    cfg = _label_cfg(config, set_, run_dir)
+    path, s = suggest_to_file(cfg, RunDir(run_dir), out, n=n, strategy=strategy, fmt=fmt,
+                              reporter=reporter())
+    console.print(f"wrote {len(s.rows)} pairs ({s.strategy}, from {len(s.pool)} candidates) to "
+                  f"{path}; fill the answer column with duplicate / related / not related, then "
+                  f"`ticketsim label import {path}`", highlight=False)
+
+
+@label_app.command("import")
+def label_import(
+    file: Annotated[Path, typer.Argument(help="A filled-in export (.csv or .jsonl).")],
+    who: WhoOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="auto, csv or jsonl.")] = "auto",
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
+) -> None:
+    """Validate a filled-in export and add its answers to the links store.
+
+    Example: ticketsim label import todo.csv --run-dir runs/demo --who alice
+    """
+    from ticketsim.active.exchange import import_answers
+    from ticketsim.active.suggest import who_answers
+    from ticketsim.data.store import LinksStore
+
+    cfg = _label_cfg(config, set_, run_dir, who)
+    known = None
+    tickets = Path(run_dir) / "ingest" / "tickets.parquet"
+    if tickets.is_file():
+        import pandas as pd
+
+        known = set(pd.read_parquet(tickets, columns=["id"])["id"].astype(str))
+    res = import_answers(file, LinksStore(cfg.data.links_store), who=who_answers(cfg.label),
+                         known_ids=known, fmt=fmt)
+    console.print(f"{file}: {res.added} answers added, {res.unchanged} already known, "
+                  f"{res.unanswered} left blank", highlight=False)
+    for a, b, old, new in res.conflicts:
+        console.print(f"[yellow]conflict:[/] {a} / {b} was {old}, now {new} (both kept; the newest "
+                      "wins in the next run)", highlight=False)
+
+
+@label_app.command("session")
+def label_session(
+    n: NOpt = None,
+    strategy: StrategyOpt = None,
+    who: WhoOpt = None,
+    plain: Annotated[bool, typer.Option("--plain", help="Plain text instead of side-by-side "
+                                        "panels.")] = False,
+    new: Annotated[bool, typer.Option("--new", help="Start a new batch even if one is "
+                                      "unfinished.")] = False,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
+) -> None:
+    """Label pairs in the terminal: d duplicate, r related, n not related, s skip, q quit.
+
+    Each answer is saved at once; quit (or a crash) and run it again to resume.
+    Example: ticketsim label session --run-dir runs/demo --n 20
+    """
+    from ticketsim.active.session import LabelSession, open_session
+    from ticketsim.active.suggest import who_answers
+    from ticketsim.data.store import LinksStore
+
+    cfg = _label_cfg(config, set_, run_dir, who)
+    rows, folder, resumed = open_session(cfg, RunDir(run_dir), n=n, strategy=strategy, new=new,
+                                         reporter=reporter())
+    console.print(("resuming" if resumed else "new batch of") + f" {len(rows)} pairs", highlight=False)
+    s = LabelSession(LinksStore(cfg.data.links_store), rows, folder, who=who_answers(cfg.label),
+                     console=console, plain=plain).run()
+    counts = ", ".join(f"{k} {v}" for k, v in s.counts.items()) or "nothing"
+    console.print(f"{s.answered} answers saved, {s.skipped} skipped ({counts}); "
+                  f"{s.remaining} left" + (" (run again to resume)" if s.remaining else ""),
+                  highlight=False)
+
+
+@label_app.command("conflicts")
+def label_conflicts(config: ConfigOpt = None, set_: SetOpt = None,
+                    run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR)) -> None:
+    """List pairs that received different labels over time (the newest wins in a run).
+
+    Example: ticketsim label conflicts --run-dir runs/demo
+    """
+    from ticketsim.data.store import LinksStore
+
+    cfg = load(config, set_, run_dir)
+    df = LinksStore(cfg.data.links_store).conflicts()
+    if df.empty:
+        console.print("no conflicting labels")
+        return
+    table = Table(title=f"{df.groupby(['a', 'b']).ngroups} pairs with conflicting labels")
+    for c in ("a", "b", "label", "kind", "source", "who", "at"):
+        table.add_column(c)
+    for r in df.itertuples(index=False):
+        table.add_row(*[str(getattr(r, c)) for c in ("a", "b", "label", "kind", "source", "who", "at")])
+    console.print(table)
+
+
+@app.command()
+def retrain(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="New run directory (default: "
+                                             "retrain in --run-dir itself).")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
+) -> None:
+    """Fine-tune from the run's current model on the enlarged links (ingest -> ... -> index).
+
+    Example: ticketsim retrain --run-dir runs/demo --out runs/demo-round2
+    """
+    from ticketsim.active.retrain import retrain as do_retrain
+
+    cfg = load(config, set_, run_dir)
+    target = RunDir(out) if out else RunDir(run_dir)
+    res = do_retrain(cfg, RunDir(run_dir), target, reporter=reporter(), on_done=show_result,
+                     before_run=lambda c: save_config(c, target.path))
+    console.print(f"retrained from {res.base_model} into {target.path}", highlight=False)
 
 
 def main() -> None:

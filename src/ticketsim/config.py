@@ -659,9 +659,32 @@ class ServeConfig(Section):
 
 
 class LabelConfig(Section):
-    """Active-learning labelling."""
+    """Active learning: which retrieved pairs a person is asked about (docs/active_learning.md)."""
 
+    strategy: Literal["uncertainty", "disagreement", "diversity", "random"] = Field(
+        "uncertainty",
+        description="uncertainty: calibrated probability nearest the duplicate threshold; "
+        "disagreement: keyword search and the model rank the pair very differently; diversity: "
+        "uncertain pairs spread over categories/clusters; random: any candidate (the control).",
+    )
     n: int = Field(50, gt=0, description="Pairs suggested per round.")
+    candidates_k: int = Field(
+        10, gt=0, description="Each anchor ticket's nearest tickets (model) that become candidates."
+    )
+    keyword_k: int = Field(
+        10, ge=0, description="Each anchor's top BM25 tickets also become candidates (0: model only)."
+    )
+    anchors: int = Field(
+        2000, ge=0, description="Anchor tickets sampled for candidate pairs (0: every ticket)."
+    )
+    clusters: int = Field(
+        8, gt=1, description="diversity: k-means clusters of anchor embeddings when tickets have "
+        "no category."
+    )
+    who: str | None = Field(
+        None, description="Who answers (stored with each label; null: the USER environment variable)."
+    )
+    seed: int = Field(0, description="Seed of anchor sampling, random selection and k-means.")
 
 
 class Config(Section):
