@@ -152,12 +152,8 @@ class CandidateGenerator:
         return CandidatePool(pairs[PAIR_COLUMNS], tickets, vec, decision)
 
 
-def pool_for_run(cfg: Config, run: RunDir, *, exclude: Iterable[tuple[str, str]] = (),
-                 reporter: Reporter = NULL) -> CandidatePool:
-    """Candidates from a run's index (the Searcher's vectors, model and thresholds).
-
-    Pairs already in the links store (``data.links_store``) and ``exclude`` are left out.
-    """
+def index_tickets(cfg: Config, run: RunDir, reporter: Reporter = NULL) -> tuple[pd.DataFrame, np.ndarray, Any]:
+    """Tickets (records + text), their vectors and the thresholds of a run's index (Searcher)."""
     from ticketsim.index.search import Searcher
 
     searcher = Searcher(run, cfg, reporter=reporter)
@@ -171,18 +167,27 @@ def pool_for_run(cfg: Config, run: RunDir, *, exclude: Iterable[tuple[str, str]]
             raise TicketsimError(f"{run.path}: the index holds no tickets",
                                  hint="run `ticketsim index` first")
         all_keys = np.concatenate(keys)
-        vectors = np.concatenate(vecs)
         records = store.records(all_keys.tolist())
         texts = store.texts(all_keys.tolist())
         tickets = pd.DataFrame([{**records[int(k)], "text": texts.get(int(k), "")}
                                 for k in all_keys])
-        thresholds = searcher.thresholds
+        return tickets, np.concatenate(vecs), searcher.thresholds
     finally:
         searcher.close()
+
+
+def pool_for_run(cfg: Config, run: RunDir, *, exclude: Iterable[tuple[str, str]] = (),
+                 allowed_ids: set[str] | None = None, reporter: Reporter = NULL) -> CandidatePool:
+    """Candidates from a run's index (the Searcher's vectors, model and thresholds).
+
+    Pairs already in the links store (``data.links_store``) and ``exclude`` are left out;
+    ``allowed_ids`` restricts both ends (the simulation keeps to the training period).
+    """
+    tickets, vectors, thresholds = index_tickets(cfg, run, reporter)
     if thresholds is None:
         reporter.log("label: no thresholds for this model (run `ticketsim evaluate`); "
                      "uncertainty falls back to the median similarity")
     known = LinksStore(cfg.data.links_store).known_pairs()
     gen = CandidateGenerator.from_config(cfg.label)
-    return gen.generate(tickets, vectors, exclude=[*known, *exclude], thresholds=thresholds,
-                        reporter=reporter)
+    return gen.generate(tickets, vectors, exclude=[*known, *exclude], allowed_ids=allowed_ids,
+                        thresholds=thresholds, reporter=reporter)

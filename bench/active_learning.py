@@ -1,0 +1,263 @@
+"""Active-learning simulation: which strategy reaches a given held-out MRR@10 with fewest labels.
+
+A demo history (``ticketsim.data.demo.generate_demo``) is the desk; its ``truth.json`` is
+the person answering (duplicate if both tickets are in one true group, related if the
+pair is a true related pair, else not related). The desk starts with every link of the
+held-out period (the fixed evaluation set, ``pairs/test_links.parquet`` of a time split)
+plus ``--seed-labels`` known duplicate pairs of the training period. Round 0 fine-tunes
+MiniLM on that. Then, per strategy, each round asks ``--k`` pairs chosen by the strategy
+among the current model's candidates (training-period tickets only, never a pair the store
+holds), writes the oracle's answers to the strategy's own links store, and runs the
+product pipeline again (ingest -> pairs -> train from the base model on all labels ->
+evaluate -> index); the evaluate stage's MRR@10 on the fixed held-out queries is the curve.
+
+Every round trains from the base model on all labels so far (not from the previous
+round's model, as ``ticketsim retrain`` does): rounds then differ only in their labels.
+
+Output: ``bench/results/active_learning.json`` (curves, positives found per round, the
+"labels to reach random's final MRR@10" verdict) and ``active_learning.png``.
+
+    nice .venv/bin/python bench/active_learning.py            # defaults: ~20-30 min on 2 cores
+    nice .venv/bin/python bench/active_learning.py --tickets 300 --rounds 2 --k 10   # smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import sys
+import tempfile
+import time
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+RESULTS = Path(__file__).parent / "results"
+STRATEGIES = ["random", "uncertainty", "disagreement", "diversity"]
+
+
+class Oracle:
+    """truth.json as the person who answers."""
+
+    def __init__(self, truth: dict[str, Any]) -> None:
+        self.group = {t: g["id"] for g in truth["groups"] for t in g["tickets"]}
+        self.related = {tuple(sorted(p)) for p in truth["related"]}
+
+    def answer(self, a: str, b: str) -> tuple[int, str, str]:
+        """(label, kind, name) the way the terminal session stores it."""
+        ga, gb = self.group.get(a), self.group.get(b)
+        if ga is not None and ga == gb:
+            return 1, "duplicate", "duplicate"
+        if tuple(sorted((a, b))) in self.related:
+            return 1, "related", "related"
+        return 0, "related", "not related"
+
+
+def config_tree(data: Path, store: Path, args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "data": {"tickets": str(data / "tickets.csv"), "links": str(data / "sim_links.json"),
+                 "links_store": str(store),
+                 "columns": {"id": "number", "category": "category", "subcategory": "subcategory",
+                             "created": "opened_at", "extra": ["status"]}},
+        "pairs": {"split": {"method": "time", "test_fraction": 0.2, "validation_fraction": 0.0},
+                  "positives": {"category": False, "transitive": True},
+                  "negatives": {"strategy": "bm25", "per_anchor": 1,
+                                "exclude_same_category": False, "hardness_sample": 0}},
+        "train": {"loss": "mnrl", "losses": {"mnrl": {"hard_negatives": 1}},
+                  "epochs": args.epochs, "batch_size": 16, "max_seq_length": 96,
+                  "eval_strategy": "no", "seed": args.seed},
+        "evaluate": {"systems": ["finetuned"], "bootstrap": {"samples": 100}, "worst_misses": 0},
+        "label": {"candidates_k": 5, "keyword_k": 5, "anchors": 0, "seed": args.seed},
+    }
+
+
+def initial_links(data: Path, truth: dict[str, Any], n_seed: int, seed: int) -> list[dict]:
+    """Held-out-period links (the evaluation set), n_seed training duplicates, known non-links."""
+    rng = random.Random(seed)
+    held, train = [], []
+    for g in truth["groups"]:
+        pairs = [{"a": a, "b": b, "label": 1, "kind": "duplicate"}
+                 for a, b in combinations(g["tickets"], 2)]
+        (held if g["template_family"] == "heldout" else train).extend(pairs)
+    rng.shuffle(train)
+    # the demo's few label-0 look-alike links too (a desk's "not a duplicate" notes)
+    negatives = [lk for lk in json.loads((data / "links.json").read_text()) if lk["label"] == 0]
+    links = held + train[:n_seed] + negatives
+    (data / "sim_links.json").write_text(json.dumps(links))
+    return links
+
+
+def run_round(cfg: Any, run_path: Path, reporter: Any) -> dict[str, Any]:
+    from ticketsim.pipeline import run_all
+    from ticketsim.rundir import RunDir
+
+    t0 = time.perf_counter()
+    results = run_all(cfg, RunDir(run_path), reporter=reporter)
+    by = {r.stage: r for r in results}
+    ev = by["evaluate"].summary
+    return {"mrr@10": ev["systems"]["finetuned"]["mrr@10"],
+            "recall@10": ev["systems"]["finetuned"].get("recall@10"),
+            "queries": ev.get("n_queries"), "train_rows": by["train"].summary.get("train_rows"),
+            "seconds": time.perf_counter() - t0}
+
+
+def labels_to_reach(curve: list[dict[str, Any]], target: float) -> int | None:
+    for p in curve:
+        if p["mrr@10"] >= target - 1e-9:
+            return p["labels"]
+    return None
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, curve in result["curves"].items():
+        ax.plot([p["labels"] for p in curve], [p["mrr@10"] for p in curve], marker="o",
+                label=name, linestyle="--" if name == "random" else "-")
+    ax.set_xlabel("labels asked (pairs)")
+    ax.set_ylabel("held-out MRR@10")
+    ax.set_title(f"active learning on {result['setup']['tickets']} demo tickets "
+                 f"({result['setup']['queries']} held-out queries)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tickets", type=int, default=600)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--k", type=int, default=20, help="labels asked per round")
+    ap.add_argument("--seed-labels", type=int, default=20)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--strategies", default=",".join(STRATEGIES))
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=RESULTS / "active_learning.json")
+    ap.add_argument("--png", type=Path, default=RESULTS / "active_learning.png")
+    args = ap.parse_args(argv)
+
+    import pandas as pd
+
+    from ticketsim.active.candidates import pool_for_run
+    from ticketsim.active.strategies import build_strategy
+    from ticketsim.config import config_from_dict
+    from ticketsim.data.demo import generate_demo
+    from ticketsim.data.store import LinksStore
+    from ticketsim.models import resolve_model
+    from ticketsim.progress import NULL
+    from ticketsim.rundir import RunDir
+
+    start = time.perf_counter()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="ticketsim-al-"))
+    work.mkdir(parents=True, exist_ok=True)
+    data = work / "data"
+    demo = generate_demo(data, n_tickets=args.tickets, seed=args.seed)
+    truth = json.loads(demo.truth_json.read_text())
+    oracle = Oracle(truth)
+    links = initial_links(data, truth, args.seed_labels, args.seed)
+
+    def cfg_for(store: Path) -> Any:
+        tree = config_tree(data, store, args)
+        tree["train"]["base_model"] = resolve_model("default")
+        return config_from_dict(tree)
+
+    # round 0: shared by every strategy
+    base_store = work / "round0.sqlite"
+    cfg0 = cfg_for(base_store)
+    r0 = run_round(cfg0, work / "round0", NULL)
+    split = pd.read_parquet(work / "round0" / "pairs" / "split.parquet")
+    train_ids = set(split.id[split.split == "train"].astype(str))
+    print(f"round 0: {len(links)} links ({args.seed_labels} training), MRR@10 {r0['mrr@10']:.4f}, "
+          f"{r0['queries']} queries, {r0['seconds']:.0f} s", file=sys.stderr)
+
+    curves: dict[str, list[dict[str, Any]]] = {}
+    asked_log: dict[str, list[dict[str, Any]]] = {}
+    for name in args.strategies.split(","):
+        store_path = work / f"{name}.sqlite"
+        shutil.copy(base_store, store_path)
+        cfg = cfg_for(store_path)
+        prev = work / "round0"
+        curve = [{"round": 0, "labels": 0, "mrr@10": r0["mrr@10"], "positives_found": 0}]
+        found = 0
+        asked_log[name] = []
+        for rnd in range(1, args.rounds + 1):
+            pool = pool_for_run(cfg, RunDir(prev), allowed_ids=train_ids)
+            chosen = build_strategy(cfg.label, name).select(pool, args.k)
+            answers = [(r.a, r.b, *oracle.answer(r.a, r.b)) for r in chosen.itertuples()]
+            LinksStore(store_path).add([(a, b, lab, None, kind) for a, b, lab, kind, _ in answers],
+                                       source=f"sim:{name}", who="oracle")
+            pos = sum(lab for _, _, lab, _, _ in answers)
+            found += pos
+            asked_log[name].append({"round": rnd, "pool": len(pool), "asked": len(answers),
+                                    "answers": {n: sum(x[4] == n for x in answers)
+                                                for n in ("duplicate", "related", "not related")}})
+            run_path = work / f"{name}-r{rnd}"
+            res = run_round(cfg, run_path, NULL)
+            curve.append({"round": rnd, "labels": rnd * args.k, "mrr@10": res["mrr@10"],
+                          "recall@10": res["recall@10"], "positives_found": found,
+                          "train_rows": res["train_rows"], "seconds": round(res["seconds"], 1)})
+            print(f"{name} round {rnd}: {rnd * args.k} labels ({pos} positive), "
+                  f"MRR@10 {res['mrr@10']:.4f}, {res['seconds']:.0f} s "
+                  f"[{time.perf_counter() - start:.0f} s total]", file=sys.stderr)
+            if prev != work / "round0":
+                shutil.rmtree(prev / "train", ignore_errors=True)
+            prev = run_path
+        curves[name] = curve
+
+    verdict: dict[str, Any] = {}
+    if "random" in curves:
+        target = curves["random"][-1]["mrr@10"]
+        random_labels = curves["random"][-1]["labels"]
+        verdict = {"random_final_mrr@10": target, "random_labels": random_labels,
+                   "labels_to_reach_random_final": {}}
+        for name, curve in curves.items():
+            n = labels_to_reach(curve, target)
+            verdict["labels_to_reach_random_final"][name] = {
+                "labels": n, "share_of_random": None if n is None else n / random_labels}
+        others = {k: v for k, v in verdict["labels_to_reach_random_final"].items()
+                  if k != "random" and v["labels"] is not None}
+        best = min(others, key=lambda k: others[k]["labels"]) if others else None
+        verdict["best_non_random"] = best
+        verdict["done_when_met"] = bool(best and others[best]["share_of_random"] <= 0.7)
+    result = {
+        "setup": {"tickets": args.tickets, "rounds": args.rounds, "k": args.k,
+                  "seed_labels": args.seed_labels, "epochs": args.epochs, "seed": args.seed,
+                  "queries": r0["queries"], "model": "all-MiniLM-L6-v2",
+                  "candidates": "5 model + 5 BM25 neighbours per training-period ticket",
+                  "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared)",
+                  "load_average": os.getloadavg()[0]},
+        "round0": r0, "curves": curves, "asked": asked_log, "verdict": verdict,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    from ticketsim.rundir import atomic_write_json
+
+    atomic_write_json(args.out, result)
+    plot(result, args.png)
+    print(json.dumps({"curves": {k: [(p["labels"], round(p["mrr@10"], 4)) for p in v]
+                                 for k, v in curves.items()}, "verdict": verdict,
+                      "seconds": result["seconds"]}, indent=1))
+    print(f"{'strategy':<14}" + "".join(f"{p['labels']:>9}" for p in next(iter(curves.values()))))
+    for name, curve in curves.items():
+        print(f"{name:<14}" + "".join(f"{p['mrr@10']:>9.4f}" for p in curve))
+    print(f"wrote {args.out} and {args.png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
