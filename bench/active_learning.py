@@ -110,7 +110,8 @@ def run_round(cfg: Any, run_path: Path, reporter: Any) -> dict[str, Any]:
 
 
 def labels_to_reach(curve: list[dict[str, Any]], target: float) -> int | None:
-    for p in curve:
+    """Fewest labels (round 1 on) at which a curve reaches ``target``; None if it never does."""
+    for p in curve[1:]:
         if p["mrr@10"] >= target - 1e-9:
             return p["labels"]
     return None
@@ -233,7 +234,13 @@ def main(argv: list[str] | None = None) -> int:
                   if k != "random" and v["labels"] is not None}
         best = min(others, key=lambda k: others[k]["labels"]) if others else None
         verdict["best_non_random"] = best
-        verdict["done_when_met"] = bool(best and others[best]["share_of_random"] <= 0.7)
+        verdict["random_gain_over_round0"] = target - r0["mrr@10"]
+        if target <= r0["mrr@10"]:
+            # random's labels did not move the model: "reaching" its final MRR says nothing
+            verdict["done_when_met"] = None
+            verdict["note"] = "random's final MRR@10 is not above round 0: comparison void"
+        else:
+            verdict["done_when_met"] = bool(best and others[best]["share_of_random"] <= 0.7)
     result = {
         "setup": {"tickets": args.tickets, "rounds": args.rounds, "k": args.k,
                   "seed_labels": args.seed_labels, "epochs": args.epochs, "seed": args.seed,
