@@ -116,3 +116,18 @@ def test_finalise_drops_self_pairs_and_duplicates_in_either_order() -> None:
              "source": "category", "category": "", "score": 1.0}]
     out = finalise(rows)
     assert out.source.tolist() == ["link"]
+
+
+def test_negative_links_keep_columns_when_there_are_none() -> None:
+    """Only positive links: the result is empty but still has a and b (was a KeyError)."""
+    import pandas as pd
+
+    from ticketsim.config import PositivesConfig
+    from ticketsim.pairs.negatives.labelled import labelled_negatives
+    from ticketsim.pairs.positives import negative_links
+
+    links = pd.DataFrame({"a": ["1", "2"], "b": ["3", "4"], "label": [1, 1], "score": [None, None],
+                          "kind": ["duplicate", "duplicate"]})
+    neg = negative_links(links, PositivesConfig())
+    assert neg.empty and {"a", "b"} <= set(neg.columns)
+    assert labelled_negatives(neg, {"1", "2", "3", "4"}) == {}

@@ -47,7 +47,9 @@ def negative_links(links: pd.DataFrame, cfg: PositivesConfig) -> pd.DataFrame:
     pos_keys = set(zip(pos["a"].astype(str), pos["b"].astype(str), strict=True))
     neg = links[links["label"].fillna(1).astype(int) == 0]
     keys = list(zip(neg["a"].astype(str), neg["b"].astype(str), strict=True))
-    return neg[[k not in pos_keys for k in keys]].reset_index(drop=True)
+    # A boolean array, not a list: ``df[[]]`` (no label-0 links) would select zero columns.
+    keep = np.array([k not in pos_keys for k in keys], dtype=bool)
+    return neg.loc[keep].reset_index(drop=True)
 
 
 def _row(t: pd.DataFrame, a: str, b: str, source: str, score: float = 1.0) -> dict:
