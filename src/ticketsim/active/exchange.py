@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from ticketsim.data.readers import json_records
 from ticketsim.data.store import LinksStore, ordered
 from ticketsim.errors import TicketsimError
 from ticketsim.rundir import atomic_write_text
@@ -141,13 +142,7 @@ def _read_rows(path: Path, fmt: str) -> list[tuple[int, dict[str, str]]]:
         for n, row in enumerate(reader, start=2):
             out.append((n, {k: (v or "") for k, v in row.items() if k is not None}))
         return out
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TicketsimError(f"not valid JSON ({exc.msg})", file=path, row=n) from None
+    for n, obj in json_records(text, path):
         if not isinstance(obj, dict):
             raise TicketsimError("each line must be a JSON object", file=path, row=n)
         for key in ("a", "b"):

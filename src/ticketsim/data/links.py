@@ -7,12 +7,11 @@ validated with file and row in every error.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ticketsim.data.readers import read_table, read_text
+from ticketsim.data.readers import json_records, read_table, read_text
 from ticketsim.errors import TicketsimError
 
 KINDS = ("duplicate", "related")
@@ -74,25 +73,7 @@ def _parse_object(obj: object, path: Path, row: int) -> Link:
 
 
 def _read_json_links(path: Path, encoding: str | None) -> list[Link]:
-    text = read_text(path, encoding).strip()
-    if not text:
-        return []
-    if text.startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise TicketsimError(f"not valid JSON: {exc.msg}", file=path, row=exc.lineno) from None
-        return [_parse_object(o, path, i) for i, o in enumerate(data, start=1)]
-    links = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TicketsimError(f"not valid JSON: {exc.msg}", file=path, row=lineno) from None
-        links.append(_parse_object(obj, path, lineno))
-    return links
+    return [_parse_object(o, path, r) for r, o in json_records(read_text(path, encoding), path)]
 
 
 def _read_csv_links(path: Path, encoding: str | None) -> list[Link]:

@@ -95,30 +95,36 @@ def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> pd.Dat
     return df
 
 
-def _read_jsonl(path: Path, encoding: str | None) -> pd.DataFrame:
-    text = read_text(path, encoding)
+def json_records(text: str, path: Path) -> list[tuple[int, object]]:
+    """(row, object) pairs of a JSON array (row = position) or JSON lines (row = line number).
+
+    Shared by ticket, link and answer files so every JSON error names the same row.
+    """
     stripped = text.strip()
-    if not stripped:
-        raise TicketsimError("the file is empty", file=path, hint="export the tickets again")
-    records: list[dict] = []
     if stripped.startswith("["):
         try:
             data = json.loads(stripped)
         except json.JSONDecodeError as exc:
             raise TicketsimError(f"not valid JSON: {exc.msg}", file=path, row=exc.lineno) from None
-        records = list(data)
-        rows = list(range(1, len(records) + 1))
-    else:
-        rows = []
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TicketsimError(f"not valid JSON: {exc.msg}", file=path, row=lineno) from None
-            records.append(obj)
-            rows.append(lineno)
+        return list(enumerate(data, start=1))
+    out: list[tuple[int, object]] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append((lineno, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise TicketsimError(f"not valid JSON: {exc.msg}", file=path, row=lineno) from None
+    return out
+
+
+def _read_jsonl(path: Path, encoding: str | None) -> pd.DataFrame:
+    text = read_text(path, encoding)
+    if not text.strip():
+        raise TicketsimError("the file is empty", file=path, hint="export the tickets again")
+    pairs = json_records(text, path)
+    rows = [r for r, _ in pairs]
+    records = [o for _, o in pairs]
     for rec, lineno in zip(records, rows, strict=True):
         if not isinstance(rec, dict):
             raise TicketsimError("each line must be a JSON object", file=path, row=lineno)
