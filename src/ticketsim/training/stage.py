@@ -30,6 +30,7 @@ from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_has
 
 STAGE = "train"
 CHECKPOINTS = "train-checkpoints"
+LOGS = "train-logs"  # experiment-tracker logs (TensorBoard), kept after the stage finishes
 
 
 def inputs_hash(cfg: Config, run: RunDir) -> str:
@@ -211,7 +212,8 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
         if val_df is not None and not val_df.empty else None
     ck, resuming = _checkpoint_dir(run, h, resume, reporter)
     trainer = build_trainer(model, tc, train_ds, eval_ds, evaluator, ck, precision=precision,
-                            reporter=reporter, callbacks=callbacks, use_cpu=device == "cpu")
+                            reporter=reporter, callbacks=callbacks, use_cpu=device == "cpu",
+                            logging_dir=run.path / LOGS)
     start = time.perf_counter()
     out = trainer.train(resume_from_checkpoint=True if resuming else None)
     seconds = time.perf_counter() - start

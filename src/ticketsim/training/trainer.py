@@ -128,8 +128,13 @@ class _ReporterCallback:
 
 def build_trainer(model: Any, cfg: TrainConfig, train_ds: Any, eval_ds: Any, evaluator: Any,
                   output_dir: Path, *, precision: str = "fp32", reporter: Reporter = NULL,
-                  callbacks: list[Any] | None = None, use_cpu: bool = False) -> Any:
-    """A ready SentenceTransformerTrainer (loss, sampler, evaluator, early stopping)."""
+                  callbacks: list[Any] | None = None, use_cpu: bool = False,
+                  logging_dir: Path | None = None) -> Any:
+    """A ready SentenceTransformerTrainer (loss, sampler, evaluator, early stopping).
+
+    ``logging_dir``: where TensorBoard event files go (one sub-folder per training start)
+    instead of the trainer's default under ``output_dir``, which the stage deletes.
+    """
     from sentence_transformers import SentenceTransformerTrainer
     from transformers import EarlyStoppingCallback, PrinterCallback
 
@@ -146,4 +151,16 @@ def build_trainer(model: Any, cfg: TrainConfig, train_ds: Any, eval_ds: Any, eva
         loss=loss, evaluator=evaluator if args.eval_strategy != "no" else None, callbacks=cbs,
     )
     trainer.remove_callback(PrinterCallback)
+    if logging_dir is not None:
+        _tensorboard_dir(trainer, logging_dir)
     return trainer
+
+
+def _tensorboard_dir(trainer: Any, logging_dir: Path) -> None:
+    """Point the TensorBoard callback at ``logging_dir`` unless TENSORBOARD_LOGGING_DIR is set."""
+    from transformers.integrations import TensorBoardCallback
+    from transformers.integrations.integration_utils import default_logdir
+
+    for cb in trainer.callback_handler.callbacks:
+        if isinstance(cb, TensorBoardCallback) and cb.logging_dir is None:
+            cb.logging_dir = str(Path(logging_dir) / Path(default_logdir()).name)
