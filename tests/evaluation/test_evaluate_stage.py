@@ -96,13 +96,15 @@ def test_time_aware_drops_links_to_newer_tickets(tmp_path: Path, tiny_model_dir:
 def test_every_evaluate_key_reaches_its_component(tiny_run: RunDir, tiny_model_dir: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, object] = {}
-    real_encode, real_rrf = stage_mod.encode, stage_mod.rrf_scores
+    from ticketsim.inference.cache import CachedEncoder
+
+    real_encode, real_rrf = CachedEncoder.encode, stage_mod.rrf_scores
     real_interval, real_pairs = stage_mod.bootstrap.interval, stage_mod.duplicates.build_pairs
     real_fit = stage_mod.duplicates.fit_decision
 
-    def encode(model, texts, batch_size, *a, **k):  # type: ignore[no-untyped-def]
+    def encode(self, texts, batch_size=64, *a, **k):  # type: ignore[no-untyped-def]
         seen["batch_size"] = batch_size
-        return real_encode(model, texts, batch_size, *a, **k)
+        return real_encode(self, texts, batch_size, *a, **k)
 
     def rrf(rankings, n, rrf_k, window):  # type: ignore[no-untyped-def]
         seen["rrf"] = ([r.system for r in rankings], rrf_k, window)
@@ -121,7 +123,7 @@ def test_every_evaluate_key_reaches_its_component(tiny_run: RunDir, tiny_model_d
         seen["fit"] = k
         return real_fit(scores, pairs, **k)
 
-    monkeypatch.setattr(stage_mod, "encode", encode)
+    monkeypatch.setattr(CachedEncoder, "encode", encode)
     monkeypatch.setattr(stage_mod, "rrf_scores", rrf)
     monkeypatch.setattr(stage_mod.bootstrap, "interval", interval)
     monkeypatch.setattr(stage_mod.duplicates, "build_pairs", build_pairs)

@@ -21,7 +21,7 @@ from ticketsim.config import Config
 from ticketsim.errors import TicketsimError
 from ticketsim.evaluation import bootstrap, duplicates, folds, metrics, routing
 from ticketsim.evaluation.bm25 import BM25Scorer
-from ticketsim.evaluation.dense import DenseScorer, encode
+from ticketsim.evaluation.dense import DenseScorer
 from ticketsim.evaluation.hybrid import HybridScorer, rrf_scores
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes
@@ -216,7 +216,8 @@ def run_evaluate(
     cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL
 ) -> StageResult:
     """Evaluate every available system on the held-out links and write metrics, thresholds, report."""
-    from ticketsim.models import load_model, model_fingerprint, resolve_model
+    from ticketsim.inference import encoder_for
+    from ticketsim.models import model_fingerprint, resolve_model
 
     ev = cfg.evaluate
     h = inputs_hash(cfg, run)
@@ -258,9 +259,11 @@ def run_evaluate(
         taken.add(name)
         wanted_dense.append((name, resolve_model(p)))
     for name, path in wanted_dense:
-        model = load_model(path)
-        models[name], model_paths[name] = model, path
-        emb = encode(model, d.texts, ev.batch_size, reporter, f"embedding ({name})")
+        # cached by (model weights, backend, text): reruns and shared systems embed nothing twice
+        encoder = encoder_for(path, ev.encoder, cache_dir=run.path / "cache", reporter=reporter)
+        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({ev.encoder})")
+        emb = encoder.encode(d.texts, ev.batch_size, reporter)
+        models[name], model_paths[name] = getattr(encoder, "encoder", encoder), path
         scorers[name] = DenseScorer(name, emb, path)
 
     rankings: dict[str, metrics.Ranking] = {}
@@ -373,6 +376,7 @@ def run_evaluate(
 
     result: dict[str, Any] = {
         "primary_metric": pm,
+        "encoder": ev.encoder,
         "metrics": qm.names,
         "systems": systems,
         "n_queries": len(d.query_idx),

@@ -43,7 +43,7 @@ class Searcher:
     # ------------------------------------------------------------------ loading
     def _load(self, model: str | Path | None = None) -> None:
         from ticketsim.index.embed import fingerprint_of
-        from ticketsim.inference import load_encoder
+        from ticketsim.inference import encoder_for
 
         folder = self.run.require("index", "search")
         icfg: IndexConfig = self.cfg.index
@@ -59,7 +59,10 @@ class Searcher:
                 f"the index was built with model {meta['model_path']} ({meta['model_fingerprint']}) "
                 f"but the query model {model_path} has weights {fp}", file=folder / "meta.json",
                 hint="rerun `ticketsim index` for the current model")
-        encoder = load_encoder(model_path, "torch")
+        # queries are embedded by the backend the index was built with (torch for old indexes)
+        encoder = encoder_for(model_path, meta.get("encoder", "torch"),
+                              cache_dir=self.run.path / "cache", cache_embeddings=False,
+                              reporter=self.reporter)
         thresholds = self._thresholds(meta["model_fingerprint"])
         reranker = None
         scfg: SearchConfig = self.cfg.search
@@ -226,6 +229,7 @@ class Searcher:
         m = self.meta
         return {"tickets": len(self.index), "backend": m["backend"], "precision": m["precision"],
                 "dim": m["dim"], "model": m["model_path"], "model_fingerprint": m["model_fingerprint"],
+                "encoder": m.get("encoder", "torch"),
                 "thresholds": self.thresholds is not None, "cross_encoder": self.reranker is not None}
 
     def flush(self) -> None:

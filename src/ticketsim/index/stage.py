@@ -26,7 +26,7 @@ def build_meta(icfg: IndexConfig, *, full_dim: int, model_path: str, model_fp: s
     """meta.json contents: build-time settings plus the model stamp."""
     dim = min(icfg.dim or full_dim, full_dim)
     meta = {"backend": icfg.backend, "precision": icfg.precision, "dim": dim, "full_dim": full_dim,
-            "model_path": model_path, "model_fingerprint": model_fp,
+            "model_path": model_path, "model_fingerprint": model_fp, "encoder": icfg.encoder,
             "connectivity": icfg.connectivity, "expansion_add": icfg.expansion_add,
             "expansion_search": icfg.expansion_search, "exact_below": icfg.exact_below,
             "status_column": icfg.status_column, "qdrant_url": icfg.qdrant_url,
@@ -62,7 +62,7 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     tickets = load_tickets(run)
     t0 = time.perf_counter()
     vectors = embed_texts(model_path, tickets["text"].tolist(), icfg.batch_size,
-                          cache_dir=run.path / "cache", reporter=reporter)
+                          cache_dir=run.path / "cache", backend=icfg.encoder, reporter=reporter)
     embed_s = time.perf_counter() - t0
     full_dim = int(vectors.shape[1])
     meta = build_meta(icfg, full_dim=full_dim, model_path=model_path,
@@ -84,6 +84,7 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
             idx.upsert(recs, np.asarray(vectors[i:i + step]))
         idx.flush()
         summary = {"tickets": len(idx), "backend": icfg.backend, "precision": icfg.precision,
+                   "encoder": icfg.encoder,
                    "dim": meta["dim"], "model": model_path, "embed_s": round(embed_s, 2),
                    "build_s": round(time.perf_counter() - t1, 2)}
         idx.close()

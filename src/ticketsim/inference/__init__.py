@@ -65,38 +65,54 @@ def load_encoder(model: str | Path | None, backend: str = "torch", *, threads: i
                          hint=f"use one of {', '.join(BACKENDS)}")
 
 
+def onnx_source(model: str | Path | None, backend: str, *, cache_dir: str | Path | None = None,
+                reporter: Reporter = NULL) -> str | Path | None:
+    """What ``load_encoder`` needs for ``backend``: ``model`` itself, or its ONNX export.
+
+    For the ONNX backends a sentence-transformers folder is exported once into
+    ``<cache_dir>/onnx-<weights fingerprint>`` (fp32 and int8 graphs) and reused by later
+    stages and runs; a folder written by ``ticketsim export-onnx`` is used as it is.
+    """
+    from ticketsim.inference.export import META
+
+    if backend not in ("onnx", "onnx-int8") or (Path(str(model)) / META).is_file():
+        return model
+    from ticketsim.inference.export import export_onnx
+    from ticketsim.models import model_fingerprint, resolve_model
+
+    if cache_dir is None:
+        raise TicketsimError(
+            f"{model}: backend '{backend}' needs an ONNX export",
+            hint="run `ticketsim export-onnx MODEL_DIR OUT_DIR --int8` and use OUT_DIR")
+    resolved = resolve_model(model)
+    folder = Path(cache_dir) / f"onnx-{model_fingerprint(resolved)}"
+    if not (folder / META).is_file():
+        reporter.log(f"exporting {resolved} to ONNX for the {backend} backend (once per model)")
+        export_onnx(resolved, folder, int8=True, reporter=reporter)
+    return folder
+
+
 def encoder_for(model: str | Path | None, backend: str = "torch", *,
                 cache_dir: str | Path | None = None, threads: int | None = None,
-                reporter: Reporter = NULL) -> Encoder:
+                cache_embeddings: bool = True, reporter: Reporter = NULL) -> Encoder:
     """What a stage should call: the encoder for ``model`` on ``backend``, cached on disk.
 
     ``model`` is always the sentence-transformers folder (or name); for the ONNX backends it
-    may also be an export folder. Without one, the model is exported once into
-    ``<cache_dir>/onnx-<weights fingerprint>`` and reused by later stages and runs. With
-    ``cache_dir`` (a run directory's ``cache/``), embeddings are cached in
-    ``<cache_dir>/embeddings.sqlite`` by (encoder fingerprint, text hash).
+    may also be an export folder (see :func:`onnx_source`). With ``cache_dir`` (a run
+    directory's ``cache/``) and ``cache_embeddings``, embeddings are cached in
+    ``<cache_dir>/embeddings.sqlite`` by (encoder fingerprint, text hash); query-time
+    callers (search, serve) pass ``cache_embeddings=False`` so every query is not stored.
     """
     from ticketsim.inference.cache import CACHE_FILE, CachedEncoder
-    from ticketsim.inference.export import META
 
-    source: str | Path | None = model
-    if backend in ("onnx", "onnx-int8") and not (Path(str(model)) / META).is_file():
-        from ticketsim.inference.export import export_onnx
-        from ticketsim.models import model_fingerprint, resolve_model
-
-        if cache_dir is None:
-            raise TicketsimError(
-                f"{model}: backend '{backend}' needs an ONNX export",
-                hint="run `ticketsim export-onnx MODEL_DIR OUT_DIR --int8` and use OUT_DIR")
-        resolved = resolve_model(model)
-        folder = Path(cache_dir) / f"onnx-{model_fingerprint(resolved)}"
-        if not (folder / META).is_file():
-            export_onnx(resolved, folder, int8=True, reporter=reporter)
-        source = folder
+    if backend not in BACKENDS:
+        raise TicketsimError(f"unknown inference backend '{backend}'",
+                             hint=f"use one of {', '.join(BACKENDS)}")
+    source = onnx_source(model, backend, cache_dir=cache_dir, reporter=reporter)
     encoder = load_encoder(source, backend, threads=threads)
-    if cache_dir is None:
+    if cache_dir is None or not cache_embeddings:
         return encoder
     return CachedEncoder(encoder, Path(cache_dir) / CACHE_FILE)
 
 
-__all__ = ["BACKENDS", "Backend", "Encoder", "encoder_for", "load_encoder"]
+__all__ = ["BACKENDS", "Backend", "Encoder", "encoder_for", "load_encoder", "onnx_source"]
