@@ -3,7 +3,9 @@
 One place knows every format of :mod:`ticketsim.formats`: pairs, triplets (one row
 per negative), n-tuples (pairs short of ``n`` negatives are dropped and counted),
 labelled pairs (1 for positives, 0 for negatives) and scored pairs (the link score or
-1.0 for positives, 0.0 for negatives). A sidecar table keeps the ticket ids of every
+1.0 for positives, 0.0 for negatives). For the two pair formats every label-0 link the
+desk answered becomes a row of its own, even when neither ticket has a positive: a
+"not related" answer is a training signal by itself for a labelled-pairs loss. A sidecar table keeps the ticket ids of every
 row, so tests and the report can check split safety without matching texts.
 """
 
@@ -35,8 +37,13 @@ def check_can_produce(fmt: str, n: int, strategy: str, labelled_negatives: int,
 
 
 def to_format(pairs: pd.DataFrame, neg_ids: list[list[str]], texts: dict[str, str], fmt: str,
-              n: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """(dataset in the format's columns, id sidecar, rows dropped for lack of negatives)."""
+              n: int, answered_negatives: list[tuple[str, str]] | None = None,
+              ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """(dataset in the format's columns, id sidecar, rows dropped for lack of negatives).
+
+    ``answered_negatives``: label-0 links (a, b); in the labelled / scored formats each
+    one not already a row (as some anchor's negative) is added as a 0 row.
+    """
     rows: list[dict] = []
     meta: list[dict] = []
     dropped = 0
@@ -71,6 +78,17 @@ def to_format(pairs: pd.DataFrame, neg_ids: list[list[str]], texts: dict[str, st
                              col: 0 if fmt == "labelled" else 0.0})
                 meta.append({**base, "positive_id": nid, "source": "negative",
                              "negative_ids": [nid]})
+    if fmt in ("labelled", "scored") and answered_negatives:
+        col = "label" if fmt == "labelled" else "score"
+        used = {frozenset((m["anchor_id"], m["positive_id"])) for m in meta}
+        for a, b in answered_negatives:
+            if a == b or frozenset((a, b)) in used or a not in texts or b not in texts:
+                continue
+            used.add(frozenset((a, b)))
+            rows.append({"sentence1": texts[a], "sentence2": texts[b],
+                         col: 0 if fmt == "labelled" else 0.0})
+            meta.append({"anchor_id": a, "positive_id": b, "source": "labelled-answer",
+                         "negative_ids": [b]})
     cols = columns_for(fmt, n if fmt == "ntuple" else 1)
     data = pd.DataFrame(rows, columns=cols)
     if fmt == "labelled":

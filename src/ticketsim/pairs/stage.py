@@ -107,8 +107,13 @@ def build_split(
             info["hardness"] = report.hardness(
                 pairs, neg_ids, corpus, pc.negatives, bm25, model, pc.negatives.hardness_sample,
                 seed, cats, reporter)
-    data, side, dropped = build.to_format(pairs, neg_ids, texts, fmt, n)
+    answered: list[tuple[str, str]] = []
+    if fmt in ("labelled", "scored") and pc.negatives.labelled:
+        answered = [(a, b) for a, b in zip(neg_links["a"].astype(str), neg_links["b"].astype(str),
+                                           strict=True) if a in allowed and b in allowed]
+    data, side, dropped = build.to_format(pairs, neg_ids, texts, fmt, n, answered)
     info.update(report.counts(pairs, neg_ids, neg_src))
+    info["label0_rows"] = int((side["source"] == "labelled-answer").sum())
     info["rows"] = int(len(data))
     info["dropped_without_negatives"] = dropped
     if train:
