@@ -13,11 +13,15 @@ evaluate -> index); the evaluate stage's MRR@10 on the fixed held-out queries is
 
 Every round trains from the base model on all labels so far (not from the previous
 round's model, as ``ticketsim retrain`` does): rounds then differ only in their labels.
+The loss is a labelled-pairs one (``--loss online_contrastive`` by default; ``cosent``
+works too), so every answer, "not related" included, is a training row; with ``mnrl``
+a "not related" answer only trains as the hard negative of an anchor that already has a
+positive, and 150 answers grew the training set by a dozen rows (docs/active_learning.md).
 
 Output: ``bench/results/active_learning.json`` (curves, positives found per round, the
 "labels to reach random's final MRR@10" verdict) and ``active_learning.png``.
 
-    nice .venv/bin/python bench/active_learning.py            # defaults: ~20-30 min on 2 cores
+    nice .venv/bin/python bench/active_learning.py            # defaults: ~30 min on 2 shared cores
     nice .venv/bin/python bench/active_learning.py --tickets 300 --rounds 2 --k 10   # smoke
 """
 

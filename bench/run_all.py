@@ -13,7 +13,10 @@ The contract every ``bench/<name>.py`` follows (run_all relies on nothing else):
   with a ``"system"`` key) or ``"datasets"`` (a list of ``{"dataset": ..., "results": [...]}``).
 
 Files starting with ``_`` and this runner are not benchmarks. Results land under
-``bench/results/`` (``summary.json`` lists every script's status, time and file).
+``bench/results/`` (``summary.json`` lists every script's status, time and file). Scripts in
+``LARGE_ONLY`` run only with ``--large`` (they cannot fit the 20-minute small run). After a
+small run the README's "Performance" table is regenerated from the results
+(``bench/_readme.py``), so the README always shows the latest ``make bench``.
 """
 
 from __future__ import annotations
@@ -42,12 +45,18 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
-def discover(only: list[str] | None = None) -> list[Path]:
+# benchmark -> why it is left out of the small run
+LARGE_ONLY = {"active_learning": "5 rounds x 4 strategies of retraining take ~25 min on 2 cores"}
+
+
+def discover(only: list[str] | None = None, large: bool = True) -> list[Path]:
     """The benchmark scripts present, in name order (``encode`` first: others may reuse its export)."""
     scripts = sorted(p for p in BENCH.glob("*.py")
                      if p.name != Path(__file__).name and not p.name.startswith("_"))
     if only:
         scripts = [p for p in scripts if p.stem in only]
+    elif not large:
+        scripts = [p for p in scripts if p.stem not in LARGE_ONLY]
     return sorted(scripts, key=lambda p: (p.stem != "encode", p.stem))
 
 
@@ -115,7 +124,10 @@ def main() -> None:
     suffix = "-large" if args.large else ""
     entries = []
     t0 = time.perf_counter()
-    for script in discover(args.only):
+    for name, why in ({} if args.large or args.only else LARGE_ONLY).items():
+        print(f"(not in the small run: {name}: {why}; run `make bench-large` or "
+              f"`python bench/run_all.py --only {name}`)")
+    for script in discover(args.only, args.large):
         print(f"\n### {script.stem}{suffix}", flush=True)
         entries.append(run_script(script, args.results / f"{script.stem}{suffix}.json",
                                   args.large, timeout))
@@ -126,6 +138,11 @@ def main() -> None:
 
     atomic_write_json(args.results / f"summary{suffix}.json", summary)
     print_summary(entries)
+    if not args.large and not args.only and (BENCH / "_readme.py").is_file():
+        from _readme import update_readme
+
+        update_readme(args.results, ROOT / "README.md")
+        print("README.md: Performance table regenerated from bench/results/")
     print(f"\ntotal {summary['total_wall_s']:.0f} s; summary: "
           f"{_rel(args.results / f'summary{suffix}.json')}")
     if any(e["status"] != "ok" for e in entries):

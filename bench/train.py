@@ -9,8 +9,11 @@ Systems, all with the same model, pairs, batch size, max_seq_length, epochs and 
 - ``ticketsim-lora``: the same with ``train.lora.enabled``.
 
 Each runs in its own subprocess (peak RSS is its own); pairs/s counts training time only
-(``trainer.train``), evaluation off. Usage:
-python bench/train.py [--run-dir runs/demo] [--pairs 512] [--out bench/results/train.json]
+(``trainer.train``), evaluation off. The pairs come from ``--run-dir``'s pairs stage when it
+exists (``make demo`` writes runs/demo), else the demo data is generated and the ingest and
+pairs stages of configs/demo.yaml run in a temporary folder first. ``--large`` trains on
+2,048 pairs (default 512) and interleaves 2 rounds. Usage:
+python bench/train.py [--run-dir runs/demo] [--pairs 512] [--repeats 2] [--out bench/results/train.json]
 """
 
 from __future__ import annotations
@@ -24,8 +27,27 @@ import tempfile
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {"batch_size": 32, "max_seq_length": 128, "epochs": 1.0, "seed": 42,
             "learning_rate": 3e-5}
+
+
+def _demo_pairs(work: Path) -> Path:
+    """A run directory with the demo's pairs stage (configs/demo.yaml on generated demo data)."""
+    from ticketsim.config import load_config
+    from ticketsim.data.demo import generate_demo
+    from ticketsim.pipeline import run_stage
+    from ticketsim.rundir import RunDir
+
+    data = work / "demo-data"
+    generate_demo(data, n_tickets=2000, seed=0)
+    cfg = load_config(ROOT / "configs" / "demo.yaml", [
+        f"data.tickets={data / 'tickets.csv'}", f"data.links={data / 'links.json'}",
+        f"data.links_store={work / 'links.sqlite'}"])
+    run = RunDir(work / "demo-run")
+    run_stage("ingest", cfg, run)
+    run_stage("pairs", cfg, run)
+    return run.path
 
 
 def _sample(run_dir: Path, n: int, out: Path) -> Path:
@@ -89,6 +111,9 @@ def child_ticketsim(data: Path, lora: bool) -> dict:
             "epochs": s["epochs"], "trainable_share": s["trainable_share"]}
 
 
+SYSTEMS = ("st-script", "ticketsim-full", "ticketsim-lora")
+
+
 def run_child(system: str, data: Path) -> dict:
     code = ("import json,sys,resource; sys.path.insert(0,'bench'); import train as b; "
             f"from pathlib import Path; d=Path({str(data)!r}); "
@@ -98,7 +123,7 @@ def run_child(system: str, data: Path) -> dict:
             "print('RESULT'+json.dumps(r))")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         cwd=Path(__file__).resolve().parents[1], check=False)
+                         cwd=ROOT, check=False)
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT")), None)
     if line is None:
         raise SystemExit(f"{system} failed:\n{out.stderr[-3000:]}")
@@ -109,38 +134,60 @@ def run_child(system: str, data: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--run-dir", type=Path, default=Path("runs/demo"))
-    ap.add_argument("--pairs", type=int, default=512)
-    ap.add_argument("--out", type=Path, default=Path("bench/results/train.json"))
-    ap.add_argument("--repeats", type=int, default=1,
-                    help="interleaved rounds (st, full, lora, st, ...); the fastest run counts")
+    ap.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "demo")
+    ap.add_argument("--pairs", type=int, default=None, help="training pairs (512; 2048 with --large)")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "train.json")
+    ap.add_argument("--repeats", type=int, default=None,
+                    help="interleaved rounds (st, full, lora, st, ...); the fastest run counts "
+                    "(1; 2 with --large)")
+    ap.add_argument("--large", action="store_true")
     a = ap.parse_args()
+    n_pairs = a.pairs or (2048 if a.large else 512)
+    repeats = a.repeats or (2 if a.large else 1)
+    sys.path.insert(0, str(ROOT / "src"))
+    from ticketsim.rundir import atomic_write_json
+
     results: dict[str, dict] = {}
     runs: dict[str, list[float]] = {}
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        data = _sample(a.run_dir, a.pairs, Path(tmp) / "run")
-        for _ in range(a.repeats):
-            for system in ("st-script", "ticketsim-full", "ticketsim-lora"):
+        source = a.run_dir
+        if not (source / "pairs" / "train.parquet").is_file():
+            source = _demo_pairs(Path(tmp) / "demo")
+        data = _sample(source, n_pairs, Path(tmp) / "run")
+        for _ in range(repeats):
+            for system in SYSTEMS:
                 r = run_child(system, data)
                 runs.setdefault(system, []).append(round(r["pairs_per_s"], 2))
                 if system not in results or r["pairs_per_s"] > results[system]["pairs_per_s"]:
                     results[system] = r
-    for system, r in results.items():
-        r["pairs_per_s_all_runs"] = runs[system]
     keys = ("rows", "batch_size", "max_seq_length", "epochs")
     same = {k: {r[k] for r in results.values()} for k in keys}
     assert all(len(v) == 1 for v in same.values()), f"settings differ: {same}"
-    report = {"settings": {k: next(iter(v)) for k, v in same.items()}, "model": "all-MiniLM-L6-v2",
-              "cpu_threads": os.cpu_count(), "repeats": a.repeats, "systems": results,
-              "ratio_full_vs_st": results["ticketsim-full"]["pairs_per_s"]
-              / results["st-script"]["pairs_per_s"],
-              "load_average": os.getloadavg()}
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(report, indent=2) + "\n")
+    st = results["st-script"]["pairs_per_s"]
+    rows = []
+    for system, r in results.items():
+        rows.append({"system": system, "pairs_per_s": round(r["pairs_per_s"], 2),
+                     "vs_st_script": round(r["pairs_per_s"] / st, 3),
+                     "seconds": round(r["seconds"], 1), "peak_rss_mb": round(r["peak_rss_mb"]),
+                     "trainable_share": r.get("trainable_share", 1.0),
+                     "pairs_per_s_all_runs": runs[system]})
+    report = {"benchmark": "train",
+              "settings": {**{k: next(iter(v)) for k, v in same.items()},
+                           "model": "all-MiniLM-L6-v2", "loss": "mnrl (no-duplicates sampler)",
+                           "learning_rate": SETTINGS["learning_rate"], "seed": SETTINGS["seed"],
+                           "repeats": repeats, "pairs_from": "run dir" if source == a.run_dir
+                           else "generated demo (configs/demo.yaml)"},
+              "machine": {"cpu_count": os.cpu_count(),
+                          "loadavg_before": [round(x, 2) for x in load_before],
+                          "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
+              "results": rows, "skipped": []}
+    atomic_write_json(a.out, report)
     print(json.dumps(report, indent=2))
-    print(f"\n{'system':16} {'pairs/s':>8} {'seconds':>8} {'peak MB':>8}")
-    for name, r in results.items():
-        print(f"{name:16} {r['pairs_per_s']:8.1f} {r['seconds']:8.1f} {r['peak_rss_mb']:8.0f}")
+    print(f"\n{'system':16} {'pairs/s':>8} {'vs ST':>6} {'seconds':>8} {'peak MB':>8}")
+    for r in rows:
+        print(f"{r['system']:16} {r['pairs_per_s']:8.1f} {r['vs_st_script']:6.2f} "
+              f"{r['seconds']:8.1f} {r['peak_rss_mb']:8.0f}")
 
 
 if __name__ == "__main__":

@@ -53,3 +53,35 @@ def test_a_failing_script_fails_the_run_but_others_still_run(tmp_path: Path) -> 
     summary = json.loads((bench / "results" / "summary.json").read_text())
     status = {e["benchmark"]: e["status"] for e in summary["benchmarks"]}
     assert status == {"encode": "ok", "search": "ok", "train": "failed (exit 4)"}
+
+
+def test_large_only_scripts_stay_out_of_the_small_run(tmp_path: Path) -> None:
+    bench = _bench_dir(tmp_path)
+    (bench / "active_learning.py").write_text(FAKE.replace("NAME", "active_learning"))
+    small = subprocess.run([sys.executable, str(bench / "run_all.py")], capture_output=True,
+                           text=True, timeout=120)
+    assert small.returncode == 0, small.stderr
+    names = [e["benchmark"] for e in
+             json.loads((bench / "results" / "summary.json").read_text())["benchmarks"]]
+    assert names == ["encode", "search"] and "not in the small run: active_learning" in small.stdout
+    subprocess.run([sys.executable, str(bench / "run_all.py"), "--large"], check=True,
+                   capture_output=True, timeout=120)
+    large = json.loads((bench / "results" / "summary-large.json").read_text())["benchmarks"]
+    assert [e["benchmark"] for e in large] == ["encode", "active_learning", "search"]  # encode first
+
+
+def test_readme_tables_are_regenerated_from_results(tmp_path: Path) -> None:
+    bench = _bench_dir(tmp_path)
+    shutil.copy(RUN_ALL.with_name("_readme.py"), bench / "_readme.py")
+    (bench / "train.py").write_text(FAKE.replace("NAME", "train").replace(
+        '"tickets_per_s": 100.0 if a.large else 10.0', '"pairs_per_s": 19.25, "vs_st_script": 1.01')
+        .replace('"settings": {}', '"settings": {"rows": 433, "batch_size": 32, '
+                 '"max_seq_length": 128, "epochs": 1.0}'))
+    readme = bench.parent / "README.md"
+    readme.write_text("# x\n\n<!-- bench:start -->\nold\n<!-- bench:end -->\n\n## After\n")
+    res = subprocess.run([sys.executable, str(bench / "run_all.py")], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    text = readme.read_text()
+    assert "old" not in text and text.endswith("<!-- bench:end -->\n\n## After\n")
+    assert "| x | 19.2 | 1.01 | - |" in text  # the train row: pairs/s, ratio, missing peak MB

@@ -1,0 +1,142 @@
+"""Render the README's "Performance" tables from bench/results/*.json (called by run_all.py).
+
+The tables sit between ``<!-- bench:start -->`` and ``<!-- bench:end -->`` in README.md and
+are replaced as a whole, so the README always matches the latest ``make bench``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def _load(results: Path, name: str) -> dict[str, Any] | None:
+    path = results / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _f(value: Any, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _encode(rep: dict[str, Any]) -> list[str]:
+    out = ["**Encoding** (`bench/encode.py`; same model, texts, max_seq_length "
+           f"{rep['settings']['max_seq_length']}, batch {rep['settings']['batch_size']}, "
+           f"{rep['settings']['threads']} threads):", "",
+           "| data | system | tickets/s | vs plain ST | of matmul peak | top-10 overlap | MRR@10 |",
+           "|---|---|---|---|---|---|---|"]
+    for ds in rep["datasets"]:
+        for r in ds["results"]:
+            out.append(f"| {ds['dataset']} | {r['system']} | {_f(r['tickets_per_s'])} | "
+                       f"{_f(r['speedup_vs_st_encode'], 2)}x | "
+                       f"{_f(100 * r['fraction_of_matmul_peak'], 0)} % | "
+                       f"{_f(r.get('top10_overlap_to_st'), 3)} | {_f(r.get('mrr@10'), 3)} |")
+    return out
+
+
+def _rows(rep: dict[str, Any], title: str, cols: list[tuple[str, str, int]]) -> list[str]:
+    out = [title, "", "| system | " + " | ".join(h for _, h, _ in cols) + " |",
+           "|---|" + "---|" * len(cols)]
+    for r in rep.get("results", []):
+        cells = [(_f(r.get(k), d) if isinstance(r.get(k), int | float) and not
+                  isinstance(r.get(k), bool) else str(r.get(k, "") if r.get(k) is not None
+                                                      else "-")) for k, _, d in cols]
+        out.append(f"| {r['system']} | " + " | ".join(cells) + " |")
+    return out
+
+
+def render(results: Path) -> str:
+    """Markdown for every known result file present; one that has another layout is named, not fatal."""
+    parts: list[str] = []
+    for name, fn in SECTIONS:
+        rep = _load(results, name)
+        if rep is None:
+            continue
+        try:
+            lines = fn(rep)
+        except (KeyError, TypeError, ValueError) as err:
+            lines = [f"(`bench/results/{name}.json` has an unexpected layout: {err!r})"]
+        parts += ["", *lines]
+    return "\n".join(parts).strip() + "\n"
+
+
+def _summary(rep: dict[str, Any]) -> list[str]:
+    return [f"Last `make bench`: {rep['total_wall_s'] / 60:.1f} minutes in all; load average "
+            f"at the end {rep['loadavg_end'][0]}; benchmarks: "
+            + ", ".join(f"{e['benchmark']} ({e['wall_s']:.0f} s, {e['status']})"
+                        for e in rep["benchmarks"]) + "."]
+
+
+def _train(rep: dict[str, Any]) -> list[str]:
+    s = rep["settings"]
+    return _rows(rep, f"**Training** (`bench/train.py`; {s['rows']} pairs, batch {s['batch_size']}, "
+                 f"max_seq_length {s['max_seq_length']}, {s['epochs']:g} epoch, MNRL):",
+                 [("pairs_per_s", "pairs/s", 1), ("vs_st_script", "vs plain ST", 2),
+                  ("peak_rss_mb", "peak MB", 0)])
+
+
+def _search(rep: dict[str, Any]) -> list[str]:
+    s = rep["settings"]
+    return _rows(rep, f"**Vector search** (`bench/search.py`; {s['n']:,} vectors, dim {s['dim']}, "
+                 f"{s['queries']} queries, recall against exact search; `chosen`: the cheapest "
+                 f"ef reaching {s.get('recall_target', 0.95)}):",
+                 [("recall@10", "recall@10", 3), ("p50_ms", "p50 ms", 2), ("p99_ms", "p99 ms", 2),
+                  ("build_s", "build s", 0), ("memory_mb_per_million", "MB per 1M", 0),
+                  ("chosen", "chosen", 0)])
+
+
+def _keyword(rep: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for ds in rep["datasets"]:
+        out += ["", *_rows(ds, f"**Keyword search** (`bench/keyword_search.py`, {ds['dataset']}):",
+                           [("docs_per_s", "index docs/s", 0), ("p50_ms", "p50 ms", 2),
+                            ("p99_ms", "p99 ms", 2), ("queries_per_s", "queries/s", 0),
+                            ("top10_overlap_to_bm25s", "top-10 overlap to bm25s", 3)])]
+    return out[1:]
+
+
+def _load_test(rep: dict[str, Any]) -> list[str]:
+    s = rep["settings"]
+    return _rows(rep, f"**Service under load** (`bench/load.py`; {s['tickets']:,} tickets, "
+                 f"{s['clients']} clients, adds and deletes running):",
+                 [("search_requests", "searches", 0), ("queries_per_s", "searches/s", 1),
+                  ("p50_ms", "p50 ms", 0), ("p99_ms", "p99 ms", 0), ("search_errors", "errors", 0),
+                  ("adds_missing_after", "adds lost", 0)])
+
+
+def _pipeline(rep: dict[str, Any]) -> list[str]:
+    return _rows(rep, f"**End to end** (`bench/pipeline.py`; `ticketsim run` on "
+                 f"{rep['settings']['tickets']:,} demo tickets):",
+                 [("wall_s", "wall s", 0), ("pairs_s", "pairs s", 0), ("train_s", "train s", 0),
+                  ("evaluate_s", "evaluate s", 0), ("index_s", "index s", 0),
+                  ("finetuned_mrr@10", "fine-tuned MRR@10", 3)])
+
+
+SECTIONS = [("summary", _summary), ("encode", _encode), ("train", _train), ("search", _search),
+            ("keyword_search", _keyword), ("load", _load_test), ("pipeline", _pipeline)]
+
+
+def update_readme(results: Path, readme: Path) -> None:
+    """Replace the text between the bench markers in ``readme`` (atomically)."""
+    import os
+
+    text = readme.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{readme}: markers {START} / {END} not found")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{START}\n{render(results)}{END}{tail}"
+    tmp = readme.with_suffix(".md.tmp")
+    tmp.write_text(new)
+    os.replace(tmp, readme)
+
+
+if __name__ == "__main__":
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    update_readme(root / "bench" / "results", root / "README.md")
+    sys.stdout.write(render(root / "bench" / "results"))
