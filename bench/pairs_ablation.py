@@ -99,7 +99,8 @@ def seamonkey(work: Path, folds: int, epochs: float) -> list[dict[str, Any]]:
             "pairs.split.method=kfold", f"pairs.split.folds={folds}", f"pairs.split.fold={fold}",
             "pairs.split.validation_fraction=0.0", "pairs.positives.views=always",
             "pairs.negatives.strategy=bm25", "pairs.negatives.exclude_same_category=false",
-            f"train.epochs={epochs}", "evaluate.systems=[bm25, base, finetuned]",
+            f"train.epochs={epochs}", "train.max_seq_length=128", "train.batch_size=32",
+            "evaluate.systems=[bm25, base, finetuned]",
             "evaluate.bootstrap.samples=200",
         ])
         run = RunDir(work / f"sm-fold{fold}")

@@ -12,7 +12,7 @@ Each runs in its own subprocess (peak RSS is its own); pairs/s counts training t
 (``trainer.train``), evaluation off. The pairs come from ``--run-dir``'s pairs stage when it
 exists (``make demo`` writes runs/demo), else the demo data is generated and the ingest and
 pairs stages of configs/demo.yaml run in a temporary folder first. ``--large`` trains on
-2,048 pairs (default 512) and interleaves 2 rounds. Usage:
+2,048 pairs (default 512) and interleaves 3 rounds (2 by default). Usage:
 python bench/train.py [--run-dir runs/demo] [--pairs 512] [--repeats 2] [--out bench/results/train.json]
 """
 
@@ -139,11 +139,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "train.json")
     ap.add_argument("--repeats", type=int, default=None,
                     help="interleaved rounds (st, full, lora, st, ...); the fastest run counts "
-                    "(1; 2 with --large)")
+                    "(2; 3 with --large)")
     ap.add_argument("--large", action="store_true")
     a = ap.parse_args()
     n_pairs = a.pairs or (2048 if a.large else 512)
-    repeats = a.repeats or (2 if a.large else 1)
+    repeats = a.repeats or (3 if a.large else 2)
     sys.path.insert(0, str(ROOT / "src"))
     from ticketsim.rundir import atomic_write_json
 
