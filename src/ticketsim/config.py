@@ -615,6 +615,10 @@ class IndexConfig(Section):
         None, description="Qdrant server / cluster URL (null: Qdrant's local mode in the run dir)."
     )
     qdrant_collection: str = Field("tickets", description="Qdrant collection (alias) name.")
+    embeddings: Path | None = Field(
+        None, description="Shard folder written by `ticketsim embed` (Ray Data, e.g. "
+        "<run dir>/embeddings): the index loads its vectors instead of embedding (null: embed here)."
+    )
 
 
 class SearchConfig(Section):

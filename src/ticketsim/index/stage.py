@@ -53,6 +53,10 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     run.require("ingest", "index")
     model_path = index_model(cfg, run)
     h = inputs_hash(cfg, run, model_path)
+    if cfg.index.embeddings is not None:  # vectors from `ticketsim embed`: rerun when they change
+        from ticketsim.index.ray_embed import manifest_hash
+
+        h = combine_hashes(h, manifest_hash(cfg.index.embeddings))
     if not force and run.is_fresh(STAGE, h):
         reporter.log("index: inputs unchanged, skipped")
         meta = json.loads((run.stage_path(STAGE) / "meta.json").read_text())
@@ -61,8 +65,14 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     icfg = cfg.index
     tickets = load_tickets(run)
     t0 = time.perf_counter()
-    vectors = embed_texts(model_path, tickets["text"].tolist(), icfg.batch_size,
-                          cache_dir=run.path / "cache", backend=icfg.encoder, reporter=reporter)
+    if icfg.embeddings is not None:
+        from ticketsim.index.ray_embed import load_shards
+
+        vectors = load_shards(icfg.embeddings, tickets["id"].tolist(),
+                              model_fingerprint=fingerprint_of(model_path), encoder=icfg.encoder)
+    else:
+        vectors = embed_texts(model_path, tickets["text"].tolist(), icfg.batch_size,
+                              cache_dir=run.path / "cache", backend=icfg.encoder, reporter=reporter)
     embed_s = time.perf_counter() - t0
     full_dim = int(vectors.shape[1])
     meta = build_meta(icfg, full_dim=full_dim, model_path=model_path,
