@@ -83,7 +83,9 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
                              "text_template": cfg.data.text_template})
     records = ticket_records(tickets)
     texts = tickets["text"].tolist()
-    with run.stage(STAGE, h, {"model_fingerprint": meta["model_fingerprint"]}) as tmp:
+    from ticketsim.index.qdrant_backend import alias_swap  # Qdrant server: build aside, swap alias
+
+    with alias_swap(meta), run.stage(STAGE, h, {"model_fingerprint": meta["model_fingerprint"]}) as tmp:
         t1 = time.perf_counter()
         idx = TicketIndex.create(tmp, meta, save_every=max(icfg.save_every, len(records) + 1))
         step = 5000
