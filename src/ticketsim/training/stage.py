@@ -106,13 +106,32 @@ def loss_png(history: list[dict[str, Any]]) -> bytes:
     return buf.getvalue()
 
 
-def _checkpoint_dir(run: RunDir, h: str, resume: bool, reporter: Reporter) -> tuple[Path, bool]:
-    """(checkpoint folder, whether a checkpoint to resume from exists)."""
+def _last_complete_checkpoint(ck: Path) -> Path | None:
+    """The newest checkpoint whose trainer_state.json (the trainer writes it last) reads.
+
+    The trainer writes checkpoint folders in place, so a kill during a save leaves a torn
+    ``checkpoint-N``; resuming from it would fail, so it is skipped (and removed).
+    """
+    found = sorted((p for p in ck.glob("checkpoint-*") if p.is_dir() and
+                    p.name.split("-")[-1].isdigit()), key=lambda p: int(p.name.split("-")[-1]))
+    for p in reversed(found):
+        try:
+            json.loads((p / "trainer_state.json").read_text())
+            return p
+        except (OSError, ValueError):
+            if _is_main():
+                shutil.rmtree(p, ignore_errors=True)
+    return None
+
+
+def _checkpoint_dir(run: RunDir, h: str, resume: bool,
+                    reporter: Reporter) -> tuple[Path, Path | None]:
+    """(checkpoint folder, the checkpoint to resume from: None when starting over)."""
     ck = run.path / CHECKPOINTS
     marker = ck / "inputs_hash"
-    has = ck.is_dir() and any(ck.glob("checkpoint-*"))
     if resume:
-        if not has:
+        last = _last_complete_checkpoint(ck) if ck.is_dir() else None
+        if last is None:
             raise TicketsimError(f"{ck}: no checkpoint to resume from",
                                  hint="run `ticketsim train` without --resume")
         if marker.is_file() and marker.read_text().strip() != h:
@@ -120,13 +139,14 @@ def _checkpoint_dir(run: RunDir, h: str, resume: bool, reporter: Reporter) -> tu
                 f"{ck}: the checkpoints were made with other pairs or train settings",
                 hint="resume with the same config, or train without --resume (starts over)",
             )
-        return ck, True
+        reporter.log(f"train: resuming from {last.name}")
+        return ck, last
     if _is_main():
         if ck.exists():
             shutil.rmtree(ck)
         ck.mkdir(parents=True)
         marker.write_text(h + "\n")
-    return ck, False
+    return ck, None
 
 
 def run_train(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL,
@@ -210,12 +230,13 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
     train_ds = Dataset.from_pandas(train_df, preserve_index=False)
     eval_ds = Dataset.from_pandas(val_df, preserve_index=False) \
         if val_df is not None and not val_df.empty else None
-    ck, resuming = _checkpoint_dir(run, h, resume, reporter)
+    ck, resume_from = _checkpoint_dir(run, h, resume, reporter)
+    resuming = resume_from is not None
     trainer = build_trainer(model, tc, train_ds, eval_ds, evaluator, ck, precision=precision,
                             reporter=reporter, callbacks=callbacks, use_cpu=device == "cpu",
                             logging_dir=run.path / LOGS)
     start = time.perf_counter()
-    out = trainer.train(resume_from_checkpoint=True if resuming else None)
+    out = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.perf_counter() - start
     history = [dict(r) for r in trainer.state.log_history]
     summary: dict[str, Any] = {
@@ -226,7 +247,8 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
         "train_loss": float(out.training_loss),
         "pairs_per_second": len(train_df) * float(trainer.state.epoch or 0) / seconds
         if seconds else 0.0,
-        "resumed": resuming, "lora": tc.lora.enabled, **lora_info,
+        "resumed": resuming, "resumed_from": resume_from.name if resume_from else None,
+        "lora": tc.lora.enabled, **lora_info,
         "best_metric": trainer.state.best_metric, "best_checkpoint":
             Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint
             else None,
