@@ -114,7 +114,9 @@ def run_round(cfg: Any, run_path: Path, reporter: Any) -> dict[str, Any]:
     results = run_all(cfg, RunDir(run_path), reporter=reporter)
     by = {r.stage: r for r in results}
     ev = by["evaluate"].summary
+    ci = (ev.get("ci") or {}).get("per_system", {}).get("finetuned", {})
     return {"mrr@10": ev["systems"]["finetuned"]["mrr@10"],
+            "ci95": [ci.get("low"), ci.get("high")],
             "recall@10": ev["systems"]["finetuned"].get("recall@10"),
             "queries": ev.get("n_queries"), "train_rows": by["train"].summary.get("train_rows"),
             "seconds": time.perf_counter() - t0}
@@ -161,10 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--large", action="store_true",
                     help="2,000 tickets, 6 rounds of 40 labels (about an hour on 2 cores)")
     ap.add_argument("--tickets", type=int, default=1200)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--k", type=int, default=30, help="labels asked per round")
     ap.add_argument("--seed-labels", type=int, default=10)
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--loss", default="online_contrastive",
                     help="online_contrastive / cosent (every answer is a row) or mnrl")
     ap.add_argument("--seed", type=int, default=0)
@@ -234,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             run_path = work / f"{name}-r{rnd}"
             res = run_round(cfg, run_path, NULL)
             curve.append({"round": rnd, "labels": rnd * args.k, "mrr@10": res["mrr@10"],
+                          "ci95": res["ci95"],
                           "recall@10": res["recall@10"], "positives_found": found,
                           "train_rows": res["train_rows"], "seconds": round(res["seconds"], 1)})
             print(f"{name} round {rnd}: {rnd * args.k} labels ({pos} positive), "
@@ -259,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
         best = min(others, key=lambda k: others[k]["labels"]) if others else None
         verdict["best_non_random"] = best
         verdict["random_gain_over_round0"] = target - r0["mrr@10"]
+        # 88-ish queries: is random's gain more than the bootstrap noise of round 0?
+        r0_high = r0["ci95"][1]
+        verdict["random_final_above_round0_ci95"] = (None if r0_high is None
+                                                     else bool(target > r0_high))
         if target <= r0["mrr@10"]:
             # random's labels did not move the model: "reaching" its final MRR says nothing
             verdict["done_when_met"] = None
