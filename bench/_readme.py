@@ -41,7 +41,7 @@ def _rows(rep: dict[str, Any], title: str, cols: list[tuple[str, str, int]]) -> 
     out = [title, "", "| system | " + " | ".join(h for _, h, _ in cols) + " |",
            "|---|" + "---|" * len(cols)]
     for r in rep.get("results", []):
-        cells = [(_f(r.get(k), d) if isinstance(r.get(k), int | float) and not
+        cells = [("yes" if r.get(k) is True else _f(r.get(k), d) if isinstance(r.get(k), int | float) and not
                   isinstance(r.get(k), bool) else str(r.get(k, "") if r.get(k) is not None
                                                       else "-")) for k, _, d in cols]
         out.append(f"| {r['system']} | " + " | ".join(cells) + " |")
