@@ -98,6 +98,14 @@ def test_add_search_delete_ticket(make_client) -> None:  # type: ignore[no-untyp
     assert c.get("/tickets/D1").json()["short_description"] == "second"
     _assert_error(c.post("/tickets", json={"tickets": [{"id": "   "}]}), 422)
     _assert_error(c.post("/tickets", json={"tickets": []}), 422)
+    # the schema says ISO 8601 strings: Unix seconds are refused, not silently taken
+    # (schemathesis' negative-data check found this)
+    err = _assert_error(c.post("/tickets", json={"tickets": [{"id": "U1", "created": 735150631}]}),
+                        422)
+    assert "ISO 8601" in err["error"]
+    _assert_error(c.post("/search", json={"text": "a", "filters": {"created_from": 0}}), 422)
+    assert c.post("/search", json={"text": "a", "filters": {
+        "created_from": "2024-01-01"}}).status_code == 200
 
 
 def test_feedback_lands_in_links_store(make_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

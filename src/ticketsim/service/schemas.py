@@ -12,12 +12,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, field_validator
 
 from ticketsim.config import ServeConfig
 
 NonBlank = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
 Scalar = str | int | float | bool | None
+
+
+def _iso_only(value: Any) -> Any:
+    """The schema says an ISO 8601 string; pydantic alone would also take Unix seconds."""
+    if value is not None and not isinstance(value, str | datetime):
+        raise ValueError("expected an ISO 8601 date or date-time string, e.g. 2024-05-01T12:00:00")
+    return value
+
+
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 
 def clean_str(value: str) -> str:
@@ -57,8 +67,8 @@ class FiltersIn(Strict):
 
     category: list[Annotated[str, Field(max_length=200)]] | None = Field(None, max_length=100)
     status: list[Annotated[str, Field(max_length=200)]] | None = Field(None, max_length=100)
-    created_from: datetime | None = Field(None, description="Created on or after.")
-    created_to: datetime | None = Field(None, description="Created before.")
+    created_from: IsoDatetime | None = Field(None, description="Created on or after.")
+    created_to: IsoDatetime | None = Field(None, description="Created before.")
     exclude_ids: list[Annotated[str, Field(max_length=200)]] | None = Field(None, max_length=1000)
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,7 +165,7 @@ def request_models(cfg: ServeConfig) -> dict[str, type[BaseModel]]:
         category=(Annotated[str, Field(max_length=200)], ""),
         subcategory=(Annotated[str, Field(max_length=200)], ""),
         status=(Annotated[str, Field(max_length=200)], ""),
-        created=(datetime | None, None),
+        created=(IsoDatetime | None, None),
         text=(opt_text | None, None),
         extra=(Annotated[dict[Annotated[str, Field(max_length=100)], Scalar],
                          Field(max_length=50)] | None, None),
