@@ -105,10 +105,28 @@ def bench_precision(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray,
             "p99_ms": round(float(np.percentile(lat, 99)), 3),
             "exact_p50_ms": round(float(np.percentile(exact_lat, 50)), 2),
             "recall@10": round(hits / (10 * len(queries)), 4)})
+    if precision != "f32" and args.rescore > 1:
+        # what the product does for f16/i8 (index.rescore): rescore x k candidates re-ranked
+        # by exact float32 cosine (the ticket store keeps float32 vectors)
+        for ef in args.expansion_search:
+            index.expansion_search = ef
+            lat, hits = [], 0
+            for q, t in zip(queries, truth, strict=True):
+                t1 = time.perf_counter()
+                m = index.search(q, 10 * args.rescore, threads=1)
+                keys = np.asarray(m.keys, dtype=np.int64)
+                top = keys[np.argsort(-(vectors[keys] @ q), kind="stable")[:10]]
+                lat.append((time.perf_counter() - t1) * 1000)
+                hits += len(set(top.tolist()) & set(t.tolist()))
+            rows.append({**rows[0], "system": f"usearch-{precision}-ef{ef}+rescore{args.rescore}",
+                         "expansion_search": ef, "rescore": args.rescore,
+                         "p50_ms": round(float(np.percentile(lat, 50)), 3),
+                         "p99_ms": round(float(np.percentile(lat, 99)), 3),
+                         "recall@10": round(hits / (10 * len(queries)), 4)})
     # the chosen setting per precision: the cheapest ef that reaches the recall target
     ok = [r for r in rows if r["recall@10"] >= RECALL_TARGET]
-    if ok:
-        min(ok, key=lambda r: r["expansion_search"])["chosen"] = True
+    if ok:  # cheapest: lowest ef, then without rescoring
+        min(ok, key=lambda r: (r["expansion_search"], r.get("rescore", 1)))["chosen"] = True
     return rows
 
 
@@ -124,6 +142,8 @@ def main() -> int:
     p.add_argument("--expansion-search", default="64,128,256",
                    help="comma list: every index is searched at each (ef)")
     p.add_argument("--threads", type=int, default=2, help="Build threads.")
+    p.add_argument("--rescore", type=int, default=4,
+                   help="f16/i8: also measure re-ranking rescore x k candidates by float32 cosine")
     p.add_argument("--json", action="store_true", help="Print the JSON result on stdout.")
     p.add_argument("--out", type=Path, default=None, help="Also write the JSON here.")
     args = p.parse_args()
@@ -133,6 +153,7 @@ def main() -> int:
         "n": n, "dim": 384, "base_tickets": args.base, "queries": args.queries, "k": 10,
         "connectivity": args.connectivity, "expansion_add": args.expansion_add,
         "expansion_search": args.expansion_search, "build_threads": args.threads,
+        "rescore": args.rescore,
         "recall_target": RECALL_TARGET,
         "data": "Endava tickets embedded with all-MiniLM-L6-v2, grown by 2-ticket mixtures + noise"},
         "results": [], "skipped": []}

@@ -49,7 +49,7 @@ class Searcher:
         icfg: IndexConfig = self.cfg.index
         index = TicketIndex.open(folder, save_every=icfg.save_every, options={
             "expansion_search": icfg.expansion_search, "exact_below": icfg.exact_below,
-            "qdrant_url": icfg.qdrant_url})
+            "qdrant_url": icfg.qdrant_url, "rescore": icfg.rescore})
         meta = index.meta
         model_path = str(model) if model is not None else meta["model_path"]
         fp = fingerprint_of(model_path)

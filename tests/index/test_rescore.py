@@ -1,0 +1,44 @@
+"""index.rescore: quantised (i8) candidates are re-ranked by exact float32 cosine from the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from index_helpers import index_config, make_run, tiny_tickets
+
+from ticketsim.index.search import Searcher
+from ticketsim.index.stage import run_index
+
+
+@pytest.mark.config_keys("index.rescore")
+def test_rescore_reranks_i8_candidates_by_float32(tmp_path: Path, tiny_model_dir: Path) -> None:
+    run = make_run(tmp_path / "run", tiny_tickets(per_topic=8))
+    build = index_config(tiny_model_dir, precision="i8", exact_below=0)
+    run_index(build, run)
+    query = "printer jam toner. print jam again on printer, toner low please"
+    results = {}
+    for rescore in (1, 4):
+        s = Searcher(run, index_config(tiny_model_dir, precision="i8", exact_below=0,
+                                       rescore=rescore))
+        assert s.index.rescore == rescore
+        q = s.embed([query])
+        hits = s.index.dense(q[0], 5)
+        keys = [k for k, _ in hits]
+        exact = s.index.store.vectors(keys, s.index.dim) @ q[0]  # float32 cosine, unit vectors
+        results[rescore] = (hits, exact)
+        s.close()
+    hits1, exact1 = results[1]
+    hits4, exact4 = results[4]
+    # without rescoring the scores are the i8 index's approximations ...
+    assert np.abs(np.array([sc for _, sc in hits1]) - exact1).max() > 1e-4
+    # ... with it they are exact float32 cosines, in descending order
+    scores4 = np.array([sc for _, sc in hits4])
+    np.testing.assert_allclose(scores4, exact4, atol=1e-5)
+    assert list(scores4) == sorted(scores4, reverse=True)
+    f32_run = make_run(tmp_path / "f32", tiny_tickets(per_topic=8))
+    run_index(index_config(tiny_model_dir, exact_below=0), f32_run)
+    f32 = Searcher(f32_run, index_config(tiny_model_dir, exact_below=0, rescore=4))
+    assert f32.index.rescore == 1  # float32 indexes are already exact: nothing to re-rank
+    f32.close()
