@@ -13,42 +13,12 @@ import pandas as pd
 from ticketsim.config import config_from_dict
 from ticketsim.pipeline import ORDER, run_all
 from ticketsim.rundir import RunDir
-
-TOPICS = [
-    ("Network", "VPN", ["vpn drops every few minutes", "vpn disconnects from home",
-                        "cannot keep vpn connection", "vpn keeps dropping at home"]),
-    ("Email", "Outlook", ["outlook asks for password again", "outlook password prompt loop",
-                          "outlook keeps asking password", "password prompt in outlook"]),
-    ("Hardware", "Printer", ["printer jam on floor two", "printer paper jam again",
-                             "paper jam printer floor", "printer keeps jamming"]),
-    ("Access", "Account", ["account locked after login", "locked account cannot login",
-                           "login fails account locked", "my account is locked"]),
-    ("Software", "Install", ["install excel license error", "excel license install fails",
-                             "cannot install excel license", "license error installing excel"]),
-]
-
-
-def write_tiny_export(folder: Path) -> tuple[Path, Path]:
-    rows, links = [], []
-    n = 0
-    for day, (cat, sub, texts) in enumerate(TOPICS * 2):
-        ids = []
-        for j, t in enumerate(texts):
-            n += 1
-            tid = f"T{n:03d}"
-            ids.append(tid)
-            rows.append({"id": tid, "short_description": t, "description": f"{t} on laptop {n}",
-                         "category": cat, "subcategory": sub,
-                         "created": f"2024-01-{day + 1:02d}T0{j}:00:00", "notes": f"fix {n}"})
-        links += [{"a": ids[0], "b": ids[1]}, {"a": ids[2], "b": ids[3]}]
-    folder.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(folder / "tickets.csv", index=False)
-    (folder / "links.json").write_text(json.dumps(links))
-    return folder / "tickets.csv", folder / "links.json"
+from tinydata import write_tiny_export
 
 
 def tiny_config(tmp_path: Path, model: Path) -> dict:
-    tickets, links = write_tiny_export(tmp_path / "export")
+    tickets, links = write_tiny_export(tmp_path / "export", links_per_group=2, notes=True,
+                                       hourly=True)
     return {
         "data": {"tickets": str(tickets), "links": str(links),
                  "links_store": str(tmp_path / "links.sqlite"),

@@ -5,47 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
-
 from ticketsim.config import Config, config_from_dict
 from ticketsim.rundir import RunDir
+from tinydata import TOPICS as BASE_TOPICS
+from tinydata import write_tiny_export
 
-TOPICS = [
-    ("Network", "VPN", ["vpn drops every few minutes", "vpn disconnects from home",
-                        "cannot keep vpn connection", "vpn keeps dropping at home"]),
-    ("Email", "Outlook", ["outlook asks for password again", "outlook password prompt loop",
-                          "outlook keeps asking password", "=HYPERLINK(1) password in outlook"]),
-    ("Hardware", "Printer", ["printer jam on floor two", "printer paper jam again",
-                             "paper jam printer floor", "printer keeps jamming"]),
-    ("Access", "Account", ["account locked after login", "locked account cannot login",
-                           "login fails account locked", "my account is locked"]),
-    ("Software", "Install", ["install excel license error", "excel license install fails",
-                             "cannot install excel license", "license error installing excel"]),
-]
-
-
-def write_export(folder: Path, categories: bool = True) -> tuple[Path, Path]:
-    rows, links = [], []
-    n = 0
-    for day, (cat, sub, texts) in enumerate(TOPICS * 2):
-        ids = []
-        for t in texts:
-            n += 1
-            tid = f"T{n:03d}"
-            ids.append(tid)
-            rows.append({"id": tid, "short_description": t, "description": f"{t} on laptop {n}",
-                         "category": cat if categories else "",
-                         "subcategory": sub if categories else "",
-                         "created": f"2024-01-{day + 1:02d}T00:00:00"})
-        links.append({"a": ids[0], "b": ids[1]})
-    folder.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(folder / "tickets.csv", index=False)
-    (folder / "links.json").write_text(json.dumps(links))
-    return folder / "tickets.csv", folder / "links.json"
+# one text starts with "=" so the spreadsheet export's formula escaping is exercised
+TOPICS = [(c, sub, [t.replace("password prompt in outlook", "=HYPERLINK(1) password in outlook")
+                    for t in texts]) for c, sub, texts in BASE_TOPICS]
 
 
 def tiny_tree(tmp: Path, model: Path, categories: bool = True) -> dict:
-    tickets, links = write_export(tmp / "export", categories)
+    tickets, links = write_tiny_export(tmp / "export", TOPICS, categories=categories)
     return {
         "data": {"tickets": str(tickets), "links": str(links),
                  "links_store": str(tmp / "links.sqlite"),
