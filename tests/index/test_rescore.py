@@ -42,3 +42,9 @@ def test_rescore_reranks_i8_candidates_by_float32(tmp_path: Path, tiny_model_dir
     f32 = Searcher(f32_run, index_config(tiny_model_dir, exact_below=0, rescore=4))
     assert f32.index.rescore == 1  # float32 indexes are already exact: nothing to re-rank
     f32.close()
+    q_run = make_run(tmp_path / "qdrant", tiny_tickets(per_topic=2))
+    q_cfg = index_config(tiny_model_dir, backend="qdrant", precision="i8", rescore=4)
+    run_index(q_cfg, q_run)
+    q = Searcher(q_run, q_cfg)
+    assert q.index.rescore == 1  # Qdrant rescores its int8 quantisation itself
+    q.close()

@@ -96,6 +96,8 @@ class VectorBackend(Protocol):
 
     dim: int
     precision: str
+    exact_scores: bool
+    """True when returned scores are float32 cosines (else the index re-ranks: index.rescore)."""
 
     def upsert(self, keys: np.ndarray, vectors: np.ndarray) -> None:
         """Add or replace the vectors of ``keys`` (unit float32 rows)."""

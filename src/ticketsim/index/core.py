@@ -63,9 +63,9 @@ class TicketIndex:
                                                                                  "status"))
         self.backend = make_backend(self.folder, meta, options or {})
         self.dim = int(meta["dim"])
-        # f16 / i8 indexes: re-rank rescore x k ANN candidates by exact float32 cosine
-        self.rescore = int((options or {}).get("rescore", meta.get("rescore", 1))) \
-            if meta.get("precision", "f32") != "f32" else 1
+        # backends with approximate scores (usearch f16 / i8, Qdrant f16): re-rank
+        # rescore x k candidates by exact float32 cosine from the store
+        self.rescore = 1 if self.backend.exact_scores else int((options or {}).get("rescore", 1))
         self._unsaved = 0
         self.replayed = self._replay()
 

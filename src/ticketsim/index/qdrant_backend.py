@@ -82,6 +82,9 @@ class QdrantBackend:
         self.folder = Path(folder)
         self.dim = int(dim)
         self.precision = precision
+        # i8 is scalar quantisation over float32 originals that Qdrant rescores itself;
+        # Float16 vectors have no float32 originals in Qdrant
+        self.exact_scores = precision != "f16"
         self.collection = collection
         self.hnsw_ef = int(hnsw_ef)
         self.exact_below = int(exact_below)

@@ -37,6 +37,7 @@ class UsearchBackend:
         self.folder = Path(folder)
         self.dim = int(dim)
         self.precision = precision
+        self.exact_scores = precision == "f32"  # f16 / i8 distances are approximations
         self.exact_below = int(exact_below)
         self.index = Index(ndim=self.dim, metric="cos", dtype=DTYPES[precision],
                            connectivity=connectivity, expansion_add=expansion_add,
