@@ -37,14 +37,19 @@ def _encode(rep: dict[str, Any]) -> list[str]:
     return out
 
 
+def _cell(value: Any, digits: int) -> str:
+    if value is True:
+        return "yes"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _f(value, digits)
+    return "-" if value is None else str(value)
+
+
 def _rows(rep: dict[str, Any], title: str, cols: list[tuple[str, str, int]]) -> list[str]:
     out = [title, "", "| system | " + " | ".join(h for _, h, _ in cols) + " |",
            "|---|" + "---|" * len(cols)]
     for r in rep.get("results", []):
-        cells = [("yes" if r.get(k) is True else _f(r.get(k), d) if isinstance(r.get(k), int | float) and not
-                  isinstance(r.get(k), bool) else str(r.get(k, "") if r.get(k) is not None
-                                                      else "-")) for k, _, d in cols]
-        out.append(f"| {r['system']} | " + " | ".join(cells) + " |")
+        out.append(f"| {r['system']} | " + " | ".join(_cell(r.get(k), d) for k, _, d in cols) + " |")
     return out
 
 

@@ -36,6 +36,8 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
+from _common import emit  # noqa: E402
+
 LIMIT_STATUSES = {413, 422}  # refusals the service documents (size, k, schema)
 
 
@@ -344,13 +346,7 @@ def main() -> int:
           and row["search_errors"] == 0 and row["write_errors"] == 0
           and row["faults"]["unexpected"] == 0)
     result["passed"] = ok
-    text = json.dumps(result, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    if args.json:
-        print(text)
-    else:
+    if not emit(result, args.out, args.json):
         print(f"load: {row['tickets']} tickets, {row['clients']} clients, {row['wall_s']} s: "
               f"{row['search_ok']} searches ({row['queries_per_s']}/s), p50 {row['p50_ms']} ms, "
               f"p99 {row['p99_ms']} ms, search errors {row['search_errors']}; "

@@ -14,7 +14,6 @@ perturbations. Recall@10 is measured against exact float32 search (numpy).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from _common import emit  # noqa: E402
+
 DATA = ROOT.parent / "shared" / "data" / "endava_it_tickets" / "all_tickets_subset.csv"
 RECALL_TARGET = 0.95
 CACHE = ROOT / "runs" / "bench-cache" / "endava-minilm-embeddings.npy"  # runs/ is git-ignored
@@ -169,13 +171,7 @@ def main() -> int:
             (time.perf_counter() - t0) * 1000 / len(queries), 2)
         for prec in args.precisions.split(","):
             result["results"].extend(bench_precision(vectors, queries, truth, prec, args))
-    text = json.dumps(result, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    if args.json:
-        print(text)
-    else:
+    if not emit(result, args.out, args.json):
         cols = ["system", "chosen", "build_s", "memory_mb", "memory_mb_per_million", "p50_ms", "p99_ms",
                 "exact_p50_ms", "recall@10"]
         print(f"search bench: {n} vectors, dim 384, {args.queries} queries")
