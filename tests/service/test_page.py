@@ -41,7 +41,9 @@ def _search_and_mark(base: str, ticket_id: str, text: str, expect: str, label: s
             page = browser.new_page()
             page.on("request", lambda r: requests.append(r.url))
             page.goto(base + "/")
-            page.wait_for_function("document.getElementById('stats').textContent.length > 0")
+            # a selector wait, not wait_for_function: polling a JS predicate needs eval,
+            # which the page's Content-Security-Policy (script-src 'self') rightly refuses
+            page.wait_for_selector("#stats:not(:empty)")
             page.fill("#ticket-id", ticket_id)
             page.fill("#query", text)
             page.click("#search-button")
