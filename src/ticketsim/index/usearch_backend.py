@@ -94,12 +94,13 @@ class UsearchBackend:
             allowed_set = set(int(a) for a in allowed)
             fetch = min(n, max(4 * k, 64))
             while True:
-                keys, scores = self._search(q, fetch, exact=n <= self.exact_below)
+                # asking for every vector: an exact scan is cheaper and HNSW may miss some
+                keys, scores = self._search(q, fetch, exact=n <= self.exact_below or fetch >= n)
                 mask = np.fromiter((int(x) in allowed_set for x in keys), dtype=bool, count=len(keys))
                 if mask.sum() >= k or fetch >= n:
                     return keys[mask][:k], scores[mask][:k]
                 fetch = min(n, fetch * 4)
-        return self._search(q, min(k, n), exact=n <= self.exact_below)
+        return self._search(q, min(k, n), exact=n <= self.exact_below or k >= n)
 
     def _search(self, q: np.ndarray, k: int, exact: bool) -> tuple[np.ndarray, np.ndarray]:
         m = self.index.search(q, k, exact=exact)
