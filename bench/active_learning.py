@@ -40,6 +40,8 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -65,28 +67,37 @@ class Oracle:
         return 0, "related", "not related"
 
 
-def loss_tree(loss: str) -> dict[str, Any]:
-    """The train section's loss part: MNRL with one hard negative, or a labelled-pairs loss."""
+def loss_tree(loss: str, margin: float | None = None) -> dict[str, Any]:
+    """The train section's loss part: MNRL with one hard negative, or a labelled-pairs loss.
+
+    ``margin`` is the (online) contrastive loss's: how far apart a "not related" answer is
+    pushed (cosine distance).
+    """
     if loss == "mnrl":
         return {"loss": "mnrl", "losses": {"mnrl": {"hard_negatives": 1}}}
+    if margin is not None and loss in ("contrastive", "online_contrastive"):
+        return {"loss": loss, "losses": {"contrastive": {"margin": margin}}}
     return {"loss": loss}
 
 
-def config_tree(data: Path, store: Path, args: argparse.Namespace) -> dict[str, Any]:
+def config_tree(data: Path, store: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]:
     return {
         "data": {"tickets": str(data / "tickets.csv"), "links": str(data / "sim_links.json"),
                  "links_store": str(store),
                  "columns": {"id": "number", "category": "category", "subcategory": "subcategory",
                              "created": "opened_at", "extra": ["status"]}},
-        "pairs": {"split": {"method": "time", "test_fraction": 0.2, "validation_fraction": 0.0},
+        "pairs": {"split": {"method": "time", "test_fraction": args.heldout_fraction,
+                            "validation_fraction": 0.0},
                   "positives": {"category": False, "transitive": True},
                   "negatives": {"strategy": "bm25", "per_anchor": 1,
                                 "exclude_same_category": False, "hardness_sample": 0}},
-        "train": {**loss_tree(args.loss),
+        "train": {**loss_tree(args.loss, args.margin),
                   "epochs": args.epochs, "batch_size": 16, "max_seq_length": 96,
-                  "eval_strategy": "no", "seed": args.seed},
+                  "eval_strategy": "no", "seed": seed,
+                  **({"learning_rate": args.lr} if args.lr else {})},
         "evaluate": {"systems": ["finetuned"], "bootstrap": {"samples": 100}, "worst_misses": 0},
-        "label": {"candidates_k": 5, "keyword_k": 5, "anchors": 0, "seed": args.seed},
+        "label": {"candidates_k": args.candidates_k, "keyword_k": args.candidates_k, "anchors": 0,
+                  "seed": seed},
     }
 
 
@@ -115,9 +126,13 @@ def run_round(cfg: Any, run_path: Path, reporter: Any) -> dict[str, Any]:
     by = {r.stage: r for r in results}
     ev = by["evaluate"].summary
     ci = (ev.get("ci") or {}).get("per_system", {}).get("finetuned", {})
+    details = json.loads((run_path / "evaluate" / "details.json").read_text())
     return {"mrr@10": ev["systems"]["finetuned"]["mrr@10"],
+            "per_query": dict(zip(details["query_ids"],
+                                  details["per_query"]["finetuned"]["mrr@10"], strict=True)),
             "ci95": [ci.get("low"), ci.get("high")],
             "recall@10": ev["systems"]["finetuned"].get("recall@10"),
+            "base_mrr@10": ev["systems"].get("base", {}).get("mrr@10"),
             "queries": ev.get("n_queries"), "train_rows": by["train"].summary.get("train_rows"),
             "seconds": time.perf_counter() - t0}
 
@@ -137,6 +152,151 @@ def labels_to_reach(curve: list[dict[str, Any]], target: float) -> float | None:
     return None
 
 
+def simulate(args: argparse.Namespace, seed: int, work: Path, start: float) -> dict[str, Any]:
+    """One desk (demo history of ``seed``): round 0, then every strategy's rounds."""
+    import pandas as pd
+
+    from ticketsim.active.candidates import pool_for_run
+    from ticketsim.active.strategies import build_strategy
+    from ticketsim.config import config_from_dict
+    from ticketsim.data.demo import generate_demo
+    from ticketsim.data.store import LinksStore
+    from ticketsim.models import resolve_model
+    from ticketsim.progress import NULL
+    from ticketsim.rundir import RunDir
+
+    work.mkdir(parents=True, exist_ok=True)
+    data = work / "data"
+    demo = generate_demo(data, n_tickets=args.tickets, seed=seed,
+                         heldout_fraction=args.heldout_fraction)
+    truth = json.loads(demo.truth_json.read_text())
+    oracle = Oracle(truth)
+    links = initial_links(data, truth, args.seed_labels, seed)
+
+    def cfg_for(store: Path, systems: tuple[str, ...] = ("finetuned",)) -> Any:
+        tree = config_tree(data, store, args, seed)
+        tree["evaluate"]["systems"] = list(systems)
+        tree["train"]["base_model"] = resolve_model("default")
+        return config_from_dict(tree)
+
+    # round 0: shared by every strategy
+    base_store = work / "round0.sqlite"
+    cfg0 = cfg_for(base_store, ("base", "finetuned"))  # the off-the-shelf model for scale
+    r0 = run_round(cfg0, work / "round0", NULL)
+    split = pd.read_parquet(work / "round0" / "pairs" / "split.parquet")
+    train_ids = set(split.id[split.split == "train"].astype(str))
+    print(f"seed {seed} round 0: {len(links)} links ({args.seed_labels} training), MRR@10 "
+          f"{r0['mrr@10']:.4f} (base {r0['base_mrr@10']:.4f}), {r0['queries']} queries, "
+          f"{r0['seconds']:.0f} s", file=sys.stderr)
+
+    curves: dict[str, list[dict[str, Any]]] = {}
+    per_query: dict[str, list[dict[str, float]]] = {}
+    asked: dict[str, list[dict[str, Any]]] = {}
+    for name in args.strategies.split(","):
+        store_path = work / f"{name}.sqlite"
+        shutil.copy(base_store, store_path)
+        cfg = cfg_for(store_path)
+        prev = work / "round0"
+        curve = [{"round": 0, "labels": 0, "mrr@10": r0["mrr@10"], "positives_found": 0}]
+        found = 0
+        per_query[name] = [r0["per_query"]]
+        asked[name] = []
+        for rnd in range(1, args.rounds + 1):
+            pool = pool_for_run(cfg, RunDir(prev), allowed_ids=train_ids)
+            chosen = build_strategy(cfg.label, name).select(pool, args.k)
+            answers = [(r.a, r.b, *oracle.answer(r.a, r.b)) for r in chosen.itertuples()]
+            LinksStore(store_path).add([(a, b, lab, None, kind) for a, b, lab, kind, _ in answers],
+                                       source=f"sim:{name}", who="oracle")
+            pos = sum(lab for _, _, lab, _, _ in answers)
+            found += pos
+            asked[name].append({"round": rnd, "pool": len(pool), "asked": len(answers),
+                                "answers": {n: sum(x[4] == n for x in answers)
+                                            for n in ("duplicate", "related", "not related")}})
+            run_path = work / f"{name}-r{rnd}"
+            res = run_round(cfg, run_path, NULL)
+            per_query[name].append(res["per_query"])
+            curve.append({"round": rnd, "labels": rnd * args.k, "mrr@10": res["mrr@10"],
+                          "ci95": res["ci95"],
+                          "recall@10": res["recall@10"], "positives_found": found,
+                          "train_rows": res["train_rows"], "seconds": round(res["seconds"], 1)})
+            print(f"seed {seed} {name} round {rnd}: {rnd * args.k} labels ({pos} positive), "
+                  f"MRR@10 {res['mrr@10']:.4f}, {res['seconds']:.0f} s "
+                  f"[{time.perf_counter() - start:.0f} s total]", file=sys.stderr)
+            if prev != work / "round0":
+                shutil.rmtree(prev / "train", ignore_errors=True)
+            prev = run_path
+        curves[name] = curve
+    return {"seed": seed, "r0": r0, "curves": curves, "per_query": per_query, "asked": asked}
+
+
+def combine(runs: list[dict[str, Any]]) -> tuple[dict[str, list[dict[str, Any]]],
+                                                  dict[str, list[dict[str, float]]]]:
+    """Pool the desks: per round, the held-out queries of every desk together.
+
+    A point's MRR@10 is the mean over all pooled queries (so a desk with more queries
+    weighs more, as one bigger desk would); ``per_seed`` keeps each desk's own value.
+    """
+    curves: dict[str, list[dict[str, Any]]] = {}
+    per_query: dict[str, list[dict[str, float]]] = {}
+    for name in runs[0]["curves"]:
+        pooled = [{f"{r['seed']}:{q}": v for r in runs for q, v in r["per_query"][name][i].items()}
+                  for i in range(len(runs[0]["curves"][name]))]
+        per_query[name] = pooled
+        curves[name] = [{
+            "round": p["round"], "labels": p["labels"],
+            "mrr@10": float(np.mean(list(pooled[i].values()))),
+            "per_seed": [r["curves"][name][i]["mrr@10"] for r in runs],
+            "positives_found": sum(r["curves"][name][i]["positives_found"] for r in runs),
+        } for i, p in enumerate(runs[0]["curves"][name])]
+    return curves, per_query
+
+
+def verdict_for(curves: dict[str, list[dict[str, Any]]],
+                per_query: dict[str, list[dict[str, float]]], *, share: float = 0.7,
+                seed: int = 0, samples: int = 2000) -> dict[str, Any]:
+    """Does the best non-random strategy reach random's final MRR@10 with <= ``share`` of its labels?
+
+    Only a question worth asking when random's labels moved the model: the paired bootstrap
+    (same held-out queries, resampled together) of random's final round against round 0 must
+    exclude zero, else the verdict is ``None``. The best strategy's final round is also
+    compared with random's final round, paired, so the notes can say whether it ends higher.
+    """
+    from ticketsim.evaluation.bootstrap import paired_difference
+
+    def diff(a: dict[str, float], b: dict[str, float]) -> dict[str, Any]:
+        qs = sorted(set(a) & set(b))
+        out = paired_difference([a[q] for q in qs], [b[q] for q in qs], samples, seed, 0.95)
+        return {k: out[k] for k in ("diff", "low", "high", "significant")}
+
+    if "random" not in curves:
+        return {"done_when_met": None, "note": "no random control in this run"}
+    target = curves["random"][-1]["mrr@10"]
+    random_labels = curves["random"][-1]["labels"]
+    reach = {}
+    for name, curve in curves.items():
+        n = labels_to_reach(curve, target)
+        reach[name] = {"labels": n, "share_of_random": None if n is None else n / random_labels}
+    others = {k: v for k, v in reach.items() if k != "random" and v["labels"] is not None}
+    best = min(others, key=lambda k: others[k]["labels"]) if others else None
+    gain = diff(per_query["random"][-1], per_query["random"][0])
+    verdict: dict[str, Any] = {
+        "random_final_mrr@10": target, "random_labels": random_labels,
+        "labels_to_reach_random_final": reach, "best_non_random": best,
+        "random_gain_over_round0": gain,
+        "final_vs_random_final": {k: diff(per_query[k][-1], per_query["random"][-1])
+                                  for k in curves if k != "random"},
+    }
+    if best:
+        verdict["best_share_of_random"] = others[best]["share_of_random"]
+    if not (gain["significant"] and gain["diff"] > 0):
+        verdict["done_when_met"] = None
+        verdict["note"] = ("random's labels did not move held-out MRR@10 beyond noise (paired "
+                           "95 % CI of final - round 0 includes zero): comparison void")
+    else:
+        verdict["done_when_met"] = bool(best and others[best]["share_of_random"] <= share)
+    return verdict
+
+
 def plot(result: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -149,8 +309,12 @@ def plot(result: dict[str, Any], path: Path) -> None:
                 label=name, linestyle="--" if name == "random" else "-")
     ax.set_xlabel("labels asked (pairs)")
     ax.set_ylabel("held-out MRR@10")
-    ax.set_title(f"active learning on {result['setup']['tickets']} demo tickets "
-                 f"({result['setup']['queries']} held-out queries, {result['setup']['loss']})")
+    base = result["round0"].get("base_mrr@10")
+    if base is not None:
+        ax.axhline(base, color="grey", linewidth=1, linestyle=":", label="off-the-shelf MiniLM")
+    st = result["setup"]
+    ax.set_title(f"active learning: {st['repeats']} desks x {st['tickets']} demo tickets\n"
+                 f"({st['queries']} held-out queries pooled, {st['loss']}, {st['epochs']} epochs)")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -161,124 +325,52 @@ def plot(result: dict[str, Any], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--large", action="store_true",
-                    help="2,000 tickets, 6 rounds of 40 labels (about an hour on 2 cores)")
-    ap.add_argument("--tickets", type=int, default=1200)
-    ap.add_argument("--rounds", type=int, default=4)
+                    help="3,000 tickets, 8 rounds of 30 labels (about 40 minutes on 2 cores)")
+    ap.add_argument("--tickets", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--k", type=int, default=30, help="labels asked per round")
     ap.add_argument("--seed-labels", type=int, default=10)
-    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=None, help="train.learning_rate (default: 3e-5)")
+    ap.add_argument("--heldout-fraction", type=float, default=0.3,
+                    help="share of the history (newest) held out as the evaluation set")
     ap.add_argument("--loss", default="online_contrastive",
                     help="online_contrastive / cosent (every answer is a row) or mnrl")
+    ap.add_argument("--margin", type=float, default=None,
+                    help="losses.contrastive.margin for (online_)contrastive (default 0.5)")
+    ap.add_argument("--candidates-k", type=int, default=10,
+                    help="model and BM25 neighbours per ticket in the pool (the product default)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeats", type=int, default=2,
+                    help="independent desks (demo and training seeds seed, seed+1, ...); curves "
+                         "are the MRR@10 over all their held-out queries")
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=RESULTS / "active_learning.json")
     ap.add_argument("--png", type=Path, default=RESULTS / "active_learning.png")
     args = ap.parse_args(argv)
     if args.large:
-        args.tickets, args.rounds, args.k = 2000, 6, 40
-
-    import pandas as pd
-
-    from ticketsim.active.candidates import pool_for_run
-    from ticketsim.active.strategies import build_strategy
-    from ticketsim.config import config_from_dict
-    from ticketsim.data.demo import generate_demo
-    from ticketsim.data.store import LinksStore
-    from ticketsim.models import resolve_model
-    from ticketsim.progress import NULL
-    from ticketsim.rundir import RunDir
+        args.tickets, args.rounds, args.k = 3000, 8, 30
 
     start = time.perf_counter()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="ticketsim-al-"))
-    work.mkdir(parents=True, exist_ok=True)
-    data = work / "data"
-    demo = generate_demo(data, n_tickets=args.tickets, seed=args.seed)
-    truth = json.loads(demo.truth_json.read_text())
-    oracle = Oracle(truth)
-    links = initial_links(data, truth, args.seed_labels, args.seed)
+    runs = [simulate(args, args.seed + i, work / f"seed{args.seed + i}", start)
+            for i in range(args.repeats)]
+    curves, per_query = combine(runs)
+    r0 = {"mrr@10": curves[next(iter(curves))][0]["mrr@10"],
+          "base_mrr@10": float(np.mean([r["r0"]["base_mrr@10"] for r in runs])),
+          "queries": sum(r["r0"]["queries"] for r in runs),
+          "per_seed": [{k: v for k, v in r["r0"].items() if k != "per_query"} for r in runs]}
+    asked_log = {f"seed{args.seed + i}": r["asked"] for i, r in enumerate(runs)}
 
-    def cfg_for(store: Path) -> Any:
-        tree = config_tree(data, store, args)
-        tree["train"]["base_model"] = resolve_model("default")
-        return config_from_dict(tree)
-
-    # round 0: shared by every strategy
-    base_store = work / "round0.sqlite"
-    cfg0 = cfg_for(base_store)
-    r0 = run_round(cfg0, work / "round0", NULL)
-    split = pd.read_parquet(work / "round0" / "pairs" / "split.parquet")
-    train_ids = set(split.id[split.split == "train"].astype(str))
-    print(f"round 0: {len(links)} links ({args.seed_labels} training), MRR@10 {r0['mrr@10']:.4f}, "
-          f"{r0['queries']} queries, {r0['seconds']:.0f} s", file=sys.stderr)
-
-    curves: dict[str, list[dict[str, Any]]] = {}
-    asked_log: dict[str, list[dict[str, Any]]] = {}
-    for name in args.strategies.split(","):
-        store_path = work / f"{name}.sqlite"
-        shutil.copy(base_store, store_path)
-        cfg = cfg_for(store_path)
-        prev = work / "round0"
-        curve = [{"round": 0, "labels": 0, "mrr@10": r0["mrr@10"], "positives_found": 0}]
-        found = 0
-        asked_log[name] = []
-        for rnd in range(1, args.rounds + 1):
-            pool = pool_for_run(cfg, RunDir(prev), allowed_ids=train_ids)
-            chosen = build_strategy(cfg.label, name).select(pool, args.k)
-            answers = [(r.a, r.b, *oracle.answer(r.a, r.b)) for r in chosen.itertuples()]
-            LinksStore(store_path).add([(a, b, lab, None, kind) for a, b, lab, kind, _ in answers],
-                                       source=f"sim:{name}", who="oracle")
-            pos = sum(lab for _, _, lab, _, _ in answers)
-            found += pos
-            asked_log[name].append({"round": rnd, "pool": len(pool), "asked": len(answers),
-                                    "answers": {n: sum(x[4] == n for x in answers)
-                                                for n in ("duplicate", "related", "not related")}})
-            run_path = work / f"{name}-r{rnd}"
-            res = run_round(cfg, run_path, NULL)
-            curve.append({"round": rnd, "labels": rnd * args.k, "mrr@10": res["mrr@10"],
-                          "ci95": res["ci95"],
-                          "recall@10": res["recall@10"], "positives_found": found,
-                          "train_rows": res["train_rows"], "seconds": round(res["seconds"], 1)})
-            print(f"{name} round {rnd}: {rnd * args.k} labels ({pos} positive), "
-                  f"MRR@10 {res['mrr@10']:.4f}, {res['seconds']:.0f} s "
-                  f"[{time.perf_counter() - start:.0f} s total]", file=sys.stderr)
-            if prev != work / "round0":
-                shutil.rmtree(prev / "train", ignore_errors=True)
-            prev = run_path
-        curves[name] = curve
-
-    verdict: dict[str, Any] = {}
-    if "random" in curves:
-        target = curves["random"][-1]["mrr@10"]
-        random_labels = curves["random"][-1]["labels"]
-        verdict = {"random_final_mrr@10": target, "random_labels": random_labels,
-                   "labels_to_reach_random_final": {}}
-        for name, curve in curves.items():
-            n = labels_to_reach(curve, target)
-            verdict["labels_to_reach_random_final"][name] = {
-                "labels": n, "share_of_random": None if n is None else n / random_labels}
-        others = {k: v for k, v in verdict["labels_to_reach_random_final"].items()
-                  if k != "random" and v["labels"] is not None}
-        best = min(others, key=lambda k: others[k]["labels"]) if others else None
-        verdict["best_non_random"] = best
-        verdict["random_gain_over_round0"] = target - r0["mrr@10"]
-        # 88-ish queries: is random's gain more than the bootstrap noise of round 0?
-        r0_high = r0["ci95"][1]
-        verdict["random_final_above_round0_ci95"] = (None if r0_high is None
-                                                     else bool(target > r0_high))
-        if target <= r0["mrr@10"]:
-            # random's labels did not move the model: "reaching" its final MRR says nothing
-            verdict["done_when_met"] = None
-            verdict["note"] = "random's final MRR@10 is not above round 0: comparison void"
-        else:
-            verdict["done_when_met"] = bool(best and others[best]["share_of_random"] <= 0.7)
-        if best:
-            verdict["best_share_of_random"] = others[best]["share_of_random"]
+    verdict = verdict_for(curves, per_query, share=0.7, seed=args.seed)
     setup = {"tickets": args.tickets, "rounds": args.rounds, "k": args.k,
              "seed_labels": args.seed_labels, "epochs": args.epochs, "seed": args.seed,
-             "loss": args.loss,
+             "repeats": args.repeats, "heldout_fraction": args.heldout_fraction,
+             "loss": args.loss, "margin": args.margin if args.margin is not None else 0.5,
              "queries": r0["queries"], "model": "all-MiniLM-L6-v2",
-             "candidates": "5 model + 5 BM25 neighbours per training-period ticket",
+             "candidates": f"{args.candidates_k} model + {args.candidates_k} BM25 neighbours "
+                           "per training-period ticket",
              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared)",
              "load_average": os.getloadavg()[0]}
     reach = verdict.get("labels_to_reach_random_final", {})
