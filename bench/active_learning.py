@@ -314,7 +314,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
         ax.axhline(base, color="grey", linewidth=1, linestyle=":", label="off-the-shelf MiniLM")
     st = result["setup"]
     ax.set_title(f"active learning: {st['repeats']} desks x {st['tickets']} demo tickets\n"
-                 f"({st['queries']} held-out queries pooled, {st['loss']}, {st['epochs']} epochs)")
+                 f"({st['queries']} held-out queries pooled, {st['loss']} margin {st.get('margin')}, "
+                 f"{st['epochs']} epochs)")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -336,8 +337,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="share of the history (newest) held out as the evaluation set")
     ap.add_argument("--loss", default="online_contrastive",
                     help="online_contrastive / cosent (every answer is a row) or mnrl")
-    ap.add_argument("--margin", type=float, default=None,
-                    help="losses.contrastive.margin for (online_)contrastive (default 0.5)")
+    ap.add_argument("--margin", type=float, default=0.3,
+                    help="losses.contrastive.margin for (online_)contrastive; at the loss's own "
+                         "0.5 random answers teach as much as chosen ones (docs/active_learning.md)")
     ap.add_argument("--candidates-k", type=int, default=10,
                     help="model and BM25 neighbours per ticket in the pool (the product default)")
     ap.add_argument("--seed", type=int, default=0)
@@ -367,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     setup = {"tickets": args.tickets, "rounds": args.rounds, "k": args.k,
              "seed_labels": args.seed_labels, "epochs": args.epochs, "seed": args.seed,
              "repeats": args.repeats, "heldout_fraction": args.heldout_fraction,
-             "loss": args.loss, "margin": args.margin if args.margin is not None else 0.5,
+             "loss": args.loss, "margin": args.margin,
              "queries": r0["queries"], "model": "all-MiniLM-L6-v2",
              "candidates": f"{args.candidates_k} model + {args.candidates_k} BM25 neighbours "
                            "per training-period ticket",
@@ -377,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [{"system": name, "final_labels": curve[-1]["labels"],
              "final_mrr@10": curve[-1]["mrr@10"], "round0_mrr@10": r0["mrr@10"],
              "positives_found": curve[-1]["positives_found"],
+             # area under the learning curve: less hostage to one noisy final round
+             "mean_mrr@10_rounds": float(np.mean([p["mrr@10"] for p in curve[1:]])),
              "labels_to_reach_random_final": reach.get(name, {}).get("labels"),
              "share_of_random_labels": reach.get(name, {}).get("share_of_random")}
             for name, curve in curves.items()]
