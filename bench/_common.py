@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from ticketsim.rundir import atomic_write_json
 
 
 def emit(result: dict[str, Any], out: Path | None, as_json: bool) -> bool:
@@ -13,12 +14,8 @@ def emit(result: dict[str, Any], out: Path | None, as_json: bool) -> bool:
 
     Returns ``as_json`` so a caller prints its own table only when the JSON was not printed.
     """
-    text = json.dumps(result, indent=2)
     if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(out.suffix + ".tmp")
-        tmp.write_text(text + "\n")
-        os.replace(tmp, out)
+        atomic_write_json(out, result)
     if as_json:
-        print(text)
+        print(json.dumps(result, indent=2))
     return as_json

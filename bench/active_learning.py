@@ -13,16 +13,18 @@ evaluate -> index); the evaluate stage's MRR@10 on the fixed held-out queries is
 
 Every round trains from the base model on all labels so far (not from the previous
 round's model, as ``ticketsim retrain`` does): rounds then differ only in their labels.
-The loss is a labelled-pairs one (``--loss online_contrastive`` by default; ``cosent``
-works too), so every answer, "not related" included, is a training row; with ``mnrl``
-a "not related" answer only trains as the hard negative of an anchor that already has a
-positive, and 150 answers grew the training set by a dozen rows (docs/active_learning.md).
+The loss is a labelled-pairs one (``--loss online_contrastive``, ``--margin 0.3`` by
+default; ``cosent`` works too), so every answer, "not related" included, is a training row.
+At the loss's own margin 0.5 random answers teach as much as chosen ones
+(docs/active_learning.md). ``--repeats`` desks (demo seeds ``seed``, ``seed+1``, ...) are
+pooled query by query; the verdict is a paired bootstrap over those queries.
 
-Output: ``bench/results/active_learning.json`` (curves, positives found per round, the
-"labels to reach random's final MRR@10" verdict) and ``active_learning.png``.
+Output: ``bench/results/active_learning.json`` (pooled curves with each desk's value,
+positives found, answers per round, the "labels to reach random's final MRR@10" verdict
+and paired differences) and ``active_learning.png``.
 
-    nice .venv/bin/python bench/active_learning.py            # defaults: ~30 min on 2 shared cores
-    nice .venv/bin/python bench/active_learning.py --tickets 300 --rounds 2 --k 10   # smoke
+    nice .venv/bin/python bench/active_learning.py       # defaults: 2 desks, ~19 min on 2 cores
+    nice .venv/bin/python bench/active_learning.py --tickets 300 --rounds 1 --k 10 --repeats 1  # smoke
 """
 
 from __future__ import annotations
@@ -319,7 +321,10 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    from ticketsim.rundir import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
 
 
