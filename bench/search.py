@@ -77,6 +77,8 @@ def bench_precision(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray,
     """One index per precision, searched at every ``--expansion-search`` value (one row each)."""
     from usearch.index import Index
 
+    from ticketsim.index.base import rerank_exact
+
     index = Index(ndim=vectors.shape[1], metric="cos", dtype=precision,
                   connectivity=args.connectivity, expansion_add=args.expansion_add)
     t0 = time.perf_counter()
@@ -117,7 +119,7 @@ def bench_precision(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray,
                 t1 = time.perf_counter()
                 m = index.search(q, 10 * args.rescore, threads=1)
                 keys = np.asarray(m.keys, dtype=np.int64)
-                top = keys[np.argsort(-(vectors[keys] @ q), kind="stable")[:10]]
+                top, _ = rerank_exact(keys, vectors[keys], q, 10)  # what TicketIndex.dense does
                 lat.append((time.perf_counter() - t1) * 1000)
                 hits += len(set(top.tolist()) & set(t.tolist()))
             rows.append({**rows[0], "system": f"usearch-{precision}-ef{ef}+rescore{args.rescore}",

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ticketsim.errors import TicketsimError
-from ticketsim.index.base import Filters, VectorBackend, truncate
+from ticketsim.index.base import Filters, VectorBackend, rerank_exact, truncate
 from ticketsim.index.store import FILE as STORE_FILE
 from ticketsim.index.store import TicketStore
 from ticketsim.rundir import atomic_write_json
@@ -138,11 +138,9 @@ class TicketIndex:
         with self.lock:
             allowed = self.store.filter_keys(filters)
             keys, scores = self.backend.search(q, k * self.rescore, allowed)
-            if self.rescore > 1 and len(keys):
-                # quantised distances cap recall (0.87 at 1M for i8); the store keeps float32
-                scores = truncate(self.store.vectors(keys.tolist(), self.dim), None) @ q[0]
-                order = np.argsort(-scores, kind="stable")[:k]
-                keys, scores = keys[order], scores[order]
+            if self.rescore > 1 and len(keys):  # the store keeps the float32 vectors
+                exact = truncate(self.store.vectors(keys.tolist(), self.dim), None)
+                keys, scores = rerank_exact(keys, exact, q[0], k)
         return [(int(a), float(b)) for a, b in zip(keys, scores, strict=True)]
 
     def keyword(self, text: str, k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
