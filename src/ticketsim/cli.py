@@ -94,9 +94,16 @@ def load(config: Path | None, overrides: list[str] | None, run_dir: Path | None)
 
 
 def save_config(cfg: Config, run_dir: Path) -> None:
-    """Record the exact config a run used (resolved paths) in the run directory."""
-    text = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
-    atomic_write_text(run_dir / "config.yaml", text)
+    """Record the exact config a run used in the run directory, once a stage has succeeded.
+
+    Paths inside the run and the links store are written relative to the run directory
+    (where this config.yaml lives), so a copied or moved run uses its own model, index and
+    store; other paths (the export) stay absolute.
+    """
+    from ticketsim.config import relative_paths
+
+    tree = relative_paths(cfg, Path(run_dir).resolve())
+    atomic_write_text(Path(run_dir) / "config.yaml", yaml.safe_dump(tree, sort_keys=False))
 
 
 def _stage(name: str, config: Path | None, overrides: list[str] | None, run_dir: Path,
@@ -105,8 +112,8 @@ def _stage(name: str, config: Path | None, overrides: list[str] | None, run_dir:
 
     cfg = load(config, overrides, run_dir)
     run = RunDir(run_dir)
-    save_config(cfg, run.path)
     result = run_stage(name, cfg, run, force=force, reporter=reporter())
+    save_config(cfg, run.path)  # only after success: a failed stage never rewrites it
     show_result(result)
     return result
 
@@ -149,6 +156,9 @@ def _render_ingest(result: StageResult) -> None:
 def _render_evaluate(result: StageResult) -> None:
     """Systems table, primary metric first with its bootstrap interval, then the verdict."""
     s = result.summary
+    if s.get("cold_start"):
+        _render_routing(result)
+        return
     if not s.get("systems"):
         return
     from rich.markup import escape
@@ -189,6 +199,24 @@ def _render_evaluate(result: StageResult) -> None:
     console.print(f"report: {result.path / 'report.html'}")
 
 
+def _render_routing(result: StageResult) -> None:
+    """A cold-start evaluation: routing per system, and what could not be measured."""
+    s = result.summary
+    route = s.get("routing") or {}
+    if route:
+        table = Table(title="evaluate (cold start): routing, kNN category of held-out tickets")
+        for col in ("system", "field", "accuracy", "macro-F1", "n"):
+            table.add_column(col, justify="left" if col in ("system", "field") else "right")
+        for name, per in route.items():
+            for field, v in per.items():
+                table.add_row(name, field, f"{v['accuracy']:.3f}", f"{v['macro_f1']:.3f}",
+                              str(v["n"]))
+        console.print(table)
+    for note in s.get("notes") or []:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    console.print(f"report: {result.path / 'report.md'}")
+
+
 def _render_pairs(result: StageResult) -> None:
     """Counts per source and category, negatives per anchor, negative hardness, examples."""
     from rich.markup import escape
@@ -227,6 +255,8 @@ def _render_pairs(result: StageResult) -> None:
     v = s.get("validation") or {}
     table.add_row("validation rows", str(v.get("rows", 0)))
     console.print(table)
+    for warning in s.get("warnings") or []:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     for source, exs in (tr.get("examples") or {}).items():
         console.print(f"[bold]{escape(source)}[/] examples:")
         for ex in exs:
@@ -370,8 +400,9 @@ def train(config: ConfigOpt = None, set_: SetOpt = None, run_dir: RunDirOpt = Pa
 
     cfg = load(config, set_, run_dir)
     run = RunDir(run_dir)
+    result = run_train(cfg, run, force=force, reporter=reporter(), resume=True)
     save_config(cfg, run.path)
-    show_result(run_train(cfg, run, force=force, reporter=reporter(), resume=True))
+    show_result(result)
 
 
 @app.command()
@@ -395,8 +426,9 @@ def evaluate(
     if model:
         cfg.evaluate.extra_models = [*cfg.evaluate.extra_models, *(p.resolve() for p in model)]
     run = RunDir(run_dir)
+    result = run_stage("evaluate", cfg, run, force=force, reporter=reporter())
     save_config(cfg, run.path)
-    show_result(run_stage("evaluate", cfg, run, force=force, reporter=reporter()))
+    show_result(result)
 
 
 @app.command()
@@ -599,12 +631,24 @@ def run_pipeline(
 
     Example: ticketsim run configs/demo.yaml --run-dir runs/demo
     """
-    from ticketsim.pipeline import run_all
+    from ticketsim.evaluation.coldstart import labelling_hint
+    from ticketsim.pipeline import cold_start_plan, run_all
 
     cfg = load_config(config, set_)
     run = RunDir(run_dir)
-    save_config(cfg, run.path)
-    run_all(cfg, run, force=force, reporter=reporter(), on_done=show_result)
+    cold: list[str] = []
+
+    def done(result: StageResult) -> None:
+        save_config(cfg, run.path)  # after each success: a failed stage never rewrites it
+        show_result(result)
+        if result.stage == "ingest":
+            cold.extend(cold_start_plan(result.summary))
+            for line in cold:  # said up front, before minutes of training
+                console.print(f"[yellow]cold start:[/] {line}", highlight=False)
+
+    run_all(cfg, run, force=force, reporter=reporter(), on_done=done)
+    if cold:
+        console.print(f"next: {labelling_hint(str(run_dir))}", highlight=False)
 
 
 @app.command("export-onnx")

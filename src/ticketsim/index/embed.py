@@ -20,12 +20,34 @@ from ticketsim.rundir import RunDir
 
 
 def index_model(cfg: Config, run: RunDir) -> str:
-    """run_dir/train/model when training finished, else the resolved base model."""
+    """The champion's model when evaluate named one, else run_dir/train/model when training
+    finished, else the resolved base model (a cold start with nothing trained)."""
     from ticketsim.models import resolve_model
 
+    champion = champion_model(run)
+    if champion is not None:
+        return champion
     if run.read_stamp("train") is not None and (run.stage_path("train") / "model").is_dir():
         return str(run.stage_path("train") / "model")
     return resolve_model(cfg.train.base_model)
+
+
+def champion_model(run: RunDir) -> str | None:
+    """Model folder of the champion named in evaluate/champion.json (None: no champion file,
+    or a champion without a model such as BM25). Paths are relative to the run directory."""
+    import json
+
+    path = run.stage_path("evaluate") / "champion.json"
+    if not path.is_file():
+        return None
+    try:
+        model = json.loads(path.read_text()).get("model_path")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not model:
+        return None
+    p = Path(model)
+    return str(p if p.is_absolute() else (run.path / p).resolve())
 
 
 def fingerprint_of(model_path: str) -> str:

@@ -51,7 +51,7 @@ class Searcher:
             "expansion_search": icfg.expansion_search, "exact_below": icfg.exact_below,
             "qdrant_url": icfg.qdrant_url, "rescore": icfg.rescore})
         meta = index.meta
-        model_path = str(model) if model is not None else meta["model_path"]
+        model_path = str(model) if model is not None else self.run.resolve(meta["model_path"])
         fp = fingerprint_of(model_path)
         if fp != meta["model_fingerprint"]:
             index.close()
