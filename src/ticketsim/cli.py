@@ -68,6 +68,9 @@ class RichReporter:
     def track(self, items: Iterable[T], total: int | None = None, description: str = "") -> Iterator[T]:
         if total is None and hasattr(items, "__len__"):
             total = len(items)  # type: ignore[arg-type]
+        if not self.console.is_terminal and os.environ.get("TICKETSIM_PROGRESS") != "1":
+            yield from self._plain(items, total, description)
+            return
         with Progress(
             TextColumn("[bold blue]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeRemainingColumn(), console=self.console, transient=True,
@@ -77,6 +80,33 @@ class RichReporter:
             for item in items:
                 yield item
                 progress.advance(task)
+
+    def _plain(self, items: Iterable[T], total: int | None, description: str) -> Iterator[T]:
+        """No TTY (a log file, CI): a plain line at least every TICKETSIM_PROGRESS_EVERY seconds
+        (default 30) from a timer thread, and one at the end of a step that took that long."""
+        import threading
+
+        from ticketsim.progress import Heartbeat
+
+        every = float(os.environ.get("TICKETSIM_PROGRESS_EVERY", "30"))
+        beat = Heartbeat(description, total)
+        stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(every):
+                self.console.print(beat.line(), highlight=False, soft_wrap=True)
+
+        timer = threading.Thread(target=tick, daemon=True)
+        timer.start()
+        try:
+            for item in items:
+                yield item
+                beat.done += 1
+        finally:
+            stop.set()
+            timer.join()
+        if beat._clock() - beat.start >= every:
+            self.console.print(beat.line(), highlight=False, soft_wrap=True)
 
     def log(self, message: str) -> None:
         self.console.print(f"[dim]{message}[/]")
@@ -648,7 +678,7 @@ def run_pipeline(
 
     run_all(cfg, run, force=force, reporter=reporter(), on_done=done)
     if cold:
-        console.print(f"next: {labelling_hint(str(run_dir))}", highlight=False)
+        console.print(f"next: {labelling_hint(str(run_dir))}", highlight=False, soft_wrap=True)
 
 
 @app.command("export-onnx")
@@ -689,11 +719,25 @@ WhoOpt = Annotated[str | None, typer.Option("--who", help="Who answers (default:
 
 
 def _label_cfg(config: Path | None, set_: list[str] | None, run_dir: Path,
-               who: str | None = None) -> Config:
+               who: str | None = None, writes: bool = False) -> Config:
+    if writes:
+        _require_label_target(config, set_, run_dir)
     cfg = load(config, set_, run_dir)
     if who:
         cfg.label.who = who
     return cfg
+
+
+def _require_label_target(config: Path | None, set_: list[str] | None, run_dir: Path) -> None:
+    """Labels go to the run's links store: without a run (or a config or --set naming the
+    store) they would land in a fresh store no run reads, so say so instead (issue 17)."""
+    named = any(s.split("=", 1)[0].strip() == "data.links_store" for s in set_ or [])
+    if config is None and not named and not (Path(run_dir) / "config.yaml").is_file():
+        raise TicketsimError(
+            f"{run_dir} is not a run directory (no config.yaml), so there is no links store "
+            "to write labels to",
+            hint="give --run-dir of a run made by `ticketsim run CONFIG --run-dir DIR`, or -c "
+            "CONFIG naming data.links_store")
 
 
 @label_app.command("suggest")
@@ -721,7 +765,7 @@ def label_suggest(
                               reporter=reporter())
     console.print(f"wrote {len(s.rows)} pairs ({s.strategy}, from {len(s.pool)} candidates) to "
                   f"{path}; fill the answer column with duplicate / related / not related, then "
-                  f"`ticketsim label import {path}`", highlight=False)
+                  f"`ticketsim label import {path} --run-dir {run_dir}`", highlight=False)
 
 
 @label_app.command("import")
@@ -741,7 +785,7 @@ def label_import(
     from ticketsim.active.suggest import who_answers
     from ticketsim.data.store import LinksStore
 
-    cfg = _label_cfg(config, set_, run_dir, who)
+    cfg = _label_cfg(config, set_, run_dir, who, writes=True)
     known = None
     tickets = Path(run_dir) / "ingest" / "tickets.parquet"
     if tickets.is_file():
@@ -779,7 +823,7 @@ def label_session(
     from ticketsim.active.suggest import who_answers
     from ticketsim.data.store import LinksStore
 
-    cfg = _label_cfg(config, set_, run_dir, who)
+    cfg = _label_cfg(config, set_, run_dir, who, writes=True)
     rows, folder, resumed = open_session(cfg, RunDir(run_dir), n=n, strategy=strategy, new=new,
                                          reporter=reporter())
     console.print(("resuming" if resumed else "new batch of") + f" {len(rows)} pairs", highlight=False)
@@ -834,8 +878,16 @@ def retrain(
     console.print(f"retrained from {res.base_model} into {target.path}", highlight=False)
 
 
+def quiet_libraries() -> None:
+    """Silence progress bars that are not ours (transformers' "Loading weights", datasets'
+    map, sentence-transformers' tqdm): ticketsim reports its own steps (RichReporter)."""
+    for var in ("HF_DATASETS_DISABLE_PROGRESS_BARS", "TQDM_DISABLE"):
+        os.environ.setdefault(var, "1")
+
+
 def main() -> None:
     """Console-script entry point: one clear line and exit 2 for user errors."""
+    quiet_libraries()
     try:
         app(standalone_mode=False)
     except TicketsimError as err:

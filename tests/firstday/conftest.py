@@ -8,7 +8,7 @@ import pytest
 from firstday_helpers import cli, cold_config
 
 
-@pytest.fixture(scope="session")(scope="session")
+@pytest.fixture(scope="session")
 def cold_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> dict:
     """`ticketsim run` on a category-only export without links: config, run dir, output."""
     folder = tmp_path_factory.mktemp("coldstart")

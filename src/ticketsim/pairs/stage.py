@@ -175,7 +175,7 @@ def run_pairs(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         summary["warnings"] = [
             "test 0: no held-out link, so evaluate can measure routing (categories) but not "
             "link retrieval or duplicate thresholds; add known links or label pairs "
-            "(ticketsim label session) and retrain"]
+            f"(`ticketsim label session --run-dir {run.path}`) and retrain"]
         reporter.log("pairs: " + summary["warnings"][0])
     if pc.split.method == "kfold":
         summary["fold"] = {"fold": pc.split.fold, "folds": pc.split.folds}
