@@ -345,9 +345,19 @@ RENDERERS["index"] = _render_index
 
 
 # ------------------------------------------------------------------------ commands
+def _version(value: bool) -> None:
+    if value:
+        from ticketsim import __version__
+
+        console.print(f"ticketsim {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.",
+                                          callback=_version, is_eager=True)] = False,
 ) -> None:
     STATE["verbose"] = verbose
 
@@ -546,18 +556,37 @@ def search(
 
     Example: ticketsim search --run-dir runs/demo "vpn keeps disconnecting" --status open
     """
-    from ticketsim.index.search import search_run
+    from ticketsim.service.schemas import validate_search
 
     if (query is None) == (id_ is None):
         raise TicketsimError("give either a query text or --id TICKET")
     cfg = load(config, set_, run_dir)
-    hits = search_run(cfg, RunDir(run_dir), text=query, ticket_id=id_, k=k or cfg.search.k,
-                      filters=_filters(category, status, since, until, exclude), mode=mode)
+    # the API's own request model: same rules for k, empty text and dates as POST /search
+    req = validate_search(cfg.serve, text=query, ticket_id=id_, k=k, mode=mode,
+                          filters=_filters(category, status, since, until, exclude))
+    filters = req.filters.to_dict() if req.filters is not None else None  # type: ignore[attr-defined]
+    from ticketsim.index.base import Filters
+    from ticketsim.index.search import Searcher
+
+    searcher = Searcher(RunDir(run_dir), cfg)
+    try:
+        found = searcher.search(query, ticket_id=id_, k=req.k or cfg.search.k,  # type: ignore[attr-defined]
+                                filters=filters, mode=mode)
+        hits = [h.to_dict() for h in found]
+        unmatched = (searcher.index.store.unmatched_filters(Filters.coerce(filters))
+                     if not hits and filters else [])
+    finally:
+        searcher.close()
+    if unmatched:
+        raise TicketsimError("; ".join(unmatched), hint="filter values match case-insensitively")
     if as_json:
         print(json.dumps(hits, default=str, indent=2))
         return
     if not hits:
         console.print("no results")
+        return
+    if console.width <= 80:
+        _compact_hits(hits, id_, query)
         return
     table = Table(title=f"closest tickets to {'ticket ' + id_ if id_ else repr(query)}")
     cols = [c for c in dict.fromkeys(c for h in hits for c in h)
@@ -572,6 +601,23 @@ def search(
         table.add_row(*["" if h.get(c) is None else f"{h[c]:.3f}" if isinstance(h[c], float)
                         else str(h[c]) for c in cols])
     console.print(table)
+
+
+def _compact_hits(hits: list[dict[str, Any]], id_: str | None, query: str | None) -> None:
+    """Narrow terminals (80 columns or less): two lines per hit instead of a wide table."""
+    from rich.markup import escape
+
+    width = console.width
+    console.print(f"closest tickets to {'ticket ' + id_ if id_ else repr(query)}", highlight=False)
+    for n, h in enumerate(hits, 1):
+        head = " ".join(str(x) for x in (
+            f"{n:>2}.", h.get("id"), f"{h.get('score', 0):.3f}", h.get("label") or "",
+            h.get("category") or "", str(h.get("created") or "")[:10]) if x)
+        text = str(h.get("short_description") or h.get("text") or "").replace("\n", " ")
+        if len(text) > width - 5:
+            text = text[:width - 6] + "…"
+        console.print(escape(head), highlight=False)
+        console.print("    " + escape(text), highlight=False)
 
 
 @app.command()
@@ -889,7 +935,7 @@ def main() -> None:
     """Console-script entry point: one clear line and exit 2 for user errors."""
     quiet_libraries()
     try:
-        app(standalone_mode=False)
+        app(standalone_mode=False, prog_name="ticketsim")
     except TicketsimError as err:
         if STATE["verbose"]:
             traceback.print_exc()
@@ -901,11 +947,14 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # click usage errors and the unexpected
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # typer's click errors
+            if not exc.format_message():  # no arguments at all: the help was shown
+                sys.exit(0)
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            err_console.print(f"[bold red]error:[/] {exc.format_message()}{where}",
+                              highlight=False, soft_wrap=True)
+            sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
         if STATE["verbose"]:
             traceback.print_exc()
         err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "

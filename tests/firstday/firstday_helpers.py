@@ -30,7 +30,7 @@ def cold_config(folder: Path, model: Path, *, subcategory: bool = False) -> Path
     tree = {"data": {"tickets": str(tickets), "links_store": "links.sqlite", "columns": cols},
             "train": {"base_model": str(model), "epochs": 1, "batch_size": 4,
                       "max_seq_length": 32},
-            "index": {"exact_below": 100000}}
+            "index": {"exact_below": 100000, "encoder": "onnx"}}
     path = folder / "desk.yaml"
     path.write_text(json.dumps(tree))
     return path

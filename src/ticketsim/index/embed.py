@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas costs a second to import; the query path never needs it
+    import pandas as pd
 
 from ticketsim.config import Config
 from ticketsim.progress import NULL, Reporter
@@ -68,6 +70,8 @@ def embed_texts(model_path: str, texts: Sequence[str], batch_size: int = 64, *,
 
 def ticket_records(tickets: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows of tickets.parquet as store records: ``created`` as ISO text, NaN/NaT as None."""
+    import pandas as pd
+
     df = tickets.copy()
     if "created" in df.columns:
         created = pd.to_datetime(df["created"], errors="coerce")
