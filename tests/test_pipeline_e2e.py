@@ -48,6 +48,9 @@ def test_pipeline_runs_every_stage_and_skips_on_rerun(tmp_path: Path, tiny_model
     assert {"bm25", "base", "finetuned"} <= set(metrics["systems"])
     for system in ("bm25", "base", "finetuned"):
         assert 0.0 <= metrics["systems"][system]["mrr@10"] <= 1.0
+    card = (run.path / "train" / "model" / "README.md").read_text()  # held-out numbers on the card
+    for system in ("bm25", "base", "finetuned"):
+        assert f"| {system} | {metrics['systems'][system]['recall@1']:.3f} |" in card
 
     from sentence_transformers import SentenceTransformer
 

@@ -459,6 +459,10 @@ class TrainConfig(Section):
     )
     dataloader_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
     seed: int = Field(42, description="Seed of training (shuffling, dropout).")
+    model_card_examples: bool = Field(
+        False, description="Keep sentence-transformers' card with its widget and sample rows, "
+        "which quote training tickets verbatim (false: ticketsim's card, no ticket text)."
+    )
 
     @field_validator("max_seq_length")
     @classmethod

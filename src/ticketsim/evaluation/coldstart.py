@@ -75,5 +75,8 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, inputs_hash: str, *,
     with run.stage("evaluate", inputs_hash, {"systems": [], "cold_start": True}) as tmp:
         atomic_write_json(tmp / "metrics.json", result)
         atomic_write_text(tmp / "report.md", "\n".join(lines) + "\n")
+    from ticketsim.training.card import add_evaluation
+
+    add_evaluation(run.stage_path("train") / "model", result)
     reporter.log("evaluate: cold start, routing only")
     return StageResult("evaluate", False, run.stage_path("evaluate"), result)

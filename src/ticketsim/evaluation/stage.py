@@ -412,5 +412,8 @@ def run_evaluate(
         if thresholds is not None:
             thresholds.save(tmp / THRESHOLDS_FILE)
         write_report(tmp, result, details, reporter=reporter)
+    from ticketsim.training.card import add_evaluation
+
+    add_evaluation(run.stage_path("train") / "model", result)  # held-out numbers on the card
     reporter.log(f"evaluate: wrote {out_dir}")
     return StageResult(STAGE, False, out_dir, result)

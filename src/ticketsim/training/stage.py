@@ -273,6 +273,13 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
             model.save(str(tmp / "model"))
         if (tmp / "model").is_dir():
             atomic_write_json(tmp / "model" / "ticketsim_config.json", exact)
+            from ticketsim.training.card import write_card
+
+            write_card(tmp / "model", exact, summary)  # no ticket text unless asked (issue 17)
+        if (tmp / "adapter" / "README.md").is_file():
+            from ticketsim.training.card import write_card
+
+            write_card(tmp / "adapter", exact, summary)
         atomic_write_json(tmp / "log.json", {"log_history": history})
         (tmp / "loss.png").write_bytes(loss_png(history))
         atomic_write_json(tmp / "seqlen.json", {**length_rep, "lengths_sample": lengths[:2000].tolist()})
