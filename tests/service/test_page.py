@@ -146,3 +146,62 @@ def test_paraphrase_finds_true_duplicate_with_minilm(tmp_path: Path) -> None:
     assert rows[["a", "b", "label", "kind", "source"]].values.tolist() == [
         ["I2", HELD_OUT_ID, 1, "duplicate", "web"]]
     app.state.holder.close()
+
+
+def test_page_first_day_details(svc_run: RunDir, tiny_model_dir: Path, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17: /docs offline, no key field without a key, Open beside its hit, readable
+    dates, case-insensitive filters and a message naming the values that exist."""
+    pytest.importorskip("playwright")
+    from playwright.sync_api import sync_playwright
+
+    from ticketsim.service.app import create_app
+
+    monkeypatch.delenv("TICKETSIM_API_KEY", raising=False)
+    cfg = service_config(tiny_model_dir, tmp_path / "links.sqlite", reload_poll_seconds=0)
+    app = create_app(svc_run, cfg)
+    requests: list[str] = []
+    with serving(app) as base, sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page()
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(base + "/docs")
+            page.wait_for_selector(".swagger-ui .opblock", timeout=30000)  # rendered, offline
+            assert "POST/search" in page.inner_text(".swagger-ui").replace("\n", "")
+            page.goto(base + "/")
+            page.wait_for_selector("#stats:not(:empty)")
+            assert not page.is_visible("#api-key")  # no key configured: no key field
+            page.fill("#query", "vpn drops")
+            page.fill("#category", "NETWORK")  # the category is 'network': case is ignored
+            page.click("#search-button")
+            page.wait_for_selector("article.hit")
+            cats = page.eval_on_selector_all(".fields div:first-child", "e => e.map(x => x.textContent)")
+            assert cats and all(c.lower().startswith("network") for c in cats), cats
+            created = page.inner_text("article.hit .hit-created")
+            assert "T00:00" not in created and "2024" in created and any(
+                m in created for m in ("Jan", "Feb", "Mar", "Apr")), created
+            second = page.eval_on_selector_all("article.hit", "e => e.map(x => x.dataset.id)")[1]
+            page.click(f"article.hit[data-id='{second}'] .feedback button")  # Open
+            page.wait_for_selector(f"article.hit[data-id='{second}'] #detail:not([hidden])")
+            page.fill("#category", "nope")
+            page.click("#search-button")
+            page.wait_for_selector("#message:has-text('category values')")
+            assert "no ticket has category 'nope'" in page.inner_text("#message")
+            assert page.is_hidden("#detail")  # parked back under <main>, not lost
+        finally:
+            browser.close()
+    assert all(u.startswith(base) for u in requests), [u for u in requests if not u.startswith(base)]
+    app.state.holder.close()
+    monkeypatch.setenv("TICKETSIM_API_KEY", "s3cret")
+    keyed = create_app(svc_run, cfg)
+    with serving(keyed) as base, sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page()
+            page.goto(base + "/")
+            page.wait_for_selector("#message:has-text('API key')")
+            assert page.is_visible("#api-key")  # a key is configured: the field shows
+        finally:
+            browser.close()
+    keyed.state.holder.close()

@@ -95,8 +95,9 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
         finally:
             holder.close()
 
-    app = FastAPI(title="ticketsim", version="1", lifespan=lifespan,
+    app = FastAPI(title="ticketsim", version="1", lifespan=lifespan, docs_url=None,
                   description="Similar- and duplicate-ticket search over one run directory.")
+    _offline_docs(app)
     app.state.holder = holder
     app.state.serve = scfg
     app.state.api_key_required = api_key is not None
@@ -267,6 +268,24 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
         return {"reloaded": swapped, "replayed": replayed, "stats": st}
 
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """/docs with Swagger UI served from the packaged fastapi-offline assets, not a CDN, so the
+    API docs work on a desk's network without internet (issue 17)."""
+    from importlib.resources import files
+
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    assets = Path(str(files("fastapi_offline") / "static"))
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Any:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json",
+                                   title="ticketsim API", swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon.png")
 
 
 def server_config(app: FastAPI, cfg: Config) -> Any:
