@@ -120,8 +120,17 @@ def _pipeline(rep: dict[str, Any]) -> list[str]:
                   ("finetuned_mrr@10", "fine-tuned MRR@10", 3)])
 
 
+def _cold_search(rep: dict[str, Any]) -> list[str]:
+    s = rep["settings"]
+    return _rows(rep, f"**Cold CLI search** (`bench/cold_search.py`; a fresh `ticketsim search` "
+                 f"process over {s['tickets']} tickets vs a bare `import sentence_transformers`, "
+                 f"median of {s['reps']}; goal: onnx at most {s['goal_vs_import_st']}x):",
+                 [("median_s", "median s", 2), ("vs_import_st", "vs import ST", 2)])
+
+
 SECTIONS = [("summary", _summary), ("encode", _encode), ("train", _train), ("search", _search),
-            ("keyword_search", _keyword), ("load", _load_test), ("pipeline", _pipeline)]
+            ("keyword_search", _keyword), ("load", _load_test), ("pipeline", _pipeline),
+            ("cold_search", _cold_search)]
 
 
 def update_readme(results: Path, readme: Path) -> None:
