@@ -105,7 +105,7 @@ class RichReporter:
         finally:
             stop.set()
             timer.join()
-        if beat._clock() - beat.start >= every:
+        if beat.elapsed() >= every:
             self.console.print(beat.line(), highlight=False, soft_wrap=True)
 
     def log(self, message: str) -> None:

@@ -71,8 +71,11 @@ class Heartbeat:
         self._clock = clock or time.monotonic
         self.start = self._clock()
 
+    def elapsed(self) -> float:
+        return self._clock() - self.start
+
     def line(self) -> str:
-        elapsed = self._clock() - self.start
+        elapsed = self.elapsed()
         if self.total:
             share = self.done / self.total
             left = elapsed * (1 - share) / share if self.done else None
