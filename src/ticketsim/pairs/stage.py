@@ -58,17 +58,16 @@ def _clusters(tickets: pd.DataFrame, pos: pd.DataFrame) -> tuple[dict[str, int],
 
 def _scorers(cfg: Config, run: RunDir, corpus_texts: list[str], need_model: bool,
              reporter: Reporter) -> tuple[Any, Any]:
-    from ticketsim.pairs.negatives.bm25 import BM25Miner
+    from ticketsim.retrieval.keyword import KeywordIndex
 
-    bm25 = BM25Miner(corpus_texts)
+    bm25 = KeywordIndex(corpus_texts)  # the keyword engine search and evaluate use
     model = None
     if need_model:
-        from ticketsim.inference.cache import default_cache_path
         from ticketsim.pairs.negatives.model import ModelMiner
 
         neg = cfg.pairs.negatives
         model = ModelMiner(neg.model, corpus_texts, batch_size=neg.batch_size,
-                           cache_path=default_cache_path(run.path), reporter=reporter)
+                           cache_dir=run.path / "cache", reporter=reporter)
     return bm25, model
 
 
