@@ -153,8 +153,10 @@ def _render_evaluate(result: StageResult) -> None:
         return
     from rich.markup import escape
 
-    from ticketsim.evaluation.report import headline, ordered_metrics
+    from ticketsim.evaluation.report import headline, ordered_metrics, verdict_lines
+    from ticketsim.evaluation.stage import EvaluationResult
 
+    s = EvaluationResult.from_dict(s).to_dict()  # the typed result the report also reads
     pm = s["primary_metric"]
     ci = s.get("ci") or {}
     table = Table(title=f"evaluate: {s.get('n_queries')} held-out queries, "
@@ -179,6 +181,8 @@ def _render_evaluate(result: StageResult) -> None:
                       f"{c.get('low', float('nan')):.2f}-{c.get('high', float('nan')):.2f}", delta)
     console.print(table)
     console.print(headline(s), highlight=False)
+    for line in verdict_lines(s):
+        console.print(f"[bold]{escape(line)}[/]", highlight=False)
     if s.get("thresholds_model"):
         dd = s["duplicate"][s["thresholds_model"]]
         console.print(f"thresholds ({s['thresholds_model']}): duplicate >= "

@@ -27,6 +27,7 @@ from ticketsim.retrieval import MODES, Query
 from ticketsim.retrieval import retrievers as rtv
 from ticketsim.retrieval.fusion import Fusion
 from ticketsim.rundir import RunDir
+
 FIXED = ("id", "short_description", "description", "category", "subcategory", "created")
 
 
@@ -114,9 +115,11 @@ class Searcher:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.encoder.encode(list(texts), batch_size=self.cfg.index.batch_size)
 
-    def search(self, text: str | None = None, *, ticket_id: str | None = None, k: int | None = None,
-               filters: Filters | dict[str, Any] | None = None, mode: str | None = None) -> list[Hit]:
-        """Closest tickets to ``text`` or to an indexed ticket (itself excluded)."""
+    def rank(self, text: str | None = None, *, ticket_id: str | None = None, k: int | None = None,
+             filters: Filters | dict[str, Any] | None = None, mode: str | None = None,
+             ) -> tuple[list[tuple[int, float]], np.ndarray]:
+        """(key, retriever score) best first, and the query vector: what :meth:`search` shows
+        and what ``evaluate`` scores (the query's own ticket excluded)."""
         k = int(k or self.k)
         mode = mode or self.mode
         if mode not in MODES:
@@ -136,7 +139,14 @@ class Searcher:
             filters.exclude_ids = [*(filters.exclude_ids or []), str(ticket_id)]
         else:
             query = self.embed([text or ""])
-        ranked = retriever.rank(Query(text or "", query), k, filters)
+        return retriever.rank(Query(text or "", query), k, filters), query
+
+    def search(self, text: str | None = None, *, ticket_id: str | None = None, k: int | None = None,
+               filters: Filters | dict[str, Any] | None = None, mode: str | None = None) -> list[Hit]:
+        """Closest tickets to ``text`` or to an indexed ticket (itself excluded)."""
+        mode = mode or self.mode
+        ranked, query = self.rank(text, ticket_id=ticket_id, k=k, filters=filters, mode=mode)
+        index = self.index
         keys = [key for key, _ in ranked]
         # score is the cosine in every mode, so probability and label mean the same everywhere
         q = query[0][: index.dim]
