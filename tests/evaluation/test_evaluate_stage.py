@@ -98,7 +98,6 @@ def test_every_evaluate_key_reaches_its_component(tiny_run: RunDir, tiny_model_d
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, object] = {}
     from ticketsim.inference.cache import CachedEncoder
-
     from ticketsim.retrieval import fusion
 
     real_encode, real_rrf = CachedEncoder.encode, fusion.rrf
