@@ -109,11 +109,12 @@ class DataConfig(Section):
 class SplitConfig(Section):
     """How tickets are split so that no evaluation ticket is ever seen in training."""
 
-    method: Literal["cluster", "time", "kfold"] = Field(
+    method: Literal["cluster", "time", "kfold", "all"] = Field(
         "cluster",
         description="cluster: whole link clusters go to one split at random; time: the newest "
         "tickets are test, the next newest validation; kfold: link clusters dealt into `folds` "
-        "folds, fold `fold` is test (for few links: run once per fold).",
+        "folds, fold `fold` is test (for few links: run once per fold); all: no test split "
+        "(the served model of a cross-fitted run, evaluate.crossfit_min_queries).",
     )
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of tickets (or clusters) for test.")
     validation_fraction: float = Field(

@@ -623,13 +623,22 @@ def run_evaluate(
     cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL
 ) -> StageResult:
     """Evaluate every available system on the held-out links and write metrics, champion, report."""
+    from ticketsim.evaluation import crossfit
+
+    plan = crossfit.plan(cfg, run)
     h = inputs_hash(cfg, run)
+    if plan is not None:
+        h = combine_hashes(h, "crossfit", plan.k)
     out_dir = run.stage_path(STAGE)
     if not force and run.is_fresh(STAGE, h) and (out_dir / METRICS).is_file():
         reporter.log("evaluate: inputs unchanged, skipped")
         return StageResult(STAGE, True, out_dir, json.loads((out_dir / METRICS).read_text()))
-    part = collect(cfg, run, reporter)
-    result, details, thresholds = summarise(cfg, run, [part])
+    if plan is None:
+        result, details, thresholds = summarise(cfg, run, [collect(cfg, run, reporter)])
+    else:
+        reporter.log(f"evaluate: cross-fitting, {plan.why}")
+        parts, info = crossfit.run_folds(cfg, run, plan, force=force, reporter=reporter)
+        result, details, thresholds = summarise(cfg, run, parts, crossfit=info)
     write(run, h, result, details, thresholds, reporter)
     reporter.log(f"evaluate: wrote {out_dir}")
     return StageResult(STAGE, False, out_dir, result.to_dict())

@@ -1,7 +1,8 @@
 """Which model an index embeds with, and embedding ticket texts in batches.
 
-The index uses the fine-tuned model when the train stage finished, else the base
-model, and stamps itself with that model's name and weights hash so a query
+The index uses the champion's model (``evaluate/champion.json``: the base model when the
+fine-tuned one lost beyond the noise), else the fine-tuned model when the train stage
+finished, else the base model, and stamps itself with that model's name and weights hash so a query
 embedded by another model is refused instead of silently returning nonsense.
 """
 
@@ -20,9 +21,14 @@ from ticketsim.rundir import RunDir
 
 
 def index_model(cfg: Config, run: RunDir) -> str:
-    """run_dir/train/model when training finished, else the resolved base model."""
+    """The champion's model (evaluate/champion.json); else run_dir/train/model when training
+    finished, else the resolved base model."""
+    from ticketsim.evaluation import champion
     from ticketsim.models import resolve_model
 
+    champ = champion.load(run.path)
+    if champ is not None and champ.get("model") == "base":
+        return resolve_model(cfg.train.base_model)
     if run.read_stamp("train") is not None and (run.stage_path("train") / "model").is_dir():
         return str(run.stage_path("train") / "model")
     return resolve_model(cfg.train.base_model)

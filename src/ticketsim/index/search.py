@@ -78,7 +78,13 @@ class Searcher:
 
             reranker = CrossEncoder(str(scfg.cross_encoder), device="cpu")
         old = getattr(self, "index", None)
-        self.k, self.mode, self.rerank_top = scfg.k, self.default_mode or scfg.mode, scfg.rerank_top
+        from ticketsim.evaluation import champion
+
+        # the champion's mode unless a mode was given (argument or search.mode set explicitly)
+        self.champion = champion.load(self.run.path) if self.index_dir is None else None
+        mode = self.default_mode or (scfg.mode if "mode" in scfg.model_fields_set
+                                     or self.champion is None else self.champion["mode"])
+        self.k, self.mode, self.rerank_top = scfg.k, mode, scfg.rerank_top
         self.dedup_min_size = scfg.dedup_min_size
         self.fusion = Fusion(scfg.rrf_k, scfg.dense_weight, scfg.keyword_weight, scfg.window)
         retrievers = {m: rtv.build(index, m, self.fusion, reranker, scfg.rerank_top) for m in MODES}
@@ -229,7 +235,9 @@ class Searcher:
         return {"tickets": len(self.index), "backend": m["backend"], "precision": m["precision"],
                 "dim": m["dim"], "model": m["model_path"], "model_fingerprint": m["model_fingerprint"],
                 "encoder": m.get("encoder", "torch"),
-                "thresholds": self.thresholds is not None, "cross_encoder": self.reranker is not None}
+                "thresholds": self.thresholds is not None, "cross_encoder": self.reranker is not None,
+                "mode": self.mode,
+                "champion": self.champion.get("sentence") if self.champion else None}
 
     def flush(self) -> None:
         self.index.flush()

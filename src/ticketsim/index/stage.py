@@ -80,7 +80,7 @@ def inputs_hash(cfg: Config, run: RunDir, model_path: str) -> str:
     ingest = run.read_stamp("ingest") or {}
     train = run.read_stamp("train") or {}
     return combine_hashes(ingest.get("inputs_hash"), train.get("inputs_hash", model_path),
-                          cfg.index.fingerprint())
+                          cfg.index.fingerprint(), model_path)  # the champion may switch model
 
 
 def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL) -> StageResult:
