@@ -165,16 +165,16 @@ def knn_accuracy(emb: np.ndarray, labels: np.ndarray, k: int = 10, sample: int =
 
 
 def mrr_at_10(emb: np.ndarray, queries: list[int], relevant: list[set[int]]) -> float:
+    """Dense MRR@10 (query excluded) by the project's one metric code (ticketsim.evaluation.metrics)."""
+    from ticketsim.evaluation import metrics
+
     s = emb[queries] @ emb.T
     s[np.arange(len(queries)), queries] = -np.inf  # the query's own ticket is excluded
-    top = np.argsort(-s, axis=1)[:, :10]
-    total = 0.0
-    for row, rel in zip(top, relevant, strict=True):
-        for rank, j in enumerate(row, 1):
-            if j in rel:
-                total += 1 / rank
-                break
-    return total / max(1, len(queries))
+    top = np.argsort(-s, axis=1, kind="stable")[:, :metrics.MRR_K]
+    ranking = metrics.Ranking("bench", list(queries), [[(int(j), 0.0) for j in row] for row in top],
+                              [{} for _ in queries])
+    qm = metrics.QueryMetrics([str(i) for i in range(len(emb))], [1])
+    return float(qm.table(ranking, relevant)[f"mrr@{metrics.MRR_K}"].mean()) if queries else 0.0
 
 
 def load_endava(n: int | None, seed: int = 0) -> tuple[list[str], np.ndarray] | None:

@@ -50,10 +50,21 @@ def run_all(
     """Run ``stages`` (default: all) in order.
 
     A stage's input hash includes its upstream stages' stamps, so a rerun upstream
-    stage makes the downstream ones rerun without any forcing here.
+    stage makes the downstream ones rerun without any forcing here. With too few
+    held-out links (``evaluate.crossfit_min_queries``) the run cross-fits: pairs and train
+    build the served model from all links, and evaluate trains and pools fold models
+    (:mod:`ticketsim.evaluation.crossfit`).
     """
+    from ticketsim.evaluation import crossfit
+
     results = []
     for name in stages or ORDER:
+        if name == "pairs" and run.read_stamp("ingest") is not None:
+            plan = crossfit.plan(cfg, run)
+            if plan is not None:
+                reporter.log(f"cross-fitting: {plan.why}")
+                crossfit.save_plan(run, plan)
+                cfg = crossfit.all_links(cfg)
         result = run_stage(name, cfg, run, force=force, reporter=reporter)
         results.append(result)
         if on_done:

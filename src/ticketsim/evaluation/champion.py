@@ -6,9 +6,9 @@ The rule, in the words the report prints:
 
 1. Switch away from the default only when the best system's paired bootstrap interval
    of its gain over the default excludes zero (a gain inside the noise is no reason).
-2. Never serve the fine-tuned model when it loses to the base model or to BM25 beyond the
-   noise (the interval of the difference lies below zero): then the best system without it
-   is served, even if that means staying with keyword search.
+2. Never serve the fine-tuned model when it loses to the base model (dense, or the same
+   mode with the base model) or to BM25 beyond the noise (the interval of the difference
+   lies below zero): then the best system without it is served, even keyword search.
 
 ``index``, ``search``, ``serve``, ``dedup`` and ``label`` read ``evaluate/champion.json``
 (:func:`load`) unless a mode or model is given explicitly.
@@ -73,7 +73,8 @@ def choose(per_query: Mapping[str, Mapping[str, np.ndarray]], metric: str, defau
                       f"the noise")
     losses = []
     if SERVABLE[champion][1] == "finetuned":
-        for rival in ("base", "bm25"):
+        twin = {"hybrid": "hybrid-base"}.get(champion, "base")  # same mode, base model
+        for rival in dict.fromkeys((twin, "base", "bm25")):
             if rival in cands:
                 d = diff(champion, rival)
                 if d["significant"] and d["diff"] < 0:

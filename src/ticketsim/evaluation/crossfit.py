@@ -82,6 +82,27 @@ def plan(cfg: Config, run: RunDir) -> Plan | None:
     return Plan(k, len(queries), ev.crossfit_min_queries, len(linked))
 
 
+def save_plan(run: RunDir, p: Plan) -> None:
+    """``<run>/crossfit/plan.json``: evaluate reads why and how many folds from it."""
+    from ticketsim.rundir import atomic_write_json
+
+    (run.path / FOLDER).mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run.path / FOLDER / "plan.json", dataclasses.asdict(p))
+
+
+def planned(run: RunDir) -> Plan | None:
+    """The plan of a run whose pairs stage trained on all links (``ticketsim run`` decided)."""
+    import json
+
+    report = run.stage_path("pairs") / "report.json"
+    try:
+        if json.loads(report.read_text()).get("split_method") != "all":
+            return None
+        return Plan(**json.loads((run.path / FOLDER / "plan.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 def all_links(cfg: Config) -> Config:
     """The served model's config: no test split, every link trains."""
     return cfg.model_copy(update={"pairs": cfg.pairs.model_copy(update={

@@ -625,7 +625,7 @@ def run_evaluate(
     """Evaluate every available system on the held-out links and write metrics, champion, report."""
     from ticketsim.evaluation import crossfit
 
-    plan = crossfit.plan(cfg, run)
+    plan = crossfit.planned(run)
     h = inputs_hash(cfg, run)
     if plan is not None:
         h = combine_hashes(h, "crossfit", plan.k)

@@ -123,10 +123,6 @@ def build_split(
 def run_pairs(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL) -> StageResult:
     """Run the pairs stage into ``run``; skipped when ingest output and config are unchanged."""
     run.require("ingest", STAGE)
-    from ticketsim.evaluation import crossfit
-
-    if crossfit.plan(cfg, run) is not None:  # few links: evaluate cross-fits, this model uses all
-        cfg = crossfit.all_links(cfg)
     h = inputs_hash(cfg, run)
     if not force and run.is_fresh(STAGE, h):
         reporter.log("pairs: inputs unchanged, skipped")

@@ -26,10 +26,12 @@ class DenseRetriever:
     def __init__(self, index: Any) -> None:
         self.index = index
 
-    def rank(self, query: Query, k: int, filters: Filters | None = None) -> Ranked:
+    def rank(self, query: Query, k: int, filters: Filters | None = None,
+             allowed: Any = None) -> Ranked:
+        """``allowed``: keys already filtered (dedup asks one query per selected ticket)."""
         if query.vector is None:
             raise ValueError("dense retrieval needs a query vector")
-        return self.index.dense(query.vector, k, filters)
+        return self.index.dense(query.vector, k, filters, allowed=allowed)
 
 
 class KeywordRetriever:
