@@ -515,6 +515,13 @@ def search(
         table.add_row(*["" if h.get(c) is None else f"{h[c]:.3f}" if isinstance(h[c], float)
                         else str(h[c]) for c in cols])
     console.print(table)
+    from rich.markup import escape
+
+    from ticketsim.evaluation import champion
+
+    champ = champion.load(run_dir)
+    if champ and mode is None and "mode" not in cfg.search.model_fields_set:
+        console.print(f"[dim]{escape(champ['sentence'])}[/]", highlight=False)
 
 
 @app.command()
