@@ -172,7 +172,7 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
 
     from ticketsim.models import load_model, resolve_model
     from ticketsim.training import seqlen
-    from ticketsim.training.evaluator import build_evaluator
+    from ticketsim.training.evaluator import KEY, METRIC, build_evaluator
     from ticketsim.training.lora import add_lora, merge_into, parameter_counts, save_adapter
     from ticketsim.training.precision import device_kind, resolve_precision
     from ticketsim.training.trainer import build_trainer
@@ -252,13 +252,12 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
         "best_metric": trainer.state.best_metric, "best_checkpoint":
             Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint
             else None,
-        "validation_metric": "mrr@10" if evaluator is not None else None,
+        "validation_metric": METRIC if evaluator is not None else None,
         "final_validation_mrr@10": None,
     }
     if evaluator is not None:
         final = evaluator(model)
-        summary["final_validation_mrr@10"] = float(final[evaluator.primary_metric]) \
-            if evaluator.primary_metric in final else None
+        summary["final_validation_mrr@10"] = float(final[KEY]) if KEY in final else None
     if not trainer.is_world_process_zero():
         return StageResult(STAGE, False, run.stage_path(STAGE), summary)
 

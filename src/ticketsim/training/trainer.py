@@ -13,7 +13,7 @@ from typing import Any
 
 from ticketsim.config import TrainConfig
 from ticketsim.progress import NULL, Reporter
-from ticketsim.training.evaluator import PRIMARY
+from ticketsim.training.evaluator import METRIC, PRIMARY
 from ticketsim.training.losses import build_loss, uses_in_batch_negatives
 from ticketsim.training.precision import trainer_flags
 
@@ -114,7 +114,7 @@ class _ReporterCallback:
             def on_evaluate(self, args: Any, state: Any, control: Any, metrics: Any = None,
                             **kw: Any) -> None:
                 if state.is_world_process_zero and metrics and PRIMARY in metrics:
-                    reporter.log(f"step {state.global_step}: validation mrr@10 "
+                    reporter.log(f"step {state.global_step}: validation {METRIC} "
                                  f"{metrics[PRIMARY]:.4f}")
 
             def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
