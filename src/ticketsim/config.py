@@ -422,6 +422,15 @@ class TrainConfig(Section):
         "auto", description="auto: no_duplicates for in-batch-negative losses (a text twice in a "
         "batch would be a false negative), plain batches otherwise."
     )
+    group_by_length: bool = Field(
+        True, description="Batches of texts of similar token length, so short tickets are not "
+        "padded to long ones (fewer positions computed; see docs/training.md for the measured "
+        "speed and quality). Rows stay random within windows of length_group_batches batches."
+    )
+    length_group_batches: int = Field(
+        16, gt=0, description="group_by_length: batches per window that is sorted by length "
+        "(larger: less padding, in-batch negatives less random)."
+    )
     max_seq_length: int | Literal["auto"] = Field(
         128, description="Tokens per text; longer texts are cut. auto: the smallest of "
         "128/256/384/512 that cuts fewer than truncation_threshold of the texts."

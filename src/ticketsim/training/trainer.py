@@ -140,6 +140,12 @@ def build_trainer(model: Any, cfg: TrainConfig, train_ds: Any, eval_ds: Any, eva
 
     args = build_args(cfg, output_dir, precision=precision, has_evaluator=evaluator is not None,
                       use_cpu=use_cpu)
+    if cfg.group_by_length:
+        from ticketsim.training.sampler import LengthGrouped
+
+        args.batch_sampler = LengthGrouped(
+            model.tokenizer, int(model.max_seq_length or 512), cfg.length_group_batches,
+            no_duplicates=batch_sampler(cfg) == "no_duplicates")
     loss = build_loss(model, cfg)
     cbs: list[Any] = [_ReporterCallback(reporter), *(callbacks or [])]
     if cfg.early_stopping_patience > 0 and args.eval_strategy != "no":
