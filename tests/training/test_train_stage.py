@@ -36,6 +36,7 @@ def test_train_writes_a_standard_model_folder(pair_run: RunDir, tiny_model_dir: 
     seq = json.loads((out / "seqlen.json").read_text())
     assert seq["max_seq_length"] == 32 and seq["truncated_share"] == 0.0
     assert res.summary["steps"] > 0 and res.summary["final_validation_mrr@10"] is not None
+    assert res.summary["time_budget"] is None
     assert not (pair_run.path / CHECKPOINTS).exists()
     assert any("max_seq_length 32" in m for m in rep.messages)
     # unchanged inputs: skipped
