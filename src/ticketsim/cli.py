@@ -258,6 +258,11 @@ def _render_train(result: StageResult) -> None:
                   f"({100 * s.get('truncated_share', 0):.1f} % of texts truncated)")
     table.add_row("trainable parameters", f"{s.get('trainable_parameters', 0):,} "
                   f"({100 * s.get('trainable_share', 0):.2f} %)" + (" LoRA" if s.get("lora") else ""))
+    if tb := s.get("time_budget"):
+        rate = f", {tb['steps_per_s']:.2f} steps/s measured" if tb.get("steps_per_s") else ""
+        table.add_row("time budget", f"{tb['budget']}{rate}: {tb['planned_steps']} of the "
+                      f"recipe's {tb['recipe_steps']} steps"
+                      + (" (stopped at the budget)" if tb.get("stopped_by_budget") else ""))
     if s.get("final_validation_mrr@10") is not None:
         best = s.get("best_checkpoint")
         table.add_row("validation mrr@10", f"{s['final_validation_mrr@10']:.4f}"

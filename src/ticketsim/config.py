@@ -29,6 +29,23 @@ class Section(BaseModel):
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def duration_seconds(text: str) -> float:
+    """'90s', '10m', '1h30m', '1.5h' or a bare number of seconds, in seconds."""
+    import re
+
+    t = str(text).strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", t):
+        total = float(t)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)(h|m|s)", t)
+        if not parts or "".join(n + u for n, u in parts) != t:
+            raise ValueError(f"'{text}' is not a duration: use e.g. '90s', '10m', '1h30m'")
+        total = sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+    if total <= 0:
+        raise ValueError(f"'{text}': a duration must be positive")
+    return total
+
+
 # --------------------------------------------------------------------------- data
 class ColumnMapping(Section):
     """Which export column holds which ticket field."""
@@ -417,10 +434,24 @@ class TrainConfig(Section):
     epochs: float = Field(1.0, gt=0, description="Training epochs.")
     max_steps: int = Field(-1, ge=-1, description="Stop after this many optimizer steps (-1: epochs).")
     batch_size: int = Field(32, gt=1, description="Examples per batch (in-batch negatives for MNRL).")
+    time_budget: str | None = Field(
+        None, description="Wall time training may take, e.g. '10m', '90s', '1h30m' (null: no "
+        "limit). The trainer measures its steps/s over the first steps and cuts the steps "
+        "(and the learning-rate schedule) to fit; a hard stop guards the rest."
+    )
     gradient_accumulation_steps: int = Field(1, gt=0, description="Batches per optimizer step.")
     batch_sampler: Literal["auto", "no_duplicates", "batch_sampler"] = Field(
         "auto", description="auto: no_duplicates for in-batch-negative losses (a text twice in a "
         "batch would be a false negative), plain batches otherwise."
+    )
+    group_by_length: bool = Field(
+        True, description="Batches of texts of similar token length, so short tickets are not "
+        "padded to long ones (fewer positions computed; see docs/training.md for the measured "
+        "speed and quality). Rows stay random within windows of length_group_batches batches."
+    )
+    length_group_batches: int = Field(
+        16, gt=0, description="group_by_length: batches per window that is sorted by length "
+        "(larger: less padding, in-batch negatives less random)."
     )
     max_seq_length: int | Literal["auto"] = Field(
         128, description="Tokens per text; longer texts are cut. auto: the smallest of "
@@ -465,6 +496,17 @@ class TrainConfig(Section):
         if isinstance(v, int) and v <= 0:
             raise ValueError("max_seq_length must be a positive integer or 'auto'")
         return v
+
+    @field_validator("time_budget")
+    @classmethod
+    def _budget_format(cls, v: str | None) -> str | None:
+        if v is not None:
+            duration_seconds(v)
+        return v
+
+    def budget_seconds(self) -> float | None:
+        """``time_budget`` in seconds (None: no budget)."""
+        return duration_seconds(self.time_budget) if self.time_budget else None
 
     def lr(self) -> float:
         """The effective learning rate: the configured one, else the default for the method."""

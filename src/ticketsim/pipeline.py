@@ -54,8 +54,31 @@ def run_all(
     """
     results = []
     for name in stages or ORDER:
+        if name == "train":
+            _say_estimate(cfg, run, force, reporter)
         result = run_stage(name, cfg, run, force=force, reporter=reporter)
         results.append(result)
         if on_done:
             on_done(result)
     return results
+
+
+def _say_estimate(cfg: Config, run: RunDir, force: bool, reporter: Reporter) -> None:
+    """Before the long stages: how long they will take (a probe of a few seconds).
+
+    Only when training will run (not when its inputs are unchanged) and its inputs exist.
+    """
+    from ticketsim.errors import TicketsimError
+    from ticketsim.training.estimate import estimate_run
+    from ticketsim.training.stage import STAGE, inputs_hash
+
+    if not force and run.is_fresh(STAGE, inputs_hash(cfg, run)):
+        return
+    if not (run.stage_path("pairs") / "train.parquet").is_file():
+        return
+    try:
+        est = estimate_run(cfg, run)
+    except (TicketsimError, OSError, ValueError) as exc:  # the stage itself reports these
+        reporter.log(f"estimate: not available ({exc})")
+        return
+    reporter.log(est.line())
