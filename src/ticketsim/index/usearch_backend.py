@@ -119,9 +119,6 @@ class UsearchBackend:
         top = np.argsort(-scores, kind="stable")[:k]
         return keys[top].astype(np.int64), scores[top].astype(np.float32)
 
-    def memory_bytes(self) -> int:
-        return int(self.index.memory_usage)
-
     def save(self, seq: int) -> None:
         """Write ``ann-<seq>.usearch`` atomically (temp file + rename), then drop older snapshots."""
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,12 +35,13 @@ from typing import Any
 import numpy as np
 
 from ticketsim.errors import TicketsimError
+from ticketsim.inference.onnx_backend import OnnxEncoder
+from ticketsim.inference.onnx_meta import FP32_FILE, INT8_FILE, META
+from ticketsim.inference.torch_backend import TorchEncoder
+from ticketsim.models import load_model, model_fingerprint, resolve_model
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import atomic_write_json, file_hash, replace_dir
 
-META = "ticketsim_onnx.json"
-FP32_FILE = "model.onnx"
-INT8_FILE = "model_int8.onnx"
 OPSET = 17
 # model types whose graphs onnxruntime's BERT optimizer knows how to fuse
 BERT_LIKE = {"bert", "roberta", "xlm-roberta", "distilbert", "camembert", "electra", "mpnet"}
@@ -88,8 +90,6 @@ def _input_names(tokenizer: Any) -> list[str]:
 
 
 def _torch_export(st: Any, path: Path, names: list[str], opset: int) -> None:
-    import warnings
-
     import torch
 
     transformer = st[0]
@@ -170,10 +170,6 @@ def export_onnx(model: str | Path | None, out_dir: str | Path, *, int8: bool = T
     swapped into place). ``probe_texts``
     (default: a few built-in tickets) are encoded by torch and by each graph to check them.
     """
-    from ticketsim.inference.onnx_backend import OnnxEncoder
-    from ticketsim.inference.torch_backend import TorchEncoder
-    from ticketsim.models import load_model, model_fingerprint, resolve_model
-
     resolved = resolve_model(model)
     out = Path(out_dir).resolve()
     if out.exists() and not out.is_dir():

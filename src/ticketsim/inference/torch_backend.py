@@ -9,6 +9,7 @@ Each batch runs the model's own module chain (transformer, pooling, normalize) u
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,13 @@ from typing import Any
 import numpy as np
 
 from ticketsim.inference.batching import length_sorted_batches, n_batches, pad_batch, tokenize
+from ticketsim.models import load_model, model_fingerprint, resolve_model
 from ticketsim.progress import NULL, Reporter
+from ticketsim.rundir import combine_hashes
 
 
 def state_fingerprint(model: Any) -> str:
     """sha256 over a loaded model's parameter names and bytes (about 0.1 s for MiniLM)."""
-    import hashlib
-
     import torch
 
     h = hashlib.sha256()
@@ -40,9 +41,6 @@ class TorchEncoder:
     def __init__(self, model: str | Path | Any | None, *, threads: int | None = None,
                  max_seq_length: int | None = None, device: str | None = "cpu") -> None:
         import torch
-
-        from ticketsim.models import load_model, model_fingerprint, resolve_model
-        from ticketsim.rundir import combine_hashes
 
         if threads:
             torch.set_num_threads(threads)
