@@ -122,7 +122,7 @@ class RunDir:
     def is_fresh(self, stage: str, inputs_hash: str) -> bool:
         """True when the stage finished before with exactly these inputs and config."""
         stamp = self.read_stamp(stage)
-        return bool(stamp) and stamp.get("inputs_hash") == inputs_hash
+        return stamp is not None and stamp.get("inputs_hash") == inputs_hash
 
     def require(self, stage: str, what: str | None = None) -> Path:
         """Path of a finished stage's folder, or a clear error naming the command to run."""

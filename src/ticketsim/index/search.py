@@ -133,6 +133,7 @@ class Searcher:
             window = max(window, self.rerank_top)
         dense = index.dense(query, window, filters) if mode != "keyword" else []
         keyword = index.keyword(text or "", window, filters) if mode != "dense" else []
+        ranked: list[tuple[int, float | None]]
         if mode == "dense":
             ranked = [(key, None) for key, _ in dense]
         elif mode == "keyword":

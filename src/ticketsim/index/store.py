@@ -183,7 +183,8 @@ class TicketStore:
 
     def changes_since(self, seq: int) -> tuple[list[int], list[int]]:
         """(live keys, deleted keys) changed after sequence ``seq``: what a stale snapshot replays."""
-        live, dead = [], []
+        live: list[int] = []
+        dead: list[int] = []
         for key, deleted in self.conn.execute("SELECT key, deleted FROM tickets WHERE seq > ?", (seq,)):
             (dead if deleted else live).append(int(key))
         return live, dead

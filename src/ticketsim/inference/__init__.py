@@ -40,6 +40,9 @@ def load_encoder(model: str | Path | None, backend: str = "torch", *, threads: i
     if backend == "torch":
         return TorchEncoder(model, threads=threads, max_seq_length=max_seq_length)
     if backend in ("onnx", "onnx-int8"):
+        if model is None:
+            raise TicketsimError(f"backend '{backend}' needs an ONNX export folder",
+                                 hint="run `ticketsim export-onnx MODEL_DIR OUT_DIR --int8`")
         return OnnxEncoder(model, int8=backend == "onnx-int8", threads=threads,
                            max_seq_length=max_seq_length)
     raise TicketsimError(f"unknown inference backend '{backend}'",

@@ -181,7 +181,8 @@ def export_onnx(model: str | Path | None, out_dir: str | Path, *, int8: bool = T
         raise TicketsimError(f"{resolved}: not a text sentence-transformers model ({modules})",
                              hint="export works on Transformer + Pooling (+ Dense, Normalize) models")
     names = _input_names(st.tokenizer)
-    config = st[0].auto_model.config
+    transformer: Any = st[0]
+    config = transformer.auto_model.config
     probes = list(probe_texts or PROBES)
     reference = TorchEncoder(load_model(resolved, device="cpu"), max_seq_length=st.max_seq_length
                              ).encode(probes)
@@ -209,8 +210,8 @@ def export_onnx(model: str | Path | None, out_dir: str | Path, *, int8: bool = T
         meta: dict[str, Any] = {
             "source": resolved,
             "source_fingerprint": model_fingerprint(resolved) if Path(resolved).is_dir() else resolved,
-            "max_seq_length": int(st.max_seq_length),
-            "dim": int(st.get_embedding_dimension()),
+            "max_seq_length": int(st.max_seq_length or 512),
+            "dim": reference.shape[1],
             "inputs": names,
             "output": "sentence_embedding",
             "pooling": "in graph, then L2 normalisation",

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ticketsim.errors import TicketsimError
 from ticketsim.inference.batching import length_sorted_batches, n_batches, pad_batch, tokenize
 from ticketsim.models import load_model, model_fingerprint, resolve_model
 from ticketsim.progress import NULL, Reporter
@@ -52,7 +53,11 @@ class TorchEncoder:
             self.model = model
             weights = state_fingerprint(model)
         self.max_seq_length = int(max_seq_length or self.model.max_seq_length or 512)
-        self.dim = int(self.model.get_embedding_dimension())
+        dim = self.model.get_embedding_dimension()
+        if dim is None:
+            raise TicketsimError(f"{model}: the model does not say its embedding dimension",
+                                 hint="use a sentence-transformers model folder")
+        self.dim = int(dim)
         self.threads = threads
         self.tokenizer = self.model.tokenizer
         self.input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids")

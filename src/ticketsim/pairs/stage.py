@@ -122,8 +122,8 @@ def run_pairs(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     h = inputs_hash(cfg, run)
     if not force and run.is_fresh(STAGE, h):
         reporter.log("pairs: inputs unchanged, skipped")
-        summary = json.loads((run.stage_path(STAGE) / "report.json").read_text())
-        return StageResult(STAGE, True, run.stage_path(STAGE), summary)
+        done = json.loads((run.stage_path(STAGE) / "report.json").read_text())
+        return StageResult(STAGE, True, run.stage_path(STAGE), done)
 
     pc = cfg.pairs
     fmt, n = loss_format(cfg)
