@@ -52,10 +52,10 @@ lint: setup
 	$(BIN)/mypy
 
 bench: setup
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python -m bench.run_all
 
 bench-large: setup
-	$(BIN)/python bench/run_all.py --large
+	$(BIN)/python -m bench.run_all --large
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -13,7 +13,7 @@ overlap, kNN (k=10) category accuracy where the data has categories, and MRR@10 
 demo's held-out links when the demo generator is present. Utilisation: model FLOPs per
 token x tokens/s against the measured peak of a large float32 matmul on the same threads.
 
-Usage: python bench/encode.py [--large] [--out bench/results/encode.json] [--n 5000]
+Usage: python -m bench.encode [--large] [--out bench/results/encode.json] [--n 5000]
 (small: a 5k sample of the Endava tickets, skipped when ../shared/data is absent, and 2k
 demo tickets; --large: all 47.8k Endava tickets).
 """
@@ -33,8 +33,9 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-ENDAVA = ROOT.parent / "shared" / "data" / "endava_it_tickets" / "all_tickets_processed_improved_v3.csv.gz"
+from bench._common import ENDAVA_FULL as ENDAVA
+from bench._common import RESULTS, SEAMONKEY_DIR
+
 SYSTEMS = ["st-encode", "ticketsim-torch", "onnx", "onnx-int8"]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -190,7 +191,7 @@ def load_endava(n: int | None, seed: int = 0) -> tuple[list[str], np.ndarray] | 
 
 def load_seamonkey() -> dict[str, Any] | None:
     """SeaMonkey bug reports (long texts) with their known duplicate links, when present."""
-    folder = ENDAVA.parents[1] / "seamonkey_bugs"
+    folder = SEAMONKEY_DIR
     if not (folder / "SeaMonkey_bugs.csv").is_file():
         return None
     import pandas as pd
@@ -329,7 +330,7 @@ def print_table(report: dict[str, Any]) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "encode.json")
+    p.add_argument("--out", type=Path, default=RESULTS / "encode.json")
     p.add_argument("--large", action="store_true", help="all 47.8k Endava tickets")
     p.add_argument("--n", type=int, default=5000, help="Endava sample size (small run)")
     p.add_argument("--demo-tickets", type=int, default=2000)

@@ -13,7 +13,7 @@ Each runs in its own subprocess (peak RSS is its own); pairs/s counts training t
 exists (``make demo`` writes runs/demo), else the demo data is generated and the ingest and
 pairs stages of configs/demo.yaml run in a temporary folder first. ``--large`` trains on
 2,048 pairs (default 512) and interleaves 3 rounds (2 by default). Usage:
-python bench/train.py [--run-dir runs/demo] [--pairs 512] [--repeats 2] [--out bench/results/train.json]
+python -m bench.train [--run-dir runs/demo] [--pairs 512] [--repeats 2] [--out bench/results/train.json]
 """
 
 from __future__ import annotations
@@ -21,13 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench._common import RESULTS, ROOT
+from ticketsim.rundir import atomic_write_json
+
 SETTINGS = {"batch_size": 32, "max_seq_length": 128, "epochs": 1.0, "seed": 42,
             "learning_rate": 3e-5}
 
@@ -114,16 +117,17 @@ def child_ticketsim(data: Path, lora: bool) -> dict:
 SYSTEMS = ("st-script", "ticketsim-full", "ticketsim-lora")
 
 
+def child(system: str, data: Path) -> None:
+    """One system's training in this (fresh) process; prints its result line for run_child."""
+    r = child_st(data) if system == "st-script" else child_ticketsim(data, system == "ticketsim-lora")
+    r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT" + json.dumps(r))
+
+
 def run_child(system: str, data: Path) -> dict:
-    code = ("import json,sys,resource; sys.path.insert(0,'bench'); import train as b; "
-            f"from pathlib import Path; d=Path({str(data)!r}); "
-            f"r=b.child_st(d) if {system!r}=='st-script' else "
-            f"b.child_ticketsim(d, {system == 'ticketsim-lora'}); "
-            "r['peak_rss_mb']=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024; "
-            "print('RESULT'+json.dumps(r))")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         cwd=ROOT, check=False)
+    out = subprocess.run([sys.executable, "-m", "bench.train", "--child", system, str(data)],
+                         capture_output=True, text=True, env=env, cwd=ROOT, check=False)
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT")), None)
     if line is None:
         raise SystemExit(f"{system} failed:\n{out.stderr[-3000:]}")
@@ -136,17 +140,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "demo")
     ap.add_argument("--pairs", type=int, default=None, help="training pairs (512; 2048 with --large)")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "train.json")
+    ap.add_argument("--out", type=Path, default=RESULTS / "train.json")
     ap.add_argument("--repeats", type=int, default=None,
                     help="interleaved rounds (st, full, lora, st, ...); the fastest run counts "
                     "(2; 3 with --large)")
     ap.add_argument("--large", action="store_true")
+    ap.add_argument("--child", nargs=2, metavar=("SYSTEM", "DATA"), help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.child:
+        return child(a.child[0], Path(a.child[1]))
     n_pairs = a.pairs or (2048 if a.large else 512)
     repeats = a.repeats or (3 if a.large else 2)
-    sys.path.insert(0, str(ROOT / "src"))
-    from ticketsim.rundir import atomic_write_json
-
     results: dict[str, dict] = {}
     runs: dict[str, list[float]] = {}
     load_before = os.getloadavg()
