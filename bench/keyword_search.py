@@ -22,6 +22,7 @@ import numpy as np
 
 from bench._common import ENDAVA_SUBSET as ENDAVA
 from bench._common import RESULTS
+from ticketsim.inference.agreement import overlap_at_k
 from ticketsim.rundir import atomic_write_json
 
 
@@ -91,7 +92,7 @@ def bench_dataset(name: str, texts: list[str], n_queries: int, tmp: Path) -> dic
 
     got, lat = _latency(fts_query, queries)
     store.close()
-    overlap = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ref, got, strict=True)]))
+    overlap = overlap_at_k(ref, got, 10)
     rows.append({**_row("sqlite-fts5", len(texts), build, lat), "top10_overlap_to_bm25s":
                  round(overlap, 3)})
     return {"dataset": name, "docs": len(texts), "queries": len(queries), "results": rows}

@@ -11,7 +11,8 @@ from inference_helpers import ticket_texts
 
 from ticketsim.errors import TicketsimError
 from ticketsim.inference import load_encoder
-from ticketsim.inference.export import agreement, export_onnx
+from ticketsim.inference.agreement import agreement
+from ticketsim.inference.export import export_onnx
 from ticketsim.inference.onnx_meta import META
 
 

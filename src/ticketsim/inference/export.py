@@ -32,9 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ticketsim.errors import TicketsimError
+from ticketsim.inference.agreement import agreement
 from ticketsim.inference.onnx_backend import OnnxEncoder
 from ticketsim.inference.onnx_meta import FP32_FILE, INT8_FILE, META
 from ticketsim.inference.torch_backend import TorchEncoder
@@ -139,24 +138,6 @@ def _quantize(src: Path, dst: Path, fp32_ffn_layers: int) -> dict[str, Any]:
                      nodes_to_exclude=excluded,
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     return settings
-
-
-def _top_overlap(a: np.ndarray, b: np.ndarray, k: int) -> float:
-    k = min(k, len(a) - 1)
-    if k <= 0:
-        return 1.0
-    sa, sb = a @ a.T, b @ b.T
-    np.fill_diagonal(sa, -np.inf)
-    np.fill_diagonal(sb, -np.inf)
-    ta, tb = np.argsort(-sa, 1)[:, :k], np.argsort(-sb, 1)[:, :k]
-    return float(np.mean([len(set(x) & set(y)) / k for x, y in zip(ta, tb, strict=True)]))
-
-
-def agreement(reference: np.ndarray, other: np.ndarray, k: int = 10) -> dict[str, float]:
-    """Row cosine (mean, min) and top-k neighbour overlap of two embedding sets of the same texts."""
-    cos = np.einsum("ij,ij->i", reference, other)
-    return {"cosine_mean": float(cos.mean()), "cosine_min": float(cos.min()),
-            f"top{k}_overlap": _top_overlap(reference, other, k)}
 
 
 def export_onnx(model: str | Path | None, out_dir: str | Path, *, int8: bool = True,
