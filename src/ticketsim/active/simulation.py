@@ -94,16 +94,18 @@ def verdict_for(curves: dict[str, list[dict[str, Any]]],
     exclude zero, else the verdict is ``None``. The best strategy's final round is also
     compared with random's final round, paired, so the notes can say whether it ends higher.
     """
+
     def diff(a: dict[str, float], b: dict[str, float]) -> dict[str, Any]:
         qs = sorted(set(a) & set(b))
-        out = paired_difference([a[q] for q in qs], [b[q] for q in qs], samples, seed, 0.95)
+        out = paired_difference(np.array([a[q] for q in qs]), np.array([b[q] for q in qs]),
+                                samples, seed, 0.95)
         return {k: out[k] for k in ("diff", "low", "high", "significant")}
 
     if "random" not in curves:
         return {"done_when_met": None, "note": "no random control in this run"}
     target = curves["random"][-1]["mrr@10"]
     random_labels = curves["random"][-1]["labels"]
-    reach = {}
+    reach: dict[str, dict[str, Any]] = {}
     for name, curve in curves.items():
         n = labels_to_reach(curve, target)
         reach[name] = {"labels": n, "share_of_random": None if n is None else n / random_labels}
