@@ -163,7 +163,8 @@ def _render_evaluate(result: StageResult) -> None:
     names = ordered_metrics(s)
     for m in names:
         table.add_column(m, justify="right", style="bold" if m == pm else None, no_wrap=True)
-    conf = next(iter((ci.get("per_system") or {}).values()), {}).get("confidence", 0.95)
+    first: dict[str, Any] = next(iter((ci.get("per_system") or {}).values()), {})
+    conf = first.get("confidence", 0.95)
     table.add_column(f"{pm} {100 * conf:.0f}% CI", justify="right", no_wrap=True)
     table.add_column(f"Δ vs {ci.get('baseline')} [CI]", justify="right", no_wrap=True)
     for name, vals in s["systems"].items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -572,11 +572,14 @@ class FoldsConfig(Section):
     )
 
 
+EvalSystem = Literal["bm25", "base", "finetuned", "hybrid"]
+
+
 class EvaluateConfig(Section):
     """Held-out evaluation against baselines: retrieval, duplicate decision, routing, report."""
 
-    systems: list[Literal["bm25", "base", "finetuned", "hybrid"]] = Field(
-        default_factory=lambda: ["bm25", "base", "finetuned", "hybrid"],
+    systems: list[EvalSystem] = Field(
+        default_factory=lambda: list(get_args(EvalSystem)),
         description="Systems compared (finetuned is skipped, with a note, when train has not run).",
     )
     extra_models: list[Path] = Field(

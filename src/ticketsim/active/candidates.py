@@ -106,7 +106,7 @@ class CandidateGenerator:
             raise TicketsimError(f"{len(ids)} tickets but {len(vectors)} vectors")
         vec = np.asarray(vectors, dtype=np.float32)
         norms = np.linalg.norm(vec, axis=1, keepdims=True)
-        vec = vec / np.where(norms == 0, 1.0, norms)
+        vec /= np.where(norms == 0, 1.0, norms)
         allowed = np.ones(len(ids), dtype=bool) if allowed_ids is None else np.isin(
             ids, list(allowed_ids))
         pool_idx = np.flatnonzero(allowed)

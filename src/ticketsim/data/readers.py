@@ -9,6 +9,7 @@ the first ticket row 2 (for JSON lines: the line number).
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from pathlib import Path
@@ -47,8 +48,6 @@ def read_text(path: Path, encoding: str | None) -> str:
     """Decode a text file; invalid bytes are an error naming the row, not mojibake."""
     raw = path.read_bytes()
     if path.suffix.lower() == ".gz":
-        import gzip
-
         raw = gzip.decompress(raw)
     enc = encoding or "utf-8-sig"
     try:

@@ -59,8 +59,8 @@ class Searcher:
                 f"the index was built with model {meta['model_path']} ({meta['model_fingerprint']}) "
                 f"but the query model {model_path} has weights {fp}", file=folder / "meta.json",
                 hint="rerun `ticketsim index` for the current model")
-        # queries are embedded by the backend the index was built with (torch for old indexes)
-        encoder = encoder_for(model_path, meta.get("encoder", "torch"),
+        # queries are embedded by the backend the index was built with
+        encoder = encoder_for(model_path, meta["encoder"],
                               cache_dir=self.run.path / "cache", cache_embeddings=False,
                               reporter=self.reporter)
         thresholds = self._thresholds(meta["model_fingerprint"])
@@ -133,6 +133,7 @@ class Searcher:
             window = max(window, self.rerank_top)
         dense = index.dense(query, window, filters) if mode != "keyword" else []
         keyword = index.keyword(text or "", window, filters) if mode != "dense" else []
+        ranked: list[tuple[int, float | None]]
         if mode == "dense":
             ranked = [(key, None) for key, _ in dense]
         elif mode == "keyword":
@@ -219,8 +220,6 @@ class Searcher:
         self.index.upsert(recs, vectors)
         return len(recs)
 
-    add = upsert
-
     def delete(self, ticket_ids: Sequence[str]) -> int:
         """Delete tickets by id; returns how many were in the index."""
         return self.index.delete([str(t) for t in ticket_ids])
@@ -229,7 +228,7 @@ class Searcher:
         m = self.meta
         return {"tickets": len(self.index), "backend": m["backend"], "precision": m["precision"],
                 "dim": m["dim"], "model": m["model_path"], "model_fingerprint": m["model_fingerprint"],
-                "encoder": m.get("encoder", "torch"),
+                "encoder": m["encoder"],
                 "thresholds": self.thresholds is not None, "cross_encoder": self.reranker is not None}
 
     def flush(self) -> None:

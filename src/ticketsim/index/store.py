@@ -71,10 +71,6 @@ class TicketStore:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
 
-    def set_meta(self, key: str, value: Any) -> None:
-        with self._lock:
-            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
-
     def seq(self) -> int:
         """Sequence number of the last committed change (0: empty)."""
         return int(self.get_meta("seq", 0))
@@ -187,7 +183,8 @@ class TicketStore:
 
     def changes_since(self, seq: int) -> tuple[list[int], list[int]]:
         """(live keys, deleted keys) changed after sequence ``seq``: what a stale snapshot replays."""
-        live, dead = [], []
+        live: list[int] = []
+        dead: list[int] = []
         for key, deleted in self.conn.execute("SELECT key, deleted FROM tickets WHERE seq > ?", (seq,)):
             (dead if deleted else live).append(int(key))
         return live, dead

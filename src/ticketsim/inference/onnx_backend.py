@@ -11,7 +11,6 @@ physical cores, one inter-op thread, and are cached per process.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,22 +25,9 @@ from ticketsim.inference.batching import (
     physical_cores,
     tokenize,
 )
+from ticketsim.inference.onnx_meta import read_meta
 from ticketsim.progress import NULL, Reporter
-
-
-def read_meta(folder: str | Path) -> dict[str, Any]:
-    """The export's ``ticketsim_onnx.json``, or an error naming the command that writes it."""
-    from ticketsim.inference.export import META
-
-    p = Path(folder).expanduser() / META
-    if not p.is_file():
-        raise TicketsimError(
-            f"{folder}: not an ONNX export (no {META})",
-            hint=f"run `ticketsim export-onnx MODEL_DIR {folder} --int8` first")
-    try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise TicketsimError(f"{p}: unreadable ({exc})", hint="export the model again") from exc
+from ticketsim.rundir import combine_hashes
 
 
 @functools.lru_cache(maxsize=8)
@@ -65,8 +51,6 @@ class OnnxEncoder:
     def __init__(self, folder: str | Path, *, int8: bool = False, threads: int | None = None,
                  max_seq_length: int | None = None) -> None:
         from transformers import AutoTokenizer
-
-        from ticketsim.rundir import combine_hashes
 
         self.folder = Path(folder).expanduser().resolve()
         self.meta = read_meta(self.folder)

@@ -181,7 +181,7 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
         return {"query_id": ticket_id, "mode": mode, "k": k, "hits": [h.to_dict() for h in hits]}
 
     # the request models are built per app, so their annotations are set here, not as strings
-    search.__annotations__["body"] = Annotated[by_text | by_id, Body()]  # type: ignore[valid-type]
+    search.__annotations__["body"] = Annotated[by_text | by_id, Body()]
     app.post("/search", response_model=SearchOut, dependencies=auth,
              responses={**ERRORS, **NOT_FOUND}, tags=["search"])(search)
 
@@ -206,7 +206,7 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
             rec.update({"id": t.id.strip(), "short_description": t.short_description,
                         "description": t.description, "category": t.category,
                         "subcategory": t.subcategory, status_col: t.status,
-                        "created": naive_utc(t.created).isoformat() if t.created else None})
+                        "created": c.isoformat() if (c := naive_utc(t.created)) else None})
             if t.text:
                 rec["text"] = t.text
             records.append(rec)

@@ -171,6 +171,6 @@ def request_models(cfg: ServeConfig) -> dict[str, type[BaseModel]]:
                          Field(max_length=50)] | None, None),
     )
     tickets = create_model("TicketsIn", __base__=Strict, __doc__="Tickets to add or replace.",
-                           tickets=(Annotated[list[ticket], Field(min_length=1,  # type: ignore[valid-type]
+                           tickets=(Annotated[list[ticket], Field(min_length=1,
                                                                   max_length=cfg.max_batch)], ...))
     return {"by_text": by_text, "by_id": by_id, "ticket": ticket, "tickets": tickets}
