@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -650,8 +651,10 @@ class ServeConfig(Section):
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(8000, gt=0, lt=65536, description="Port to bind.")
     api_key_env: str = Field(
-        "TICKETSIM_API_KEY", description="Environment variable holding the API key; when it is set, "
-        "every API call needs it (header X-API-Key or Authorization: Bearer)."
+        "TICKETSIM_API_KEY",
+        description="Environment variable holding the API key; when it is set, every API call "
+        "needs it (header X-API-Key or Authorization: Bearer). Must name a variable: to serve "
+        "without a key, leave that variable unset (the start-up line says 'API key off')."
     )
     max_k: int = Field(100, gt=0, le=1000, description="Largest k a search request may ask for.")
     max_body_bytes: int = Field(
@@ -671,9 +674,22 @@ class ServeConfig(Section):
         10.0, ge=0, description="How often to look for a newly built index and hot-swap to it (0: off; "
         "POST /reload still works)."
     )
+    keep_alive_seconds: float = Field(
+        5.0, gt=0, le=3600, description="An idle connection (no request yet, or none since the "
+        "last answer) is closed after this many seconds."
+    )
     feedback_who_header: str = Field(
         "X-Ticketsim-User", description="Request header naming who gave feedback (absent: 'web')."
     )
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, v: str) -> str:
+        # "" used to switch the key off without a word; off is: leave the variable unset
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
+            raise ValueError(f"must name an environment variable (letters, digits, _), got {v!r}; "
+                             "to serve without a key, leave the variable unset")
+        return v
 
 
 class LabelConfig(Section):

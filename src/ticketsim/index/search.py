@@ -19,6 +19,7 @@ import numpy as np
 
 from ticketsim.config import Config, IndexConfig, SearchConfig
 from ticketsim.errors import TicketsimError
+from ticketsim.ids import id_problem, short
 from ticketsim.index.base import Filters, Hit
 from ticketsim.index.core import TicketIndex
 from ticketsim.index.hybrid import Fusion
@@ -198,21 +199,34 @@ class Searcher:
         try:
             return template.format(**fields).strip()
         except (KeyError, IndexError) as exc:
-            raise TicketsimError(f"ticket '{rec.get('id')}' lacks field {exc} of the text template",
-                                 field=str(exc)) from None
+            raise TicketsimError(f"ticket '{short(str(rec.get('id')))}' lacks field {exc} of the "
+                                 "text template", field=str(exc).strip("'"),
+                                 hint="send that field in 'extra', or send 'text'") from None
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise TicketsimError(f"the index's text template {template!r} cannot render ticket "
+                                 f"'{short(str(rec.get('id')))}': {exc}", field="text",
+                                 hint="send 'text', or rebuild the index with a plain template") from None
 
-    def upsert(self, tickets: Sequence[dict[str, Any]]) -> int:
-        """Add or update tickets (``id`` required); searchable, vector and keyword side, on return."""
+    def prepare(self, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Validated copies of ``tickets`` with their text; raises before anything is changed."""
         recs = []
         for i, t in enumerate(tickets):
             if not str(t.get("id") or "").strip():
                 raise TicketsimError("ticket without an id", row=i, field="id")
             rec = {k: v for k, v in t.items()}
             rec["id"] = str(rec["id"]).strip()
+            problem = id_problem(rec["id"])
+            if problem:
+                raise TicketsimError(f"ticket id {problem}", row=i, field="id")
             if rec.get("created") is not None and not isinstance(rec["created"], str):
                 rec["created"] = rec["created"].isoformat()
             rec["text"] = self.ticket_text(rec)
             recs.append(rec)
+        return recs
+
+    def upsert(self, tickets: Sequence[dict[str, Any]]) -> int:
+        """Add or update tickets (``id`` required); searchable, vector and keyword side, on return."""
+        recs = self.prepare(tickets)
         if not recs:
             return 0
         vectors = self.embed([r["text"] for r in recs])
