@@ -98,11 +98,40 @@ class DataConfig(Section):
     )
     strict_links: bool = Field(False, description="Links to unknown tickets are an error, not dropped.")
 
+    max_excel_mb: float = Field(
+        200.0, gt=0, description="An .xlsx whose parts unpack to more than this many MB is refused "
+        "before it is read (zip bombs; openpyxl needs many times the size in memory)."
+    )
+
     @field_validator("text_template")
     @classmethod
     def _template_has_field(cls, v: str) -> str:
+        import string
+
         if "{" not in v:
             raise ValueError("text_template must name at least one field, e.g. '{short_description}'")
+        try:
+            parts = list(string.Formatter().parse(v))
+        except ValueError as exc:  # "{short_description" or a stray "}"
+            raise ValueError(f"text_template {v!r} is not a valid template ({exc}); write a "
+                             "literal brace as {{ or }}") from None
+        for _, name, spec, conversion in parts:
+            if name is None:
+                continue
+            if not name.isidentifier():
+                raise ValueError(f"text_template field {{{name}}} must be a plain column name, "
+                                 "e.g. {short_description}")
+            if spec or conversion:
+                raise ValueError(f"text_template field {{{name}}} has a format spec or conversion "
+                                 "(':...' or '!...'), which ticket text does not support; "
+                                 f"write {{{name}}}")
+        return v
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, v: str | None) -> str | None:
+        if v is not None and len(v) != 1:
+            raise ValueError(f"delimiter must be exactly one character, got {v!r} (null: sniffed)")
         return v
 
 

@@ -18,7 +18,7 @@ def id_problem(value: str) -> str | None:
     if len(value) > MAX_LEN:
         return f"longer than {MAX_LEN} characters ({len(value)})"
     if value in RESERVED:
-        return f"'{value}' cannot be an id (it is a path step, unreachable in a URL)"
+        return f"is '{value}', a path step no URL can reach"
     return None
 
 

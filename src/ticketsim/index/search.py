@@ -51,6 +51,9 @@ class Searcher:
         index = TicketIndex.open(folder, save_every=icfg.save_every, options={
             "expansion_search": icfg.expansion_search, "exact_below": icfg.exact_below,
             "qdrant_url": icfg.qdrant_url, "rescore": icfg.rescore})
+        recovered = getattr(index.backend, "recovered", None)
+        if recovered:
+            self.reporter.log(f"warning: {folder.name}: {recovered}")
         meta = index.meta
         model_path = str(model) if model is not None else meta["model_path"]
         fp = fingerprint_of(model_path)
