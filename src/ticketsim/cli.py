@@ -494,7 +494,8 @@ def search(
         raise TicketsimError("give either a query text or --id TICKET")
     cfg = load(config, set_, run_dir)
     hits = search_run(cfg, RunDir(run_dir), text=query, ticket_id=id_, k=k or cfg.search.k,
-                      filters=_filters(category, status, since, until, exclude), mode=mode)
+                      filters=_filters(category, status, since, until, exclude), mode=mode,
+                      reporter=reporter())
     if as_json:
         print(json.dumps(hits, default=str, indent=2))
         return

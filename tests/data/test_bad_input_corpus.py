@@ -360,3 +360,73 @@ def test_links_store_keeps_every_answer_and_snapshot_is_the_latest(
     assert len(store.history()) == written
     snap = store.snapshot()
     assert {(a, b): int(lab) for a, b, lab in zip(snap.a, snap.b, snap.label, strict=True)} == expected
+
+
+# ---------------------------------------------------------------- a damaged index (ticketsim search)
+@pytest.fixture(scope="module")
+def indexed_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """A tiny indexed run directory with its config (the tiny model), copied per case."""
+    import yaml
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "index"))
+    from index_helpers import index_config, make_run, tiny_tickets
+
+    from ticketsim.index.stage import run_index
+
+    root = tmp_path_factory.mktemp("corpus-index") / "run"
+    cfg = index_config(tiny_model_dir)
+    run_index(cfg, make_run(root, tiny_tickets()))
+    (root / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    return root
+
+
+def _damage_store(index: Path) -> None:
+    (index / "tickets.sqlite").write_bytes(b"this is not a database" * 100)
+
+
+def _truncate_store(index: Path) -> None:
+    path = index / "tickets.sqlite"
+    for extra in index.glob("tickets.sqlite-*"):  # WAL / shared memory
+        extra.unlink()
+    path.write_bytes(path.read_bytes()[:4096])
+
+
+def _damage_ann(index: Path) -> None:
+    for snap in index.glob("ann-*.usearch"):
+        data = snap.read_bytes()
+        snap.write_bytes(data[: len(data) // 2])
+
+
+INDEX_CASES = [  # (name, damage, exit code, substrings of stderr)
+    ("corrupt-tickets-sqlite", _damage_store, 2, ["tickets.sqlite", "ticket store is damaged",
+                                                  "ticketsim index --force"]),
+    ("truncated-tickets-sqlite", _truncate_store, 2, ["tickets.sqlite", "ticket store is damaged"]),
+    ("corrupt-ann-file", _damage_ann, 0, ["warning: index:", "is unreadable",
+                                          "rebuilt from the ticket store"]),
+]
+
+
+@pytest.mark.parametrize("name,damage,code,parts", INDEX_CASES, ids=[c[0] for c in INDEX_CASES])
+def test_damaged_index_through_the_cli(indexed_run: Path, tmp_path: Path, name: str, damage,  # type: ignore[no-untyped-def]
+                                       code: int, parts: list[str],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(indexed_run, run)
+    damage(run / "index")
+    got, out, err = run_main(["search", "--run-dir", str(run), "--json", "-k", "3", "--id", "T00"],
+                             capsys)
+    flat = " ".join(err.split())
+    assert got == code, (got, out, err)
+    assert "Traceback" not in err and "internal error" not in err
+    for part in parts:
+        assert part in flat, (part, err)
+    if code == 0:  # the rebuilt vectors answer like the originals: T00's topic first
+        assert [h["id"][:2] for h in json.loads(out)][:1] == ["T0"]
+
+
+def test_search_run_dir_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "run").write_text("x")
+    got, _, err = run_main(["search", "--run-dir", str(tmp_path / "run"), "vpn"], capsys)
+    assert got == 2 and "the run directory is a file" in " ".join(err.split())

@@ -258,9 +258,9 @@ class Searcher:
 
 def search_run(cfg: Config, run: RunDir, text: str | None = None, ticket_id: str | None = None,
                k: int = 10, filters: Filters | dict[str, Any] | None = None,
-               mode: str | None = None) -> list[dict[str, Any]]:
+               mode: str | None = None, reporter: Reporter = NULL) -> list[dict[str, Any]]:
     """One-shot search over a run directory (the CLI's ``search``): hits as flat dicts."""
-    searcher = Searcher(run, cfg)
+    searcher = Searcher(run, cfg, reporter=reporter)
     try:
         return [h.to_dict() for h in searcher.search(text, ticket_id=ticket_id, k=k,
                                                      filters=filters, mode=mode)]
