@@ -343,3 +343,19 @@ def test_links_csv_header_detection_without_ticket_ids(tmp_path: Path) -> None:
     assert [(lk.a, lk.b, lk.row) for lk in read_links(p)] == [("X9", "X8", 2)]
     p.write_text("T1,T4\nT2,T3\n")
     assert [(lk.a, lk.b, lk.row) for lk in read_links(p)] == [("T1", "T4", 1), ("T2", "T3", 2)]
+
+
+@pytest.mark.config_keys("data.max_excel_mb")
+def test_max_excel_mb_bounds_the_unpacked_workbook(tmp_path: Path) -> None:
+    """The limit is checked from the zip directory before openpyxl reads anything."""
+    import zipfile
+
+    p = tmp_path / "t.xlsx"
+    pd.DataFrame({"id": [1, 2], "short_description": ["vpn", "mail"], "description": ["a", "b"]}
+                 ).to_excel(p, index=False)
+    unpacked = sum(i.file_size for i in zipfile.ZipFile(p).infolist())
+    ok = config_from_dict({"data": {"tickets": str(p), "max_excel_mb": unpacked / 1e6 + 0.001}})
+    assert build_tickets(ok.data)[0]["id"].tolist() == ["1", "2"]
+    tight = config_from_dict({"data": {"tickets": str(p), "max_excel_mb": unpacked / 1e6 - 0.001}})
+    with pytest.raises(TicketsimError, match=r"unpacks to .* MB, over the limit .*data.max_excel_mb"):
+        build_tickets(tight.data)

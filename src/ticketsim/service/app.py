@@ -192,12 +192,13 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
 
     # the request models are built per app, so their annotations are set here, not as strings
     search.__annotations__["body"] = Annotated[by_text | by_id, Body()]  # type: ignore[valid-type]
-    app.post("/search", response_model=SearchOut, dependencies=auth,
+    app.post("/search", response_model=SearchOut, dependencies=auth, operation_id="search",
              responses={**ERRORS, **NOT_FOUND}, tags=["search"])(search)
 
     # -------------------------------------------------------------- tickets
     # ':path': an id may hold '/' (the id rule of ticketsim.ids); the page encodes it
     @app.get("/tickets/{ticket_id:path}", dependencies=auth, responses={**ERRORS, **NOT_FOUND},
+             operation_id="get_ticket",
              tags=["tickets"])
     def get_ticket(ticket_id: str) -> dict[str, Any]:
         """One indexed ticket with its whole text (the page's 'open')."""
@@ -228,9 +229,11 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
 
     add_tickets.__annotations__["body"] = tickets_in
     app.post("/tickets", response_model=TicketsOut, dependencies=auth, responses=ERRORS,
+             operation_id="add_tickets",
              tags=["tickets"])(add_tickets)
 
     @app.delete("/tickets/{ticket_id:path}", response_model=DeleteOut, dependencies=auth,
+                operation_id="delete_ticket",
                 responses={**ERRORS, **NOT_FOUND}, tags=["tickets"])
     def delete_ticket(ticket_id: str) -> dict[str, Any]:
         """Delete a ticket from the index (vector and keyword side)."""
@@ -271,6 +274,21 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
         st["model"] = Path(str(st.get("model", ""))).name
         return {"reloaded": swapped, "replayed": replayed, "stats": st}
 
+    plain_openapi = app.openapi
+
+    def openapi_with_links() -> dict[str, Any]:
+        """The schema plus OpenAPI links: what POST /tickets answers feeds GET, search and DELETE."""
+        schema = plain_openapi()
+        ok = schema["paths"]["/tickets"]["post"]["responses"]["200"]
+        new_id = "$response.body#/ids/0"
+        ok.setdefault("links", {
+            "GetAddedTicket": {"operationId": "get_ticket", "parameters": {"ticket_id": new_id}},
+            "SearchLikeAddedTicket": {"operationId": "search", "requestBody": {"ticket_id": new_id}},
+            "DeleteAddedTicket": {"operationId": "delete_ticket", "parameters": {"ticket_id": new_id}},
+        })
+        return schema
+
+    app.openapi = openapi_with_links  # type: ignore[method-assign]
     return app
 
 
