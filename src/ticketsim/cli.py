@@ -142,6 +142,10 @@ def _render_ingest(result: StageResult) -> None:
                   f"{p.get('p50', 0):.0f} / {p.get('p95', 0):.0f} / {p.get('p99', 0):.0f}")
     table.add_row("looks non-English", f"{100 * s.get('non_english_share', 0):.1f} %")
     console.print(table)
+    from rich.markup import escape
+
+    for warning in s.get("warnings") or []:  # data changed without failing (also in summary.json)
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if not result.skipped:
         console.print(f"[green]ingest[/] done: {result.path}")
 
@@ -496,7 +500,8 @@ def search(
         raise TicketsimError("give either a query text or --id TICKET")
     cfg = load(config, set_, run_dir)
     hits = search_run(cfg, RunDir(run_dir), text=query, ticket_id=id_, k=k or cfg.search.k,
-                      filters=_filters(category, status, since, until, exclude), mode=mode)
+                      filters=_filters(category, status, since, until, exclude), mode=mode,
+                      reporter=reporter())
     if as_json:
         print(json.dumps(hits, default=str, indent=2))
         return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -114,11 +115,40 @@ class DataConfig(Section):
     )
     strict_links: bool = Field(False, description="Links to unknown tickets are an error, not dropped.")
 
+    max_excel_mb: float = Field(
+        200.0, gt=0, description="An .xlsx whose parts unpack to more than this many MB is refused "
+        "before it is read (zip bombs; openpyxl needs many times the size in memory)."
+    )
+
     @field_validator("text_template")
     @classmethod
     def _template_has_field(cls, v: str) -> str:
+        import string
+
         if "{" not in v:
             raise ValueError("text_template must name at least one field, e.g. '{short_description}'")
+        try:
+            parts = list(string.Formatter().parse(v))
+        except ValueError as exc:  # "{short_description" or a stray "}"
+            raise ValueError(f"text_template {v!r} is not a valid template ({exc}); write a "
+                             "literal brace as {{ or }}") from None
+        for _, name, spec, conversion in parts:
+            if name is None:
+                continue
+            if not name.isidentifier():
+                raise ValueError(f"text_template field {{{name}}} must be a plain column name, "
+                                 "e.g. {short_description}")
+            if spec or conversion:
+                raise ValueError(f"text_template field {{{name}}} has a format spec or conversion "
+                                 "(':...' or '!...'), which ticket text does not support; "
+                                 f"write {{{name}}}")
+        return v
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, v: str | None) -> str | None:
+        if v is not None and len(v) != 1:
+            raise ValueError(f"delimiter must be exactly one character, got {v!r} (null: sniffed)")
         return v
 
 
@@ -695,8 +725,10 @@ class ServeConfig(Section):
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(8000, gt=0, lt=65536, description="Port to bind.")
     api_key_env: str = Field(
-        "TICKETSIM_API_KEY", description="Environment variable holding the API key; when it is set, "
-        "every API call needs it (header X-API-Key or Authorization: Bearer)."
+        "TICKETSIM_API_KEY",
+        description="Environment variable holding the API key; when it is set, every API call "
+        "needs it (header X-API-Key or Authorization: Bearer). Must name a variable: to serve "
+        "without a key, leave that variable unset (the start-up line says 'API key off')."
     )
     max_k: int = Field(100, gt=0, le=1000, description="Largest k a search request may ask for.")
     max_body_bytes: int = Field(
@@ -716,9 +748,22 @@ class ServeConfig(Section):
         10.0, ge=0, description="How often to look for a newly built index and hot-swap to it (0: off; "
         "POST /reload still works)."
     )
+    keep_alive_seconds: float = Field(
+        5.0, gt=0, le=3600, description="An idle connection (no request yet, or none since the "
+        "last answer) is closed after this many seconds."
+    )
     feedback_who_header: str = Field(
         "X-Ticketsim-User", description="Request header naming who gave feedback (absent: 'web')."
     )
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, v: str) -> str:
+        # "" used to switch the key off without a word; off is: leave the variable unset
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
+            raise ValueError(f"must name an environment variable (letters, digits, _), got {v!r}; "
+                             "to serve without a key, leave the variable unset")
+        return v
 
 
 class LabelConfig(Section):

@@ -43,12 +43,22 @@ class UsearchBackend:
                            connectivity=connectivity, expansion_add=expansion_add,
                            expansion_search=expansion_search)
         self._saved = -1
+        self.recovered: str | None = None
         snap = self._latest()
         if snap is not None:
-            self.index.load(str(snap[1]))
+            try:
+                self.index.load(str(snap[1]))
+            except RuntimeError as exc:
+                # a damaged snapshot: start empty; TicketIndex replays every vector from the
+                # ticket store (which holds them all) and saves a good snapshot over it
+                self.recovered = f"{snap[1].name} is unreadable ({exc}); rebuilt from the ticket store"
+                self.index = Index(ndim=self.dim, metric="cos", dtype=DTYPES[precision],
+                                   connectivity=connectivity, expansion_add=expansion_add,
+                                   expansion_search=expansion_search)
+            else:
+                self._saved = snap[0]
             # usearch defines this setter away from its getter, which mypy reads as read-only
             self.index.expansion_search = expansion_search  # type: ignore[misc]
-            self._saved = snap[0]
 
     def _snapshots(self) -> list[tuple[int, Path]]:
         out = []
