@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -854,6 +855,25 @@ def _resolve_paths(model: BaseModel, base: Path) -> None:
         elif isinstance(value, Path) and not value.is_absolute():
             setattr(model, name, (base / value).resolve())
         del field
+
+
+def relative_paths(cfg: Config, run_dir: Path) -> dict[str, Any]:
+    """The config as a plain tree for ``run_dir/config.yaml``: paths inside ``run_dir`` and the
+    links store relative to it, every other path absolute (issue 17: relocatable runs)."""
+    tree = cfg.model_dump(mode="json")
+
+    def walk(model: BaseModel, node: dict[str, Any], dotted: str) -> None:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if isinstance(value, BaseModel):
+                walk(value, node[name], f"{dotted}{name}.")
+            elif isinstance(value, Path) and value.is_absolute():
+                inside = value.is_relative_to(run_dir)
+                if inside or f"{dotted}{name}" == "data.links_store":
+                    node[name] = os.path.relpath(value, run_dir)
+
+    walk(cfg, tree, "")
+    return tree
 
 
 def config_from_dict(

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import csv
 import gzip
-import zlib
 import io
 import json
+import zlib
 from pathlib import Path
 
 import pandas as pd

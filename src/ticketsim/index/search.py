@@ -55,7 +55,7 @@ class Searcher:
         if recovered:
             self.reporter.log(f"warning: {folder.name}: {recovered}")
         meta = index.meta
-        model_path = str(model) if model is not None else meta["model_path"]
+        model_path = str(model) if model is not None else self.run.resolve(meta["model_path"])
         fp = fingerprint_of(model_path)
         if fp != meta["model_fingerprint"]:
             index.close()

@@ -24,6 +24,14 @@ PREFIX = "ann-"
 SUFFIX = ".usearch"
 
 
+def _onnxruntime_first() -> None:
+    """Load onnxruntime (when installed) before usearch: importing onnxruntime 1.32 after
+    usearch 2.26 segfaults the process (both bring their own OpenMP runtime). The torch path
+    used to load it first by accident; the ONNX query path (no torch) does not."""
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401
+
+
 class UsearchBackend:
     """HNSW over cosine with usearch; f32 / f16 / i8 storage."""
 
@@ -32,6 +40,7 @@ class UsearchBackend:
     def __init__(self, folder: str | Path, dim: int, precision: str = "f32", *,
                  connectivity: int = 16, expansion_add: int = 128, expansion_search: int = 64,
                  exact_below: int = 20000) -> None:
+        _onnxruntime_first()
         from usearch.index import Index
 
         self.folder = Path(folder)
