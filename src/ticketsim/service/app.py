@@ -178,7 +178,9 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
                 raise NotFound(f"ticket '{ticket_id}' is not in the index", field="ticket_id",
                                hint="check the id, or add the ticket first")
             hits = s.search(text, ticket_id=ticket_id, k=k, filters=filters, mode=mode)
-        return {"query_id": ticket_id, "mode": mode, "k": k, "hits": [h.to_dict() for h in hits]}
+            meaning = s.label_meaning()
+        return {"query_id": ticket_id, "mode": mode, "k": k, "hits": [h.to_dict() for h in hits],
+                "label_meaning": meaning}
 
     # the request models are built per app, so their annotations are set here, not as strings
     search.__annotations__["body"] = Annotated[by_text | by_id, Body()]  # type: ignore[valid-type]

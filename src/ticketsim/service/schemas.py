@@ -99,6 +99,9 @@ class SearchOut(BaseModel):
     mode: str
     k: int
     hits: list[HitOut]
+    label_meaning: dict[str, str] | None = Field(
+        None, description="Per label (duplicate / related / unrelated): its precision and recall "
+        "measured on held-out pairs, in words, or why it is not measured; null without thresholds.")
 
 
 class TicketsOut(BaseModel):
