@@ -197,7 +197,7 @@ def _render_evaluate(result: StageResult) -> None:
         return
     from rich.markup import escape
 
-    from ticketsim.evaluation.report import headline, ordered_metrics
+    from ticketsim.evaluation.report import headline, label_lines, ordered_metrics
 
     pm = s["primary_metric"]
     ci = s.get("ci") or {}
@@ -229,6 +229,8 @@ def _render_evaluate(result: StageResult) -> None:
         console.print(f"thresholds ({s['thresholds_model']}): duplicate >= "
                       f"{dd['duplicate_threshold']:.3f}, related >= {dd['related_threshold']:.3f}, "
                       f"AP {dd['average_precision']:.3f}")
+        for words in label_lines(s)[1]:
+            console.print(f"  {words}", highlight=False, markup=False)
     for note in s.get("notes") or []:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(f"report: {result.path / 'report.html'}")

@@ -563,6 +563,16 @@ class DuplicateDecisionConfig(Section):
     )
     random_negatives: int = Field(2, ge=0, description="Random unlinked tickets per query as negatives.")
     seed: int = Field(0, description="Seed for random negatives.")
+    related_fields: list[str] = Field(
+        default_factory=lambda: ["category", "subcategory"],
+        description="tickets.parquet columns that, all equal and non-empty, make an unlinked pair "
+        "'related' (same known issue) when the related threshold is fitted and labels measured; "
+        "[]: only related links define it.",
+    )
+    min_positives: int = Field(
+        10, ge=1, description="Fewest held-out pairs of a label's kind for its precision and recall "
+        "to be shown as measured (else the label says 'not measured').",
+    )
 
 
 class RoutingConfig(Section):

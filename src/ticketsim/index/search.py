@@ -246,7 +246,27 @@ class Searcher:
         return {"tickets": len(self.index), "backend": m["backend"], "precision": m["precision"],
                 "dim": m["dim"], "model": m["model_path"], "model_fingerprint": m["model_fingerprint"],
                 "encoder": m["encoder"],
-                "thresholds": self.thresholds is not None, "cross_encoder": self.reranker is not None}
+                "thresholds": self.thresholds is not None, "cross_encoder": self.reranker is not None,
+                "labels": self.label_stats()}
+
+    def label_meaning(self) -> dict[str, str] | None:
+        """What each label is worth, in words (measured on held-out pairs); None without thresholds."""
+        return self.thresholds.meaning() if self.thresholds is not None else None
+
+    def label_stats(self) -> dict[str, dict[str, Any]] | None:
+        """Per label: cut, measured precision / recall (None when not measured) and the words."""
+        th = self.thresholds
+        if th is None:
+            return None
+        cuts = {"duplicate": th.duplicate, "related": th.related, "unrelated": None}
+        out = {}
+        for lab, words in th.meaning().items():
+            st = th.labels.get(lab) or {}
+            measured = bool(st.get("measured"))
+            out[lab] = {"min_score": cuts[lab], "measured": measured,
+                        "precision": st.get("precision") if measured else None,
+                        "recall": st.get("recall") if measured else None, "words": words}
+        return out
 
     def flush(self) -> None:
         self.index.flush()

@@ -193,8 +193,9 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
                 from ticketsim.index.base import Filters
 
                 notes = s.index.store.unmatched_filters(Filters.coerce(filters))
+            meaning = s.label_meaning()
         return {"query_id": ticket_id, "mode": mode, "k": k, "hits": [h.to_dict() for h in hits],
-                "notes": notes}
+                "notes": notes, "label_meaning": meaning}
 
     # the request models are built per app, so their annotations are set here, not as strings
     search.__annotations__["body"] = Annotated[by_text | by_id, Body()]  # type: ignore[valid-type]

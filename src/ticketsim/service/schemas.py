@@ -130,6 +130,9 @@ class SearchOut(BaseModel):
     hits: list[HitOut]
     notes: list[str] = Field(default_factory=list, description="Why nothing matched, e.g. a "
                              "filter value no ticket has (with the values that exist).")
+    label_meaning: dict[str, str] | None = Field(
+        None, description="Per label (duplicate / related / unrelated): its precision and recall "
+        "measured on held-out pairs, in words, or why it is not measured; null without thresholds.")
 
 
 class TicketsOut(BaseModel):
