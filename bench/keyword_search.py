@@ -9,7 +9,7 @@ per ticket, timed over 200 tickets), bm25s cannot add or delete and re-indexes e
 FTS5 is ticketsim's :class:`ticketsim.retrieval.keyword.KeywordIndex`; bm25s runs with
 English stop words, as ticketsim's evaluation did before.
 
-    python bench/keyword_search.py --out bench/results/keyword_search.json
+    python -m bench.keyword_search --out bench/results/keyword_search.json
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-ENDAVA = DATA / "endava_it_tickets" / "all_tickets_subset.csv"
-SEAMONKEY = DATA / "seamonkey_bugs"
+from bench._common import ENDAVA_SUBSET as ENDAVA
+from bench._common import RESULTS
+from bench._common import SEAMONKEY_DIR as SEAMONKEY
+from ticketsim.inference.agreement import overlap_at_k
+from ticketsim.retrieval.keyword import KeywordIndex
+from ticketsim.rundir import atomic_write_json
 
 
 def seamonkey() -> tuple[list[str], dict[int, set[int]]] | None:
@@ -72,8 +74,6 @@ def _mrr(rank: Any, rel: dict[int, set[int]]) -> tuple[float, float, dict[int, l
 def bench(name: str, texts: list[str], rel: dict[int, set[int]]) -> dict[str, Any]:
     import bm25s
 
-    from ticketsim.retrieval.keyword import KeywordIndex
-
     rows = []
     t0 = time.perf_counter()
     tok = bm25s.tokenize(texts, stopwords="en", return_ids=False, show_progress=False)
@@ -100,7 +100,7 @@ def bench(name: str, texts: list[str], rel: dict[int, set[int]]) -> dict[str, An
         kw.conn.execute("DELETE FROM fts WHERE rowid=?", (i,))
         kw.conn.execute("INSERT INTO fts (rowid, text) VALUES (?, ?)", (i, texts[i]))
     upd = (time.perf_counter() - t0) / 200
-    overlap = float(np.mean([len(set(ref[q]) & set(got[q])) / 10 for q in rel]))
+    overlap = overlap_at_k([ref[q] for q in rel], [got[q] for q in rel], 10)
     rows.append({"system": "sqlite-fts5", "mrr@10": round(mrr, 4), "index_s": round(build, 2),
                  "query_p50_ms": round(p50, 2), "update_one_ticket_ms": round(1000 * upd, 3),
                  "update_note": "in place (delete + insert)", "top10_overlap_to_bm25s":
@@ -110,11 +110,9 @@ def bench(name: str, texts: list[str], rel: dict[int, set[int]]) -> dict[str, An
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "keyword_search.json")
+    p.add_argument("--out", type=Path, default=RESULTS / "keyword_search.json")
     p.add_argument("--queries", type=int, default=500, help="Endava queries")
     args = p.parse_args()
-    from ticketsim.rundir import atomic_write_json
-
     datasets, skipped = [], []
     for name, data in (("seamonkey-links", seamonkey()), ("endava-5k-category", endava(args.queries))):
         if data is None:

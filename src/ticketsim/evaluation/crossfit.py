@@ -14,15 +14,19 @@ trainings. Folds live in ``<run>/crossfit/fold-<i>`` (sharing the run's ingest a
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ticketsim.config import Config
+from ticketsim.data.ingest import load_links, load_tickets
+from ticketsim.pairs import positives, splits
 from ticketsim.progress import NULL, Reporter
-from ticketsim.rundir import RunDir
+from ticketsim.rundir import RunDir, atomic_write_json
 
 FOLDER = "crossfit"
 
@@ -43,14 +47,6 @@ class Plan:
                 f"{self.linked_tickets} linked tickets queries")
 
 
-def _linked(cfg: Config, run: RunDir) -> tuple[Any, Any, Any]:
-    from ticketsim.data.ingest import load_links, load_tickets
-    from ticketsim.pairs import positives, splits
-
-    tickets = load_tickets(run)
-    tickets["id"] = tickets["id"].astype(str)
-    pos = positives.positive_links(load_links(run), cfg.pairs.positives)
-    return tickets, pos, splits
 
 
 def plan(cfg: Config, run: RunDir) -> Plan | None:
@@ -60,7 +56,9 @@ def plan(cfg: Config, run: RunDir) -> Plan | None:
         return None
     if run.read_stamp("ingest") is None:
         return None
-    tickets, pos, splits = _linked(cfg, run)
+    tickets = load_tickets(run)
+    tickets["id"] = tickets["id"].astype(str)
+    pos = positives.positive_links(load_links(run), cfg.pairs.positives)
     if pos.empty:
         return None
     split = splits.split_tickets(tickets, pos, sp)
@@ -84,16 +82,12 @@ def plan(cfg: Config, run: RunDir) -> Plan | None:
 
 def save_plan(run: RunDir, p: Plan) -> None:
     """``<run>/crossfit/plan.json``: evaluate reads why and how many folds from it."""
-    from ticketsim.rundir import atomic_write_json
-
     (run.path / FOLDER).mkdir(parents=True, exist_ok=True)
     atomic_write_json(run.path / FOLDER / "plan.json", dataclasses.asdict(p))
 
 
 def planned(run: RunDir) -> Plan | None:
     """The plan of a run whose pairs stage trained on all links (``ticketsim run`` decided)."""
-    import json
-
     report = run.stage_path("pairs") / "report.json"
     try:
         if json.loads(report.read_text()).get("split_method") != "all":
@@ -128,21 +122,20 @@ def fold_run(run: RunDir, fold: int) -> RunDir:
     return sub
 
 
-def run_folds(cfg: Config, run: RunDir, p: Plan, *, force: bool = False,
+def run_folds(cfg: Config, run: RunDir, p: Plan, *, run_stage: Callable[..., Any],
+              collect: Callable[..., Any], force: bool = False,
               reporter: Reporter = NULL) -> tuple[list[Any], dict[str, Any]]:
-    """Train and rank each fold (stages skip when unchanged); the collections and their cost."""
-    from ticketsim.evaluation.stage import collect
-    from ticketsim.pairs.stage import run_pairs
-    from ticketsim.training.stage import run_train
+    """Train and rank each fold (stages skip when unchanged); the collections and their cost.
 
+    ``run_stage`` is the pipeline's, ``collect`` evaluate's (passed in: no import cycle)."""
     parts, folds = [], []
     t_all = time.perf_counter()
     for f in range(p.k):
         reporter.log(f"cross-fitting: fold {f + 1} of {p.k}")
         fcfg, sub = fold_config(cfg, f, p.k), fold_run(run, f)
         t0 = time.perf_counter()
-        run_pairs(fcfg, sub, force=force, reporter=reporter)
-        trained = run_train(fcfg, sub, force=force, reporter=reporter)
+        run_stage("pairs", fcfg, sub, force=force, reporter=reporter)
+        trained = run_stage("train", fcfg, sub, force=force, reporter=reporter)
         train_s = time.perf_counter() - t0
         part = collect(fcfg, sub, reporter)
         parts.append(part)

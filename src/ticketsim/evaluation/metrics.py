@@ -49,6 +49,20 @@ class Ranking:
     rel_rank: list[dict[int, int]]
 
 
+def exact_dense_ranking(system: str, emb: np.ndarray, query_idx: Sequence[int],
+                        relevant: Sequence[set[int]], keep: int = MAP_K) -> Ranking:
+    """Exact cosine ranking of unit ``emb`` rows (query excluded, ties by index), for benchmarks
+    that have embeddings and no index; ``evaluate`` ranks through the Searcher instead."""
+    q = np.asarray(query_idx, dtype=np.int64)
+    s = emb[q] @ emb.T
+    s[np.arange(len(q)), q] = -np.inf
+    order = np.argsort(-s, axis=1, kind="stable")[:, :keep]
+    top = [[(int(c), float(s[i, c])) for c in row] for i, row in enumerate(order)]
+    rel = [{c: r for r, (c, _) in enumerate(t, start=1) if c in rr}
+           for t, rr in zip(top, relevant, strict=True)]
+    return Ranking(system, [int(x) for x in q], top, rel)
+
+
 class QueryMetrics:
     """Per-query metrics through ``InformationRetrievalEvaluator.compute_metrics``."""
 

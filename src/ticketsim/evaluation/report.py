@@ -62,6 +62,20 @@ def headline(result: Any) -> str:
             f"{verdict})")
 
 
+def label_lines(result: Any) -> tuple[str | None, list[str]]:
+    """The model whose thresholds are served and each label's meaning in words (report, terminal)."""
+    result = _view(result)
+    model = result.get("thresholds_model")
+    if not model:
+        return None, []
+    labels = ((result.get("duplicate") or {}).get(model) or {}).get("labels") or {}
+    return model, [v["words"] for v in labels.values() if v.get("words")]
+
+
+def _pct(v: Any) -> str:
+    return "–" if v is None else f"{v:.2f}"
+
+
 def ordered_metrics(result: Any) -> list[str]:
     """The primary metric first, then the others in their usual order."""
     result = _view(result)
@@ -221,6 +235,21 @@ def render_markdown(result: Any, details: dict[str, Any], plots: list[str]) -> s
                 f"{dd['calibration']['b']:.2f} |")
         if result.get("thresholds_model"):
             lines.append(f"\nthresholds.json holds the thresholds of **{result['thresholds_model']}**.")
+        model, words = label_lines(result)
+        if words:
+            lines += ["", "## What the labels mean", "",
+                      f"Search results are labelled with the thresholds of **{model}**. Each label's "
+                      "precision and recall were measured on held-out tickets' top "
+                      "results and known links, with thresholds fitted on other folds of "
+                      "queries (cross-fitted):", ""]
+            lines += [f"- {_md(w)}" for w in words]
+            lines += ["", "| model | label | precision | recall | labelled | measured |",
+                      "|---|---|---|---|---|---|"]
+            for s, dd in result["duplicate"].items():
+                for lab, st in (dd.get("labels") or {}).items():
+                    lines.append(f"| {s} | {lab} | {_pct(st.get('precision'))} | "
+                                 f"{_pct(st.get('recall'))} | {st.get('labelled')} | "
+                                 f"{'yes' if st.get('measured') else 'no: ' + _md(st.get('why_not'))} |")
     if result.get("routing"):
         lines += ["", "## Routing (kNN on held-out tickets)", "",
                   "| system | field | accuracy | macro-F1 | n | classes |", "|---|---|---|---|---|---|"]
@@ -296,6 +325,23 @@ def render_html(result: Any, details: dict[str, Any], plots: dict[str, bytes]) -
                          f"<td>{dd['duplicate_threshold']:.3f}</td>"
                          f"<td>{dd['related_threshold']:.3f}</td></tr>")
         parts.append("</table>")
+        model, words = label_lines(result)
+        if words:
+            parts.append(f"<h2>What the labels mean</h2><p>Search results are labelled with the "
+                         f"thresholds of <b>{e(model)}</b>. Each label's precision and recall were "
+                         "measured on held-out tickets' top results and known links, with "
+                         "thresholds fitted on other folds of queries (cross-fitted):</p><ul>"
+                         + "".join(f"<li>{e(w)}</li>" for w in words) + "</ul>")
+            parts.append("<table><tr><th>model</th><th>label</th><th>precision</th><th>recall</th>"
+                         "<th>labelled</th><th>measured</th></tr>")
+            for s, dd in result["duplicate"].items():
+                for lab, st in (dd.get("labels") or {}).items():
+                    meas = "yes" if st.get("measured") else "no: " + str(st.get("why_not"))
+                    parts.append(f"<tr><td>{e(s)}</td><td>{e(lab)}</td>"
+                                 f"<td>{_pct(st.get('precision'))}</td>"
+                                 f"<td>{_pct(st.get('recall'))}</td><td>{st.get('labelled')}</td>"
+                                 f"<td>{e(meas)}</td></tr>")
+            parts.append("</table>")
     if result.get("routing"):
         parts.append("<h2>Routing</h2><table><tr><th>system</th><th>field</th><th>accuracy</th>"
                      "<th>macro-F1</th><th>n</th></tr>")
@@ -343,15 +389,13 @@ def write_report(folder: Path, result: Any, details: dict[str, Any],
 def regenerate_report(run_dir: str | Path, reporter: Reporter = NULL) -> Path:
     """Rebuild the report of a run from its evaluate folder (no model needed)."""
     folder = RunDir(run_dir).require("evaluate", "the report")
-    from ticketsim.evaluation.stage import EvaluationResult
-
     try:
-        result = EvaluationResult.from_dict(json.loads((folder / "metrics.json").read_text()))
+        result = json.loads((folder / "metrics.json").read_text())  # an EvaluationResult's dict
         details_path = folder / "details.json"
         details = json.loads(details_path.read_text()) if details_path.is_file() else {}
     except (OSError, json.JSONDecodeError) as exc:
         raise TicketsimError(f"cannot read evaluation results: {exc}", file=folder,
-                             hint="rerun `ticketsim evaluate --force`") from None
+                             hint=f"rerun `ticketsim evaluate --run-dir {Path(run_dir)} --force`") from None
     write_report(folder, result, details, reporter)
     reporter.log(f"report: {folder / 'report.html'}")
     return folder / "report.html"

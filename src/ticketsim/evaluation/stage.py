@@ -28,9 +28,16 @@ import pandas as pd
 
 from ticketsim.config import Config
 from ticketsim.errors import TicketsimError
-from ticketsim.evaluation import bootstrap, champion, duplicates, folds, metrics, routing
+from ticketsim.evaluation import bootstrap, champion, crossfit, duplicates, folds, metrics, routing
+from ticketsim.evaluation.coldstart import evaluate_routing_only
 from ticketsim.evaluation.dense import DenseScorer
+from ticketsim.evaluation.report import write_report
+from ticketsim.index.search import Searcher
+from ticketsim.index.stage import build_index, ticket_meta
+from ticketsim.models import model_fingerprint
+from ticketsim.pipeline import run_stage
 from ticketsim.progress import NULL, Reporter
+from ticketsim.retrieval.keyword import KeywordRows
 from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes
 from ticketsim.thresholds import FILE as THRESHOLDS_FILE
 from ticketsim.thresholds import Thresholds
@@ -248,6 +255,8 @@ class Collected:
     pairs: dict[str, tuple[duplicates.PairSet, np.ndarray]]  # model -> labelled pairs, cosines
     routing: dict[str, Any]
     notes: list[str]
+    fold_of: dict[int, int]  # query -> fold of link clusters (cross-fitted label precision)
+    related_truth: str
 
 
 @dataclasses.dataclass
@@ -346,9 +355,6 @@ def rank_systems(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseM
                  specs: dict[str, tuple[str, str | None]], keep: int,
                  reporter: Reporter) -> dict[str, metrics.Ranking]:
     """Rank every query with the Searcher over a temporary index per model (see module doc)."""
-    from ticketsim.index.search import Searcher
-    from ticketsim.index.stage import build_index, ticket_meta
-
     icfg = cfg.index.model_copy(update={"encoder": cfg.evaluate.encoder, "qdrant_url": None,
                                         "embeddings": None})
     by_model: dict[str, list[str]] = {}
@@ -390,22 +396,11 @@ def rank_systems(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseM
     return {n: rankings[n] for n in specs}
 
 
-class _KeywordRows:
-    """Full BM25 score rows by ticket index (routing's kNN needs every score)."""
-
-    def __init__(self, texts: list[str]) -> None:
-        from ticketsim.retrieval.keyword import KeywordIndex
-
-        self.texts, self.kw = texts, KeywordIndex(texts)
-
-    def __call__(self, query_idx: np.ndarray) -> np.ndarray:
-        return self.kw.scores([self.texts[int(i)] for i in query_idx])
-
-
-def collect(cfg: Config, run: RunDir, reporter: Reporter = NULL) -> Collected:
+def collect(cfg: Config, run: RunDir, reporter: Reporter = NULL,
+            d: EvalData | None = None) -> Collected:
     """Rankings, per-query metrics, duplicate pairs and routing of one run's held-out links."""
     ev = cfg.evaluate
-    d = EvalData(run, ev.time_aware)
+    d = d or EvalData(run, ev.time_aware)
     notes: list[str] = []
     if not d.query_idx:
         raise TicketsimError(
@@ -426,14 +421,28 @@ def collect(cfg: Config, run: RunDir, reporter: Reporter = NULL) -> Collected:
     per_query = {name: qm.table(r, d.relevant) for name, r in
                  reporter.track(list(rankings.items()), description="metrics")}
 
+    # duplicate decision inputs and the measured meaning of each label, per dense model
+    dc = ev.duplicate
+    missing_rf = [f for f in dc.related_fields if f not in d.tickets.columns]
+    if missing_rf:
+        raise TicketsimError(
+            f"related field '{missing_rf[0]}' is not a column of tickets.parquet",
+            file=d.tickets_path, field="evaluate.duplicate.related_fields",
+            hint="carry it through data.columns.extra, or remove it from the list")
+    topic = duplicates.topic_keys([d.tickets[f].fillna("").astype(str).to_numpy(dtype=object)
+                                   for f in dc.related_fields])
+    related_truth = ("same " + " and ".join(dc.related_fields) + ", or a known related link"
+                     if topic is not None else "a known related link")
+    qfold = folds.cluster_folds(d.query_idx, folds.clusters(d.n, d.edges), duplicates.LABEL_FOLDS)
+    fold_of = {int(q): int(f) for q, f in zip(d.query_idx, qfold, strict=True)}
     pairs: dict[str, tuple[duplicates.PairSet, np.ndarray]] = {}
     for name, m in models.items():
         if name not in rankings:
             continue
         ps = duplicates.build_pairs(
             rankings[name], d.relevant_kind, d.known, d.labelled_negatives,
-            top_k=ev.duplicate.hard_negatives, random_per_query=ev.duplicate.random_negatives,
-            n_corpus=d.n, seed=ev.duplicate.seed)
+            top_k=dc.hard_negatives, random_per_query=dc.random_negatives,
+            n_corpus=d.n, seed=dc.seed, topic=topic)
         pairs[name] = (ps, DenseScorer(name, m.embeddings, m.path).pair_scores(ps.a, ps.b))
 
     fields: dict[str, np.ndarray] = {}
@@ -449,14 +458,31 @@ def collect(cfg: Config, run: RunDir, reporter: Reporter = NULL) -> Collected:
         scorers: dict[str, Any] = {n: DenseScorer(n, m.embeddings, m.path)
                                    for n, m in models.items() if n in rankings}
         if "bm25" in rankings:
-            scorers = {"bm25": _KeywordRows(d.texts), **scorers}
+            scorers = {"bm25": KeywordRows(d.texts), **scorers}
         for name, scorer in scorers.items():
             r = routing.evaluate_routing(scorer, d.split, fields, ev.routing.k)
             if r:
                 route[name] = r
         if not route:
             notes.append("routing skipped: no held-out ticket has a category")
-    return Collected(d, models, specs, rankings, per_query, pairs, route, notes)
+    return Collected(d, models, specs, rankings, per_query, pairs, route, notes, fold_of,
+                     related_truth)
+
+
+def _concat_pairs(sets: list[duplicates.PairSet]) -> duplicates.PairSet:
+    """One PairSet from several (cross-fitting folds share the corpus, so indices agree)."""
+    if len(sets) == 1:
+        return sets[0]
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(duplicates.PairSet):
+        vals = [getattr(s, f.name) for s in sets]
+        if any(v is None for v in vals):
+            out[f.name] = None
+        elif isinstance(vals[0], np.ndarray):
+            out[f.name] = np.concatenate(vals)
+        else:
+            out[f.name] = [x for v in vals for x in v]
+    return duplicates.PairSet(**out)
 
 
 def _pool_routing(parts: list[Collected]) -> dict[str, Any]:
@@ -480,8 +506,6 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
               crossfit: dict[str, Any] | None = None) -> tuple[EvaluationResult, dict[str, Any],
                                                                 Thresholds | None]:
     """Pool one run (or k cross-fitting folds) into the result, details and thresholds."""
-    from ticketsim.models import model_fingerprint
-
     ev = cfg.evaluate
     pm, bs = ev.primary_metric, ev.bootstrap
     notes = [n for p in parts for n in p.notes if n not in ()]
@@ -531,15 +555,13 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
     for name in parts[0].pairs:
         if not all(name in p.pairs for p in parts):
             continue
-        sets = [p.pairs[name][0] for p in parts]
-        ps = duplicates.PairSet(np.concatenate([s.a for s in sets]),
-                                np.concatenate([s.b for s in sets]),
-                                np.concatenate([s.label for s in sets]),
-                                [k for s in sets for k in s.kind], [k for s in sets for k in s.source])
+        ps = _concat_pairs([p.pairs[name][0] for p in parts])
         scores = np.concatenate([p.pairs[name][1] for p in parts])
+        fold_of = {q: f for p in parts for q, f in p.fold_of.items()}
         decision[name] = duplicates.fit_decision(
             scores, ps, target_precision=ev.duplicate.target_precision,
-            threshold_rule=ev.duplicate.threshold_rule, seed=ev.duplicate.seed)
+            threshold_rule=ev.duplicate.threshold_rule, seed=ev.duplicate.seed, fold_of=fold_of,
+            min_positives=ev.duplicate.min_positives, related_truth=parts[0].related_truth)
 
     # thresholds belong to the model the index will embed with: the champion's
     want = (champ or {}).get("model") or ("finetuned" if "finetuned" in decision else "base")
@@ -555,7 +577,7 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
             model_fingerprint=model_fingerprint(path),
             duplicate=dd["duplicate_threshold"], related=dd["related_threshold"],
             calib_a=dd["calibration"]["a"], calib_b=dd["calibration"]["b"],
-            model_path=path,
+            model_path=run.rel(path), labels=dd["labels"],
             details={"model": thr_model, "rule": dd["threshold_rule"],
                      "target_precision": ev.duplicate.target_precision,
                      "average_precision": dd["average_precision"],
@@ -606,8 +628,6 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
 def write(run: RunDir, h: str, result: EvaluationResult, details: dict[str, Any],
           thresholds: Thresholds | None, reporter: Reporter = NULL) -> Path:
     """metrics.json, details.json, champion.json, thresholds.json and the report, atomically."""
-    from ticketsim.evaluation.report import write_report
-
     with run.stage(STAGE, h, {"systems": list(result.systems)}) as tmp:
         atomic_write_json(tmp / METRICS, result.to_dict())
         atomic_write_json(tmp / DETAILS, details)
@@ -623,8 +643,6 @@ def run_evaluate(
     cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL
 ) -> StageResult:
     """Evaluate every available system on the held-out links and write metrics, champion, report."""
-    from ticketsim.evaluation import crossfit
-
     plan = crossfit.planned(run)
     h = inputs_hash(cfg, run)
     if plan is not None:
@@ -634,10 +652,14 @@ def run_evaluate(
         reporter.log("evaluate: inputs unchanged, skipped")
         return StageResult(STAGE, True, out_dir, json.loads((out_dir / METRICS).read_text()))
     if plan is None:
-        result, details, thresholds = summarise(cfg, run, [collect(cfg, run, reporter)])
+        d = EvalData(run, cfg.evaluate.time_aware)
+        if not d.query_idx:  # cold start: no links yet, measure routing only (issue 17)
+            return evaluate_routing_only(cfg, run, d, h, reporter=reporter)
+        result, details, thresholds = summarise(cfg, run, [collect(cfg, run, reporter, d)])
     else:
         reporter.log(f"evaluate: cross-fitting, {plan.why}")
-        parts, info = crossfit.run_folds(cfg, run, plan, force=force, reporter=reporter)
+        parts, info = crossfit.run_folds(cfg, run, plan, run_stage=run_stage, collect=collect,
+                                         force=force, reporter=reporter)
         result, details, thresholds = summarise(cfg, run, parts, crossfit=info)
     write(run, h, result, details, thresholds, reporter)
     reporter.log(f"evaluate: wrote {out_dir}")

@@ -37,11 +37,12 @@ def build_meta(icfg: IndexConfig, *, full_dim: int, model_path: str, model_fp: s
 
 
 def ticket_meta(cfg: Config, icfg: IndexConfig, tickets: Any, full_dim: int,
-                model_path: str) -> dict[str, Any]:
-    """meta.json of an index of ``tickets`` embedded by ``model_path`` (index stage and evaluate)."""
+                model_path: str, stored_path: str | None = None) -> dict[str, Any]:
+    """meta.json of an index of ``tickets`` embedded by ``model_path`` (index stage and evaluate);
+    ``stored_path``: how meta.json names the model (relative to the run directory)."""
     from ticketsim.index.embed import fingerprint_of
 
-    return build_meta(icfg, full_dim=full_dim, model_path=model_path,
+    return build_meta(icfg, full_dim=full_dim, model_path=stored_path or model_path,
                       model_fp=fingerprint_of(model_path),
                       extra={"extra_columns": [c for c in tickets.columns if c not in (
                           "id", "short_description", "description", "category", "subcategory",
@@ -114,7 +115,7 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         vectors = embed_texts(model_path, tickets["text"].tolist(), icfg.batch_size,
                               cache_dir=run.path / "cache", backend=icfg.encoder, reporter=reporter)
     embed_s = time.perf_counter() - t0
-    meta = ticket_meta(cfg, icfg, tickets, int(vectors.shape[1]), model_path)
+    meta = ticket_meta(cfg, icfg, tickets, int(vectors.shape[1]), model_path, run.rel(model_path))
     from ticketsim.index.qdrant_backend import alias_swap  # Qdrant server: build aside, swap alias
 
     with alias_swap(meta), run.stage(STAGE, h, {"model_fingerprint": meta["model_fingerprint"]}) as tmp:

@@ -87,3 +87,13 @@ class KeywordIndex:
 
     def close(self) -> None:
         self.conn.close()
+
+
+class KeywordRows:
+    """Full BM25 score rows of tickets against all tickets, by ticket index (kNN routing)."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts, self.index = list(texts), KeywordIndex(texts)
+
+    def __call__(self, query_idx: np.ndarray) -> np.ndarray:
+        return self.index.scores([self.texts[int(i)] for i in query_idx])

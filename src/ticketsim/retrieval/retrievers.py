@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ticketsim.errors import TicketsimError
 from ticketsim.index.base import Filters
 from ticketsim.retrieval.base import MODES, Query, Ranked
 from ticketsim.retrieval.fusion import Fusion
@@ -88,8 +89,6 @@ def build(index: Any, mode: str, fusion: Fusion, reranker: Any = None,
           rerank_top: int = 20) -> Any:
     """The retriever for ``mode`` over ``index``, re-ranked when a cross-encoder is given."""
     if mode not in MODES:
-        from ticketsim.errors import TicketsimError
-
         raise TicketsimError(f"unknown search mode '{mode}'", field="mode",
                              hint=f"use one of {', '.join(MODES)}")
     dense, keyword = DenseRetriever(index), KeywordRetriever(index)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ticketsim.inference import encoder_for
+from ticketsim.models import resolve_model
 from ticketsim.progress import NULL, Reporter
 
 
@@ -25,9 +27,6 @@ class ModelMiner:
 
     def __init__(self, model_name: str, texts: Sequence[str], *, batch_size: int = 64,
                  cache_dir: Path | None = None, reporter: Reporter = NULL) -> None:
-        from ticketsim.inference import encoder_for
-        from ticketsim.models import resolve_model
-
         self.path = resolve_model(model_name)
         self.encoder = encoder_for(self.path, "torch", cache_dir=cache_dir, reporter=reporter)
         self.batch_size = batch_size
