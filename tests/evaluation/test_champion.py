@@ -65,3 +65,11 @@ def test_default_follows_search_mode() -> None:
 def test_old_evaluate_hybrid_key_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="evaluate.hybrid was removed.*search.rrf_k"):
         config_from_dict({"evaluate": {"hybrid": {"rrf_k": 10}}})
+
+
+def test_when_the_default_wins_its_margin_over_the_runner_up_is_given() -> None:
+    rec = choose(_pq(bm25=-0.2, base=-0.1, finetuned=0.05, hybrid=0.0))
+    assert rec["system"] == rec["default"] == rec["best"] == "finetuned"
+    assert rec["compared"] == "hybrid" and rec["vs_default"]["low"] > 0
+    assert rec["sentence"].startswith("serving dense + fine-tuned (the default, best on MRR@10): "
+                                      "+0.05 MRR@10 over the next best, hybrid + fine-tuned, 95 % CI")

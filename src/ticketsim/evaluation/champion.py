@@ -91,11 +91,20 @@ def choose(per_query: Mapping[str, Mapping[str, np.ndarray]], metric: str, defau
             diff("finetuned", r)["significant"] and diff("finetuned", r)["diff"] < 0
             for r in ("base", "bm25") if r in cands)
         model = "finetuned" if ft_ok else ("base" if "base" in cands else None)
-    vs = diff(champion, default) if champion != default else diff(best, default)
+    if champion != default:
+        compared = champion
+        vs = diff(champion, default)
+    elif best != default:
+        compared = best
+        vs = diff(best, default)
+    else:  # the default is best: its margin over the runner-up
+        rest = [x for x in cands if x != default]
+        compared = max(rest, key=lambda x: means[x]) if rest else default
+        vs = diff(default, compared)
     n = int(len(cands[champion]))
     rec = {"system": champion, "mode": mode, "model": model, "metric": metric,
            "value": means[champion], "default": default, "default_value": means[default],
-           "best": best, "compared": champion if champion != default else best,
+           "best": best, "compared": compared,
            "vs_default": {k: vs[k] for k in ("diff", "low", "high", "significant", "confidence")},
            "n_queries": n, "reason": reason, "systems": means}
     rec["sentence"] = sentence(rec)
@@ -113,8 +122,11 @@ def sentence(rec: Mapping[str, Any]) -> str:
     if rec["system"] != rec["default"]:
         why = f" ({rec['reason']})" if "not served" in rec["reason"] else ""
         return f"{serving}: {v['diff']:+.2f} {m} over {describe(rec['default'])}, {ci}{why}"
-    if rec["compared"] == rec["system"]:
-        return f"serving {describe(rec['system'])} (the default, best on {m}), {rec['n_queries']} queries"
+    if rec["best"] == rec["system"]:
+        if rec["compared"] == rec["system"]:
+            return f"serving {describe(rec['system'])} (the default), {rec['n_queries']} queries"
+        return (f"{serving} (the default, best on {m}): {v['diff']:+.2f} {m} over the next best, "
+                f"{describe(rec['compared'])}, {ci}")
     return (f"{serving} (the default): {describe(rec['compared'])} scored {v['diff']:+.2f} {m}, "
             f"{ci}, inside the noise")
 

@@ -503,7 +503,7 @@ def _pool_routing(parts: list[Collected]) -> dict[str, Any]:
 
 
 def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
-              crossfit: dict[str, Any] | None = None) -> tuple[EvaluationResult, dict[str, Any],
+              cross: dict[str, Any] | None = None) -> tuple[EvaluationResult, dict[str, Any],
                                                                 Thresholds | None]:
     """Pool one run (or k cross-fitting folds) into the result, details and thresholds."""
     ev = cfg.evaluate
@@ -532,16 +532,17 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
     champ = champion.choose(per_query, pm, cfg.search.mode, bs.samples, bs.seed, bs.confidence)
     if champ is not None:
         final_paths = {n: m.path for n, m in parts[-1].models.items()}
-        if crossfit is not None and "finetuned" in final_paths:  # served: trained on all links
+        if cross is not None and "finetuned" in final_paths:  # served: trained on all links
             final_paths["finetuned"] = str(run.stage_path("train") / "model")
-        champ["model_path"] = final_paths.get(champ["model"]) if champ["model"] else None
-        champ["crossfit"] = crossfit is not None
+        model_abs = final_paths.get(champ["model"]) if champ["model"] else None
+        champ["model_path"] = run.rel(model_abs) if model_abs else None  # index reads it
+        champ["crossfit"] = cross is not None
     primary_system = (champ["system"] if champ else
                       "finetuned" if "finetuned" in systems else max(systems, key=lambda s: systems[s][pm]))
 
     fold_info: dict[str, Any] | None = None
     d0 = parts[0].data
-    if crossfit is None and n_q < ev.folds.min_queries:
+    if cross is None and n_q < ev.folds.min_queries:
         labels = folds.clusters(d0.n, d0.edges)
         k = min(ev.folds.k, len({int(labels[q]) for q in d0.query_idx}))
         if k >= 2:
@@ -570,8 +571,9 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
     thresholds = None
     if thr_model and "error" not in decision[thr_model]:
         dd = decision[thr_model]
-        path = (champ or {}).get("model_path") if thr_model == want and champ else None
-        path = path or (str(run.stage_path("train") / "model") if crossfit is not None
+        path = (run.resolve(champ["model_path"]) if thr_model == want and champ
+                and champ.get("model_path") else None)
+        path = path or (str(run.stage_path("train") / "model") if cross is not None
                         and thr_model == "finetuned" else parts[-1].models[thr_model].path)
         thresholds = Thresholds(
             model_fingerprint=model_fingerprint(path),
@@ -602,7 +604,7 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
                        if k not in ("pr_curve", "scores_linked", "scores_unlinked")}
                    for n, dd in decision.items()},
         thresholds_model=thr_model if thresholds else None, routing=_pool_routing(parts),
-        champion=champ, crossfit=crossfit, notes=notes)
+        champion=champ, crossfit=cross, notes=notes)
 
     tok_model = parts[-1].models.get("finetuned") or parts[-1].models.get("base")
     misses = sorted((m for p in parts if primary_system in p.rankings
@@ -660,7 +662,7 @@ def run_evaluate(
         reporter.log(f"evaluate: cross-fitting, {plan.why}")
         parts, info = crossfit.run_folds(cfg, run, plan, run_stage=run_stage, collect=collect,
                                          force=force, reporter=reporter)
-        result, details, thresholds = summarise(cfg, run, parts, crossfit=info)
+        result, details, thresholds = summarise(cfg, run, parts, cross=info)
     write(run, h, result, details, thresholds, reporter)
     reporter.log(f"evaluate: wrote {out_dir}")
     return StageResult(STAGE, False, out_dir, result.to_dict())

@@ -19,6 +19,8 @@ import numpy as np
 from ticketsim.errors import TicketsimError
 from ticketsim.index.base import Filters
 from ticketsim.progress import NULL, Reporter
+from ticketsim.retrieval import Query
+from ticketsim.retrieval.retrievers import DenseRetriever
 from ticketsim.rundir import atomic_write_json, atomic_write_text
 
 
@@ -46,9 +48,6 @@ def find_clusters(searcher: Any, filters: Filters | dict[str, Any] | None = None
             parent[x] = parent[parent[x]]
             x = parent[x]
         return x
-
-    from ticketsim.retrieval import Query
-    from ticketsim.retrieval.retrievers import DenseRetriever
 
     dense = DenseRetriever(index)  # the search core's dense retriever (champion's model)
     best: dict[int, float] = {}
