@@ -49,7 +49,6 @@ def test_pipeline_runs_every_stage_and_skips_on_rerun(tmp_path: Path, tiny_model
     # held-out duplicates share some words with their originals: BM25 (deterministic on this
     # generated data) measured MRR@10 0.26; a broken split, corpus or metric scores 0
     assert metrics["systems"]["bm25"]["mrr@10"] > 0.1, metrics["systems"]["bm25"]
-    assert all(0.0 <= metrics["systems"][s]["mrr@10"] <= 1.0 for s in ("base", "finetuned"))
 
     from sentence_transformers import SentenceTransformer
 
