@@ -105,9 +105,34 @@ class RunDir:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).resolve()
+        if self.path.exists() and not self.path.is_dir():
+            from ticketsim.errors import TicketsimError
+
+            raise TicketsimError("the run directory is a file, not a folder", file=self.path,
+                                 field="--run-dir", hint="give a folder (it is created if missing)")
 
     def stage_path(self, stage: str) -> Path:
         return self.path / stage
+
+    def rel(self, path: str | Path) -> str:
+        """``path`` as stored inside the run: relative when it lies in the run directory, so a
+        copied or moved run uses its own files; other paths stay absolute."""
+        p = Path(path)
+        if not p.is_absolute():
+            return str(p)
+        try:
+            return str(p.resolve().relative_to(self.path))
+        except ValueError:
+            return str(p)
+
+    def resolve(self, stored: str | Path) -> str:
+        """A path read from a run file (meta.json, thresholds.json): relative ones are relative
+        to the run directory; names that are not paths (a hub model id) pass through."""
+        p = Path(stored)
+        if p.is_absolute():
+            return str(p)
+        inside = self.path / p
+        return str(inside) if inside.exists() else str(stored)
 
     def read_stamp(self, stage: str) -> dict[str, Any] | None:
         recover_dir(self.stage_path(stage))

@@ -165,7 +165,7 @@ def index_tickets(cfg: Config, run: RunDir, reporter: Reporter = NULL) -> tuple[
             vecs.append(v)
         if not keys:
             raise TicketsimError(f"{run.path}: the index holds no tickets",
-                                 hint="run `ticketsim index` first")
+                                 hint=f"run `ticketsim index --run-dir {run.path}` first")
         all_keys = np.concatenate(keys)
         records = store.records(all_keys.tolist())
         texts = store.texts(all_keys.tolist())
@@ -185,7 +185,8 @@ def pool_for_run(cfg: Config, run: RunDir, *, exclude: Iterable[tuple[str, str]]
     """
     tickets, vectors, thresholds = index_tickets(cfg, run, reporter)
     if thresholds is None:
-        reporter.log("label: no thresholds for this model (run `ticketsim evaluate`); "
+        reporter.log(f"label: no thresholds for this model (run `ticketsim evaluate --run-dir {run.path}`"
+                     "; with no links yet there are none); "
                      "uncertainty falls back to the median similarity")
     known = LinksStore(cfg.data.links_store).known_pairs()
     gen = CandidateGenerator.from_config(cfg.label)

@@ -24,6 +24,14 @@ PREFIX = "ann-"
 SUFFIX = ".usearch"
 
 
+def _onnxruntime_first() -> None:
+    """Load onnxruntime (when installed) before usearch: importing onnxruntime 1.32 after
+    usearch 2.26 segfaults the process (both bring their own OpenMP runtime). The torch path
+    used to load it first by accident; the ONNX query path (no torch) does not."""
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401
+
+
 class UsearchBackend:
     """HNSW over cosine with usearch; f32 / f16 / i8 storage."""
 
@@ -32,6 +40,7 @@ class UsearchBackend:
     def __init__(self, folder: str | Path, dim: int, precision: str = "f32", *,
                  connectivity: int = 16, expansion_add: int = 128, expansion_search: int = 64,
                  exact_below: int = 20000) -> None:
+        _onnxruntime_first()
         from usearch.index import Index
 
         self.folder = Path(folder)
@@ -43,12 +52,22 @@ class UsearchBackend:
                            connectivity=connectivity, expansion_add=expansion_add,
                            expansion_search=expansion_search)
         self._saved = -1
+        self.recovered: str | None = None
         snap = self._latest()
         if snap is not None:
-            self.index.load(str(snap[1]))
+            try:
+                self.index.load(str(snap[1]))
+            except RuntimeError as exc:
+                # a damaged snapshot: start empty; TicketIndex replays every vector from the
+                # ticket store (which holds them all) and saves a good snapshot over it
+                self.recovered = f"{snap[1].name} is unreadable ({exc}); rebuilt from the ticket store"
+                self.index = Index(ndim=self.dim, metric="cos", dtype=DTYPES[precision],
+                                   connectivity=connectivity, expansion_add=expansion_add,
+                                   expansion_search=expansion_search)
+            else:
+                self._saved = snap[0]
             # usearch defines this setter away from its getter, which mypy reads as read-only
             self.index.expansion_search = expansion_search  # type: ignore[misc]
-            self._saved = snap[0]
 
     def _snapshots(self) -> list[tuple[int, Path]]:
         out = []

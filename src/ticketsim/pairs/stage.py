@@ -33,6 +33,10 @@ from ticketsim.training.losses import required_format
 STAGE = "pairs"
 
 
+class NoTrainingExamples(TicketsimError):
+    """The data gives no training example; a cold-start run then indexes with the base model."""
+
+
 def loss_format(cfg: Config) -> tuple[str, int]:
     """(format, number of negatives) the configured loss wants; pairs when training is absent."""
     fmt, n = required_format(cfg.train)
@@ -142,7 +146,7 @@ def run_pairs(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     train, train_side, train_info = build_split(
         tickets, pos, neg_links, by_split["train"], cfg, run, fmt, n, train=True, reporter=reporter)
     if train.empty:
-        raise TicketsimError(
+        raise NoTrainingExamples(
             f"no training examples: {len(by_split['train'])} training tickets gave no "
             f"{FORMAT_HELP[fmt]}", file=run.stage_path("ingest") / "links.parquet",
             hint="add known links (data.links), map category columns, lower "
@@ -162,6 +166,12 @@ def run_pairs(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         "negative_strategy": pc.negatives.strategy if fmt in build.NEEDS_NEGATIVES else "unused",
         "train": train_info, "validation": val_info,
     }
+    if test_links.empty:  # a cold start: say so before anyone trains for minutes (issue 17)
+        summary["warnings"] = [
+            "test 0: no held-out link, so evaluate can measure routing (categories) but not "
+            "link retrieval or duplicate thresholds; add known links or label pairs "
+            f"(`ticketsim label session --run-dir {run.path}`) and retrain"]
+        reporter.log("pairs: " + summary["warnings"][0])
     if pc.split.method == "kfold":
         summary["fold"] = {"fold": pc.split.fold, "folds": pc.split.folds}
     with run.stage(STAGE, h, meta={"format": fmt, "train_rows": int(len(train))}) as tmp:
