@@ -311,8 +311,8 @@ def run_evaluate(
         labels = folds.clusters(d.n, d.edges)
         k = min(ev.folds.k, len({int(labels[q]) for q in d.query_idx}))
         if k >= 2:
-            fold_of = folds.cluster_folds(d.query_idx, labels, k)
-            fold_info = {"k": k, "systems": {n: metrics.fold_spread(pq, fold_of)
+            query_fold = folds.cluster_folds(d.query_idx, labels, k)
+            fold_info = {"k": k, "systems": {n: metrics.fold_spread(pq, query_fold)
                                              for n, pq in per_query.items()}}
             notes.append(f"only {len(d.query_idx)} queries: metrics also given as mean and spread "
                          f"over {k} folds of link clusters")
