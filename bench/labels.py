@@ -18,7 +18,7 @@ saw none of them), SeaMonkey (duplicate links only, no categories) and Endava (c
 no links: only related / unrelated can be measured); the last two skip when
 ../shared/data is absent.
 
-    python bench/labels.py --out bench/results/labels.json [--run runs/demo]
+    python -m bench.labels --out bench/results/labels.json [--run runs/demo]
 """
 
 from __future__ import annotations
@@ -32,9 +32,7 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-sys.path.insert(0, str(ROOT / "bench"))
+from bench._common import ENDAVA_SUBSET, SEAMONKEY_DIR, emit
 
 TARGET = 0.9
 TOP_K = 10
@@ -190,8 +188,6 @@ def _run_dir(path: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from _common import emit
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path)
     ap.add_argument("--json", action="store_true")
@@ -216,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                 "links_store": str(work / "demo.sqlite"),
                 "columns": {"id": "number", "category": "category", "subcategory": "subcategory",
                             "created": "opened_at"}}}, work, base))
-        sm = SHARED / "seamonkey_bugs"
+        sm = SEAMONKEY_DIR
         if "seamonkey" in only and sm.is_dir():
             datasets.append(_dataset("seamonkey", {"data": {
                 "tickets": str(sm / "SeaMonkey_bugs.csv"),
@@ -226,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                             "description": "Description", "created": "Created"}}}, work, base))
         elif "seamonkey" in only:
             skipped.append("seamonkey: ../shared/data absent")
-        en = SHARED / "endava_it_tickets" / "all_tickets_subset.csv"
+        en = ENDAVA_SUBSET
         if "endava" in only and en.is_file():
             datasets.append(_dataset("endava", {"data": {
                 "tickets": str(en), "links_store": str(work / "en.sqlite"),

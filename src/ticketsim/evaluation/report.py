@@ -328,7 +328,7 @@ def render_html(result: Any, details: dict[str, Any], plots: dict[str, bytes]) -
         model, words = label_lines(result)
         if words:
             parts.append(f"<h2>What the labels mean</h2><p>Search results are labelled with the "
-                         f"thresholds of <b>{e(model)}</b>. Each label's precision and recall were "
+                         f"thresholds of <b>{e(str(model))}</b>. Each label's precision and recall were "
                          "measured on held-out tickets' top results and known links, with "
                          "thresholds fitted on other folds of queries (cross-fitted):</p><ul>"
                          + "".join(f"<li>{e(w)}</li>" for w in words) + "</ul>")

@@ -198,7 +198,7 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
                 "notes": notes, "label_meaning": meaning}
 
     # the request models are built per app, so their annotations are set here, not as strings
-    search.__annotations__["body"] = Annotated[by_text | by_id, Body()]  # type: ignore[valid-type]
+    search.__annotations__["body"] = Annotated[by_text | by_id, Body()]
     app.post("/search", response_model=SearchOut, dependencies=auth, operation_id="search",
              responses={**ERRORS, **NOT_FOUND}, tags=["search"])(search)
 
