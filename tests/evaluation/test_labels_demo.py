@@ -56,7 +56,10 @@ def test_paraphrased_known_issue_gets_duplicate_or_related_on_the_demo(tmp_path:
 
     th = Thresholds.load(run / "evaluate" / "thresholds.json")
     assert th.details["model"] == "base"
-    assert all(th.measured().values()), th.meaning()  # 159 held-out queries with links
+    # 159 held-out queries with links: related and unrelated are measured; duplicate too, or
+    # it says it is never given (the base model cannot tell a duplicate from its topic)
+    assert th.measured()["related"] and th.measured()["unrelated"], th.meaning()
+    assert th.measured()["duplicate"] or "never given" in th.meaning()["duplicate"]
     assert th.related < th.duplicate
     cfg = load_config(cfg_path, [s for s in sets if s != "--set"])
     searcher = Searcher(run, cfg)
