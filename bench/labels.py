@@ -9,9 +9,13 @@ thresholds never saw. Rules compared:
 
 - ``old``: the rule before issue 15: duplicate at precision 0.9; related = best F1 of
   related + duplicate *links* against everything else (same-topic results count as negatives);
-- ``default``: :func:`ticketsim.evaluation.duplicates.fit_thresholds` (duplicate at
-  precision 0.9; related = best F1 of duplicate + related links + same-topic pairs vs unrelated);
-- ``dup-f1``: the default with the best-F1 duplicate cut instead of precision 0.9.
+- ``default``: :func:`ticketsim.evaluation.duplicates.fit_thresholds` as ``evaluate`` uses
+  it: duplicate at precision 0.9 (no duplicate label when no cut reaches it); related = the
+  cut that best separates duplicate + related links + same-topic pairs from unrelated ones
+  (max TPR - FPR);
+- ``related-f1``: the default with the best-F1 related cut;
+- ``f1-fallback``: the default, but the best-F1 duplicate cut when precision 0.9 is unreachable;
+- ``duplicate-f1``: the best-F1 duplicate cut always.
 
 Data sets: the demo (2,000 generated tickets, every linked ticket a query: the base model
 saw none of them), SeaMonkey (duplicate links only, no categories) and Endava (categories,
@@ -46,7 +50,7 @@ def _fitters() -> dict[str, Any]:
     def old(s: np.ndarray, kinds: Sequence[str]) -> tuple[float, float] | None:
         k = np.asarray(kinds, dtype=object)
         fit = dup.fit_thresholds(s, np.where(k == "topic", "negative", k), target_precision=TARGET,
-                                 threshold_rule="precision")
+                                 threshold_rule="precision", unreachable="f1")
         if fit is None:
             return None
         linked = np.isin(k, ("duplicate", "related"))
@@ -71,11 +75,11 @@ def _fitters() -> dict[str, Any]:
             return None if fit is None else (fit["duplicate"], fit["related"])
         return f
 
-    return {"old": old, "relF1": rule("precision", "f1", "f1"),
-            "relYouden": rule("precision", "youden", "f1"),
-            "relYouden+dupNone": rule("precision", "youden", "none"),
-            "relF1+dupNone": rule("precision", "f1", "none"),
-            "relYouden+dupF1": rule("f1", "youden", "f1")}
+    return {"old": old,
+            "default": rule("precision", "youden", "none"),
+            "related-f1": rule("precision", "f1", "none"),
+            "f1-fallback": rule("precision", "youden", "f1"),
+            "duplicate-f1": rule("f1", "youden", "f1")}
 
 
 def _measure(name: str, emb: np.ndarray, ids: list[str], topic: np.ndarray | None,
