@@ -107,11 +107,11 @@ class Thresholds:
             th = cls(**data)
         except (OSError, json.JSONDecodeError, TypeError) as exc:
             raise TicketsimError(f"cannot read thresholds: {exc}", file=p,
-                                 hint="rerun `ticketsim evaluate`") from None
+                                 hint=f"rerun `ticketsim evaluate --run-dir {p.parent.parent}`") from None
         if expect_fingerprint is not None and th.model_fingerprint != expect_fingerprint:
             raise TicketsimError(
                 "thresholds belong to another model "
                 f"({th.model_fingerprint} != {expect_fingerprint})", file=p,
-                hint="rerun `ticketsim evaluate` for the current model",
+                hint=f"rerun `ticketsim evaluate --run-dir {p.parent.parent}` for the current model",
             )
         return th

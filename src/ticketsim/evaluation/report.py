@@ -370,7 +370,7 @@ def regenerate_report(run_dir: str | Path, reporter: Reporter = NULL) -> Path:
         details = json.loads(details_path.read_text()) if details_path.is_file() else {}
     except (OSError, json.JSONDecodeError) as exc:
         raise TicketsimError(f"cannot read evaluation results: {exc}", file=folder,
-                             hint="rerun `ticketsim evaluate --force`") from None
+                             hint=f"rerun `ticketsim evaluate --run-dir {Path(run_dir)} --force`") from None
     write_report(folder, result, details, reporter)
     reporter.log(f"report: {folder / 'report.html'}")
     return folder / "report.html"

@@ -228,12 +228,10 @@ def run_evaluate(
 
     d = EvalData(run, ev.time_aware)
     notes: list[str] = []
-    if not d.query_idx:
-        raise TicketsimError(
-            "no held-out ticket has a true link, so there is nothing to evaluate",
-            file=run.stage_path("pairs") / "test_links.parquet",
-            hint="add known links (data.links) or raise pairs.split.test_fraction",
-        )
+    if not d.query_idx:  # cold start: no links yet, measure routing only (issue 17)
+        from ticketsim.evaluation.coldstart import evaluate_routing_only
+
+        return evaluate_routing_only(cfg, run, d, h, reporter=reporter)
     reporter.log(f"evaluate: {len(d.query_idx)} queries against {d.n} tickets")
     tie = metrics.order_keys(d.ids)
     keep = max(metrics.MAP_K, max(ev.k_values), ev.hybrid.window,
@@ -375,7 +373,7 @@ def run_evaluate(
             model_fingerprint=model_fingerprint(model_paths[thr_model]),
             duplicate=dd["duplicate_threshold"], related=dd["related_threshold"],
             calib_a=dd["calibration"]["a"], calib_b=dd["calibration"]["b"],
-            model_path=model_paths[thr_model],
+            model_path=run.rel(model_paths[thr_model]),
             details={"model": thr_model, "rule": dd["threshold_rule"],
                      "target_precision": ev.duplicate.target_precision,
                      "average_precision": dd["average_precision"],
