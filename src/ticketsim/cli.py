@@ -588,6 +588,7 @@ def search(
         found = searcher.search(query, ticket_id=id_, k=req.k or cfg.search.k,  # type: ignore[attr-defined]
                                 filters=filters, mode=mode)
         hits = [h.to_dict() for h in found]
+        meaning = searcher.label_meaning() or {}
         unmatched = (searcher.index.store.unmatched_filters(Filters.coerce(filters))
                      if not hits and filters else [])
     finally:
@@ -602,7 +603,13 @@ def search(
         return
     if console.width <= 80:
         _compact_hits(hits, id_, query)
-        return
+    else:
+        _hits_table(hits, id_, query)
+    for label in dict.fromkeys(h["label"] for h in hits if h.get("label")):
+        console.print(meaning.get(label, ""), markup=False, highlight=False)  # what a label is worth
+
+
+def _hits_table(hits: list[dict[str, Any]], id_: str | None, query: str | None) -> None:
     table = Table(title=f"closest tickets to {'ticket ' + id_ if id_ else repr(query)}")
     cols = [c for c in dict.fromkeys(c for h in hits for c in h)
             if any(h.get(c) not in (None, "") for h in hits)]  # drop columns empty for every hit

@@ -553,8 +553,8 @@ class DuplicateDecisionConfig(Section):
     )
     threshold_rule: Literal["precision", "f1"] = Field(
         "precision",
-        description="precision: lowest threshold reaching target_precision (best F1 if none does); "
-        "f1: the best-F1 threshold.",
+        description="precision: lowest threshold reaching target_precision (no result is labelled "
+        "duplicate when none does); f1: the best-F1 threshold.",
     )
     hard_negatives: int = Field(
         10, ge=0, description="Unlinked candidates from each query's top results used as negatives."
