@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -28,6 +29,23 @@ class Section(BaseModel):
         """Stable hash of this section, used to skip unchanged stages on rerun."""
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def duration_seconds(text: str) -> float:
+    """'90s', '10m', '1h30m', '1.5h' or a bare number of seconds, in seconds."""
+    import re
+
+    t = str(text).strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", t):
+        total = float(t)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)(h|m|s)", t)
+        if not parts or "".join(n + u for n, u in parts) != t:
+            raise ValueError(f"'{text}' is not a duration: use e.g. '90s', '10m', '1h30m'")
+        total = sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+    if total <= 0:
+        raise ValueError(f"'{text}': a duration must be positive")
+    return total
 
 
 # --------------------------------------------------------------------------- data
@@ -447,10 +465,24 @@ class TrainConfig(Section):
     epochs: float = Field(1.0, gt=0, description="Training epochs.")
     max_steps: int = Field(-1, ge=-1, description="Stop after this many optimizer steps (-1: epochs).")
     batch_size: int = Field(32, gt=1, description="Examples per batch (in-batch negatives for MNRL).")
+    time_budget: str | None = Field(
+        None, description="Wall time training may take, e.g. '10m', '90s', '1h30m' (null: no "
+        "limit). The trainer measures its steps/s over the first steps and cuts the steps "
+        "(and the learning-rate schedule) to fit; a hard stop guards the rest."
+    )
     gradient_accumulation_steps: int = Field(1, gt=0, description="Batches per optimizer step.")
     batch_sampler: Literal["auto", "no_duplicates", "batch_sampler"] = Field(
         "auto", description="auto: no_duplicates for in-batch-negative losses (a text twice in a "
         "batch would be a false negative), plain batches otherwise."
+    )
+    group_by_length: bool = Field(
+        True, description="Batches of texts of similar token length, so short tickets are not "
+        "padded to long ones (fewer positions computed; see docs/training.md for the measured "
+        "speed and quality). Rows stay random within windows of length_group_batches batches."
+    )
+    length_group_batches: int = Field(
+        16, gt=0, description="group_by_length: batches per window that is sorted by length "
+        "(larger: less padding, in-batch negatives less random)."
     )
     max_seq_length: int | Literal["auto"] = Field(
         128, description="Tokens per text; longer texts are cut. auto: the smallest of "
@@ -496,6 +528,17 @@ class TrainConfig(Section):
             raise ValueError("max_seq_length must be a positive integer or 'auto'")
         return v
 
+    @field_validator("time_budget")
+    @classmethod
+    def _budget_format(cls, v: str | None) -> str | None:
+        if v is not None:
+            duration_seconds(v)
+        return v
+
+    def budget_seconds(self) -> float | None:
+        """``time_budget`` in seconds (None: no budget)."""
+        return duration_seconds(self.time_budget) if self.time_budget else None
+
     def lr(self) -> float:
         """The effective learning rate: the configured one, else the default for the method."""
         if self.learning_rate is not None:
@@ -520,6 +563,16 @@ class DuplicateDecisionConfig(Section):
     )
     random_negatives: int = Field(2, ge=0, description="Random unlinked tickets per query as negatives.")
     seed: int = Field(0, description="Seed for random negatives.")
+    related_fields: list[str] = Field(
+        default_factory=lambda: ["category", "subcategory"],
+        description="tickets.parquet columns that, all equal and non-empty, make an unlinked pair "
+        "'related' (same known issue) when the related threshold is fitted and labels measured; "
+        "[]: only related links define it.",
+    )
+    min_positives: int = Field(
+        10, ge=1, description="Fewest held-out pairs of a label's kind for its precision and recall "
+        "to be shown as measured (else the label says 'not measured').",
+    )
 
 
 class RoutingConfig(Section):
@@ -560,11 +613,14 @@ class FoldsConfig(Section):
     )
 
 
+EvalSystem = Literal["bm25", "base", "finetuned", "hybrid"]
+
+
 class EvaluateConfig(Section):
     """Held-out evaluation against baselines: retrieval, duplicate decision, routing, report."""
 
-    systems: list[Literal["bm25", "base", "finetuned", "hybrid"]] = Field(
-        default_factory=lambda: ["bm25", "base", "finetuned", "hybrid"],
+    systems: list[EvalSystem] = Field(
+        default_factory=lambda: list(get_args(EvalSystem)),
         description="Systems compared (finetuned is skipped, with a note, when train has not run).",
     )
     extra_models: list[Path] = Field(
@@ -809,6 +865,25 @@ def _resolve_paths(model: BaseModel, base: Path) -> None:
         elif isinstance(value, Path) and not value.is_absolute():
             setattr(model, name, (base / value).resolve())
         del field
+
+
+def relative_paths(cfg: Config, run_dir: Path) -> dict[str, Any]:
+    """The config as a plain tree for ``run_dir/config.yaml``: paths inside ``run_dir`` and the
+    links store relative to it, every other path absolute (issue 17: relocatable runs)."""
+    tree = cfg.model_dump(mode="json")
+
+    def walk(model: BaseModel, node: dict[str, Any], dotted: str) -> None:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if isinstance(value, BaseModel):
+                walk(value, node[name], f"{dotted}{name}.")
+            elif isinstance(value, Path) and value.is_absolute():
+                inside = value.is_relative_to(run_dir)
+                if inside or f"{dotted}{name}" == "data.links_store":
+                    node[name] = os.path.relpath(value, run_dir)
+
+    walk(cfg, tree, "")
+    return tree
 
 
 def config_from_dict(

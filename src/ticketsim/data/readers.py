@@ -9,8 +9,10 @@ the first ticket row 2 (for JSON lines: the line number).
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -47,9 +49,6 @@ def read_text(path: Path, encoding: str | None) -> str:
     """Decode a text file; invalid bytes are an error naming the row, not mojibake."""
     raw = path.read_bytes()
     if path.suffix.lower() == ".gz":
-        import gzip
-        import zlib
-
         try:
             raw = gzip.decompress(raw)
         except (EOFError, OSError, zlib.error) as exc:  # EOFError: click would report 'aborted'

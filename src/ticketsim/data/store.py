@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -52,7 +52,7 @@ def ordered(a: str, b: str) -> tuple[str, str]:
 class AddResult:
     added: int = 0
     unchanged: int = 0
-    conflicts: list[tuple[str, str, int, int]] | None = None
+    conflicts: list[tuple[str, str, int, int]] = field(default_factory=list)
 
 
 class LinksStore:

@@ -57,7 +57,7 @@ class Filters:
         """Accept a Filters, a plain dict (REST body) or None."""
         if value is None:
             return cls()
-        if isinstance(value, cls):
+        if isinstance(value, Filters):
             return value
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(value) - known
@@ -135,7 +135,7 @@ class VectorBackend(Protocol):
         """Add or replace the vectors of ``keys`` (unit float32 rows)."""
         ...
 
-    def delete(self, keys: Sequence[int]) -> None:
+    def delete(self, keys: Sequence[int] | np.ndarray) -> None:
         """Remove ``keys``; unknown keys are ignored."""
         ...
 

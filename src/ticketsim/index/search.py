@@ -55,7 +55,7 @@ class Searcher:
         if recovered:
             self.reporter.log(f"warning: {folder.name}: {recovered}")
         meta = index.meta
-        model_path = str(model) if model is not None else meta["model_path"]
+        model_path = str(model) if model is not None else self.run.resolve(meta["model_path"])
         fp = fingerprint_of(model_path)
         if fp != meta["model_fingerprint"]:
             index.close()
@@ -63,8 +63,8 @@ class Searcher:
                 f"the index was built with model {meta['model_path']} ({meta['model_fingerprint']}) "
                 f"but the query model {model_path} has weights {fp}", file=folder / "meta.json",
                 hint="rerun `ticketsim index` for the current model")
-        # queries are embedded by the backend the index was built with (torch for old indexes)
-        encoder = encoder_for(model_path, meta.get("encoder", "torch"),
+        # queries are embedded by the backend the index was built with
+        encoder = encoder_for(model_path, meta["encoder"],
                               cache_dir=self.run.path / "cache", cache_embeddings=False,
                               reporter=self.reporter)
         thresholds = self._thresholds(meta["model_fingerprint"])
@@ -137,6 +137,7 @@ class Searcher:
             window = max(window, self.rerank_top)
         dense = index.dense(query, window, filters) if mode != "keyword" else []
         keyword = index.keyword(text or "", window, filters) if mode != "dense" else []
+        ranked: list[tuple[int, float | None]]
         if mode == "dense":
             ranked = [(key, None) for key, _ in dense]
         elif mode == "keyword":
@@ -236,8 +237,6 @@ class Searcher:
         self.index.upsert(recs, vectors)
         return len(recs)
 
-    add = upsert
-
     def delete(self, ticket_ids: Sequence[str]) -> int:
         """Delete tickets by id; returns how many were in the index."""
         return self.index.delete([str(t) for t in ticket_ids])
@@ -246,8 +245,28 @@ class Searcher:
         m = self.meta
         return {"tickets": len(self.index), "backend": m["backend"], "precision": m["precision"],
                 "dim": m["dim"], "model": m["model_path"], "model_fingerprint": m["model_fingerprint"],
-                "encoder": m.get("encoder", "torch"),
-                "thresholds": self.thresholds is not None, "cross_encoder": self.reranker is not None}
+                "encoder": m["encoder"],
+                "thresholds": self.thresholds is not None, "cross_encoder": self.reranker is not None,
+                "labels": self.label_stats()}
+
+    def label_meaning(self) -> dict[str, str] | None:
+        """What each label is worth, in words (measured on held-out pairs); None without thresholds."""
+        return self.thresholds.meaning() if self.thresholds is not None else None
+
+    def label_stats(self) -> dict[str, dict[str, Any]] | None:
+        """Per label: cut, measured precision / recall (None when not measured) and the words."""
+        th = self.thresholds
+        if th is None:
+            return None
+        cuts = {"duplicate": th.duplicate, "related": th.related, "unrelated": None}
+        out = {}
+        for lab, words in th.meaning().items():
+            st = th.labels.get(lab) or {}
+            measured = bool(st.get("measured"))
+            out[lab] = {"min_score": cuts[lab], "measured": measured,
+                        "precision": st.get("precision") if measured else None,
+                        "recall": st.get("recall") if measured else None, "words": words}
+        return out
 
     def flush(self) -> None:
         self.index.flush()

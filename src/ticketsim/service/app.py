@@ -188,7 +188,14 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
                 raise NotFound(f"ticket '{short(ticket_id)}' is not in the index", field="ticket_id",
                                hint="check the id, or add the ticket first")
             hits = s.search(text, ticket_id=ticket_id, k=k, filters=filters, mode=mode)
-        return {"query_id": ticket_id, "mode": mode, "k": k, "hits": [h.to_dict() for h in hits]}
+            notes = []
+            if not hits and filters:  # say which filter values exist (matching ignores case)
+                from ticketsim.index.base import Filters
+
+                notes = s.index.store.unmatched_filters(Filters.coerce(filters))
+            meaning = s.label_meaning()
+        return {"query_id": ticket_id, "mode": mode, "k": k, "hits": [h.to_dict() for h in hits],
+                "notes": notes, "label_meaning": meaning}
 
     # the request models are built per app, so their annotations are set here, not as strings
     search.__annotations__["body"] = Annotated[by_text | by_id, Body()]  # type: ignore[valid-type]
@@ -218,7 +225,7 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
             rec.update({"id": t.id.strip(), "short_description": t.short_description,
                         "description": t.description, "category": t.category,
                         "subcategory": t.subcategory, status_col: t.status,
-                        "created": naive_utc(t.created).isoformat() if t.created else None})
+                        "created": c.isoformat() if (c := naive_utc(t.created)) else None})
             if t.text:
                 rec["text"] = t.text
             records.append(rec)

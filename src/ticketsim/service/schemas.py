@@ -128,6 +128,11 @@ class SearchOut(BaseModel):
     mode: str
     k: int
     hits: list[HitOut]
+    notes: list[str] = Field(default_factory=list, description="Why nothing matched, e.g. a "
+                             "filter value no ticket has (with the values that exist).")
+    label_meaning: dict[str, str] | None = Field(
+        None, description="Per label (duplicate / related / unrelated): its precision and recall "
+        "measured on held-out pairs, in words, or why it is not measured; null without thresholds.")
 
 
 class TicketsOut(BaseModel):
@@ -199,6 +204,33 @@ def request_models(cfg: ServeConfig) -> dict[str, type[BaseModel]]:
         extra=(Extra, None),
     )
     tickets = create_model("TicketsIn", __base__=Strict, __doc__="Tickets to add or replace.",
-                           tickets=(Annotated[list[ticket], Field(min_length=1,  # type: ignore[valid-type]
+                           tickets=(Annotated[list[ticket], Field(min_length=1,
                                                                   max_length=cfg.max_batch)], ...))
     return {"by_text": by_text, "by_id": by_id, "ticket": ticket, "tickets": tickets}
+
+
+# CLI option for each request field, so a CLI error names what the user typed
+CLI_NAMES = {"text": "QUERY", "ticket_id": "--id", "k": "--k", "mode": "--mode",
+             "created_from": "--since", "created_to": "--until", "category": "--category",
+             "status": "--status", "exclude_ids": "--exclude"}
+
+
+def validate_search(serve: ServeConfig, *, text: str | None, ticket_id: str | None,
+                    k: int | None, mode: str | None, filters: dict[str, Any] | None) -> BaseModel:
+    """A CLI search checked by the very models behind POST /search (same k, text, date rules);
+    a violation is a TicketsimError naming the CLI option."""
+    from pydantic import ValidationError
+
+    from ticketsim.errors import TicketsimError
+
+    models = request_models(serve)
+    body: dict[str, Any] = {"k": k, "mode": mode, "filters": filters or None}
+    body.update({"ticket_id": ticket_id} if ticket_id is not None else {"text": text})
+    model = models["by_id" if ticket_id is not None else "by_text"]
+    try:
+        return model.model_validate({key: v for key, v in body.items() if v is not None})
+    except ValidationError as err:
+        e = err.errors()[0]
+        field = next((CLI_NAMES[str(p)] for p in reversed(e["loc"]) if str(p) in CLI_NAMES),
+                     ".".join(str(p) for p in e["loc"]))
+        raise TicketsimError(str(e["msg"]), field=field) from None

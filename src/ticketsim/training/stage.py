@@ -66,7 +66,7 @@ def read_dataset(path: Path, cfg: Config) -> pd.DataFrame:
 
     if not path.is_file():
         raise TicketsimError("training dataset is missing", file=path,
-                             hint="run `ticketsim pairs` for this run directory")
+                             hint=f"run `ticketsim pairs --run-dir {path.parent.parent}`")
     df = pd.read_parquet(path)
     check_dataset(cfg.train, list(df.columns), file=str(path))
     return df
@@ -133,7 +133,7 @@ def _checkpoint_dir(run: RunDir, h: str, resume: bool,
         last = _last_complete_checkpoint(ck) if ck.is_dir() else None
         if last is None:
             raise TicketsimError(f"{ck}: no checkpoint to resume from",
-                                 hint="run `ticketsim train` without --resume")
+                                 hint=f"run `ticketsim train --run-dir {run.path}` without --resume")
         if marker.is_file() and marker.read_text().strip() != h:
             raise TicketsimError(
                 f"{ck}: the checkpoints were made with other pairs or train settings",
@@ -172,10 +172,10 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
 
     from ticketsim.models import load_model, resolve_model
     from ticketsim.training import seqlen
-    from ticketsim.training.evaluator import build_evaluator
+    from ticketsim.training.evaluator import KEY, METRIC, build_evaluator
     from ticketsim.training.lora import add_lora, merge_into, parameter_counts, save_adapter
     from ticketsim.training.precision import device_kind, resolve_precision
-    from ticketsim.training.trainer import build_trainer
+    from ticketsim.training.trainer import TimeBudget, build_trainer
 
     tc = cfg.train
     train_df = read_dataset(pairs_dir / "train.parquet", cfg)
@@ -232,9 +232,10 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
         if val_df is not None and not val_df.empty else None
     ck, resume_from = _checkpoint_dir(run, h, resume, reporter)
     resuming = resume_from is not None
+    budget = TimeBudget(tc.budget_seconds() or 0.0, reporter) if tc.time_budget else None
     trainer = build_trainer(model, tc, train_ds, eval_ds, evaluator, ck, precision=precision,
                             reporter=reporter, callbacks=callbacks, use_cpu=device == "cpu",
-                            logging_dir=run.path / LOGS)
+                            logging_dir=run.path / LOGS, budget=budget)
     start = time.perf_counter()
     out = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.perf_counter() - start
@@ -252,13 +253,13 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
         "best_metric": trainer.state.best_metric, "best_checkpoint":
             Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint
             else None,
-        "validation_metric": "mrr@10" if evaluator is not None else None,
+        "time_budget": {"budget": tc.time_budget, **budget.info} if budget else None,
+        "validation_metric": METRIC if evaluator is not None else None,
         "final_validation_mrr@10": None,
     }
     if evaluator is not None:
         final = evaluator(model)
-        summary["final_validation_mrr@10"] = float(final[evaluator.primary_metric]) \
-            if evaluator.primary_metric in final else None
+        summary["final_validation_mrr@10"] = float(final[KEY]) if KEY in final else None
     if not trainer.is_world_process_zero():
         return StageResult(STAGE, False, run.stage_path(STAGE), summary)
 
