@@ -607,6 +607,11 @@ def search(
         _hits_table(hits, id_, query)
     for label in dict.fromkeys(h["label"] for h in hits if h.get("label")):
         console.print(meaning.get(label, ""), markup=False, highlight=False)  # what a label is worth
+    from ticketsim.evaluation import champion
+
+    champ = champion.load(run_dir)
+    if champ and mode is None and "mode" not in cfg.search.model_fields_set:
+        console.print(champ["sentence"], style="dim", markup=False, highlight=False)
 
 
 def _hits_table(hits: list[dict[str, Any]], id_: str | None, query: str | None) -> None:
@@ -623,13 +628,6 @@ def _hits_table(hits: list[dict[str, Any]], id_: str | None, query: str | None) 
         table.add_row(*["" if h.get(c) is None else f"{h[c]:.3f}" if isinstance(h[c], float)
                         else str(h[c]) for c in cols])
     console.print(table)
-    from rich.markup import escape
-
-    from ticketsim.evaluation import champion
-
-    champ = champion.load(run_dir)
-    if champ and mode is None and "mode" not in cfg.search.model_fields_set:
-        console.print(f"[dim]{escape(champ['sentence'])}[/]", highlight=False)
 
 
 def _compact_hits(hits: list[dict[str, Any]], id_: str | None, query: str | None) -> None:
