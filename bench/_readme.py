@@ -7,8 +7,12 @@ are replaced as a whole, so the README always matches the latest ``make bench``.
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
+
+from bench._common import RESULTS, ROOT
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
@@ -97,8 +101,9 @@ def _keyword(rep: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for ds in rep["datasets"]:
         out += ["", *_rows(ds, f"**Keyword search** (`bench/keyword_search.py`, {ds['dataset']}):",
-                           [("docs_per_s", "index docs/s", 0), ("p50_ms", "p50 ms", 2),
-                            ("p99_ms", "p99 ms", 2), ("queries_per_s", "queries/s", 0),
+                           [("mrr@10", "MRR@10", 3), ("index_s", "index s", 2),
+                            ("query_p50_ms", "query p50 ms", 2),
+                            ("update_one_ticket_ms", "update 1 ticket ms", 3),
                             ("top10_overlap_to_bm25s", "top-10 overlap to bm25s", 3)])]
     return out[1:]
 
@@ -135,8 +140,6 @@ SECTIONS = [("summary", _summary), ("encode", _encode), ("train", _train), ("sea
 
 def update_readme(results: Path, readme: Path) -> None:
     """Replace the text between the bench markers in ``readme`` (atomically)."""
-    import os
-
     text = readme.read_text()
     if START not in text or END not in text:
         raise SystemExit(f"{readme}: markers {START} / {END} not found")
@@ -149,8 +152,5 @@ def update_readme(results: Path, readme: Path) -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
-    root = Path(__file__).resolve().parents[1]
-    update_readme(root / "bench" / "results", root / "README.md")
-    sys.stdout.write(render(root / "bench" / "results"))
+    update_readme(RESULTS, ROOT / "README.md")
+    sys.stdout.write(render(RESULTS))

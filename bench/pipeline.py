@@ -7,7 +7,7 @@ model loads); then runs it again unchanged, which must skip
 every stage (the warm time is what a rerun with nothing new costs). The held-out MRR@10
 of each system is reported too, so a speed change that costs quality shows here.
 
-    python bench/pipeline.py --out bench/results/pipeline.json [--large]
+    python -m bench.pipeline --out bench/results/pipeline.json [--large]
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench._common import RESULTS, ROOT
+from ticketsim.rundir import atomic_write_json
+
 STAGES = ["ingest", "pairs", "train", "evaluate", "index"]
 
 
@@ -48,14 +50,11 @@ def _stage_seconds(run_dir: Path, started: float) -> dict[str, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pipeline.json")
+    p.add_argument("--out", type=Path, default=RESULTS / "pipeline.json")
     p.add_argument("--large", action="store_true", help="10,000 demo tickets")
     p.add_argument("--tickets", type=int, default=None)
     args = p.parse_args()
     n = args.tickets or (10_000 if args.large else 2000)
-    sys.path.insert(0, str(ROOT / "src"))
-    from ticketsim.rundir import atomic_write_json
-
     cli = str(Path(sys.executable).with_name("ticketsim"))
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as td:
         tmp = Path(td)

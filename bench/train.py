@@ -1,19 +1,33 @@
-"""Training throughput and peak memory: plain sentence-transformers vs ticketsim (full, LoRA).
+"""Training throughput, peak memory and held-out quality: plain sentence-transformers vs ticketsim.
 
-Systems, all with the same model, pairs, batch size, max_seq_length, epochs and seed
-(the script asserts the settings each subprocess reports are identical):
+Systems, all with the same model, pairs, batch size, max_seq_length, loss (MNRL), epochs
+and seed (the script asserts the settings each subprocess reports are identical):
 
 - ``st-script``: the script a user writes from the sentence-transformers docs
   (SentenceTransformerTrainer + MultipleNegativesRankingLoss + no-duplicates sampler);
-- ``ticketsim-full``: ``ticketsim.training.stage.run_train`` (full fine-tuning);
-- ``ticketsim-lora``: the same with ``train.lora.enabled``.
+- ``ticketsim-full``: ``ticketsim.training.stage.run_train`` with its defaults (full
+  fine-tuning, length-grouped batches: ``train.group_by_length``);
+- ``ticketsim-ungrouped``: the same with ``train.group_by_length: false`` (isolates the
+  effect of length grouping on speed and quality);
+- ``ticketsim-lora``: full defaults plus ``train.lora.enabled`` (``--systems`` to add it).
 
-Each runs in its own subprocess (peak RSS is its own); pairs/s counts training time only
-(``trainer.train``), evaluation off. The pairs come from ``--run-dir``'s pairs stage when it
-exists (``make demo`` writes runs/demo), else the demo data is generated and the ingest and
-pairs stages of configs/demo.yaml run in a temporary folder first. ``--large`` trains on
-2,048 pairs (default 512) and interleaves 3 rounds (2 by default). Usage:
-python bench/train.py [--run-dir runs/demo] [--pairs 512] [--repeats 2] [--out bench/results/train.json]
+Datasets: the Endava subset and SeaMonkey from ``../shared/data`` (ingest and pairs of
+configs/endava.yaml / configs/seamonkey.yaml run in a temporary folder, or are reused from
+``--runs runs`` when ``runs/<dataset>/pairs`` exists); a dataset whose data is absent is
+skipped; with none present the generated demo is used. Each system runs in its own
+subprocess (peak RSS is its own), systems interleaved round by round (st, full, ungrouped,
+st, ...) so that load from other processes hits all of them alike; the load average is
+recorded per round. pairs/s counts training time only (``trainer.train``, evaluation off);
+the fastest round counts. Quality, measured after timing on the model of the first round:
+MRR@10 of each held-out validation pair's positive among all held-out positives
+(``pair_mrr@10``), and on data with categories kNN (k=10) category accuracy of held-out
+test tickets over training tickets (``routing_acc``); the paired bootstrap interval of
+full minus ungrouped says whether length grouping costs quality.
+
+    python -m bench.train [--datasets endava,seamonkey] [--pairs 384] [--repeats 2]
+                          [--runs runs] [--out bench/results/train.json] [--large]
+
+``--large``: 2,048 pairs and 3 rounds.
 """
 
 from __future__ import annotations
@@ -21,50 +35,108 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+import numpy as np
+
+from bench._common import RESULTS, ROOT
+from bench._common import SHARED_DATA as DATA
+from ticketsim.rundir import atomic_write_json
+
 SETTINGS = {"batch_size": 32, "max_seq_length": 128, "epochs": 1.0, "seed": 42,
             "learning_rate": 3e-5}
+CONFIGS = {"endava": ("configs/endava.yaml", DATA / "endava_it_tickets" / "all_tickets_subset.csv",
+                      None),
+           "seamonkey": ("configs/seamonkey.yaml", DATA / "seamonkey_bugs" / "SeaMonkey_bugs.csv",
+                         DATA / "seamonkey_bugs" / "SeaMonkey_bugs-combined.csv")}
+EVAL_PAIRS = 300
+ROUTING_QUERIES, ROUTING_POOL = 300, 1500
 
 
-def _demo_pairs(work: Path) -> Path:
-    """A run directory with the demo's pairs stage (configs/demo.yaml on generated demo data)."""
+def _prepare(name: str, work: Path) -> Path:
+    """A run directory with the ingest and pairs stages of the dataset's config."""
     from ticketsim.config import load_config
-    from ticketsim.data.demo import generate_demo
     from ticketsim.pipeline import run_stage
     from ticketsim.rundir import RunDir
 
-    data = work / "demo-data"
-    generate_demo(data, n_tickets=2000, seed=0)
-    cfg = load_config(ROOT / "configs" / "demo.yaml", [
-        f"data.tickets={data / 'tickets.csv'}", f"data.links={data / 'links.json'}",
-        f"data.links_store={work / 'links.sqlite'}"])
-    run = RunDir(work / "demo-run")
+    sets = [f"data.links_store={work / 'links.sqlite'}"]
+    if name == "demo":
+        from ticketsim.data.demo import generate_demo
+
+        data = work / "demo-data"
+        generate_demo(data, n_tickets=2000, seed=0)
+        config = ROOT / "configs" / "demo.yaml"
+        sets += [f"data.tickets={data / 'tickets.csv'}", f"data.links={data / 'links.json'}"]
+    else:
+        config, tickets, links = CONFIGS[name]
+        config = ROOT / config
+        sets.append(f"data.tickets={tickets}")
+        if links is not None:
+            sets.append(f"data.links={links}")
+    cfg = load_config(config, sets)
+    run = RunDir(work / "run")
     run_stage("ingest", cfg, run)
     run_stage("pairs", cfg, run)
     return run.path
 
 
 def _sample(run_dir: Path, n: int, out: Path) -> Path:
+    """``n`` training pairs, held-out pairs and tickets for the quality measures, in ``out``."""
     import pandas as pd
 
     df = pd.read_parquet(run_dir / "pairs" / "train.parquet", columns=["anchor", "positive"])
     df = df.sample(min(n, len(df)), random_state=0).reset_index(drop=True)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "pairs").mkdir(exist_ok=True)
+    (out / "pairs").mkdir(parents=True, exist_ok=True)
     df.to_parquet(out / "pairs" / "train.parquet")
     (out / "pairs" / "_stamp.json").write_text(json.dumps({"stage": "pairs", "inputs_hash": "b"}))
+    val = pd.read_parquet(run_dir / "pairs" / "validation.parquet", columns=["anchor", "positive"])
+    val = val.drop_duplicates("positive")
+    val.sample(min(EVAL_PAIRS, len(val)), random_state=0).to_parquet(out / "heldout_pairs.parquet")
+    tickets = pd.read_parquet(run_dir / "ingest" / "tickets.parquet")
+    if "category" in tickets and tickets["category"].notna().any():
+        split = pd.read_parquet(run_dir / "pairs" / "split.parquet")
+        t = tickets.merge(split, on="id")[["text", "category", "split"]].dropna()
+        q = t[t["split"] == "test"]
+        pool = t[t["split"] == "train"]
+        pd.concat([q.sample(min(ROUTING_QUERIES, len(q)), random_state=0),
+                   pool.sample(min(ROUTING_POOL, len(pool)), random_state=0)]).to_parquet(
+            out / "routing.parquet")
     return out
 
 
-def child_st(data: Path) -> dict:
+def quality(model: Any, data: Path) -> dict[str, Any]:
+    """Per-query reciprocal ranks of held-out pairs (and kNN routing hits) for ``model``."""
+    import pandas as pd
+
+    model.max_seq_length = SETTINGS["max_seq_length"]
+    val = pd.read_parquet(data / "heldout_pairs.parquet")
+    a = model.encode(val["anchor"].tolist(), batch_size=64, normalize_embeddings=True)
+    p = model.encode(val["positive"].tolist(), batch_size=64, normalize_embeddings=True)
+    sims = a @ p.T
+    rank = (sims > np.diag(sims)[:, None]).sum(1) + 1
+    out: dict[str, Any] = {"rr": np.where(rank <= 10, 1.0 / rank, 0.0).tolist()}
+    if (data / "routing.parquet").is_file():
+        t = pd.read_parquet(data / "routing.parquet")
+        q, pool = t[t["split"] == "test"], t[t["split"] == "train"]
+        eq = model.encode(q["text"].tolist(), batch_size=64, normalize_embeddings=True)
+        ep = model.encode(pool["text"].tolist(), batch_size=64, normalize_embeddings=True)
+        top = np.argsort(-(eq @ ep.T), axis=1)[:, :10]
+        cats = pool["category"].astype(str).to_numpy()
+        votes = [pd.Series(cats[row]).value_counts().index[0] for row in top]
+        out["hits"] = (np.array(votes) == q["category"].astype(str).to_numpy()).astype(float).tolist()
+    return out
+
+
+def child_st(data: Path, with_quality: bool) -> dict:
     """The plain sentence-transformers script."""
     import pandas as pd
+    import torch
     from datasets import Dataset
     from sentence_transformers import (
         SentenceTransformer,
@@ -89,41 +161,57 @@ def child_st(data: Path) -> dict:
     t = time.perf_counter()
     trainer.train()
     secs = time.perf_counter() - t
-    return {"seconds": secs, "rows": len(ds), "model": "default",
-            "batch_size": args.per_device_train_batch_size, "max_seq_length": model.max_seq_length,
-            "epochs": args.num_train_epochs}
+    r = {"seconds": secs, "rows": len(ds), "model": "default", "loss": "mnrl",
+         "batch_size": args.per_device_train_batch_size, "max_seq_length": model.max_seq_length,
+         "epochs": args.num_train_epochs, "steps": trainer.state.global_step,
+         "torch_threads": torch.get_num_threads()}
+    if with_quality:
+        r["quality"] = quality(model, data)
+    return r
 
 
-def child_ticketsim(data: Path, lora: bool) -> dict:
+VARIANTS: dict[str, dict[str, Any]] = {
+    "ticketsim-full": {},
+    "ticketsim-ungrouped": {"group_by_length": False},
+    "ticketsim-lora": {"lora": {"enabled": True}, "learning_rate": None},
+}
+
+
+def child_ticketsim(data: Path, system: str, with_quality: bool) -> dict:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
     from ticketsim.config import config_from_dict
     from ticketsim.rundir import RunDir
     from ticketsim.training.stage import run_train
 
-    train = {**SETTINGS, "eval_strategy": "no", "save_steps": 10_000}
-    if lora:
-        train["lora"] = {"enabled": True}
-        train["learning_rate"] = None
+    train = {**SETTINGS, "eval_strategy": "no", "save_steps": 10_000, **VARIANTS[system]}
     cfg = config_from_dict({"train": train})
     res = run_train(cfg, RunDir(data), force=True)
     s = res.summary
-    return {"seconds": s["train_seconds"], "rows": s["train_rows"], "model": cfg.train.base_model,
-            "batch_size": cfg.train.batch_size, "max_seq_length": s["max_seq_length"],
-            "epochs": s["epochs"], "trainable_share": s["trainable_share"]}
+    r = {"seconds": s["train_seconds"], "rows": s["train_rows"], "model": cfg.train.base_model,
+         "loss": cfg.train.loss, "batch_size": cfg.train.batch_size,
+         "max_seq_length": s["max_seq_length"], "epochs": s["epochs"], "steps": s["steps"],
+         "trainable_share": s["trainable_share"], "torch_threads": torch.get_num_threads()}
+    if with_quality and (res.path / "model").is_dir():
+        r["quality"] = quality(SentenceTransformer(str(res.path / "model"), device="cpu"), data)
+    return r
 
 
-SYSTEMS = ("st-script", "ticketsim-full", "ticketsim-lora")
+def child(system: str, data: Path, with_quality: bool) -> None:
+    """One system's training in this (fresh) process; prints its result line for run_child."""
+    r = (child_st(data, with_quality) if system == "st-script"
+         else child_ticketsim(data, system, with_quality))
+    r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT" + json.dumps(r))
 
 
-def run_child(system: str, data: Path) -> dict:
-    code = ("import json,sys,resource; sys.path.insert(0,'bench'); import train as b; "
-            f"from pathlib import Path; d=Path({str(data)!r}); "
-            f"r=b.child_st(d) if {system!r}=='st-script' else "
-            f"b.child_ticketsim(d, {system == 'ticketsim-lora'}); "
-            "r['peak_rss_mb']=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024; "
-            "print('RESULT'+json.dumps(r))")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         cwd=ROOT, check=False)
+def run_child(system: str, data: Path, with_quality: bool) -> dict:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "TOKENIZERS_PARALLELISM": "false"}
+    cmd = [sys.executable, "-m", "bench.train", "--child", system, str(data)]
+    out = subprocess.run(cmd + (["--child-quality"] if with_quality else []), capture_output=True,
+                         text=True, env=env, cwd=ROOT, check=False)
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT")), None)
     if line is None:
         raise SystemExit(f"{system} failed:\n{out.stderr[-3000:]}")
@@ -132,62 +220,122 @@ def run_child(system: str, data: Path) -> dict:
     return r
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "demo")
-    ap.add_argument("--pairs", type=int, default=None, help="training pairs (512; 2048 with --large)")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "train.json")
-    ap.add_argument("--repeats", type=int, default=None,
-                    help="interleaved rounds (st, full, lora, st, ...); the fastest run counts "
-                    "(2; 3 with --large)")
-    ap.add_argument("--large", action="store_true")
-    a = ap.parse_args()
-    n_pairs = a.pairs or (2048 if a.large else 512)
-    repeats = a.repeats or (3 if a.large else 2)
-    sys.path.insert(0, str(ROOT / "src"))
-    from ticketsim.rundir import atomic_write_json
+def paired_interval(a: list[float], b: list[float], samples: int = 2000,
+                    seed: int = 0) -> dict[str, float]:
+    """Mean of a - b over the same queries with a 95 % bootstrap interval."""
+    d = np.asarray(a) - np.asarray(b)
+    rng = np.random.default_rng(seed)
+    boots = d[rng.integers(0, len(d), (samples, len(d)))].mean(1)
+    return {"diff": round(float(d.mean()), 4), "low": round(float(np.quantile(boots, 0.025)), 4),
+            "high": round(float(np.quantile(boots, 0.975)), 4), "queries": len(d)}
 
+
+def bench_dataset(name: str, source: Path, systems: list[str], n_pairs: int, repeats: int,
+                  work: Path) -> dict[str, Any]:
+    data = _sample(source, n_pairs, work / f"{name}-bench")
     results: dict[str, dict] = {}
     runs: dict[str, list[float]] = {}
-    load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory() as tmp:
-        source = a.run_dir
-        if not (source / "pairs" / "train.parquet").is_file():
-            source = _demo_pairs(Path(tmp) / "demo")
-        data = _sample(source, n_pairs, Path(tmp) / "run")
-        for _ in range(repeats):
-            for system in SYSTEMS:
-                r = run_child(system, data)
-                runs.setdefault(system, []).append(round(r["pairs_per_s"], 2))
-                if system not in results or r["pairs_per_s"] > results[system]["pairs_per_s"]:
-                    results[system] = r
-    keys = ("rows", "batch_size", "max_seq_length", "epochs")
+    quality_of: dict[str, dict] = {}
+    loads = []
+    for rnd in range(repeats):
+        loads.append(round(os.getloadavg()[0], 2))
+        for system in systems:
+            r = run_child(system, data, with_quality=rnd == 0)
+            if "quality" in r:
+                quality_of[system] = r.pop("quality")
+            runs.setdefault(system, []).append(round(r["pairs_per_s"], 2))
+            if system not in results or r["pairs_per_s"] > results[system]["pairs_per_s"]:
+                results[system] = r
+    loads.append(round(os.getloadavg()[0], 2))
+    keys = ("rows", "batch_size", "max_seq_length", "epochs", "loss")
     same = {k: {r[k] for r in results.values()} for k in keys}
     assert all(len(v) == 1 for v in same.values()), f"settings differ: {same}"
     st = results["st-script"]["pairs_per_s"]
     rows = []
     for system, r in results.items():
-        rows.append({"system": system, "pairs_per_s": round(r["pairs_per_s"], 2),
-                     "vs_st_script": round(r["pairs_per_s"] / st, 3),
-                     "seconds": round(r["seconds"], 1), "peak_rss_mb": round(r["peak_rss_mb"]),
-                     "trainable_share": r.get("trainable_share", 1.0),
-                     "pairs_per_s_all_runs": runs[system]})
+        q = quality_of.get(system, {})
+        row = {"system": system, "pairs_per_s": round(r["pairs_per_s"], 2),
+               "vs_st_script": round(r["pairs_per_s"] / st, 3),
+               "vs_st_script_per_round": [round(x / y, 3) for x, y in
+                                          zip(runs[system], runs["st-script"], strict=True)],
+               "seconds": round(r["seconds"], 1), "steps": r["steps"],
+               "peak_rss_mb": round(r["peak_rss_mb"]),
+               "trainable_share": r.get("trainable_share", 1.0),
+               "torch_threads": r["torch_threads"], "pairs_per_s_all_runs": runs[system]}
+        if q:
+            row["pair_mrr@10"] = round(float(np.mean(q["rr"])), 4)
+            if "hits" in q:
+                row["routing_acc"] = round(float(np.mean(q["hits"])), 4)
+        rows.append(row)
+    out: dict[str, Any] = {"dataset": name, "results": rows, "loadavg_1min_per_round": loads,
+                           "settings": {k: next(iter(v)) for k, v in same.items()}}
+    full, plain = quality_of.get("ticketsim-full"), quality_of.get("ticketsim-ungrouped")
+    if full and plain:
+        out["grouped_minus_ungrouped"] = {"pair_mrr@10": paired_interval(full["rr"], plain["rr"])}
+        if "hits" in full:
+            out["grouped_minus_ungrouped"]["routing_acc"] = paired_interval(full["hits"],
+                                                                            plain["hits"])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--datasets", default="endava,seamonkey")
+    ap.add_argument("--runs", type=Path, default=None,
+                    help="folder with <dataset>/pairs already built (else built in a temp folder)")
+    ap.add_argument("--pairs", type=int, default=None, help="training pairs (384; 2048 --large)")
+    ap.add_argument("--systems", default="st-script,ticketsim-full,ticketsim-ungrouped")
+    ap.add_argument("--out", type=Path, default=RESULTS / "train.json")
+    ap.add_argument("--repeats", type=int, default=None, help="interleaved rounds (2; 3 --large)")
+    ap.add_argument("--large", action="store_true")
+    ap.add_argument("--child", nargs=2, metavar=("SYSTEM", "DATA"), help=argparse.SUPPRESS)
+    ap.add_argument("--child-quality", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        return child(a.child[0], Path(a.child[1]), a.child_quality)
+    n_pairs = a.pairs or (2048 if a.large else 384)
+    repeats = a.repeats or (3 if a.large else 2)
+    systems = a.systems.split(",")
+    if "st-script" not in systems:
+        systems.insert(0, "st-script")
+    wanted = [d for d in a.datasets.split(",") if d]
+    skipped = [f"{d}: {CONFIGS[d][1]} absent" for d in wanted
+               if d in CONFIGS and not CONFIGS[d][1].is_file()]
+    present = [d for d in wanted if d == "demo" or (d in CONFIGS and CONFIGS[d][1].is_file())]
+    if not present:
+        present = ["demo"]
+    datasets = []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
+        for name in present:
+            source = a.runs / name if a.runs else None
+            if source is None or not (source / "pairs" / "train.parquet").is_file():
+                source = _prepare(name, Path(tmp) / f"{name}-prep")
+            datasets.append(bench_dataset(name, source, systems, n_pairs, repeats, Path(tmp)))
     report = {"benchmark": "train",
-              "settings": {**{k: next(iter(v)) for k, v in same.items()},
-                           "model": "all-MiniLM-L6-v2", "loss": "mnrl (no-duplicates sampler)",
+              "settings": {"pairs": n_pairs, "model": "all-MiniLM-L6-v2",
+                           "loss": "mnrl (no-duplicates sampler)", "batch_size": SETTINGS[
+                               "batch_size"], "max_seq_length": SETTINGS["max_seq_length"],
                            "learning_rate": SETTINGS["learning_rate"], "seed": SETTINGS["seed"],
-                           "repeats": repeats, "pairs_from": "run dir" if source == a.run_dir
-                           else "generated demo (configs/demo.yaml)"},
+                           "repeats": repeats, "systems": systems},
               "machine": {"cpu_count": os.cpu_count(),
-                          "loadavg_before": [round(x, 2) for x in load_before],
-                          "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
-              "results": rows, "skipped": []}
+                          "omp_num_threads": os.environ.get("OMP_NUM_THREADS")},
+              "wall_s": round(time.perf_counter() - started, 1),
+              "datasets": datasets, "skipped": skipped}
     atomic_write_json(a.out, report)
-    print(json.dumps(report, indent=2))
-    print(f"\n{'system':16} {'pairs/s':>8} {'vs ST':>6} {'seconds':>8} {'peak MB':>8}")
-    for r in rows:
-        print(f"{r['system']:16} {r['pairs_per_s']:8.1f} {r['vs_st_script']:6.2f} "
-              f"{r['seconds']:8.1f} {r['peak_rss_mb']:8.0f}")
+    print(f"\n{'dataset':10} {'system':20} {'pairs/s':>8} {'vs ST':>6} {'rounds':>14} "
+          f"{'pairMRR':>8} {'routing':>8} {'peak MB':>8}")
+    for d in datasets:
+        for r in d["results"]:
+            rounds = "/".join(f"{x:.2f}" for x in r["vs_st_script_per_round"])
+            print(f"{d['dataset']:10} {r['system']:20} {r['pairs_per_s']:8.1f} "
+                  f"{r['vs_st_script']:6.2f} {rounds:>14} {r.get('pair_mrr@10', float('nan')):8.3f} "
+                  f"{r.get('routing_acc', float('nan')):8.3f} {r['peak_rss_mb']:8.0f}")
+        for k, v in d.get("grouped_minus_ungrouped", {}).items():
+            print(f"  {d['dataset']}: grouped - ungrouped {k} {v['diff']:+.4f} "
+                  f"[{v['low']:+.4f}, {v['high']:+.4f}] over {v['queries']} queries")
+        print(f"  load average per round: {d['loadavg_1min_per_round']}")
+    print(f"\nwrote {a.out}")
 
 
 if __name__ == "__main__":

@@ -179,6 +179,10 @@ def _render_ingest(result: StageResult) -> None:
                   f"{p.get('p50', 0):.0f} / {p.get('p95', 0):.0f} / {p.get('p99', 0):.0f}")
     table.add_row("looks non-English", f"{100 * s.get('non_english_share', 0):.1f} %")
     console.print(table)
+    from rich.markup import escape
+
+    for warning in s.get("warnings") or []:  # data changed without failing (also in summary.json)
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if not result.skipped:
         console.print(f"[green]ingest[/] done: {result.path}")
 
@@ -193,7 +197,7 @@ def _render_evaluate(result: StageResult) -> None:
         return
     from rich.markup import escape
 
-    from ticketsim.evaluation.report import headline, ordered_metrics
+    from ticketsim.evaluation.report import headline, label_lines, ordered_metrics, verdict_lines
 
     pm = s["primary_metric"]
     ci = s.get("ci") or {}
@@ -203,7 +207,8 @@ def _render_evaluate(result: StageResult) -> None:
     names = ordered_metrics(s)
     for m in names:
         table.add_column(m, justify="right", style="bold" if m == pm else None, no_wrap=True)
-    conf = next(iter((ci.get("per_system") or {}).values()), {}).get("confidence", 0.95)
+    first: dict[str, Any] = next(iter((ci.get("per_system") or {}).values()), {})
+    conf = first.get("confidence", 0.95)
     table.add_column(f"{pm} {100 * conf:.0f}% CI", justify="right", no_wrap=True)
     table.add_column(f"Δ vs {ci.get('baseline')} [CI]", justify="right", no_wrap=True)
     for name, vals in s["systems"].items():
@@ -219,11 +224,15 @@ def _render_evaluate(result: StageResult) -> None:
                       f"{c.get('low', float('nan')):.2f}-{c.get('high', float('nan')):.2f}", delta)
     console.print(table)
     console.print(headline(s), highlight=False)
+    for line in verdict_lines(s):
+        console.print(f"[bold]{escape(line)}[/]", highlight=False)
     if s.get("thresholds_model"):
         dd = s["duplicate"][s["thresholds_model"]]
         console.print(f"thresholds ({s['thresholds_model']}): duplicate >= "
                       f"{dd['duplicate_threshold']:.3f}, related >= {dd['related_threshold']:.3f}, "
                       f"AP {dd['average_precision']:.3f}")
+        for words in label_lines(s)[1]:
+            console.print(f"  {words}", highlight=False, markup=False)
     for note in s.get("notes") or []:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(f"report: {result.path / 'report.html'}")
@@ -318,6 +327,11 @@ def _render_train(result: StageResult) -> None:
                   f"({100 * s.get('truncated_share', 0):.1f} % of texts truncated)")
     table.add_row("trainable parameters", f"{s.get('trainable_parameters', 0):,} "
                   f"({100 * s.get('trainable_share', 0):.2f} %)" + (" LoRA" if s.get("lora") else ""))
+    if tb := s.get("time_budget"):
+        rate = f", {tb['steps_per_s']:.2f} steps/s measured" if tb.get("steps_per_s") else ""
+        table.add_row("time budget", f"{tb['budget']}{rate}: {tb['planned_steps']} of the "
+                      f"recipe's {tb['recipe_steps']} steps"
+                      + (" (stopped at the budget)" if tb.get("stopped_by_budget") else ""))
     if s.get("final_validation_mrr@10") is not None:
         best = s.get("best_checkpoint")
         table.add_row("validation mrr@10", f"{s['final_validation_mrr@10']:.4f}"
@@ -540,8 +554,9 @@ def search(
     query: Annotated[str | None, typer.Argument(help="Ticket text to search for.")] = None,
     id_: Annotated[str | None, typer.Option("--id", help="Search with an existing ticket.")] = None,
     k: Annotated[int | None, typer.Option("--k", "-k", help="Results to show.")] = None,
-    mode: Annotated[str | None, typer.Option(help="dense, keyword or hybrid (default: "
-                                                  "search.mode).")] = None,
+    mode: Annotated[str | None, typer.Option(help="dense, keyword or hybrid (default: the "
+                                                  "champion's, evaluate/champion.json; "
+                                                  "search.mode when set).")] = None,
     category: CategoryOpt = None,
     status: StatusOpt = None,
     since: SinceOpt = None,
@@ -573,6 +588,7 @@ def search(
         found = searcher.search(query, ticket_id=id_, k=req.k or cfg.search.k,  # type: ignore[attr-defined]
                                 filters=filters, mode=mode)
         hits = [h.to_dict() for h in found]
+        meaning = searcher.label_meaning() or {}
         unmatched = (searcher.index.store.unmatched_filters(Filters.coerce(filters))
                      if not hits and filters else [])
     finally:
@@ -587,7 +603,18 @@ def search(
         return
     if console.width <= 80:
         _compact_hits(hits, id_, query)
-        return
+    else:
+        _hits_table(hits, id_, query)
+    for label in dict.fromkeys(h["label"] for h in hits if h.get("label")):
+        console.print(meaning.get(label, ""), markup=False, highlight=False)  # what a label is worth
+    from ticketsim.evaluation import champion
+
+    champ = champion.load(run_dir)
+    if champ and mode is None and "mode" not in cfg.search.model_fields_set:
+        console.print(champ["sentence"], style="dim", markup=False, highlight=False)
+
+
+def _hits_table(hits: list[dict[str, Any]], id_: str | None, query: str | None) -> None:
     table = Table(title=f"closest tickets to {'ticket ' + id_ if id_ else repr(query)}")
     cols = [c for c in dict.fromkeys(c for h in hits for c in h)
             if any(h.get(c) not in (None, "") for h in hits)]  # drop columns empty for every hit

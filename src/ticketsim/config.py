@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import string
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -28,6 +30,21 @@ class Section(BaseModel):
         """Stable hash of this section, used to skip unchanged stages on rerun."""
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def duration_seconds(text: str) -> float:
+    """'90s', '10m', '1h30m', '1.5h' or a bare number of seconds, in seconds."""
+    t = str(text).strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", t):
+        total = float(t)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)(h|m|s)", t)
+        if not parts or "".join(n + u for n, u in parts) != t:
+            raise ValueError(f"'{text}' is not a duration: use e.g. '90s', '10m', '1h30m'")
+        total = sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+    if total <= 0:
+        raise ValueError(f"'{text}': a duration must be positive")
+    return total
 
 
 # --------------------------------------------------------------------------- data
@@ -98,11 +115,38 @@ class DataConfig(Section):
     )
     strict_links: bool = Field(False, description="Links to unknown tickets are an error, not dropped.")
 
+    max_excel_mb: float = Field(
+        200.0, gt=0, description="An .xlsx whose parts unpack to more than this many MB is refused "
+        "before it is read (zip bombs; openpyxl needs many times the size in memory)."
+    )
+
     @field_validator("text_template")
     @classmethod
     def _template_has_field(cls, v: str) -> str:
         if "{" not in v:
             raise ValueError("text_template must name at least one field, e.g. '{short_description}'")
+        try:
+            parts = list(string.Formatter().parse(v))
+        except ValueError as exc:  # "{short_description" or a stray "}"
+            raise ValueError(f"text_template {v!r} is not a valid template ({exc}); write a "
+                             "literal brace as {{ or }}") from None
+        for _, name, spec, conversion in parts:
+            if name is None:
+                continue
+            if not name.isidentifier():
+                raise ValueError(f"text_template field {{{name}}} must be a plain column name, "
+                                 "e.g. {short_description}")
+            if spec or conversion:
+                raise ValueError(f"text_template field {{{name}}} has a format spec or conversion "
+                                 "(':...' or '!...'), which ticket text does not support; "
+                                 f"write {{{name}}}")
+        return v
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, v: str | None) -> str | None:
+        if v is not None and len(v) != 1:
+            raise ValueError(f"delimiter must be exactly one character, got {v!r} (null: sniffed)")
         return v
 
 
@@ -110,11 +154,12 @@ class DataConfig(Section):
 class SplitConfig(Section):
     """How tickets are split so that no evaluation ticket is ever seen in training."""
 
-    method: Literal["cluster", "time", "kfold"] = Field(
+    method: Literal["cluster", "time", "kfold", "all"] = Field(
         "cluster",
         description="cluster: whole link clusters go to one split at random; time: the newest "
         "tickets are test, the next newest validation; kfold: link clusters dealt into `folds` "
-        "folds, fold `fold` is test (for few links: run once per fold).",
+        "folds, fold `fold` is test (for few links: run once per fold); all: no test split "
+        "(the served model of a cross-fitted run, evaluate.crossfit_min_queries).",
     )
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of tickets (or clusters) for test.")
     validation_fraction: float = Field(
@@ -418,10 +463,24 @@ class TrainConfig(Section):
     epochs: float = Field(1.0, gt=0, description="Training epochs.")
     max_steps: int = Field(-1, ge=-1, description="Stop after this many optimizer steps (-1: epochs).")
     batch_size: int = Field(32, gt=1, description="Examples per batch (in-batch negatives for MNRL).")
+    time_budget: str | None = Field(
+        None, description="Wall time training may take, e.g. '10m', '90s', '1h30m' (null: no "
+        "limit). The trainer measures its steps/s over the first steps and cuts the steps "
+        "(and the learning-rate schedule) to fit; a hard stop guards the rest."
+    )
     gradient_accumulation_steps: int = Field(1, gt=0, description="Batches per optimizer step.")
     batch_sampler: Literal["auto", "no_duplicates", "batch_sampler"] = Field(
         "auto", description="auto: no_duplicates for in-batch-negative losses (a text twice in a "
         "batch would be a false negative), plain batches otherwise."
+    )
+    group_by_length: bool = Field(
+        True, description="Batches of texts of similar token length, so short tickets are not "
+        "padded to long ones (fewer positions computed; see docs/training.md for the measured "
+        "speed and quality). Rows stay random within windows of length_group_batches batches."
+    )
+    length_group_batches: int = Field(
+        16, gt=0, description="group_by_length: batches per window that is sorted by length "
+        "(larger: less padding, in-batch negatives less random)."
     )
     max_seq_length: int | Literal["auto"] = Field(
         128, description="Tokens per text; longer texts are cut. auto: the smallest of "
@@ -471,6 +530,17 @@ class TrainConfig(Section):
             raise ValueError("max_seq_length must be a positive integer or 'auto'")
         return v
 
+    @field_validator("time_budget")
+    @classmethod
+    def _budget_format(cls, v: str | None) -> str | None:
+        if v is not None:
+            duration_seconds(v)
+        return v
+
+    def budget_seconds(self) -> float | None:
+        """``time_budget`` in seconds (None: no budget)."""
+        return duration_seconds(self.time_budget) if self.time_budget else None
+
     def lr(self) -> float:
         """The effective learning rate: the configured one, else the default for the method."""
         if self.learning_rate is not None:
@@ -487,14 +557,24 @@ class DuplicateDecisionConfig(Section):
     )
     threshold_rule: Literal["precision", "f1"] = Field(
         "precision",
-        description="precision: lowest threshold reaching target_precision (best F1 if none does); "
-        "f1: the best-F1 threshold.",
+        description="precision: lowest threshold reaching target_precision (no result is labelled "
+        "duplicate when none does); f1: the best-F1 threshold.",
     )
     hard_negatives: int = Field(
         10, ge=0, description="Unlinked candidates from each query's top results used as negatives."
     )
     random_negatives: int = Field(2, ge=0, description="Random unlinked tickets per query as negatives.")
     seed: int = Field(0, description="Seed for random negatives.")
+    related_fields: list[str] = Field(
+        default_factory=lambda: ["category", "subcategory"],
+        description="tickets.parquet columns that, all equal and non-empty, make an unlinked pair "
+        "'related' (same known issue) when the related threshold is fitted and labels measured; "
+        "[]: only related links define it.",
+    )
+    min_positives: int = Field(
+        10, ge=1, description="Fewest held-out pairs of a label's kind for its precision and recall "
+        "to be shown as measured (else the label says 'not measured').",
+    )
 
 
 class RoutingConfig(Section):
@@ -516,16 +596,6 @@ class BootstrapConfig(Section):
     seed: int = Field(0, description="Seed of the resampling.")
 
 
-class HybridConfig(Section):
-    """Hybrid BM25 + dense retrieval by reciprocal rank fusion."""
-
-    dense: Literal["finetuned", "base"] = Field(
-        "finetuned", description="Dense system fused with BM25 (base when no fine-tuned model)."
-    )
-    rrf_k: int = Field(60, gt=0, description="RRF constant: score = sum 1 / (rrf_k + rank).")
-    window: int = Field(100, gt=0, description="Ranks of each system that take part in the fusion.")
-
-
 class FoldsConfig(Section):
     """Per-fold spread over link clusters when held-out links are few."""
 
@@ -535,12 +605,16 @@ class FoldsConfig(Section):
     )
 
 
+EvalSystem = Literal["bm25", "base", "finetuned", "hybrid"]
+
+
 class EvaluateConfig(Section):
     """Held-out evaluation against baselines: retrieval, duplicate decision, routing, report."""
 
-    systems: list[Literal["bm25", "base", "finetuned", "hybrid"]] = Field(
-        default_factory=lambda: ["bm25", "base", "finetuned", "hybrid"],
-        description="Systems compared (finetuned is skipped, with a note, when train has not run).",
+    systems: list[EvalSystem] = Field(
+        default_factory=lambda: list(get_args(EvalSystem)),
+        description="Systems compared (finetuned is skipped, with a note, when train has not run); "
+        "hybrid is scored with each model (hybrid, hybrid-base) using the search section's fusion.",
     )
     extra_models: list[Path] = Field(
         default_factory=list, description="Further model folders compared (CLI: --model PATH)."
@@ -563,8 +637,12 @@ class EvaluateConfig(Section):
     duplicate: DuplicateDecisionConfig = Field(default_factory=DuplicateDecisionConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig)
-    hybrid: HybridConfig = Field(default_factory=HybridConfig)
     folds: FoldsConfig = Field(default_factory=FoldsConfig)
+    crossfit_min_queries: int = Field(
+        50, ge=0, description="`ticketsim run`: with fewer held-out queries than this, evaluate by "
+        "cross-fitting (evaluate.folds.k models, one per fold of link clusters, every linked "
+        "ticket a query once; the served model is trained on all links). 0: never."
+    )
 
     @field_validator("k_values")
     @classmethod
@@ -636,12 +714,15 @@ class SearchConfig(Section):
 
     k: int = Field(10, gt=0, le=1000, description="Results returned.")
     mode: Literal["dense", "keyword", "hybrid"] = Field(
-        "dense", description="dense: embeddings; keyword: SQLite FTS5 BM25; hybrid: both by RRF."
+        "dense", description="dense: embeddings; keyword: SQLite FTS5 BM25; hybrid: both by RRF. "
+        "The default the champion is measured against; search/serve use evaluate/champion.json's "
+        "mode unless this key is set explicitly (or --mode given)."
     )
     rrf_k: int = Field(60, gt=0, description="Hybrid: score = sum weight / (rrf_k + rank).")
     dense_weight: float = Field(1.0, ge=0, description="Hybrid: weight of the dense ranking.")
     keyword_weight: float = Field(1.0, ge=0, description="Hybrid: weight of the keyword ranking.")
-    window: int = Field(50, gt=0, description="Hybrid: candidates taken from each ranking.")
+    window: int = Field(50, gt=0, description="Hybrid: candidates taken from each ranking (fixed, "
+                        "so a top 10 is the start of a top 100: evaluate scores what search serves).")
     cross_encoder: Path | None = Field(
         None, description="Cross-encoder folder re-ranking the top rerank_top results (null: off)."
     )
@@ -655,8 +736,10 @@ class ServeConfig(Section):
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(8000, gt=0, lt=65536, description="Port to bind.")
     api_key_env: str = Field(
-        "TICKETSIM_API_KEY", description="Environment variable holding the API key; when it is set, "
-        "every API call needs it (header X-API-Key or Authorization: Bearer)."
+        "TICKETSIM_API_KEY",
+        description="Environment variable holding the API key; when it is set, every API call "
+        "needs it (header X-API-Key or Authorization: Bearer). Must name a variable: to serve "
+        "without a key, leave that variable unset (the start-up line says 'API key off')."
     )
     max_k: int = Field(100, gt=0, le=1000, description="Largest k a search request may ask for.")
     max_body_bytes: int = Field(
@@ -676,9 +759,22 @@ class ServeConfig(Section):
         10.0, ge=0, description="How often to look for a newly built index and hot-swap to it (0: off; "
         "POST /reload still works)."
     )
+    keep_alive_seconds: float = Field(
+        5.0, gt=0, le=3600, description="An idle connection (no request yet, or none since the "
+        "last answer) is closed after this many seconds."
+    )
     feedback_who_header: str = Field(
         "X-Ticketsim-User", description="Request header naming who gave feedback (absent: 'web')."
     )
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, v: str) -> str:
+        # "" used to switch the key off without a word; off is: leave the variable unset
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
+            raise ValueError(f"must name an environment variable (letters, digits, _), got {v!r}; "
+                             "to serve without a key, leave the variable unset")
+        return v
 
 
 class LabelConfig(Section):
@@ -771,6 +867,19 @@ def _resolve_paths(model: BaseModel, base: Path) -> None:
         del field
 
 
+MOVED = {
+    ("evaluate", "hybrid"): "evaluate.hybrid was removed: evaluate scores hybrid search with the "
+    "search section's fusion (search.rrf_k, search.window, search.dense_weight, "
+    "search.keyword_weight) and with each model (hybrid, hybrid-base)",
+}
+
+
+def _moved_keys(tree: dict[str, Any], source: str) -> None:
+    """A clear error for keys that moved or were removed (not pydantic's 'extra not permitted')."""
+    for (section, key), why in MOVED.items():
+        if isinstance(tree.get(section), dict) and key in tree[section]:
+            raise ConfigError(f"{source}: {section}.{key}: {why}",
+                              hint=f"delete {section}.{key} from the config")
 def relative_paths(cfg: Config, run_dir: Path) -> dict[str, Any]:
     """The config as a plain tree for ``run_dir/config.yaml``: paths inside ``run_dir`` and the
     links store relative to it, every other path absolute (issue 17: relocatable runs)."""
@@ -802,6 +911,7 @@ def config_from_dict(
     for text in overrides or []:
         key, value = parse_override(text)
         _set_dotted(tree, key, value)
+    _moved_keys(tree, source)
     try:
         cfg = Config.model_validate(tree)
     except ValidationError as err:

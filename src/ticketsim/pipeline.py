@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ticketsim.config import Config
+from ticketsim.evaluation import crossfit
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, StageResult
 
@@ -51,13 +52,24 @@ def run_all(
     """Run ``stages`` (default: all) in order.
 
     A stage's input hash includes its upstream stages' stamps, so a rerun upstream
-    stage makes the downstream ones rerun without any forcing here.
+    stage makes the downstream ones rerun without any forcing here. With too few
+    held-out links (``evaluate.crossfit_min_queries``) the run cross-fits: pairs and train
+    build the served model from all links, and evaluate trains and pools fold models
+    (:mod:`ticketsim.evaluation.crossfit`).
     """
     results = []
     skip: set[str] = set()
     for name in stages or ORDER:
         if name in skip:
             continue
+        if name == "pairs" and run.read_stamp("ingest") is not None:
+            plan = crossfit.plan(cfg, run)
+            if plan is not None:
+                reporter.log(f"cross-fitting: {plan.why}")
+                crossfit.save_plan(run, plan)
+                cfg = crossfit.all_links(cfg)
+        if name == "train":
+            _say_estimate(cfg, run, force, reporter)
         try:
             result = run_stage(name, cfg, run, force=force, reporter=reporter)
         except Exception as err:
@@ -73,6 +85,27 @@ def run_all(
         if on_done:
             on_done(result)
     return results
+
+
+def _say_estimate(cfg: Config, run: RunDir, force: bool, reporter: Reporter) -> None:
+    """Before the long stages: how long they will take (a probe of a few seconds).
+
+    Only when training will run (not when its inputs are unchanged) and its inputs exist.
+    """
+    from ticketsim.errors import TicketsimError
+    from ticketsim.training.estimate import estimate_run
+    from ticketsim.training.stage import STAGE, inputs_hash
+
+    if not force and run.is_fresh(STAGE, inputs_hash(cfg, run)):
+        return
+    if not (run.stage_path("pairs") / "train.parquet").is_file():
+        return
+    try:
+        est = estimate_run(cfg, run)
+    except (TicketsimError, OSError, ValueError) as exc:  # the stage itself reports these
+        reporter.log(f"estimate: not available ({exc})")
+        return
+    reporter.log(est.line())
 
 
 def cold_start_plan(ingest_summary: dict[str, Any]) -> list[str]:

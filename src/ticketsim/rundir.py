@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ticketsim.errors import TicketsimError
+
 STAMP = "_stamp.json"
 
 
@@ -29,18 +31,6 @@ def file_hash(path: str | Path, chunk: int = 1 << 20) -> str:
     with open(path, "rb") as f:
         while block := f.read(chunk):
             h.update(block)
-    return h.hexdigest()[:16]
-
-
-def tree_hash(path: str | Path) -> str:
-    """Hash of a file, or of every file under a folder (names and bytes), stamps excluded."""
-    p = Path(path)
-    if p.is_file():
-        return file_hash(p)
-    h = hashlib.sha256()
-    for f in sorted(q for q in p.rglob("*") if q.is_file() and q.name != STAMP):
-        h.update(str(f.relative_to(p)).encode())
-        h.update(file_hash(f).encode())
     return h.hexdigest()[:16]
 
 
@@ -115,6 +105,9 @@ class RunDir:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).resolve()
+        if self.path.exists() and not self.path.is_dir():
+            raise TicketsimError("the run directory is a file, not a folder", file=self.path,
+                                 field="--run-dir", hint="give a folder (it is created if missing)")
 
     def stage_path(self, stage: str) -> Path:
         return self.path / stage
@@ -152,12 +145,10 @@ class RunDir:
     def is_fresh(self, stage: str, inputs_hash: str) -> bool:
         """True when the stage finished before with exactly these inputs and config."""
         stamp = self.read_stamp(stage)
-        return bool(stamp) and stamp.get("inputs_hash") == inputs_hash
+        return stamp is not None and stamp.get("inputs_hash") == inputs_hash
 
     def require(self, stage: str, what: str | None = None) -> Path:
         """Path of a finished stage's folder, or a clear error naming the command to run."""
-        from ticketsim.errors import TicketsimError
-
         if self.read_stamp(stage) is None:
             raise TicketsimError(
                 f"{self.path}: stage '{stage}' has not run in this run directory"

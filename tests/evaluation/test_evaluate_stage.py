@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from evaluation_helpers import tiny_config, tiny_test_links, tiny_tickets, write_run
@@ -24,11 +23,12 @@ def test_all_systems_side_by_side(tiny_run: RunDir, tiny_model_dir: Path) -> Non
     res = run_evaluate(cfg, tiny_run)
     m = json.loads((tiny_run.path / "evaluate" / "metrics.json").read_text())
     assert m["primary_metric"] == "ndcg@10" and res.summary["primary_metric"] == "ndcg@10"
-    assert list(m["systems"]) == ["bm25", "base", "finetuned", "hybrid"]
+    assert list(m["systems"]) == ["bm25", "base", "finetuned", "hybrid", "hybrid-base"]
     assert set(m["systems"]["bm25"]) == {"recall@1", "recall@3", "mrr@10", "ndcg@10", "map@100"}
     assert m["n_queries"] == 10  # the held-out end of each test link
     assert m["ci"]["baseline"] in ("bm25", "base")
-    assert set(m["ci"]["vs_baseline"]) == {"finetuned", "hybrid"}
+    assert set(m["ci"]["vs_baseline"]) == {"finetuned", "hybrid", "hybrid-base"}
+    assert m["modes"]["hybrid-base"] == {"mode": "hybrid", "model": "base"}
     # BM25 on these word-overlap texts finds every held-out duplicate in the top 5
     assert m["systems"]["bm25"]["recall@3"] >= 0.9
     for f in ("report.md", "report.html", "metrics.png", "loss.png", "similarity.png",
@@ -88,8 +88,8 @@ def test_time_aware_drops_links_to_newer_tickets(tmp_path: Path, tiny_model_dir:
     "evaluate.batch_size", "evaluate.extra_models", "evaluate.worst_misses",
     "evaluate.bootstrap.samples", "evaluate.bootstrap.confidence", "evaluate.bootstrap.seed",
     "evaluate.routing.k", "evaluate.routing.fields", "evaluate.folds.k",
-    "evaluate.folds.min_queries", "evaluate.hybrid.dense", "evaluate.hybrid.rrf_k",
-    "evaluate.hybrid.window", "evaluate.duplicate.target_precision",
+    "evaluate.folds.min_queries", "search.rrf_k", "search.window", "search.dense_weight",
+    "search.keyword_weight", "evaluate.duplicate.target_precision",
     "evaluate.duplicate.threshold_rule", "evaluate.duplicate.hard_negatives",
     "evaluate.duplicate.random_negatives", "evaluate.duplicate.seed",
 )
@@ -97,8 +97,9 @@ def test_every_evaluate_key_reaches_its_component(tiny_run: RunDir, tiny_model_d
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, object] = {}
     from ticketsim.inference.cache import CachedEncoder
+    from ticketsim.retrieval import fusion
 
-    real_encode, real_rrf = CachedEncoder.encode, stage_mod.rrf_scores
+    real_encode, real_rrf = CachedEncoder.encode, fusion.rrf
     real_interval, real_pairs = stage_mod.bootstrap.interval, stage_mod.duplicates.build_pairs
     real_fit = stage_mod.duplicates.fit_decision
 
@@ -106,9 +107,9 @@ def test_every_evaluate_key_reaches_its_component(tiny_run: RunDir, tiny_model_d
         seen["batch_size"] = batch_size
         return real_encode(self, texts, batch_size, *a, **k)
 
-    def rrf(rankings, n, rrf_k, window):  # type: ignore[no-untyped-def]
-        seen["rrf"] = ([r.system for r in rankings], rrf_k, window)
-        return real_rrf(rankings, n, rrf_k, window)
+    def rrf(rankings, weights, rrf_k, window=None):  # type: ignore[no-untyped-def]
+        seen["rrf"] = (list(weights), rrf_k, window)
+        return real_rrf(rankings, weights, rrf_k, window)
 
     def interval(values, samples, seed, confidence):  # type: ignore[no-untyped-def]
         seen["bootstrap"] = (samples, seed, confidence)
@@ -124,7 +125,7 @@ def test_every_evaluate_key_reaches_its_component(tiny_run: RunDir, tiny_model_d
         return real_fit(scores, pairs, **k)
 
     monkeypatch.setattr(CachedEncoder, "encode", encode)
-    monkeypatch.setattr(stage_mod, "rrf_scores", rrf)
+    monkeypatch.setattr(fusion, "rrf", rrf)
     monkeypatch.setattr(stage_mod.bootstrap, "interval", interval)
     monkeypatch.setattr(stage_mod.duplicates, "build_pairs", build_pairs)
     monkeypatch.setattr(stage_mod.duplicates, "fit_decision", fit)
@@ -132,25 +133,64 @@ def test_every_evaluate_key_reaches_its_component(tiny_run: RunDir, tiny_model_d
         tiny_model_dir, batch_size=7, extra_models=[str(tiny_model_dir)], worst_misses=2,
         bootstrap={"samples": 150, "confidence": 0.8, "seed": 5},
         routing={"k": 3, "fields": ["category", "team"]}, folds={"k": 3, "min_queries": 1000},
-        hybrid={"dense": "base", "rrf_k": 7, "window": 20},
+        search={"rrf_k": 7, "window": 20, "dense_weight": 2.0, "keyword_weight": 0.5},
         duplicate={"target_precision": 0.7, "threshold_rule": "f1", "hard_negatives": 1,
                    "random_negatives": 3, "seed": 9})
     res = run_evaluate(cfg, tiny_run).summary
     details = json.loads((tiny_run.path / "evaluate" / "details.json").read_text())
     assert seen["batch_size"] == 7
     assert "model" in " ".join(res["systems"])  # the extra folder ".../model" is a system
-    assert len(details["worst_misses"]) <= 2
+    # the tiny random model misses many links: exactly the 2 worst are kept, worst first
+    assert [m["rank"] for m in details["worst_misses"]] == sorted(
+        (m["rank"] for m in details["worst_misses"]), reverse=True)
+    assert len(details["worst_misses"]) == 2 and details["worst_misses"][-1]["rank"] > 1
     assert seen["bootstrap"] == (150, 5, 0.8)
     assert res["ci"]["per_system"]["bm25"]["samples"] == 150
     assert res["routing"]["bm25"]["category"]["k"] == 3 and "team" in res["routing"]["bm25"]
     assert res["folds"]["k"] == 3
-    assert seen["rrf"] == (["bm25", "base"], 7, 20)
+    assert seen["rrf"] == ([2.0, 0.5], 7, 20)  # evaluate's hybrid is search's fusion
     top_k, rand, seed, pairs = seen["pairs"]  # type: ignore[misc]
     assert (top_k, rand, seed) == (1, 3, 9)
-    assert pairs.source.count("hard") <= res["n_queries"]
-    assert seen["fit"] == {"target_precision": 0.7, "threshold_rule": "f1", "seed": 9}
+    # one hard negative per query (hard_negatives: 1), three random ones (random_negatives: 3)
+    assert pairs.source.count("hard") == res["n_queries"]
+    assert pairs.source.count("random") == 3 * res["n_queries"]
+    assert {k: seen["fit"][k] for k in ("target_precision", "threshold_rule", "seed")} == {  # type: ignore[index]
+        "target_precision": 0.7, "threshold_rule": "f1", "seed": 9}
     assert res["duplicate"]["finetuned"]["at_target_precision"]["target"] == 0.7
     assert res["duplicate"]["finetuned"]["threshold_rule"] == "f1"
+
+
+@pytest.mark.config_keys("evaluate.duplicate.related_fields", "evaluate.duplicate.min_positives")
+def test_labels_carry_their_measured_meaning(tiny_run: RunDir, tiny_model_dir: Path) -> None:
+    res = run_evaluate(tiny_config(tiny_model_dir, systems=["bm25", "finetuned"]), tiny_run).summary
+    th = Thresholds.load(tiny_run.path / "evaluate" / "thresholds.json")
+    assert list(th.labels) == ["duplicate", "related", "unrelated"]
+    dd = res["duplicate"]["finetuned"]
+    assert dd["n_topic"] > 0  # the unlinked 4th ticket of each topic: same category + subcategory
+    for lab, st in th.labels.items():
+        assert st["measured"], st  # 10 duplicate links in 5 folds of link clusters
+        assert st["precision"] == (pytest.approx(st["correct"] / st["labelled"]) if st["labelled"]
+                                   else None)
+        assert st["recall"] == pytest.approx(st["found"] / st["true"])
+        assert st["words"].startswith(f"{lab}: ") and th.meaning()[lab] == st["words"]
+    assert th.labels["related"]["truth"] == "same category and subcategory, or a known related link"
+    assert th.labels["duplicate"]["true"] == 10 and th.labels["duplicate"]["queries"] == 10
+    report = (tiny_run.path / "evaluate" / "report.md").read_text()
+    assert "## What the labels mean" in report
+    assert all(st["words"] in report for st in th.labels.values())
+    assert th.labels["related"]["words"] in (tiny_run.path / "evaluate" / "report.html").read_text()
+
+    res = run_evaluate(tiny_config(tiny_model_dir, systems=["finetuned"],
+                                   duplicate={"related_fields": [], "min_positives": 11}),
+                       tiny_run, force=True).summary
+    th = Thresholds.load(tiny_run.path / "evaluate" / "thresholds.json")
+    assert res["duplicate"]["finetuned"]["n_topic"] == 0
+    assert th.labels["related"]["truth"] == "a known related link"
+    assert th.meaning()["duplicate"] == ("duplicate: not measured (only 10 held-out duplicate "
+                                         "pairs (fewer than 11))")
+    with pytest.raises(TicketsimError, match="related field 'nope'"):
+        run_evaluate(tiny_config(tiny_model_dir, systems=["finetuned"],
+                                 duplicate={"related_fields": ["nope"]}), tiny_run, force=True)
 
 
 def test_bad_inputs_name_file_and_field(tiny_run: RunDir, tiny_model_dir: Path) -> None:
@@ -161,4 +201,4 @@ def test_bad_inputs_name_file_and_field(tiny_run: RunDir, tiny_model_dir: Path) 
         t = tiny_tickets().assign(created=pd.NaT)
         run = write_run(tiny_run.path.parent / "r2", t, tiny_test_links(), None)
         run_evaluate(tiny_config(tiny_model_dir, systems=["bm25"], time_aware=True), run)
-    assert np.isfinite(0.0)
+    assert not (run.path / "evaluate").exists(), "a failed evaluate must leave no artifacts"

@@ -27,6 +27,19 @@ def build_indexed(root: Path, model: Path) -> Path:
     return run.path
 
 
+def write_thresholds(run: RunDir, labels: dict[str, Any], duplicate: float = 0.95,
+                     related: float = -1.0) -> None:
+    """An evaluate/thresholds.json for the index's model, with these label stats."""
+    import json
+
+    from ticketsim.thresholds import FILE, Thresholds
+
+    fp = json.loads((run.path / "index" / "meta.json").read_text())["model_fingerprint"]
+    (run.path / "evaluate").mkdir(exist_ok=True)
+    Thresholds(model_fingerprint=fp, duplicate=duplicate, related=related, labels=labels).save(
+        run.path / "evaluate" / FILE)
+
+
 def copy_run(src: Path, dst: Path) -> RunDir:
     shutil.copytree(src, dst)
     return RunDir(dst)
@@ -41,8 +54,12 @@ def service_config(model: Path, links: Path, **serve: Any) -> Config:
 
 
 @contextlib.contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Run ``app`` with uvicorn on a free loopback port in a thread; yields the base URL."""
+def serving(app: Any, cfg: Config | None = None) -> Iterator[str]:
+    """Run ``app`` with uvicorn on a free loopback port in a thread; yields the base URL.
+
+    With ``cfg``, the server is configured as ``ticketsim serve`` configures it
+    (:func:`ticketsim.service.app.server_config`: protocol, keep-alive), on loopback.
+    """
     import socket
     import threading
     import time
@@ -52,7 +69,15 @@ def serving(app: Any) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    if cfg is not None:
+        from ticketsim.service.app import server_config
+
+        local = cfg.model_copy(deep=True)
+        local.serve.host, local.serve.port = "127.0.0.1", port
+        conf = server_config(app, local, log_level="warning")
+    else:
+        conf = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(conf)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 30

@@ -36,6 +36,7 @@ def test_train_writes_a_standard_model_folder(pair_run: RunDir, tiny_model_dir: 
     seq = json.loads((out / "seqlen.json").read_text())
     assert seq["max_seq_length"] == 32 and seq["truncated_share"] == 0.0
     assert res.summary["steps"] > 0 and res.summary["final_validation_mrr@10"] is not None
+    assert res.summary["time_budget"] is None
     assert not (pair_run.path / CHECKPOINTS).exists()
     assert any("max_seq_length 32" in m for m in rep.messages)
     # unchanged inputs: skipped
@@ -67,3 +68,37 @@ def test_requires_pairs(tmp_path: Path, tiny_model_dir: Path) -> None:
 def test_fp16_on_cpu_is_a_clear_error(pair_run: RunDir, tiny_model_dir: Path) -> None:
     with pytest.raises(TicketsimError, match="fp16 needs a CUDA GPU"):
         run_train(tiny_cfg(tiny_model_dir, precision="fp16"), pair_run)
+
+
+def test_validation_metric_is_the_one_it_names(pair_run: RunDir, tiny_model_dir: Path) -> None:
+    """Summary, log line, log.json and early stopping all use the evaluator's mrr@10 (issue 15.5:
+    the summary used to print the evaluator's primary metric, ndcg@10, as mrr@10)."""
+    import pandas as pd
+    from sentence_transformers import SentenceTransformer
+
+    from ticketsim.training.evaluator import KEY, PRIMARY, build_evaluator
+
+    cfg = tiny_cfg(tiny_model_dir, eval_steps=3, save_steps=3, early_stopping_patience=5)
+    rep = ListReporter()
+    res = run_train(cfg, pair_run, reporter=rep)
+    s = res.summary
+    assert s["validation_metric"] == "mrr@10" and f"eval_{KEY}" == PRIMARY
+    p = pair_run.path / "pairs"
+    ev = build_evaluator(pd.read_parquet(pair_run.path / "ingest" / "tickets.parquet"),
+                         pd.read_parquet(p / "split.parquet"),
+                         pd.read_parquet(p / "validation_links.parquet"),
+                         cfg.train.eval_max_queries, 16, cfg.train.seed)
+    assert ev.primary_metric.endswith("cosine_mrr@10")
+    scores = ev(SentenceTransformer(str(res.path / "model"), device="cpu"))
+    assert KEY.endswith("_mrr@10") and ev.primary_metric == KEY
+    assert s["final_validation_mrr@10"] == pytest.approx(scores[KEY], abs=1e-6)
+    # the log history names each evaluation's mrr@10; early stopping kept the best of them
+    log = json.loads((res.path / "log.json").read_text())["log_history"]
+    evals = [r for r in log if PRIMARY in r]
+    assert len(evals) >= 2 and all("eval_validation_cosine_ndcg@10" in r for r in evals)
+    assert s["best_metric"] == pytest.approx(max(r[PRIMARY] for r in evals))
+    assert s["final_validation_mrr@10"] == pytest.approx(s["best_metric"], abs=1e-6)  # best kept
+    # the progress lines print those very numbers
+    lines = [m for m in rep.messages if "validation mrr@10" in m]
+    assert [float(m.split()[-1]) for m in lines] == [round(r[PRIMARY], 4) for r in evals]
+

@@ -44,8 +44,13 @@ CASES: dict[str, tuple[dict[str, Any], Any, Any]] = {
     "batch_size": ({"batch_size": 6}, lambda t: _loader(t).batch_sampler.batch_size, 6),
     "gradient_accumulation_steps": ({"gradient_accumulation_steps": 3},
                                     lambda t: t.args.gradient_accumulation_steps, 3),
-    "batch_sampler": ({"batch_sampler": "batch_sampler"},
+    "batch_sampler": ({"batch_sampler": "batch_sampler", "group_by_length": False},
                       lambda t: type(_loader(t).batch_sampler).__name__, "DefaultBatchSampler"),
+    "group_by_length": ({"group_by_length": False},
+                        lambda t: type(_loader(t).batch_sampler).__name__,
+                        "NoDuplicatesBatchSampler"),
+    "length_group_batches": ({"length_group_batches": 3},
+                             lambda t: _loader(t).batch_sampler.group, 3),
     "seed": ({"seed": 1234}, lambda t: t.args.seed, 1234),
     "eval_strategy": ({"eval_strategy": "epoch"}, lambda t: str(t.args.eval_strategy.value), "epoch"),
     "eval_steps": ({"eval_steps": 11}, lambda t: t.args.eval_steps, 11),
@@ -76,6 +81,8 @@ CASES: dict[str, tuple[dict[str, Any], Any, Any]] = {
     "train.batch_size",
     "train.gradient_accumulation_steps",
     "train.batch_sampler",
+    "train.group_by_length",
+    "train.length_group_batches",
     "train.seed",
     "train.eval_strategy",
     "train.eval_steps",
@@ -98,7 +105,9 @@ def test_key_reaches_trainer(key: str, tmp_path: Path, tiny_model_dir: Path) -> 
 
 def test_defaults_mnrl_no_duplicates_and_full_lr(tmp_path: Path, tiny_model_dir: Path) -> None:
     trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, learning_rate=None)
-    assert type(_loader(trainer).batch_sampler).__name__ == "NoDuplicatesBatchSampler"
+    sampler = _loader(trainer).batch_sampler  # length-grouped, no text twice in a batch
+    assert type(sampler).__name__ == "LengthGroupedBatchSampler" and sampler.values is not None
+    assert sampler.group == 16
     assert _group(trainer)["initial_lr"] == pytest.approx(3e-5)
     assert _lambda(trainer).func.__name__ == "_get_linear_schedule_with_warmup_lr_lambda"
     assert _lambda(trainer).keywords["num_warmup_steps"] == 10  # 0.1 of 100 steps

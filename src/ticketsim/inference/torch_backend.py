@@ -9,20 +9,22 @@ Each batch runs the model's own module chain (transformer, pooling, normalize) u
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ticketsim.inference.batching import length_sorted_batches, n_batches, pad_batch, tokenize
+from ticketsim.errors import TicketsimError
+from ticketsim.inference.batching import encode_in_batches
+from ticketsim.models import load_model, model_fingerprint, resolve_model
 from ticketsim.progress import NULL, Reporter
+from ticketsim.rundir import combine_hashes
 
 
 def state_fingerprint(model: Any) -> str:
     """sha256 over a loaded model's parameter names and bytes (about 0.1 s for MiniLM)."""
-    import hashlib
-
     import torch
 
     h = hashlib.sha256()
@@ -41,9 +43,6 @@ class TorchEncoder:
                  max_seq_length: int | None = None, device: str | None = "cpu") -> None:
         import torch
 
-        from ticketsim.models import load_model, model_fingerprint, resolve_model
-        from ticketsim.rundir import combine_hashes
-
         if threads:
             torch.set_num_threads(threads)
         if model is None or isinstance(model, str | Path):
@@ -54,7 +53,11 @@ class TorchEncoder:
             self.model = model
             weights = state_fingerprint(model)
         self.max_seq_length = int(max_seq_length or self.model.max_seq_length or 512)
-        self.dim = int(self.model.get_embedding_dimension())
+        dim = self.model.get_embedding_dimension()
+        if dim is None:
+            raise TicketsimError(f"{model}: the model does not say its embedding dimension",
+                                 hint="use a sentence-transformers model folder")
+        self.dim = int(dim)
         self.threads = threads
         self.tokenizer = self.model.tokenizer
         self.input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids")
@@ -66,19 +69,14 @@ class TorchEncoder:
         """Normalised float32 embeddings in input order."""
         import torch
 
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not len(texts):
-            return out
-        tok = tokenize(self.tokenizer, texts, self.max_seq_length)
-        pad = self.tokenizer.pad_token_id or 0
         device = self.model.device
-        batches = length_sorted_batches(tok.lengths, batch_size)
+
+        def run(feeds: dict[str, np.ndarray]) -> np.ndarray:
+            feats = {k: torch.from_numpy(v).to(device) for k, v in feeds.items()}
+            emb = self.model(feats)["sentence_embedding"].float()
+            return torch.nn.functional.normalize(emb, p=2, dim=1).cpu().numpy()
+
         with torch.inference_mode():
-            for idx in reporter.track(batches, total=n_batches(len(texts), batch_size),
-                                      description="embedding (torch)"):
-                feats = {k: torch.from_numpy(v).to(device)
-                         for k, v in pad_batch(tok, idx, pad, self.input_names).items()}
-                emb = self.model(feats)["sentence_embedding"].float()
-                emb = torch.nn.functional.normalize(emb, p=2, dim=1)
-                out[idx] = emb.cpu().numpy()
-        return out
+            return encode_in_batches(texts, self.dim, self.tokenizer, self.max_seq_length,
+                                     self.input_names, batch_size, reporter,
+                                     "embedding (torch)", run)

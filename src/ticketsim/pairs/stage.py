@@ -23,8 +23,11 @@ from ticketsim.pairs import build, positives, report, splits
 from ticketsim.pairs.augment import augment_pairs
 from ticketsim.pairs.negatives import Corpus, mine
 from ticketsim.pairs.negatives.labelled import labelled_negatives
+from ticketsim.pairs.negatives.model import ModelMiner
 from ticketsim.progress import NULL, Reporter
+from ticketsim.retrieval.keyword import KeywordIndex
 from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes
+from ticketsim.training.losses import required_format
 
 STAGE = "pairs"
 
@@ -35,10 +38,6 @@ class NoTrainingExamples(TicketsimError):
 
 def loss_format(cfg: Config) -> tuple[str, int]:
     """(format, number of negatives) the configured loss wants; pairs when training is absent."""
-    try:
-        from ticketsim.training.losses import required_format
-    except ImportError:
-        return ("pair", 0)
     fmt, n = required_format(cfg.train)
     return str(fmt), int(n)
 
@@ -62,17 +61,12 @@ def _clusters(tickets: pd.DataFrame, pos: pd.DataFrame) -> tuple[dict[str, int],
 
 def _scorers(cfg: Config, run: RunDir, corpus_texts: list[str], need_model: bool,
              reporter: Reporter) -> tuple[Any, Any]:
-    from ticketsim.pairs.negatives.bm25 import BM25Miner
-
-    bm25 = BM25Miner(corpus_texts)
+    bm25 = KeywordIndex(corpus_texts)  # the keyword engine search and evaluate use
     model = None
     if need_model:
-        from ticketsim.inference.cache import default_cache_path
-        from ticketsim.pairs.negatives.model import ModelMiner
-
         neg = cfg.pairs.negatives
         model = ModelMiner(neg.model, corpus_texts, batch_size=neg.batch_size,
-                           cache_path=default_cache_path(run.path), reporter=reporter)
+                           cache_dir=run.path / "cache", reporter=reporter)
     return bm25, model
 
 
@@ -131,8 +125,8 @@ def run_pairs(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     h = inputs_hash(cfg, run)
     if not force and run.is_fresh(STAGE, h):
         reporter.log("pairs: inputs unchanged, skipped")
-        summary = json.loads((run.stage_path(STAGE) / "report.json").read_text())
-        return StageResult(STAGE, True, run.stage_path(STAGE), summary)
+        done = json.loads((run.stage_path(STAGE) / "report.json").read_text())
+        return StageResult(STAGE, True, run.stage_path(STAGE), done)
 
     pc = cfg.pairs
     fmt, n = loss_format(cfg)

@@ -15,7 +15,9 @@ import pandas as pd
 
 NAME = "validation"
 SCORE = "cosine"
-PRIMARY = f"eval_{NAME}_{SCORE}_mrr@10"
+METRIC = "mrr@10"  # the metric early stopping, the summary and the log name
+KEY = f"{NAME}_{SCORE}_{METRIC}"  # its key in the evaluator's result
+PRIMARY = f"eval_{KEY}"  # its key in the trainer's metrics (metric_for_best_model)
 
 
 def build_evaluator(tickets: pd.DataFrame, split: pd.DataFrame, links: pd.DataFrame,
@@ -53,10 +55,14 @@ def build_evaluator(tickets: pd.DataFrame, split: pd.DataFrame, links: pd.DataFr
             scores[rows, torch.tensor(self_cols, device=scores.device)] = -2.0
         return scores
 
-    return InformationRetrievalEvaluator(
+    evaluator = InformationRetrievalEvaluator(
         queries=queries, corpus=corpus, relevant_docs=relevant,
         corpus_chunk_size=max(len(corpus), 1), name=NAME, batch_size=batch_size,
         score_functions={SCORE: cosine_without_self}, main_score_function=None,
         accuracy_at_k=[1, 5, 10], precision_recall_at_k=[10], mrr_at_k=[10], ndcg_at_k=[10],
         map_at_k=[100], write_csv=False, show_progress_bar=False,
     )
+    # the library's primary metric is ndcg@10 unless set; ours is mrr@10, and the summary,
+    # the log line and early stopping must all mean the same number
+    evaluator.primary_metric = f"{SCORE}_{METRIC}"
+    return evaluator

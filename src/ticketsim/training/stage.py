@@ -13,7 +13,6 @@ trainer does data parallelism; only the main process writes the stage folder.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import shutil
@@ -25,6 +24,7 @@ import pandas as pd
 
 from ticketsim.config import Config
 from ticketsim.errors import TicketsimError
+from ticketsim.plots import figure, png
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes
 
@@ -84,12 +84,7 @@ def training_texts(df: pd.DataFrame, limit: int = 5000, seed: int = 0) -> list[s
 
 def loss_png(history: list[dict[str, Any]]) -> bytes:
     """Training (and validation) loss per step as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = figure()
     tr = [(h["step"], h["loss"]) for h in history if "loss" in h]
     ev = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
     if tr:
@@ -99,11 +94,7 @@ def loss_png(history: list[dict[str, Any]]) -> bytes:
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig)
 
 
 def _last_complete_checkpoint(ck: Path) -> Path | None:
@@ -172,10 +163,10 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
 
     from ticketsim.models import load_model, resolve_model
     from ticketsim.training import seqlen
-    from ticketsim.training.evaluator import build_evaluator
+    from ticketsim.training.evaluator import KEY, METRIC, build_evaluator
     from ticketsim.training.lora import add_lora, merge_into, parameter_counts, save_adapter
     from ticketsim.training.precision import device_kind, resolve_precision
-    from ticketsim.training.trainer import build_trainer
+    from ticketsim.training.trainer import TimeBudget, build_trainer
 
     tc = cfg.train
     train_df = read_dataset(pairs_dir / "train.parquet", cfg)
@@ -232,9 +223,10 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
         if val_df is not None and not val_df.empty else None
     ck, resume_from = _checkpoint_dir(run, h, resume, reporter)
     resuming = resume_from is not None
+    budget = TimeBudget(tc.budget_seconds() or 0.0, reporter) if tc.time_budget else None
     trainer = build_trainer(model, tc, train_ds, eval_ds, evaluator, ck, precision=precision,
                             reporter=reporter, callbacks=callbacks, use_cpu=device == "cpu",
-                            logging_dir=run.path / LOGS)
+                            logging_dir=run.path / LOGS, budget=budget)
     start = time.perf_counter()
     out = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.perf_counter() - start
@@ -252,13 +244,13 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
         "best_metric": trainer.state.best_metric, "best_checkpoint":
             Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint
             else None,
-        "validation_metric": "mrr@10" if evaluator is not None else None,
+        "time_budget": {"budget": tc.time_budget, **budget.info} if budget else None,
+        "validation_metric": METRIC if evaluator is not None else None,
         "final_validation_mrr@10": None,
     }
     if evaluator is not None:
         final = evaluator(model)
-        summary["final_validation_mrr@10"] = float(final[evaluator.primary_metric]) \
-            if evaluator.primary_metric in final else None
+        summary["final_validation_mrr@10"] = float(final[KEY]) if KEY in final else None
     if not trainer.is_world_process_zero():
         return StageResult(STAGE, False, run.stage_path(STAGE), summary)
 

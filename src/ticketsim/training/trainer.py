@@ -13,7 +13,7 @@ from typing import Any
 
 from ticketsim.config import TrainConfig
 from ticketsim.progress import NULL, Reporter
-from ticketsim.training.evaluator import PRIMARY
+from ticketsim.training.evaluator import METRIC, PRIMARY
 from ticketsim.training.losses import build_loss, uses_in_batch_negatives
 from ticketsim.training.precision import trainer_flags
 
@@ -115,7 +115,7 @@ class _ReporterCallback:
             def on_evaluate(self, args: Any, state: Any, control: Any, metrics: Any = None,
                             **kw: Any) -> None:
                 if state.is_world_process_zero and metrics and PRIMARY in metrics:
-                    reporter.log(f"step {state.global_step}: validation mrr@10 "
+                    reporter.log(f"step {state.global_step}: validation {METRIC} "
                                  f"{metrics[PRIMARY]:.4f}")
 
             def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
@@ -127,11 +127,117 @@ class _ReporterCallback:
         return ReporterCallback()
 
 
+PROBE_STEPS = 10  # steps timed (after the first, which pays one-off costs) to plan a budget
+
+
+class TimeBudget:
+    """``train.time_budget``: times the first steps, then cuts ``max_steps`` to fit the budget.
+
+    The plan (measured steps/s, the recipe's steps, the steps planned) is in ``info`` for
+    the summary. The learning-rate schedule is re-planned to end at the new last step, and a
+    hard stop at the budget covers what the first steps cannot predict (evaluations,
+    checkpoints, a busier machine).
+    """
+
+    def __init__(self, seconds: float, reporter: Reporter = NULL, probe_steps: int = PROBE_STEPS,
+                 clock: Any = None) -> None:
+        import time
+
+        self.seconds = seconds
+        self.reporter = reporter
+        self.probe_steps = probe_steps
+        self.clock = clock or time.perf_counter
+        self.info: dict[str, Any] = {"budget_s": seconds, "steps_per_s": None,
+                                     "measured_steps": 0, "recipe_steps": None,
+                                     "planned_steps": None, "stopped_by_budget": False}
+
+    def callback(self) -> Any:
+        from transformers import TrainerCallback
+
+        budget = self
+
+        class TimeBudgetCallback(TrainerCallback):
+            def __init__(self) -> None:
+                self.start = self.first_done = 0.0
+                self.first_step = 0
+
+            def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+                self.start = budget.clock()
+                self.first_step = state.global_step
+                budget.info["recipe_steps"] = budget.info["planned_steps"] = int(state.max_steps)
+
+            def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+                now = budget.clock()
+                done = state.global_step - self.first_step
+                if done == 1:
+                    self.first_done = now
+                elif done == 1 + budget.probe_steps:
+                    budget.plan(state, control, done - 1, now - self.first_done,
+                                now - self.start, kw.get("lr_scheduler"), args)
+                if now - self.start >= budget.seconds and not control.should_training_stop:
+                    budget.stop(state, control, args)
+
+        return TimeBudgetCallback()
+
+    def plan(self, state: Any, control: Any, steps: int, seconds: float, elapsed: float,
+             scheduler: Any, args: Any) -> None:
+        """Set ``max_steps`` to what fits in the rest of the budget at the measured rate."""
+        rate = steps / seconds if seconds > 0 else float("inf")
+        fit = state.global_step + int(rate * max(0.0, self.seconds - elapsed))
+        self.info.update(steps_per_s=rate, measured_steps=steps)
+        if fit >= state.max_steps:
+            self.reporter.log(f"train: time budget {self.seconds:.0f} s: {rate:.2f} steps/s "
+                              f"measured, the recipe's {state.max_steps} steps fit")
+            return
+        fit = max(fit, state.global_step)
+        self.reporter.log(f"train: time budget {self.seconds:.0f} s: {rate:.2f} steps/s measured "
+                          f"over {steps} steps; {fit} of the recipe's {state.max_steps} steps fit")
+        self.info["planned_steps"] = fit
+        state.max_steps = fit
+        _replan_schedule(scheduler, fit, state.global_step, args)
+        if state.global_step >= fit:
+            self.stop(state, control, args)
+
+    def stop(self, state: Any, control: Any, args: Any) -> None:
+        """End training at this step as the trainer's own last step would (evaluate, save)."""
+        self.info["stopped_by_budget"] = True
+        self.info["planned_steps"] = int(state.global_step)
+        state.max_steps = state.global_step
+        control.should_training_stop = True
+        if str(getattr(args.eval_strategy, "value", args.eval_strategy)) == "steps":
+            control.should_evaluate = True
+        if str(getattr(args.save_strategy, "value", args.save_strategy)) == "steps":
+            control.should_save = True
+        self.reporter.log(f"train: time budget {self.seconds:.0f} s reached, "
+                          f"stopping at step {state.global_step}")
+
+
+def _replan_schedule(scheduler: Any, total: int, step: int, args: Any) -> None:
+    """Make the learning-rate schedule (transformers' LambdaLR partials) end at ``total``."""
+    import functools
+    import math
+
+    for i, lam in enumerate(getattr(scheduler, "lr_lambdas", [])):
+        if not isinstance(lam, functools.partial):
+            continue
+        kw = dict(lam.keywords)
+        if "num_training_steps" in kw:
+            kw["num_training_steps"] = total
+        if "num_warmup_steps" in kw and 0 < args.warmup_steps < 1:
+            # a warm-up ratio: a share of the new length, but never restarted
+            kw["num_warmup_steps"] = min(kw["num_warmup_steps"],
+                                         max(step, math.ceil(args.warmup_steps * total)))
+        scheduler.lr_lambdas[i] = functools.partial(lam.func, *lam.args, **kw)
+
+
 def build_trainer(model: Any, cfg: TrainConfig, train_ds: Any, eval_ds: Any, evaluator: Any,
                   output_dir: Path, *, precision: str = "fp32", reporter: Reporter = NULL,
                   callbacks: list[Any] | None = None, use_cpu: bool = False,
-                  logging_dir: Path | None = None) -> Any:
+                  logging_dir: Path | None = None, budget: TimeBudget | None = None) -> Any:
     """A ready SentenceTransformerTrainer (loss, sampler, evaluator, early stopping).
+
+    ``budget``: a :class:`TimeBudget` whose callback cuts the steps to fit
+    ``train.time_budget`` (made here from the config when not given).
 
     ``logging_dir``: where TensorBoard event files go (one sub-folder per training start)
     instead of the trainer's default under ``output_dir``, which the stage deletes.
@@ -141,8 +247,18 @@ def build_trainer(model: Any, cfg: TrainConfig, train_ds: Any, eval_ds: Any, eva
 
     args = build_args(cfg, output_dir, precision=precision, has_evaluator=evaluator is not None,
                       use_cpu=use_cpu)
+    if cfg.group_by_length:
+        from ticketsim.training.sampler import LengthGrouped
+
+        args.batch_sampler = LengthGrouped(
+            model.tokenizer, int(model.max_seq_length or 512), cfg.length_group_batches,
+            no_duplicates=batch_sampler(cfg) == "no_duplicates")
     loss = build_loss(model, cfg)
     cbs: list[Any] = [_ReporterCallback(reporter), *(callbacks or [])]
+    if budget is None and cfg.budget_seconds():
+        budget = TimeBudget(cfg.budget_seconds() or 0.0, reporter)
+    if budget is not None:
+        cbs.append(budget.callback())
     if cfg.early_stopping_patience > 0 and args.eval_strategy != "no":
         cbs.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience,
                                          early_stopping_threshold=cfg.early_stopping_threshold))

@@ -54,7 +54,20 @@ function fmtDate(iso) {
 const FIXED = new Set(["id", "score", "probability", "label", "short_description", "category",
   "subcategory", "created", "keyword", "fused", "rerank"]);
 
-function renderHit(hit) {
+// what each label is worth (measured precision / recall in words), from the search answer
+function renderMeaning(meaning) {
+  const list = $("labels-list");
+  list.replaceChildren();
+  $("labels-help").hidden = !meaning;
+  if (!meaning) { return; }
+  for (const [label, words] of Object.entries(meaning)) {
+    const item = el("li", words);
+    item.id = "meaning-" + label;
+    list.append(item);
+  }
+}
+
+function renderHit(hit, meaning) {
   const box = el("article", null, "hit");
   box.dataset.id = hit.id;
   const title = el("h3");
@@ -64,10 +77,22 @@ function renderHit(hit) {
   const line = el("div", null, "scores");
   line.append(el("span", "score " + hit.score.toFixed(3), "hit-score"));
   if (hit.probability !== null && hit.probability !== undefined) {
-    line.append(document.createTextNode(" · "), el("span", "p(duplicate) " + hit.probability.toFixed(2)));
+    const prob = el("span", "p(duplicate) " + hit.probability.toFixed(2), "hit-probability");
+    prob.title = "calibrated probability that this ticket is a duplicate (fitted on held-out " +
+      "pairs; a ticket about the same issue that is not a duplicate has a low p and reads related)";
+    line.append(document.createTextNode(" · "), prob);
   }
   if (hit.label) {
-    line.append(document.createTextNode(" · "), el("span", hit.label, "hit-label label-" + hit.label));
+    const words = meaning && meaning[hit.label];
+    const unmeasured = !words || words.includes(": not measured");
+    const tag = el("span", hit.label + (unmeasured ? " (not measured)" : ""),
+      "hit-label label-" + hit.label + (unmeasured ? " label-unmeasured" : ""));
+    if (words) {
+      tag.title = words;
+      tag.tabIndex = 0;
+      tag.setAttribute("aria-describedby", "meaning-" + hit.label);
+    }
+    line.append(document.createTextNode(" · "), tag);
   }
   box.append(line);
   const fields = el("div", null, "fields");
@@ -114,7 +139,8 @@ async function search(event) {
     lastQueryId = id || null;
     const results = $("results");
     parkDetail();
-    results.replaceChildren(...out.hits.map(renderHit));
+    renderMeaning(out.label_meaning);
+    results.replaceChildren(...out.hits.map((hit) => renderHit(hit, out.label_meaning)));
     const why = (out.notes || []).join("; ");
     say(out.hits.length ? `${out.hits.length} similar tickets (${out.mode})`
       : "no similar tickets" + (why ? ": " + why : ""));
@@ -166,6 +192,7 @@ async function init() {
     $("k").value = s.default_k;
     $("k").max = s.max_k;
     $("stats").textContent = `${s.tickets} tickets · ${s.model} · ${s.backend}/${s.precision}`;
+    $("champion").textContent = s.champion || `${s.mode} search (no evaluation yet)`;
   } catch (e) { if (!$("key-row").hidden) { say("this service needs an API key", true); } }
 }
 

@@ -1,0 +1,157 @@
+"""How long the rest of ``ticketsim run`` will take, said before the long stages start.
+
+After ``pairs`` the sizes are known (tickets, training pairs, ``max_seq_length``); a
+probe of a few seconds times one real training step (forward and backward through the
+configured loss on a batch of the run's own pairs) and the embedding of a batch of its
+tickets, on this machine, now. From those: training steps (the recipe's, capped by
+``train.time_budget``), the early-stopping evaluations, ``evaluate`` (every ticket
+embedded by the base and the fine-tuned model) and ``index`` (every ticket once). A step's
+time is scaled by the padded token positions of length-grouped batches against the
+probe's batch, since that is what a step's cost follows.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ticketsim.config import Config
+from ticketsim.rundir import RunDir
+
+
+@dataclass
+class RunEstimate:
+    tickets: int
+    pairs: int
+    max_seq_length: int
+    steps: int
+    recipe_steps: int
+    step_s: float
+    encode_per_s: float
+    train_s: float
+    evaluate_s: float
+    index_s: float
+    probe_s: float
+
+    @property
+    def total_s(self) -> float:
+        return self.train_s + self.evaluate_s + self.index_s
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "total_s": self.total_s}
+
+    def line(self) -> str:
+        steps = f"{self.steps} steps" + (f" (budget; recipe {self.recipe_steps})"
+                                         if self.steps < self.recipe_steps else "")
+        return (f"estimate: train ~{_fmt(self.train_s)} ({steps} x "
+                f"{self.step_s:.2f} s on {self.pairs:,} pairs at {self.max_seq_length} tokens), "
+                f"evaluate ~{_fmt(self.evaluate_s)}, index ~{_fmt(self.index_s)} "
+                f"({self.tickets:,} tickets at {self.encode_per_s:.0f}/s): "
+                f"~{_fmt(self.total_s)} in all")
+
+
+def _fmt(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def recipe_steps(cfg: Config, pairs: int) -> int:
+    tc = cfg.train
+    if tc.max_steps > 0:
+        return tc.max_steps
+    per_epoch = math.ceil(pairs / tc.batch_size / tc.gradient_accumulation_steps)
+    return max(1, math.ceil(per_epoch * tc.epochs))
+
+
+def _padded(lengths: np.ndarray, batches: list[list[int]]) -> float:
+    return float(sum(len(b) * lengths[b].max(axis=0).sum() for b in batches if len(b)))
+
+
+PROBE_ROWS = 8  # rows in the timed training step (scaled to the batch by padded positions)
+PROBE_TEXTS = 32  # tickets in the timed encoding
+
+
+def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> RunEstimate:
+    """Time a training step and an encoding batch on this run's data; extrapolate."""
+    from ticketsim.models import load_model
+    from ticketsim.training import seqlen
+    from ticketsim.training.losses import build_loss
+    from ticketsim.training.sampler import grouped_batches
+
+    tc = cfg.train
+    start = time.perf_counter()
+    tickets = pd.read_parquet(run.stage_path("ingest") / "tickets.parquet", columns=["text"])
+    train = pd.read_parquet(run.stage_path("pairs") / "train.parquet")
+    cols = [c for c in train.columns if c not in ("label", "score")]
+    model = load_model(tc.base_model, cache=False)
+    tok = model.tokenizer
+    model_max = getattr(tok, "model_max_length", None)
+    model_max = model_max if isinstance(model_max, int) and model_max < 100_000 else None
+    sample = train.sample(min(len(train), 2000), random_state=0).reset_index(drop=True)
+    if tc.max_seq_length == "auto":
+        texts = pd.unique(pd.concat([sample[c].astype(str) for c in cols])).tolist()
+        limit = seqlen.pick_auto(seqlen.token_lengths(tok, texts), tc.truncation_threshold,
+                                 model_max)
+    else:
+        limit = int(tc.max_seq_length)
+    model.max_seq_length = limit
+    lengths = np.stack([np.array([len(x) for x in tok(sample[c].astype(str).tolist(),
+                                                       truncation=True, max_length=limit)
+                                  ["input_ids"]]) for c in cols], axis=1)
+
+    # one training step on a random batch of real pairs (the second of two: the first warms up)
+    b = min(probe_rows, tc.batch_size, len(sample))
+    rows = np.arange(b)
+    loss = build_loss(model, tc)
+    model.train()
+    step_s = float("inf")
+    for _ in range(2):
+        t = time.perf_counter()
+        feats = [model.preprocess(sample[c].astype(str).iloc[:b].tolist()) for c in cols]
+        labels = None
+        if "label" in sample or "score" in sample:
+            import torch
+
+            labels = torch.tensor(sample["label" if "label" in sample else "score"].iloc[:b].to_numpy(),
+                                  dtype=torch.float)
+        loss(feats, labels).backward()
+        model.zero_grad(set_to_none=True)
+        step_s = min(step_s, time.perf_counter() - t)
+    model.eval()
+    # scale to the padding of the batches training will make
+    batches = grouped_batches(lengths.sum(1), tc.batch_size, tc.length_group_batches,
+                              np.random.default_rng(0)) if tc.group_by_length else \
+        [list(range(i, min(i + tc.batch_size, len(sample))))
+         for i in range(0, len(sample), tc.batch_size)]
+    per_batch = _padded(lengths, batches) / max(1, len(batches))
+    probe_cost = _padded(lengths, [rows.tolist()]) * tc.batch_size / b
+    step_s *= per_batch / probe_cost if probe_cost else 1.0
+    step_s *= tc.gradient_accumulation_steps
+
+    # embedding rate on the run's tickets (length-sorted batches, as the encoders do)
+    texts = tickets["text"].astype(str).sample(min(len(tickets), PROBE_TEXTS),
+                                               random_state=0).tolist()
+    t = time.perf_counter()
+    model.encode(texts, batch_size=PROBE_TEXTS, show_progress_bar=False)
+    encode_per_s = len(texts) / max(time.perf_counter() - t, 1e-6)
+
+    recipe = recipe_steps(cfg, len(train))
+    steps = recipe
+    budget = tc.budget_seconds()
+    if budget is not None:
+        steps = min(recipe, max(1, int(budget / step_s)))
+    n = len(tickets)
+    evals = (steps // tc.eval_steps + 1 if tc.eval_strategy == "steps" else
+             math.ceil(tc.epochs) if tc.eval_strategy == "epoch" else 0)
+    # each early-stopping evaluation embeds the non-test tickets (~90 %)
+    train_s = steps * step_s + evals * 0.9 * n / encode_per_s
+    if budget is not None:
+        train_s = min(train_s, budget)  # the budget's hard stop covers evaluations too
+    return RunEstimate(tickets=n, pairs=len(train), max_seq_length=limit, steps=steps,
+                       recipe_steps=recipe, step_s=step_s, encode_per_s=encode_per_s,
+                       train_s=train_s, evaluate_s=2 * n / encode_per_s,
+                       index_s=n / encode_per_s, probe_s=time.perf_counter() - start)

@@ -1,0 +1,45 @@
+"""The run-time estimate `ticketsim run` says before training: sizes, probe, budget cap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from training_helpers import tiny_cfg
+
+from ticketsim.pipeline import run_all
+from ticketsim.progress import ListReporter
+from ticketsim.rundir import RunDir
+from ticketsim.training.estimate import estimate_run, recipe_steps
+
+
+def test_estimate_counts_the_runs_sizes(pair_run: RunDir, tiny_model_dir: Path) -> None:
+    cfg = tiny_cfg(tiny_model_dir, epochs=3)
+    est = estimate_run(cfg, pair_run)
+    pairs = len(pd.read_parquet(pair_run.path / "pairs" / "train.parquet"))
+    assert est.pairs == pairs and est.tickets == 96 and est.max_seq_length == 32
+    assert est.steps == est.recipe_steps == recipe_steps(cfg, pairs) == 3 * -(-pairs // 8)
+    assert est.step_s > 0 and est.encode_per_s > 0
+    assert est.index_s == est.tickets / est.encode_per_s and est.evaluate_s == 2 * est.index_s
+    assert est.total_s == est.train_s + est.evaluate_s + est.index_s
+    assert est.train_s >= est.steps * est.step_s  # plus the early-stopping evaluations
+    assert "estimate: train ~" in est.line() and f"{pairs:,} pairs at 32 tokens" in est.line()
+
+
+def test_a_budget_caps_the_estimated_training(pair_run: RunDir, tiny_model_dir: Path) -> None:
+    est = estimate_run(tiny_cfg(tiny_model_dir, epochs=10_000, time_budget="5s"), pair_run)
+    assert est.recipe_steps > est.steps and est.train_s <= 5.0
+    assert "(budget; recipe" in est.line()
+
+
+def test_run_says_the_estimate_before_training_only_when_it_trains(
+        pair_run: RunDir, tiny_model_dir: Path) -> None:
+    cfg = tiny_cfg(tiny_model_dir, eval_strategy="no", save_steps=1000)
+    rep = ListReporter()
+    run_all(cfg, pair_run, stages=["train"], reporter=rep)
+    first = [i for i, m in enumerate(rep.messages) if m.startswith("estimate: ")]
+    trained = [i for i, m in enumerate(rep.messages) if m.startswith("train: max_seq_length")]
+    assert len(first) == 1 and first[0] < trained[0]
+    again = ListReporter()
+    run_all(cfg, pair_run, stages=["train"], reporter=again)  # unchanged: skipped, no probe
+    assert not any(m.startswith("estimate") for m in again.messages)
