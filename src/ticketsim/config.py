@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import string
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -33,7 +34,6 @@ class Section(BaseModel):
 
 def duration_seconds(text: str) -> float:
     """'90s', '10m', '1h30m', '1.5h' or a bare number of seconds, in seconds."""
-    import re
 
     t = str(text).strip().lower().replace(" ", "")
     if re.fullmatch(r"\d+(\.\d+)?", t):
@@ -124,8 +124,6 @@ class DataConfig(Section):
     @field_validator("text_template")
     @classmethod
     def _template_has_field(cls, v: str) -> str:
-        import string
-
         if "{" not in v:
             raise ValueError("text_template must name at least one field, e.g. '{short_description}'")
         try:
