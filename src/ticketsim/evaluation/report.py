@@ -20,8 +20,6 @@ from ticketsim.errors import TicketsimError
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, atomic_write_bytes, atomic_write_text
 
-PLOTS = ("metrics", "loss", "similarity", "precision_recall", "token_lengths")
-
 
 def headline(result: dict[str, Any]) -> str:
     """One sentence: primary metric of the main system, its gain over the best baseline, the CI."""
