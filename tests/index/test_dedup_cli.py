@@ -82,6 +82,18 @@ def test_cli_index_search_dedup(tmp_path: Path, tiny_model_dir: Path) -> None:
     assert {h["id"] for h in hits} == {"T20", "T21"}
     res = runner.invoke(app, ["search", "printer jam", *base])
     assert res.exit_code == 0 and "closest tickets to 'printer jam'" in res.output
+    assert "not measured" not in res.output  # no thresholds: no labels, no words
+    # with thresholds, the terminal says what each label shown is worth
+    from ticketsim.thresholds import FILE, Thresholds
+
+    fp = json.loads((r.path / "index" / "meta.json").read_text())["model_fingerprint"]
+    (r.path / "evaluate").mkdir()
+    words = "related: 8 in 10 are related or duplicates"
+    Thresholds(fp, duplicate=2.0, related=-1.0,
+               labels={"related": {"measured": True, "words": words}}).save(r.path / "evaluate" / FILE)
+    res = runner.invoke(app, ["search", "printer jam", *base])
+    assert res.exit_code == 0 and words in res.output, res.output
+    assert "duplicate:" not in res.output  # only the labels shown are explained
     res = runner.invoke(app, ["dedup", "--all", "--threshold", "0.999", "--out",
                               str(tmp_path / "d"), *base])
     assert res.exit_code == 0, res.output

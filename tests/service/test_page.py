@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from service_helpers import index_config, make_run, service_config, serving
+from service_helpers import index_config, make_run, service_config, serving, write_thresholds
 
 from ticketsim.data.store import LinksStore
 from ticketsim.rundir import RunDir
@@ -93,6 +93,53 @@ def test_page_renders_escapes_and_records_feedback(svc_run: RunDir, tiny_model_d
         ["EVIL1", "NEW-7", 1, "duplicate", "web", "web"]]
     assert all(u.startswith(base) for u in requests), requests  # nothing leaves the machine
     app.state.holder.close()
+
+
+DUP_WORDS = "duplicate: 9 in 10 are real duplicates (27 of 30); finds 1 in 7 of them (27 of 190)"
+REL_WORDS = "related: not measured (no related links and no categories define related)"
+
+
+def test_label_tooltips_say_what_each_label_is_worth(svc_run: RunDir, tiny_model_dir: Path,
+                                                      tmp_path: Path) -> None:
+    pytest.importorskip("playwright")
+    from fastapi.testclient import TestClient
+    from playwright.sync_api import sync_playwright
+
+    from ticketsim.service.app import create_app
+
+    cfg = service_config(tiny_model_dir, tmp_path / "l.sqlite", reload_poll_seconds=0)
+    first = create_app(svc_run, cfg)
+    scores = [h["score"] for h in TestClient(first).post("/search", json={"ticket_id": "T00"})
+              .json()["hits"]]
+    first.state.holder.close()
+    # every result is at least related (cut -1); the two closest are duplicates
+    write_thresholds(svc_run, {"duplicate": {"measured": True, "words": DUP_WORDS},
+                               "related": {"measured": False, "words": REL_WORDS}},
+                     duplicate=(scores[1] + scores[2]) / 2, related=-1.0)
+    app = create_app(svc_run, cfg)
+    with serving(app) as base, sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page()
+            page.goto(base + "/")
+            page.wait_for_selector("#stats:not(:empty)")
+            page.fill("#ticket-id", "T00")
+            page.click("#search-button")
+            page.wait_for_selector("article.hit")
+            tags = page.eval_on_selector_all(".hit-label", """els => els.map(e => [e.textContent,
+                e.title, e.tabIndex, e.getAttribute('aria-describedby')])""")
+            legend = page.eval_on_selector_all("#labels-list li", "els => els.map(e => [e.id, e.textContent])")
+            legend_shown = page.is_visible("#labels-help")
+        finally:
+            browser.close()
+    app.state.holder.close()
+    by_text = {t[0]: t for t in tags}
+    assert by_text["duplicate"][1:] == [DUP_WORDS, 0, "meaning-duplicate"], tags
+    # a label whose numbers were not measured says so on the page itself
+    assert by_text["related (not measured)"][1:] == [REL_WORDS, 0, "meaning-related"], tags
+    assert legend_shown and legend[:2] == [["meaning-duplicate", DUP_WORDS],
+                                           ["meaning-related", REL_WORDS]]
+    assert legend[2][0] == "meaning-unrelated" and "not measured" in legend[2][1]
 
 
 # A small service-desk history: one ticket per issue, each written like a real ticket.

@@ -68,7 +68,10 @@ function renderHit(hit, meaning) {
   const line = el("div", null, "scores");
   line.append(el("span", "score " + hit.score.toFixed(3), "hit-score"));
   if (hit.probability !== null && hit.probability !== undefined) {
-    line.append(document.createTextNode(" · "), el("span", "p(duplicate) " + hit.probability.toFixed(2)));
+    const prob = el("span", "p(duplicate) " + hit.probability.toFixed(2), "hit-probability");
+    prob.title = "calibrated probability that this ticket is a duplicate (fitted on held-out " +
+      "pairs; a ticket about the same issue that is not a duplicate has a low p and reads related)";
+    line.append(document.createTextNode(" · "), prob);
   }
   if (hit.label) {
     const words = meaning && meaning[hit.label];
@@ -167,6 +170,7 @@ async function init() {
     $("k").value = s.default_k;
     $("k").max = s.max_k;
     $("stats").textContent = `${s.tickets} tickets · ${s.model} · ${s.backend}/${s.precision}`;
+    $("champion").textContent = s.champion || `${s.mode} search (no evaluation yet)`;
   } catch (e) { if (!$("key-row").hidden) { say("this service needs an API key", true); } }
 }
 
