@@ -20,8 +20,6 @@ from ticketsim.errors import TicketsimError
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, atomic_write_bytes, atomic_write_text
 
-PLOTS = ("metrics", "loss", "similarity", "precision_recall", "token_lengths")
-
 
 def _view(result: Any) -> dict[str, Any]:
     """The fields of an :class:`~ticketsim.evaluation.stage.EvaluationResult` (or metrics.json)."""
