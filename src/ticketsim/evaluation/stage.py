@@ -330,7 +330,7 @@ def run_evaluate(
     related_truth = ("same " + " and ".join(dc.related_fields) + ", or a known related link"
                      if topic is not None else "a known related link")
     qfold = folds.cluster_folds(d.query_idx, folds.clusters(d.n, d.edges), duplicates.LABEL_FOLDS)
-    fold_of = {int(q): int(f) for q, f in zip(d.query_idx, qfold, strict=True)}
+    label_fold = {int(q): int(f) for q, f in zip(d.query_idx, qfold, strict=True)}
     decision: dict[str, Any] = {}
     for name in models:
         scorer = scorers[name]
@@ -341,7 +341,7 @@ def run_evaluate(
         scores = scorer.pair_scores(pairs.a, pairs.b)
         decision[name] = duplicates.fit_decision(
             scores, pairs, target_precision=dc.target_precision,
-            threshold_rule=dc.threshold_rule, seed=dc.seed, fold_of=fold_of,
+            threshold_rule=dc.threshold_rule, seed=dc.seed, fold_of=label_fold,
             min_positives=dc.min_positives, related_truth=related_truth)
 
     # routing, per system with a full score row (not hybrid: it only scores query tickets)
