@@ -101,8 +101,9 @@ def _keyword(rep: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for ds in rep["datasets"]:
         out += ["", *_rows(ds, f"**Keyword search** (`bench/keyword_search.py`, {ds['dataset']}):",
-                           [("docs_per_s", "index docs/s", 0), ("p50_ms", "p50 ms", 2),
-                            ("p99_ms", "p99 ms", 2), ("queries_per_s", "queries/s", 0),
+                           [("mrr@10", "MRR@10", 3), ("index_s", "index s", 2),
+                            ("query_p50_ms", "query p50 ms", 2),
+                            ("update_one_ticket_ms", "update 1 ticket ms", 3),
                             ("top10_overlap_to_bm25s", "top-10 overlap to bm25s", 3)])]
     return out[1:]
 

@@ -22,7 +22,7 @@ saw none of them), SeaMonkey (duplicate links only, no categories) and Endava (c
 no links: only related / unrelated can be measured); the last two skip when
 ../shared/data is absent.
 
-    python bench/labels.py --out bench/results/labels.json [--run runs/demo]
+    python -m bench.labels --out bench/results/labels.json [--run runs/demo]
 """
 
 from __future__ import annotations
@@ -36,9 +36,7 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-sys.path.insert(0, str(ROOT / "bench"))
+from bench._common import ENDAVA_SUBSET, SEAMONKEY_DIR, emit
 
 TARGET = 0.9
 TOP_K = 10
@@ -90,8 +88,8 @@ def _measure(name: str, emb: np.ndarray, ids: list[str], topic: np.ndarray | Non
     from ticketsim.evaluation.dense import DenseScorer
 
     scorer = DenseScorer(name, emb, "")
-    ranking = metrics.rank_queries(name, scorer, query_idx, [set(r) for r in relevant_kind],
-                                   metrics.order_keys(ids), keep=TOP_K + 1)
+    ranking = metrics.exact_dense_ranking(name, emb, query_idx, [set(r) for r in relevant_kind],
+                                          keep=TOP_K + 1)
     pairs = dup.build_pairs(ranking, relevant_kind, known, [], top_k=TOP_K, random_per_query=2,
                             n_corpus=len(ids), seed=0, topic=topic)
     scores = scorer.pair_scores(pairs.a, pairs.b)
@@ -201,8 +199,6 @@ def _run_dir(path: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from _common import emit
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path)
     ap.add_argument("--json", action="store_true")
@@ -228,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                 "links_store": str(work / "demo.sqlite"),
                 "columns": {"id": "number", "category": "category", "subcategory": "subcategory",
                             "created": "opened_at"}}}, work, base))
-        sm = SHARED / "seamonkey_bugs"
+        sm = SEAMONKEY_DIR
         if "seamonkey" in only and sm.is_dir():
             datasets.append(_dataset("seamonkey", {"data": {
                 "tickets": str(sm / "SeaMonkey_bugs.csv"),
@@ -238,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                             "description": "Description", "created": "Created"}}}, work, base))
         elif "seamonkey" in only:
             skipped.append("seamonkey: ../shared/data absent")
-        en = SHARED / "endava_it_tickets" / "all_tickets_subset.csv"
+        en = ENDAVA_SUBSET
         if "endava" in only and en.is_file():
             datasets.append(_dataset("endava", {"data": {
                 "tickets": str(en), "links_store": str(work / "en.sqlite"),

@@ -197,7 +197,13 @@ def _render_evaluate(result: StageResult) -> None:
         return
     from rich.markup import escape
 
-    from ticketsim.evaluation.report import cut, headline, label_lines, ordered_metrics
+    from ticketsim.evaluation.report import (
+        cut,
+        headline,
+        label_lines,
+        ordered_metrics,
+        verdict_lines,
+    )
 
     pm = s["primary_metric"]
     ci = s.get("ci") or {}
@@ -224,6 +230,8 @@ def _render_evaluate(result: StageResult) -> None:
                       f"{c.get('low', float('nan')):.2f}-{c.get('high', float('nan')):.2f}", delta)
     console.print(table)
     console.print(headline(s), highlight=False)
+    for line in verdict_lines(s):
+        console.print(f"[bold]{escape(line)}[/]", highlight=False)
     if s.get("thresholds_model"):
         dd = s["duplicate"][s["thresholds_model"]]
         console.print(f"thresholds ({s['thresholds_model']}): duplicate >= "
@@ -552,8 +560,9 @@ def search(
     query: Annotated[str | None, typer.Argument(help="Ticket text to search for.")] = None,
     id_: Annotated[str | None, typer.Option("--id", help="Search with an existing ticket.")] = None,
     k: Annotated[int | None, typer.Option("--k", "-k", help="Results to show.")] = None,
-    mode: Annotated[str | None, typer.Option(help="dense, keyword or hybrid (default: "
-                                                  "search.mode).")] = None,
+    mode: Annotated[str | None, typer.Option(help="dense, keyword or hybrid (default: the "
+                                                  "champion's, evaluate/champion.json; "
+                                                  "search.mode when set).")] = None,
     category: CategoryOpt = None,
     status: StatusOpt = None,
     since: SinceOpt = None,
@@ -604,6 +613,11 @@ def search(
         _hits_table(hits, id_, query)
     for label in dict.fromkeys(h["label"] for h in hits if h.get("label")):
         console.print(meaning.get(label, ""), markup=False, highlight=False)  # what a label is worth
+    from ticketsim.evaluation import champion
+
+    champ = champion.load(run_dir)
+    if champ and mode is None and "mode" not in cfg.search.model_fields_set:
+        console.print(champ["sentence"], style="dim", markup=False, highlight=False)
 
 
 def _hits_table(hits: list[dict[str, Any]], id_: str | None, query: str | None) -> None:

@@ -7,6 +7,7 @@ is watching.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol, TypeVar
 
@@ -63,8 +64,6 @@ class Heartbeat:
     """
 
     def __init__(self, description: str, total: int | None, clock: Any = None) -> None:
-        import time
-
         self.description = description or "working"
         self.total = total
         self.done = 0

@@ -205,9 +205,9 @@ def fit_thresholds(scores: np.ndarray, kind: Sequence[str], *, target_precision:
     neither related links nor topic pairs, the cut that keeps 9 in 10 duplicates (nothing
     defines "related" then, so it is not measured).
     """
-    kind = np.asarray(kind, dtype=object)
-    dup, rel, top = kind == "duplicate", kind == "related", kind == "topic"
-    neg = kind == "negative"
+    kinds = np.asarray(kind, dtype=object)
+    dup, rel, top = kinds == "duplicate", kinds == "related", kinds == "topic"
+    neg = kinds == "negative"
     pos = dup if dup.any() else (dup | rel)
     m = pos | neg | top
     s, y = scores[m], pos[m].astype(np.int64)

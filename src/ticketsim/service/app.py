@@ -171,7 +171,7 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
                     "journal_rejected": holder.rejected,
                     "uptime_s": round(time.time() - app.state.started, 1),
                     "api_key_required": app.state.api_key_required, "max_k": scfg.max_k,
-                    "default_k": min(cfg.search.k, scfg.max_k), "default_mode": cfg.search.mode,
+                    "default_k": min(cfg.search.k, scfg.max_k), "default_mode": s.mode,
                     "status_column": s.meta.get("status_column", "status")})
         return out
 
@@ -182,8 +182,8 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
         ticket_id = getattr(body, "ticket_id", None)
         k = min(body.k or cfg.search.k, scfg.max_k)
         filters = body.filters.to_dict() if body.filters is not None else None
-        mode = body.mode or cfg.search.mode
         with holder.lease() as s:
+            mode = body.mode or s.mode  # the champion's mode unless asked or configured
             if ticket_id is not None and s.index.store.key_of(ticket_id) is None:
                 raise NotFound(f"ticket '{short(ticket_id)}' is not in the index", field="ticket_id",
                                hint="check the id, or add the ticket first")
@@ -198,7 +198,7 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
                 "notes": notes, "label_meaning": meaning}
 
     # the request models are built per app, so their annotations are set here, not as strings
-    search.__annotations__["body"] = Annotated[by_text | by_id, Body()]  # type: ignore[valid-type]
+    search.__annotations__["body"] = Annotated[by_text | by_id, Body()]
     app.post("/search", response_model=SearchOut, dependencies=auth, operation_id="search",
              responses={**ERRORS, **NOT_FOUND}, tags=["search"])(search)
 

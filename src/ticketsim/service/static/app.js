@@ -170,6 +170,7 @@ async function init() {
     $("k").value = s.default_k;
     $("k").max = s.max_k;
     $("stats").textContent = `${s.tickets} tickets · ${s.model} · ${s.backend}/${s.precision}`;
+    $("champion").textContent = s.champion || `${s.mode} search (no evaluation yet)`;
   } catch (e) { if (!$("key-row").hidden) { say("this service needs an API key", true); } }
 }
 
