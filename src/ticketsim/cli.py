@@ -197,7 +197,13 @@ def _render_evaluate(result: StageResult) -> None:
         return
     from rich.markup import escape
 
-    from ticketsim.evaluation.report import headline, label_lines, ordered_metrics, verdict_lines
+    from ticketsim.evaluation.report import (
+        cut,
+        headline,
+        label_lines,
+        ordered_metrics,
+        verdict_lines,
+    )
 
     pm = s["primary_metric"]
     ci = s.get("ci") or {}
@@ -229,7 +235,7 @@ def _render_evaluate(result: StageResult) -> None:
     if s.get("thresholds_model"):
         dd = s["duplicate"][s["thresholds_model"]]
         console.print(f"thresholds ({s['thresholds_model']}): duplicate >= "
-                      f"{dd['duplicate_threshold']:.3f}, related >= {dd['related_threshold']:.3f}, "
+                      f"{cut(dd['duplicate_threshold'])}, related >= {dd['related_threshold']:.3f}, "
                       f"AP {dd['average_precision']:.3f}")
         for words in label_lines(s)[1]:
             console.print(f"  {words}", highlight=False, markup=False)
