@@ -710,6 +710,18 @@ class IndexConfig(Section):
         None, description="Shard folder written by `ticketsim embed` (Ray Data, e.g. "
         "<run dir>/embeddings): the index loads its vectors instead of embedding (null: embed here)."
     )
+    routing: bool = Field(
+        True, description="Train routing suggestions (a logistic-regression head per label field "
+        "on the index's embeddings, stored in the index folder) and show them with text searches."
+    )
+    routing_fields: list[str] = Field(
+        default_factory=lambda: ["category", "subcategory", "assignment_group"],
+        description="tickets.parquet columns suggested for a new ticket; absent or unlabelled "
+        "ones are skipped (assignment_group must be carried through data.columns.extra)."
+    )
+    routing_c: float = Field(
+        10.0, gt=0, description="Inverse regularisation strength C of the routing heads."
+    )
 
 
 class SearchConfig(Section):

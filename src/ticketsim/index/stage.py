@@ -100,6 +100,10 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
                    "dim": meta["dim"], "model": meta["model_path"], "embed_s": round(embed_s, 2),
                    "build_s": round(time.perf_counter() - t1, 2)}
         idx.close()
+        if icfg.routing:  # routing suggestions: a head per label field on these vectors
+            from ticketsim.index.routing import train_routing
+
+            summary["routing"] = train_routing(tmp, vectors, tickets, icfg, meta["model_fingerprint"])
         meta["summary"] = summary
         from ticketsim.rundir import atomic_write_json
 
