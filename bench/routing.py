@@ -38,16 +38,17 @@ K = 10
 SAMPLE = 12000
 
 
-def _datasets(large: bool) -> list[tuple[str, list[str], dict[str, np.ndarray]]]:
+def _datasets(large: bool, only: list[str] | None = None,
+              ) -> list[tuple[str, list[str], dict[str, np.ndarray]]]:
     import pandas as pd
 
     out = []
-    if ENDAVA_SUBSET.is_file():
+    if ENDAVA_SUBSET.is_file() and (not only or "subset" in only):
         df = pd.read_csv(ENDAVA_SUBSET, dtype=str, keep_default_na=False)
         texts = [f"{t}. {b}".strip(". ").strip() for t, b in zip(df["title"], df["body"], strict=True)]
         out.append(("endava-subset", texts, {"category": df["category"].to_numpy(dtype=object),
                                              "subcategory": df["sub_category1"].to_numpy(dtype=object)}))
-    if ENDAVA_FULL.is_file():
+    if ENDAVA_FULL.is_file() and (not only or "processed" in only):
         df = pd.read_csv(ENDAVA_FULL, dtype=str, keep_default_na=False)
         name = "endava-processed"
         if not large and len(df) > SAMPLE:
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", action="append", default=[], help="NAME=PATH: another model")
     ap.add_argument("--cache", type=Path, default=ROOT / "runs" / "bench-cache",
                     help="embedding cache folder")
+    ap.add_argument("--only", nargs="*", help="data sets: subset processed")
     ap.add_argument("--samples", type=int, default=1000, help="bootstrap resamples")
     args = ap.parse_args(argv)
 
@@ -171,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                 "models": {k: str(v) for k, v in models.items()}, "bootstrap": args.samples}
     result: dict[str, Any] = {"benchmark": "routing", "settings": settings, "datasets": [],
                               "skipped": []}
-    data = _datasets(args.large)
+    data = _datasets(args.large, args.only)
     if not data:
         result["skipped"].append("Endava data absent under ../shared/data/endava_it_tickets")
     for name, texts, fields in data:
