@@ -24,7 +24,7 @@ MRR@10 of each held-out validation pair's positive among all held-out positives
 test tickets over training tickets (``routing_acc``); the paired bootstrap interval of
 full minus ungrouped says whether length grouping costs quality.
 
-    python bench/train.py [--datasets endava,seamonkey] [--pairs 384] [--repeats 2]
+    python -m bench.train [--datasets endava,seamonkey] [--pairs 384] [--repeats 2]
                           [--runs runs] [--out bench/results/train.json] [--large]
 
 ``--large``: 2,048 pairs and 3 rounds.
@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -44,8 +45,10 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+from bench._common import RESULTS, ROOT
+from bench._common import SHARED_DATA as DATA
+from ticketsim.rundir import atomic_write_json
+
 SETTINGS = {"batch_size": 32, "max_seq_length": 128, "epochs": 1.0, "seed": 42,
             "learning_rate": 3e-5}
 CONFIGS = {"endava": ("configs/endava.yaml", DATA / "endava_it_tickets" / "all_tickets_subset.csv",
@@ -195,17 +198,20 @@ def child_ticketsim(data: Path, system: str, with_quality: bool) -> dict:
     return r
 
 
+def child(system: str, data: Path, with_quality: bool) -> None:
+    """One system's training in this (fresh) process; prints its result line for run_child."""
+    r = (child_st(data, with_quality) if system == "st-script"
+         else child_ticketsim(data, system, with_quality))
+    r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT" + json.dumps(r))
+
+
 def run_child(system: str, data: Path, with_quality: bool) -> dict:
-    call = (f"b.child_st(d, {with_quality})" if system == "st-script"
-            else f"b.child_ticketsim(d, {system!r}, {with_quality})")
-    code = ("import json,sys,resource; sys.path.insert(0,'bench'); import train as b; "
-            f"from pathlib import Path; d=Path({str(data)!r}); r={call}; "
-            "r['peak_rss_mb']=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024; "
-            "print('RESULT'+json.dumps(r))")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         cwd=ROOT, check=False)
+    cmd = [sys.executable, "-m", "bench.train", "--child", system, str(data)]
+    out = subprocess.run(cmd + (["--child-quality"] if with_quality else []), capture_output=True,
+                         text=True, env=env, cwd=ROOT, check=False)
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT")), None)
     if line is None:
         raise SystemExit(f"{system} failed:\n{out.stderr[-3000:]}")
@@ -279,18 +285,19 @@ def main() -> None:
                     help="folder with <dataset>/pairs already built (else built in a temp folder)")
     ap.add_argument("--pairs", type=int, default=None, help="training pairs (384; 2048 --large)")
     ap.add_argument("--systems", default="st-script,ticketsim-full,ticketsim-ungrouped")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "train.json")
+    ap.add_argument("--out", type=Path, default=RESULTS / "train.json")
     ap.add_argument("--repeats", type=int, default=None, help="interleaved rounds (2; 3 --large)")
     ap.add_argument("--large", action="store_true")
+    ap.add_argument("--child", nargs=2, metavar=("SYSTEM", "DATA"), help=argparse.SUPPRESS)
+    ap.add_argument("--child-quality", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.child:
+        return child(a.child[0], Path(a.child[1]), a.child_quality)
     n_pairs = a.pairs or (2048 if a.large else 384)
     repeats = a.repeats or (3 if a.large else 2)
     systems = a.systems.split(",")
     if "st-script" not in systems:
         systems.insert(0, "st-script")
-    sys.path.insert(0, str(ROOT / "src"))
-    from ticketsim.rundir import atomic_write_json
-
     wanted = [d for d in a.datasets.split(",") if d]
     skipped = [f"{d}: {CONFIGS[d][1]} absent" for d in wanted
                if d in CONFIGS and not CONFIGS[d][1].is_file()]
