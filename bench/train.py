@@ -96,7 +96,7 @@ def _sample(run_dir: Path, n: int, out: Path) -> Path:
     val = val.drop_duplicates("positive")
     val.sample(min(EVAL_PAIRS, len(val)), random_state=0).to_parquet(out / "heldout_pairs.parquet")
     tickets = pd.read_parquet(run_dir / "ingest" / "tickets.parquet")
-    if "category" in tickets and tickets["category"].notna().any():
+    if "category" in tickets and tickets["category"].dropna().astype(str).nunique() > 1:
         split = pd.read_parquet(run_dir / "pairs" / "split.parquet")
         t = tickets.merge(split, on="id")[["text", "category", "split"]].dropna()
         q = t[t["split"] == "test"]
