@@ -46,14 +46,16 @@ test: setup sysdeps
 test-slow: setup sysdeps
 	$(BIN)/python -m pytest -q -m slow
 
+# ruff on everything; mypy on the library (settings in pyproject.toml [tool.mypy])
 lint: setup
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 
 bench: setup
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python -m bench.run_all
 
 bench-large: setup
-	$(BIN)/python bench/run_all.py --large
+	$(BIN)/python -m bench.run_all --large
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

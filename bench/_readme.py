@@ -7,8 +7,12 @@ are replaced as a whole, so the README always matches the latest ``make bench``.
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
+
+from bench._common import RESULTS, ROOT
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
@@ -154,8 +158,6 @@ SECTIONS = [("summary", _summary), ("encode", _encode), ("train", _train), ("sea
 
 def update_readme(results: Path, readme: Path) -> None:
     """Replace the text between the bench markers in ``readme`` (atomically)."""
-    import os
-
     text = readme.read_text()
     if START not in text or END not in text:
         raise SystemExit(f"{readme}: markers {START} / {END} not found")
@@ -168,8 +170,5 @@ def update_readme(results: Path, readme: Path) -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
-    root = Path(__file__).resolve().parents[1]
-    update_readme(root / "bench" / "results", root / "README.md")
-    sys.stdout.write(render(root / "bench" / "results"))
+    update_readme(RESULTS, ROOT / "README.md")
+    sys.stdout.write(render(RESULTS))

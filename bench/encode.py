@@ -12,8 +12,11 @@ Quality against ``st-encode``: cosine of the same text's embeddings, top-10 neig
 overlap, kNN (k=10) category accuracy where the data has categories, and MRR@10 on the
 demo's held-out links when the demo generator is present. Utilisation: model FLOPs per
 token x tokens/s against the measured peak of a large float32 matmul on the same threads.
+The quality numbers are the library's: ``ticketsim.inference.agreement`` (overlap), the
+report's kNN vote (``evaluation.routing.knn_labels``, similarity-weighted) and its MRR@10
+(``evaluation.metrics``), so they read like ``ticketsim evaluate``'s.
 
-Usage: python bench/encode.py [--large] [--out bench/results/encode.json] [--n 5000]
+Usage: python -m bench.encode [--large] [--out bench/results/encode.json] [--n 5000]
 (small: a 5k sample of the Endava tickets, skipped when ../shared/data is absent, and 2k
 demo tickets; --large: all 47.8k Endava tickets).
 """
@@ -33,8 +36,12 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-ENDAVA = ROOT.parent / "shared" / "data" / "endava_it_tickets" / "all_tickets_processed_improved_v3.csv.gz"
+from bench._common import ENDAVA_FULL as ENDAVA
+from bench._common import RESULTS, SEAMONKEY_DIR
+from ticketsim.evaluation.metrics import QueryMetrics, rank_queries
+from ticketsim.evaluation.routing import knn_labels
+from ticketsim.inference.agreement import neighbour_overlap
+
 SYSTEMS = ["st-encode", "ticketsim-torch", "onnx", "onnx-int8"]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -142,39 +149,25 @@ def flops_per_token(config: Any, mean_len: float) -> float:
     return 2 * weights + attention
 
 
-def top_overlap(a: np.ndarray, b: np.ndarray, k: int = 10, sample: int = 1000) -> float:
-    idx = np.arange(min(sample, len(a)))
-    sa, sb = a[idx] @ a.T, b[idx] @ b.T
-    sa[idx, idx] = -np.inf
-    sb[idx, idx] = -np.inf
-    ta = np.argpartition(-sa, k, axis=1)[:, :k]
-    tb = np.argpartition(-sb, k, axis=1)[:, :k]
-    return float(np.mean([len(set(x) & set(y)) / k for x, y in zip(ta, tb, strict=True)]))
-
-
 def knn_accuracy(emb: np.ndarray, labels: np.ndarray, k: int = 10, sample: int = 2000) -> float:
+    """Leave-one-out kNN category accuracy of the first ``sample`` texts, by the report's vote rule."""
     idx = np.arange(min(sample, len(emb)))
-    s = emb[idx] @ emb.T
-    s[idx, idx] = -np.inf
-    nn = np.argpartition(-s, k, axis=1)[:, :k]
-    hits = 0
-    for row, i in zip(nn, idx, strict=True):
-        vals, counts = np.unique(labels[row], return_counts=True)
-        hits += vals[np.argmax(counts)] == labels[i]
-    return hits / len(idx)
+
+    def scores(q: np.ndarray) -> np.ndarray:
+        s = emb[q] @ emb.T
+        s[np.arange(len(q)), q] = -np.inf  # a ticket does not vote for itself
+        return s
+
+    pred = knn_labels(scores, idx, np.arange(len(emb)), labels, k)
+    return float(np.mean([p == str(t) for p, t in zip(pred, labels[idx], strict=True)]))
 
 
 def mrr_at_10(emb: np.ndarray, queries: list[int], relevant: list[set[int]]) -> float:
-    s = emb[queries] @ emb.T
-    s[np.arange(len(queries)), queries] = -np.inf  # the query's own ticket is excluded
-    top = np.argsort(-s, axis=1)[:, :10]
-    total = 0.0
-    for row, rel in zip(top, relevant, strict=True):
-        for rank, j in enumerate(row, 1):
-            if j in rel:
-                total += 1 / rank
-                break
-    return total / max(1, len(queries))
+    """MRR@10 of the known links, computed as evaluate computes it (query's own ticket excluded)."""
+    ids = [str(i) for i in range(len(emb))]
+    ranking = rank_queries("bench", lambda q: emb[q] @ emb.T, queries, relevant,
+                           np.arange(len(emb)), keep=10)
+    return float(QueryMetrics(ids, [10]).table(ranking, relevant)["mrr@10"].mean())
 
 
 def load_endava(n: int | None, seed: int = 0) -> tuple[list[str], np.ndarray] | None:
@@ -190,7 +183,7 @@ def load_endava(n: int | None, seed: int = 0) -> tuple[list[str], np.ndarray] | 
 
 def load_seamonkey() -> dict[str, Any] | None:
     """SeaMonkey bug reports (long texts) with their known duplicate links, when present."""
-    folder = ENDAVA.parents[1] / "seamonkey_bugs"
+    folder = SEAMONKEY_DIR
     if not (folder / "SeaMonkey_bugs.csv").is_file():
         return None
     import pandas as pd
@@ -290,7 +283,7 @@ def bench_dataset(name: str, texts: list[str], labels: np.ndarray | None,
         r["speedup_vs_st_encode"] = rows[0]["seconds"] / r["seconds"] if ref_name == "st-encode" else None
         r["cosine_to_st_mean"] = float(np.einsum("ij,ij->i", ref, e).mean())
         r["cosine_to_st_min"] = float(np.einsum("ij,ij->i", ref, e).min())
-        r["top10_overlap_to_st"] = top_overlap(ref, e)
+        r["top10_overlap_to_st"] = neighbour_overlap(ref, e, 10, queries=np.arange(min(1000, len(e))))
         if labels is not None:
             r["knn10_category_accuracy"] = knn_accuracy(e, labels)
         if queries:
@@ -329,7 +322,7 @@ def print_table(report: dict[str, Any]) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "encode.json")
+    p.add_argument("--out", type=Path, default=RESULTS / "encode.json")
     p.add_argument("--large", action="store_true", help="all 47.8k Endava tickets")
     p.add_argument("--n", type=int, default=5000, help="Endava sample size (small run)")
     p.add_argument("--demo-tickets", type=int, default=2000)

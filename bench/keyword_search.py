@@ -7,13 +7,12 @@ overlap well below 1 is expected; it says how far the incremental keyword side d
 from the reference). Data: the Endava tickets (5k sample; all 47.8k with ``--large``) when
 ../shared/data is present, and generated demo tickets always.
 
-    python bench/keyword_search.py --out bench/results/keyword.json [--large]
+    python -m bench.keyword_search --out bench/results/keyword.json [--large]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-ENDAVA = ROOT.parent / "shared" / "data" / "endava_it_tickets" / "all_tickets_subset.csv"
+from bench._common import ENDAVA_SUBSET as ENDAVA
+from bench._common import RESULTS
+from ticketsim.inference.agreement import overlap_at_k
+from ticketsim.rundir import atomic_write_json
 
 
 def _endava(n: int | None) -> list[str] | None:
@@ -91,7 +92,7 @@ def bench_dataset(name: str, texts: list[str], n_queries: int, tmp: Path) -> dic
 
     got, lat = _latency(fts_query, queries)
     store.close()
-    overlap = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ref, got, strict=True)]))
+    overlap = overlap_at_k(ref, got, 10)
     rows.append({**_row("sqlite-fts5", len(texts), build, lat), "top10_overlap_to_bm25s":
                  round(overlap, 3)})
     return {"dataset": name, "docs": len(texts), "queries": len(queries), "results": rows}
@@ -106,14 +107,11 @@ def _row(system: str, n: int, build_s: float, lat: np.ndarray) -> dict[str, Any]
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "keyword_search.json")
+    p.add_argument("--out", type=Path, default=RESULTS / "keyword_search.json")
     p.add_argument("--large", action="store_true", help="all 47.8k Endava tickets")
     p.add_argument("--n", type=int, default=5000, help="Endava sample size (small run)")
     p.add_argument("--queries", type=int, default=300)
     args = p.parse_args()
-    sys.path.insert(0, str(ROOT / "src"))
-    from ticketsim.rundir import atomic_write_json
-
     datasets, skipped = [], []
     with tempfile.TemporaryDirectory(prefix="bench-keyword-") as td:
         tmp = Path(td)

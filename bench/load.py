@@ -12,9 +12,9 @@ serve.max_body_bytes, malformed JSON), a wrong API key, and a forced hot swap
 searchable (by id, by a unique keyword, and by its text with dense search) and every
 acknowledged delete gone. Reports throughput, p50/p99 latency and errors.
 
-    python bench/load.py                          # 20k tickets, 30 s (make bench)
-    python bench/load.py --large                  # 100k tickets, 60 s
-    python bench/load.py --n 100000 --duration 60 --out bench/results/load.json
+    python -m bench.load                          # 20k tickets, 30 s (make bench)
+    python -m bench.load --large                  # 100k tickets, 60 s
+    python -m bench.load --n 100000 --duration 60 --out bench/results/load.json
 """
 
 from __future__ import annotations
@@ -33,10 +33,8 @@ from typing import Any
 
 import numpy as np
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-sys.path.insert(0, str(BENCH))
-from _common import emit  # noqa: E402
+from bench._common import ROOT, emit
+from bench.search import DATA, base_embeddings
 
 LIMIT_STATUSES = {413, 422}  # refusals the service documents (size, k, schema)
 
@@ -45,7 +43,6 @@ def build_run(run_dir: Path, n: int, seed: int) -> dict[str, Any]:
     """An index stage of ``n`` tickets from perturbed real embeddings, stamped with MiniLM."""
     import pandas as pd
 
-    from search import DATA, base_embeddings  # bench/search.py
     from ticketsim.config import Config
     from ticketsim.index.core import TicketIndex
     from ticketsim.index.embed import fingerprint_of
@@ -310,8 +307,6 @@ def main() -> int:
     args = p.parse_args()
     if args.large:
         args.n, args.duration = max(args.n, 100_000), max(args.duration, 60.0)
-    from search import DATA
-
     if not DATA.is_file():
         result = {"benchmark": "load", "skipped": [f"{DATA} absent"], "settings": {}, "results": []}
         print(json.dumps(result))

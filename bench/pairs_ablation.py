@@ -9,7 +9,7 @@ negative per pair (triplets) for each strategy and evaluates on the held-out lin
 SeaMonkey data k-fold over duplicate clusters (links + views as positives) and reports
 the mean over folds; it skips when ../shared/data is absent.
 
-    python bench/pairs_ablation.py --out bench/results/pairs_ablation.json [--train] [--seamonkey]
+    python -m bench.pairs_ablation --out bench/results/pairs_ablation.json [--train] [--seamonkey]
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data" / "seamonkey_bugs"
+from bench._common import RESULTS, ROOT
+from bench._common import SEAMONKEY_DIR as SHARED
+
 STRATEGIES = ["random", "bm25", "model"]
 
 
@@ -122,7 +123,7 @@ def seamonkey(work: Path, folds: int, epochs: float) -> list[dict[str, Any]]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pairs_ablation.json")
+    ap.add_argument("--out", type=Path, default=RESULTS / "pairs_ablation.json")
     ap.add_argument("--large", action="store_true", help="train and evaluate every strategy")
     ap.add_argument("--train", action="store_true", help="train and evaluate every strategy")
     ap.add_argument("--seamonkey", action="store_true", help="k-fold run on SeaMonkey links")

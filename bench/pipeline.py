@@ -15,7 +15,7 @@ change that costs quality shows here.
   machine: run it when the machine is quiet. ``--tickets N`` takes the first N Endava
   tickets instead (a smaller desk-scale run).
 
-    python bench/pipeline.py --out bench/results/pipeline.json [--large] [--datasets endava-large]
+    python -m bench.pipeline --out bench/results/pipeline.json [--large] [--datasets endava-large]
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+from bench._common import ENDAVA_FULL as ENDAVA_LARGE
+from bench._common import RESULTS, ROOT
+from bench._common import SEAMONKEY_DIR as SEAMONKEY
+from ticketsim.rundir import atomic_write_json
+
 STAGES = ["ingest", "pairs", "train", "evaluate", "index"]
-ENDAVA_LARGE = DATA / "endava_it_tickets" / "all_tickets_processed_improved_v3.csv.gz"
-SEAMONKEY = DATA / "seamonkey_bugs"
 
 
 class RssSampler:
@@ -178,7 +179,7 @@ def bench_one(name: str, tmp: Path, n_tickets: int | None) -> dict[str, Any] | N
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pipeline.json")
+    p.add_argument("--out", type=Path, default=RESULTS / "pipeline.json")
     p.add_argument("--large", action="store_true",
                    help="47,837 Endava tickets (Topic_group) and SeaMonkey")
     p.add_argument("--datasets", default=None,
@@ -188,9 +189,6 @@ def main() -> None:
     args = p.parse_args()
     names = (args.datasets.split(",") if args.datasets
              else ["endava-large", "seamonkey"] if args.large else ["demo"])
-    sys.path.insert(0, str(ROOT / "src"))
-    from ticketsim.rundir import atomic_write_json
-
     datasets, skipped = [], []
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as td:
         for name in names:

@@ -2,7 +2,8 @@
 
 The contract every ``bench/<name>.py`` follows (run_all relies on nothing else):
 
-- it runs standalone: ``python bench/<name>.py [--large] --out bench/results/<name>.json``;
+- it runs standalone from the repository root:
+  ``python -m bench.<name> [--large] --out bench/results/<name>.json``;
 - without ``--large`` it finishes in a few minutes (the small settings; all scripts together
   stay under 20 minutes on 2 cores); ``--large`` is the no-limit run;
 - it writes one JSON object to ``--out`` and prints its own table on stdout;
@@ -30,8 +31,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
+from bench._common import BENCH, RESULTS, ROOT
+from bench._readme import update_readme
+from ticketsim.rundir import atomic_write_json
+
 # the columns shown in the summary table, when a benchmark reports them
 HEADLINE = ["tickets_per_s", "speedup_vs_st_encode", "peak_rss_mb", "fraction_of_matmul_peak",
             "pairs_per_s", "wall_s", "p50_ms", "p99_ms", "recall@10", "mrr@10",
@@ -63,7 +66,8 @@ def discover(only: list[str] | None = None, large: bool = True) -> list[Path]:
 
 
 def run_script(script: Path, out: Path, large: bool, timeout: float | None) -> dict[str, Any]:
-    cmd = [sys.executable, str(script), "--out", str(out)] + (["--large"] if large else [])
+    cmd = [sys.executable, "-m", f"bench.{script.stem}", "--out", str(out)] + (
+        ["--large"] if large else [])
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(ROOT / "src"))
     t0 = time.perf_counter()
@@ -117,7 +121,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--large", action="store_true", help="the large settings (make bench-large)")
     p.add_argument("--only", nargs="*", help="benchmark names to run (default: all present)")
-    p.add_argument("--results", type=Path, default=BENCH / "results")
+    p.add_argument("--results", type=Path, default=RESULTS)
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds per script (default: 1200 small, none with --large)")
     args = p.parse_args()
@@ -128,21 +132,16 @@ def main() -> None:
     t0 = time.perf_counter()
     for name, why in ({} if args.large or args.only else LARGE_ONLY).items():
         print(f"(not in the small run: {name}: {why}; run `make bench-large` or "
-              f"`python bench/run_all.py --only {name}`)")
+              f"`python -m bench.run_all --only {name}`)")
     for script in discover(args.only, args.large):
         print(f"\n### {script.stem}{suffix}", flush=True)
         entries.append(run_script(script, args.results / f"{script.stem}{suffix}.json",
                                   args.large, timeout))
     summary = {"large": args.large, "total_wall_s": round(time.perf_counter() - t0, 1),
                "loadavg_end": [round(x, 2) for x in os.getloadavg()], "benchmarks": entries}
-    sys.path.insert(0, str(ROOT / "src"))
-    from ticketsim.rundir import atomic_write_json
-
     atomic_write_json(args.results / f"summary{suffix}.json", summary)
     print_summary(entries)
-    if not args.large and not args.only and (BENCH / "_readme.py").is_file():
-        from _readme import update_readme
-
+    if not args.large and not args.only:
         update_readme(args.results, ROOT / "README.md")
         print("README.md: Performance table regenerated from bench/results/")
     print(f"\ntotal {summary['total_wall_s']:.0f} s; summary: "

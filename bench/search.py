@@ -6,9 +6,9 @@ mixing two real tickets and adding small noise (``v = norm(a*x_i + (1-a)*x_j + s
 which keeps the clustered, anisotropic shape of ticket embeddings. Queries are fresh
 perturbations. Recall@10 is measured against exact float32 search (numpy).
 
-    python bench/search.py --n 100000            # make bench
-    python bench/search.py --large               # 1M vectors (make bench-large)
-    python bench/search.py --n 20000 --json      # JSON on stdout
+    python -m bench.search --n 100000            # make bench
+    python -m bench.search --large               # 1M vectors (make bench-large)
+    python -m bench.search --n 20000 --json      # JSON on stdout
 """
 
 from __future__ import annotations
@@ -20,11 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from _common import emit  # noqa: E402
+from bench._common import ENDAVA_SUBSET as DATA
+from bench._common import ROOT, emit
 
-DATA = ROOT.parent / "shared" / "data" / "endava_it_tickets" / "all_tickets_subset.csv"
 RECALL_TARGET = 0.95
 CACHE = ROOT / "runs" / "bench-cache" / "endava-minilm-embeddings.npy"  # runs/ is git-ignored
 

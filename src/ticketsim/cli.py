@@ -68,6 +68,9 @@ class RichReporter:
     def track(self, items: Iterable[T], total: int | None = None, description: str = "") -> Iterator[T]:
         if total is None and hasattr(items, "__len__"):
             total = len(items)  # type: ignore[arg-type]
+        if not self.console.is_terminal and os.environ.get("TICKETSIM_PROGRESS") != "1":
+            yield from self._plain(items, total, description)
+            return
         with Progress(
             TextColumn("[bold blue]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeRemainingColumn(), console=self.console, transient=True,
@@ -77,6 +80,33 @@ class RichReporter:
             for item in items:
                 yield item
                 progress.advance(task)
+
+    def _plain(self, items: Iterable[T], total: int | None, description: str) -> Iterator[T]:
+        """No TTY (a log file, CI): a plain line at least every TICKETSIM_PROGRESS_EVERY seconds
+        (default 30) from a timer thread, and one at the end of a step that took that long."""
+        import threading
+
+        from ticketsim.progress import Heartbeat
+
+        every = float(os.environ.get("TICKETSIM_PROGRESS_EVERY", "30"))
+        beat = Heartbeat(description, total)
+        stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(every):
+                self.console.print(beat.line(), highlight=False, soft_wrap=True)
+
+        timer = threading.Thread(target=tick, daemon=True)
+        timer.start()
+        try:
+            for item in items:
+                yield item
+                beat.done += 1
+        finally:
+            stop.set()
+            timer.join()
+        if beat._clock() - beat.start >= every:
+            self.console.print(beat.line(), highlight=False, soft_wrap=True)
 
     def log(self, message: str) -> None:
         self.console.print(f"[dim]{message}[/]")
@@ -94,9 +124,16 @@ def load(config: Path | None, overrides: list[str] | None, run_dir: Path | None)
 
 
 def save_config(cfg: Config, run_dir: Path) -> None:
-    """Record the exact config a run used (resolved paths) in the run directory."""
-    text = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
-    atomic_write_text(run_dir / "config.yaml", text)
+    """Record the exact config a run used in the run directory, once a stage has succeeded.
+
+    Paths inside the run and the links store are written relative to the run directory
+    (where this config.yaml lives), so a copied or moved run uses its own model, index and
+    store; other paths (the export) stay absolute.
+    """
+    from ticketsim.config import relative_paths
+
+    tree = relative_paths(cfg, Path(run_dir).resolve())
+    atomic_write_text(Path(run_dir) / "config.yaml", yaml.safe_dump(tree, sort_keys=False))
 
 
 def _stage(name: str, config: Path | None, overrides: list[str] | None, run_dir: Path,
@@ -105,8 +142,8 @@ def _stage(name: str, config: Path | None, overrides: list[str] | None, run_dir:
 
     cfg = load(config, overrides, run_dir)
     run = RunDir(run_dir)
-    save_config(cfg, run.path)
     result = run_stage(name, cfg, run, force=force, reporter=reporter())
+    save_config(cfg, run.path)  # only after success: a failed stage never rewrites it
     show_result(result)
     return result
 
@@ -142,6 +179,10 @@ def _render_ingest(result: StageResult) -> None:
                   f"{p.get('p50', 0):.0f} / {p.get('p95', 0):.0f} / {p.get('p99', 0):.0f}")
     table.add_row("looks non-English", f"{100 * s.get('non_english_share', 0):.1f} %")
     console.print(table)
+    from rich.markup import escape
+
+    for warning in s.get("warnings") or []:  # data changed without failing (also in summary.json)
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if not result.skipped:
         console.print(f"[green]ingest[/] done: {result.path}")
 
@@ -149,11 +190,14 @@ def _render_ingest(result: StageResult) -> None:
 def _render_evaluate(result: StageResult) -> None:
     """Systems table, primary metric first with its bootstrap interval, then the verdict."""
     s = result.summary
+    if s.get("cold_start"):
+        _render_routing(result)
+        return
     if not s.get("systems"):
         return
     from rich.markup import escape
 
-    from ticketsim.evaluation.report import headline, ordered_metrics
+    from ticketsim.evaluation.report import headline, label_lines, ordered_metrics
 
     pm = s["primary_metric"]
     ci = s.get("ci") or {}
@@ -163,7 +207,8 @@ def _render_evaluate(result: StageResult) -> None:
     names = ordered_metrics(s)
     for m in names:
         table.add_column(m, justify="right", style="bold" if m == pm else None, no_wrap=True)
-    conf = next(iter((ci.get("per_system") or {}).values()), {}).get("confidence", 0.95)
+    first: dict[str, Any] = next(iter((ci.get("per_system") or {}).values()), {})
+    conf = first.get("confidence", 0.95)
     table.add_column(f"{pm} {100 * conf:.0f}% CI", justify="right", no_wrap=True)
     table.add_column(f"Δ vs {ci.get('baseline')} [CI]", justify="right", no_wrap=True)
     for name, vals in s["systems"].items():
@@ -184,9 +229,29 @@ def _render_evaluate(result: StageResult) -> None:
         console.print(f"thresholds ({s['thresholds_model']}): duplicate >= "
                       f"{dd['duplicate_threshold']:.3f}, related >= {dd['related_threshold']:.3f}, "
                       f"AP {dd['average_precision']:.3f}")
+        for words in label_lines(s)[1]:
+            console.print(f"  {words}", highlight=False, markup=False)
     for note in s.get("notes") or []:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(f"report: {result.path / 'report.html'}")
+
+
+def _render_routing(result: StageResult) -> None:
+    """A cold-start evaluation: routing per system, and what could not be measured."""
+    s = result.summary
+    route = s.get("routing") or {}
+    if route:
+        table = Table(title="evaluate (cold start): routing, kNN category of held-out tickets")
+        for col in ("system", "field", "accuracy", "macro-F1", "n"):
+            table.add_column(col, justify="left" if col in ("system", "field") else "right")
+        for name, per in route.items():
+            for field, v in per.items():
+                table.add_row(name, field, f"{v['accuracy']:.3f}", f"{v['macro_f1']:.3f}",
+                              str(v["n"]))
+        console.print(table)
+    for note in s.get("notes") or []:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    console.print(f"report: {result.path / 'report.md'}")
 
 
 def _render_pairs(result: StageResult) -> None:
@@ -227,6 +292,8 @@ def _render_pairs(result: StageResult) -> None:
     v = s.get("validation") or {}
     table.add_row("validation rows", str(v.get("rows", 0)))
     console.print(table)
+    for warning in s.get("warnings") or []:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     for source, exs in (tr.get("examples") or {}).items():
         console.print(f"[bold]{escape(source)}[/] examples:")
         for ex in exs:
@@ -290,9 +357,19 @@ RENDERERS["index"] = _render_index
 
 
 # ------------------------------------------------------------------------ commands
+def _version(value: bool) -> None:
+    if value:
+        from ticketsim import __version__
+
+        console.print(f"ticketsim {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.",
+                                          callback=_version, is_eager=True)] = False,
 ) -> None:
     STATE["verbose"] = verbose
 
@@ -375,8 +452,9 @@ def train(config: ConfigOpt = None, set_: SetOpt = None, run_dir: RunDirOpt = Pa
 
     cfg = load(config, set_, run_dir)
     run = RunDir(run_dir)
+    result = run_train(cfg, run, force=force, reporter=reporter(), resume=True)
     save_config(cfg, run.path)
-    show_result(run_train(cfg, run, force=force, reporter=reporter(), resume=True))
+    show_result(result)
 
 
 @app.command()
@@ -400,8 +478,9 @@ def evaluate(
     if model:
         cfg.evaluate.extra_models = [*cfg.evaluate.extra_models, *(p.resolve() for p in model)]
     run = RunDir(run_dir)
+    result = run_stage("evaluate", cfg, run, force=force, reporter=reporter())
     save_config(cfg, run.path)
-    show_result(run_stage("evaluate", cfg, run, force=force, reporter=reporter()))
+    show_result(result)
 
 
 @app.command()
@@ -489,18 +568,37 @@ def search(
 
     Example: ticketsim search --run-dir runs/demo "vpn keeps disconnecting" --status open
     """
-    from ticketsim.index.search import search_run
+    from ticketsim.service.schemas import validate_search
 
     if (query is None) == (id_ is None):
         raise TicketsimError("give either a query text or --id TICKET")
     cfg = load(config, set_, run_dir)
-    hits = search_run(cfg, RunDir(run_dir), text=query, ticket_id=id_, k=k or cfg.search.k,
-                      filters=_filters(category, status, since, until, exclude), mode=mode)
+    # the API's own request model: same rules for k, empty text and dates as POST /search
+    req = validate_search(cfg.serve, text=query, ticket_id=id_, k=k, mode=mode,
+                          filters=_filters(category, status, since, until, exclude))
+    filters = req.filters.to_dict() if req.filters is not None else None  # type: ignore[attr-defined]
+    from ticketsim.index.base import Filters
+    from ticketsim.index.search import Searcher
+
+    searcher = Searcher(RunDir(run_dir), cfg)
+    try:
+        found = searcher.search(query, ticket_id=id_, k=req.k or cfg.search.k,  # type: ignore[attr-defined]
+                                filters=filters, mode=mode)
+        hits = [h.to_dict() for h in found]
+        unmatched = (searcher.index.store.unmatched_filters(Filters.coerce(filters))
+                     if not hits and filters else [])
+    finally:
+        searcher.close()
+    if unmatched:
+        raise TicketsimError("; ".join(unmatched), hint="filter values match case-insensitively")
     if as_json:
         print(json.dumps(hits, default=str, indent=2))
         return
     if not hits:
         console.print("no results")
+        return
+    if console.width <= 80:
+        _compact_hits(hits, id_, query)
         return
     table = Table(title=f"closest tickets to {'ticket ' + id_ if id_ else repr(query)}")
     cols = [c for c in dict.fromkeys(c for h in hits for c in h)
@@ -515,6 +613,23 @@ def search(
         table.add_row(*["" if h.get(c) is None else f"{h[c]:.3f}" if isinstance(h[c], float)
                         else str(h[c]) for c in cols])
     console.print(table)
+
+
+def _compact_hits(hits: list[dict[str, Any]], id_: str | None, query: str | None) -> None:
+    """Narrow terminals (80 columns or less): two lines per hit instead of a wide table."""
+    from rich.markup import escape
+
+    width = console.width
+    console.print(f"closest tickets to {'ticket ' + id_ if id_ else repr(query)}", highlight=False)
+    for n, h in enumerate(hits, 1):
+        head = " ".join(str(x) for x in (
+            f"{n:>2}.", h.get("id"), f"{h.get('score', 0):.3f}", h.get("label") or "",
+            h.get("category") or "", str(h.get("created") or "")[:10]) if x)
+        text = str(h.get("short_description") or h.get("text") or "").replace("\n", " ")
+        if len(text) > width - 5:
+            text = text[:width - 6] + "…"
+        console.print(escape(head), highlight=False)
+        console.print("    " + escape(text), highlight=False)
 
 
 @app.command()
@@ -604,12 +719,24 @@ def run_pipeline(
 
     Example: ticketsim run configs/demo.yaml --run-dir runs/demo
     """
-    from ticketsim.pipeline import run_all
+    from ticketsim.evaluation.coldstart import labelling_hint
+    from ticketsim.pipeline import cold_start_plan, run_all
 
     cfg = load_config(config, set_)
     run = RunDir(run_dir)
-    save_config(cfg, run.path)
-    run_all(cfg, run, force=force, reporter=reporter(), on_done=show_result)
+    cold: list[str] = []
+
+    def done(result: StageResult) -> None:
+        save_config(cfg, run.path)  # after each success: a failed stage never rewrites it
+        show_result(result)
+        if result.stage == "ingest":
+            cold.extend(cold_start_plan(result.summary))
+            for line in cold:  # said up front, before minutes of training
+                console.print(f"[yellow]cold start:[/] {line}", highlight=False)
+
+    run_all(cfg, run, force=force, reporter=reporter(), on_done=done)
+    if cold:
+        console.print(f"next: {labelling_hint(str(run_dir))}", highlight=False, soft_wrap=True)
 
 
 @app.command("export-onnx")
@@ -650,11 +777,25 @@ WhoOpt = Annotated[str | None, typer.Option("--who", help="Who answers (default:
 
 
 def _label_cfg(config: Path | None, set_: list[str] | None, run_dir: Path,
-               who: str | None = None) -> Config:
+               who: str | None = None, writes: bool = False) -> Config:
+    if writes:
+        _require_label_target(config, set_, run_dir)
     cfg = load(config, set_, run_dir)
     if who:
         cfg.label.who = who
     return cfg
+
+
+def _require_label_target(config: Path | None, set_: list[str] | None, run_dir: Path) -> None:
+    """Labels go to the run's links store: without a run (or a config or --set naming the
+    store) they would land in a fresh store no run reads, so say so instead (issue 17)."""
+    named = any(s.split("=", 1)[0].strip() == "data.links_store" for s in set_ or [])
+    if config is None and not named and not (Path(run_dir) / "config.yaml").is_file():
+        raise TicketsimError(
+            f"{run_dir} is not a run directory (no config.yaml), so there is no links store "
+            "to write labels to",
+            hint="give --run-dir of a run made by `ticketsim run CONFIG --run-dir DIR`, or -c "
+            "CONFIG naming data.links_store")
 
 
 @label_app.command("suggest")
@@ -682,7 +823,7 @@ def label_suggest(
                               reporter=reporter())
     console.print(f"wrote {len(s.rows)} pairs ({s.strategy}, from {len(s.pool)} candidates) to "
                   f"{path}; fill the answer column with duplicate / related / not related, then "
-                  f"`ticketsim label import {path}`", highlight=False)
+                  f"`ticketsim label import {path} --run-dir {run_dir}`", highlight=False)
 
 
 @label_app.command("import")
@@ -702,7 +843,7 @@ def label_import(
     from ticketsim.active.suggest import who_answers
     from ticketsim.data.store import LinksStore
 
-    cfg = _label_cfg(config, set_, run_dir, who)
+    cfg = _label_cfg(config, set_, run_dir, who, writes=True)
     known = None
     tickets = Path(run_dir) / "ingest" / "tickets.parquet"
     if tickets.is_file():
@@ -740,7 +881,7 @@ def label_session(
     from ticketsim.active.suggest import who_answers
     from ticketsim.data.store import LinksStore
 
-    cfg = _label_cfg(config, set_, run_dir, who)
+    cfg = _label_cfg(config, set_, run_dir, who, writes=True)
     rows, folder, resumed = open_session(cfg, RunDir(run_dir), n=n, strategy=strategy, new=new,
                                          reporter=reporter())
     console.print(("resuming" if resumed else "new batch of") + f" {len(rows)} pairs", highlight=False)
@@ -795,10 +936,18 @@ def retrain(
     console.print(f"retrained from {res.base_model} into {target.path}", highlight=False)
 
 
+def quiet_libraries() -> None:
+    """Silence progress bars that are not ours (transformers' "Loading weights", datasets'
+    map, sentence-transformers' tqdm): ticketsim reports its own steps (RichReporter)."""
+    for var in ("HF_DATASETS_DISABLE_PROGRESS_BARS", "TQDM_DISABLE"):
+        os.environ.setdefault(var, "1")
+
+
 def main() -> None:
     """Console-script entry point: one clear line and exit 2 for user errors."""
+    quiet_libraries()
     try:
-        app(standalone_mode=False)
+        app(standalone_mode=False, prog_name="ticketsim")
     except TicketsimError as err:
         if STATE["verbose"]:
             traceback.print_exc()
@@ -810,11 +959,14 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # click usage errors and the unexpected
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # typer's click errors
+            if not exc.format_message():  # no arguments at all: the help was shown
+                sys.exit(0)
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            err_console.print(f"[bold red]error:[/] {exc.format_message()}{where}",
+                              highlight=False, soft_wrap=True)
+            sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
         if STATE["verbose"]:
             traceback.print_exc()
         err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ticketsim.errors import ModelNotFoundError
+from ticketsim.rundir import combine_hashes, file_hash
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -97,8 +98,6 @@ def load_model(name: str | Path | None, device: str | None = None, cache: bool =
 
 def model_fingerprint(folder: str | Path) -> str:
     """Hash of a model folder's weights: stamps indexes and thresholds with the model they belong to."""
-    from ticketsim.rundir import combine_hashes, file_hash
-
     p = Path(folder)
     weights = sorted(p.rglob("*.safetensors")) or sorted(p.rglob("*.bin"))
     if not weights:

@@ -9,7 +9,9 @@ sentence-transformers costs seconds.
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable
+from typing import Any
 
 from ticketsim.config import Config
 from ticketsim.progress import NULL, Reporter
@@ -24,6 +26,8 @@ STAGES: dict[str, str] = {
     "index": "ticketsim.index.stage:run_index",
 }
 ORDER = list(STAGES)
+# said before a stage of `run` starts: "module:function" taking (cfg, run, force=, reporter=)
+BEFORE: dict[str, str] = {"train": "ticketsim.training.estimate:say_estimate"}
 
 
 def stage_function(name: str) -> Callable[..., StageResult]:
@@ -53,32 +57,51 @@ def run_all(
     stage makes the downstream ones rerun without any forcing here.
     """
     results = []
+    skip: set[str] = set()
     for name in stages or ORDER:
-        if name == "train":
-            _say_estimate(cfg, run, force, reporter)
-        result = run_stage(name, cfg, run, force=force, reporter=reporter)
+        if name in skip:
+            continue
+        if name in BEFORE:
+            module, func = BEFORE[name].split(":")
+            getattr(importlib.import_module(module), func)(cfg, run, force=force, reporter=reporter)
+        try:
+            result = run_stage(name, cfg, run, force=force, reporter=reporter)
+        except Exception as err:
+            if name != "pairs" or type(err).__name__ != "NoTrainingExamples" or not (
+                    cold_start_plan(_ingest_summary(run))):
+                raise
+            # cold start with nothing to train on: the index uses the base model
+            reporter.log(f"pairs: {err}; no links either, so nothing is trained or evaluated "
+                         "and the index uses the base model")
+            skip |= {"train", "evaluate"}
+            continue
         results.append(result)
         if on_done:
             on_done(result)
     return results
 
 
-def _say_estimate(cfg: Config, run: RunDir, force: bool, reporter: Reporter) -> None:
-    """Before the long stages: how long they will take (a probe of a few seconds).
+def cold_start_plan(ingest_summary: dict[str, Any]) -> list[str]:
+    """What a run can and cannot measure, said up front (empty when known links exist)."""
+    links = ingest_summary.get("links") or {}
+    if int(links.get("positive", 0) or 0) > 0:
+        return []
+    cats = bool(ingest_summary.get("categories") or ingest_summary.get("subcategories"))
+    lines = ["no known links: link retrieval (MRR@10, recall) and duplicate thresholds cannot "
+             "be measured in this run"]
+    if cats:
+        lines.append("tickets have categories: training uses same-category pairs, and evaluate "
+                     "measures routing (kNN category of held-out tickets) for BM25, the base and "
+                     "the fine-tuned model")
+    else:
+        lines.append("tickets have no categories either: training uses each ticket's short vs "
+                     "long description, and evaluate has nothing to measure")
+    lines.append("the index is built on the fine-tuned model (the base model when nothing was "
+                 "trained); label pairs to measure it")
+    return lines
 
-    Only when training will run (not when its inputs are unchanged) and its inputs exist.
-    """
-    from ticketsim.errors import TicketsimError
-    from ticketsim.training.estimate import estimate_run
-    from ticketsim.training.stage import STAGE, inputs_hash
 
-    if not force and run.is_fresh(STAGE, inputs_hash(cfg, run)):
-        return
-    if not (run.stage_path("pairs") / "train.parquet").is_file():
-        return
-    try:
-        est = estimate_run(cfg, run)
-    except (TicketsimError, OSError, ValueError) as exc:  # the stage itself reports these
-        reporter.log(f"estimate: not available ({exc})")
-        return
-    reporter.log(est.line())
+def _ingest_summary(run: RunDir) -> dict[str, Any]:
+
+    path = run.stage_path("ingest") / "summary.json"
+    return json.loads(path.read_text()) if path.is_file() else {}

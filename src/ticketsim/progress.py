@@ -8,7 +8,7 @@ is watching.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -46,3 +46,37 @@ class ListReporter(NullReporter):
 
 
 NULL = NullReporter()
+
+
+def _duration(seconds: float) -> str:
+    s = int(round(max(seconds, 0.0)))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+class Heartbeat:
+    """Plain progress lines for logs (no TTY): step, share done, elapsed, remaining.
+
+    The CLI starts one per tracked step and prints :meth:`line` at least every ``every``
+    seconds from a timer thread, so a log shows life even while one batch runs long.
+    """
+
+    def __init__(self, description: str, total: int | None, clock: Any = None) -> None:
+        import time
+
+        self.description = description or "working"
+        self.total = total
+        self.done = 0
+        self._clock = clock or time.monotonic
+        self.start = self._clock()
+
+    def line(self) -> str:
+        elapsed = self._clock() - self.start
+        if self.total:
+            share = self.done / self.total
+            left = elapsed * (1 - share) / share if self.done else None
+            return (f"{self.description}: {self.done}/{self.total} ({100 * share:.0f} %), "
+                    f"{_duration(elapsed)} elapsed, "
+                    + (f"~{_duration(left)} left" if left is not None else "remaining unknown"))
+        return f"{self.description}: {self.done} done, {_duration(elapsed)} elapsed"

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ticketsim.errors import TicketsimError
+
 STAMP = "_stamp.json"
 
 
@@ -29,18 +31,6 @@ def file_hash(path: str | Path, chunk: int = 1 << 20) -> str:
     with open(path, "rb") as f:
         while block := f.read(chunk):
             h.update(block)
-    return h.hexdigest()[:16]
-
-
-def tree_hash(path: str | Path) -> str:
-    """Hash of a file, or of every file under a folder (names and bytes), stamps excluded."""
-    p = Path(path)
-    if p.is_file():
-        return file_hash(p)
-    h = hashlib.sha256()
-    for f in sorted(q for q in p.rglob("*") if q.is_file() and q.name != STAMP):
-        h.update(str(f.relative_to(p)).encode())
-        h.update(file_hash(f).encode())
     return h.hexdigest()[:16]
 
 
@@ -115,9 +105,34 @@ class RunDir:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).resolve()
+        if self.path.exists() and not self.path.is_dir():
+            from ticketsim.errors import TicketsimError
+
+            raise TicketsimError("the run directory is a file, not a folder", file=self.path,
+                                 field="--run-dir", hint="give a folder (it is created if missing)")
 
     def stage_path(self, stage: str) -> Path:
         return self.path / stage
+
+    def rel(self, path: str | Path) -> str:
+        """``path`` as stored inside the run: relative when it lies in the run directory, so a
+        copied or moved run uses its own files; other paths stay absolute."""
+        p = Path(path)
+        if not p.is_absolute():
+            return str(p)
+        try:
+            return str(p.resolve().relative_to(self.path))
+        except ValueError:
+            return str(p)
+
+    def resolve(self, stored: str | Path) -> str:
+        """A path read from a run file (meta.json, thresholds.json): relative ones are relative
+        to the run directory; names that are not paths (a hub model id) pass through."""
+        p = Path(stored)
+        if p.is_absolute():
+            return str(p)
+        inside = self.path / p
+        return str(inside) if inside.exists() else str(stored)
 
     def read_stamp(self, stage: str) -> dict[str, Any] | None:
         recover_dir(self.stage_path(stage))
@@ -132,12 +147,10 @@ class RunDir:
     def is_fresh(self, stage: str, inputs_hash: str) -> bool:
         """True when the stage finished before with exactly these inputs and config."""
         stamp = self.read_stamp(stage)
-        return bool(stamp) and stamp.get("inputs_hash") == inputs_hash
+        return stamp is not None and stamp.get("inputs_hash") == inputs_hash
 
     def require(self, stage: str, what: str | None = None) -> Path:
         """Path of a finished stage's folder, or a clear error naming the command to run."""
-        from ticketsim.errors import TicketsimError
-
         if self.read_stamp(stage) is None:
             raise TicketsimError(
                 f"{self.path}: stage '{stage}' has not run in this run directory"

@@ -17,11 +17,53 @@ from ticketsim.errors import TicketsimError
 from ticketsim.rundir import atomic_write_json
 
 FILE = "thresholds.json"
+LABELS = ("duplicate", "related", "unrelated")
+UNKNOWN = ("not measured: these thresholds were fitted before labels were measured; "
+           "rerun `ticketsim evaluate`")
+
+
+def ratio(x: float) -> str:
+    """A share in words a person reads at a glance: 0.9 -> "9 in 10", 0.14 -> "1 in 7"."""
+    if x >= 1.0:
+        return "all"
+    if x <= 0.0:
+        return "none"
+    if x >= 0.95:
+        return f"{min(99, int(100 * x + 0.5))} in 100"
+    if x < 0.15:
+        return f"1 in {int(1 / x + 0.5)}"
+    return f"{int(10 * x + 0.5)} in 10"
+
+
+def describe(label: str, st: dict[str, Any]) -> str:
+    """One sentence: what a label's measured precision and recall mean (or why unmeasured)."""
+    if not st.get("measured"):
+        return f"{label}: not measured ({st.get('why_not') or 'no held-out pairs'})"
+    p, r = st.get("precision"), st.get("recall")
+    found = (f"finds {ratio(r)} of them ({st['found']} of {st['true']})" if r is not None
+             else "nothing to find")
+    if p is None:
+        head = "no held-out pair got this label"
+    elif label == "duplicate":
+        head = f"{ratio(p)} are real duplicates ({st['correct']} of {st['labelled']})"
+    elif label == "related":
+        head = (f"{ratio(p)} are related or duplicates ({st['correct']} of {st['labelled']}; "
+                f"related = {st.get('truth') or 'a known related link'})")
+        found = "with duplicate, " + found
+    else:
+        head = f"{ratio(p)} are really unrelated ({st['correct']} of {st['labelled']})"
+        found = found.replace("finds", "gets")
+    return f"{label}: {head}; {found}"
 
 
 @dataclass
 class Thresholds:
-    """Cosine thresholds plus a Platt calibration ``p = 1 / (1 + exp(-(a * score + b)))``."""
+    """Cosine thresholds plus a Platt calibration ``p = 1 / (1 + exp(-(a * score + b)))``.
+
+    ``labels`` holds each label's cross-fitted precision and recall on held-out pairs
+    and the sentence that says it (:func:`describe`), so every place that shows a label
+    can say what it is worth.
+    """
 
     model_fingerprint: str
     duplicate: float
@@ -30,6 +72,7 @@ class Thresholds:
     calib_b: float = -8.0
     model_path: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def probability(self, score: float) -> float:
         """Calibrated probability that a pair with this similarity is a duplicate."""
@@ -44,6 +87,15 @@ class Thresholds:
             return "related"
         return "unrelated"
 
+    def meaning(self) -> dict[str, str]:
+        """Each label's measured meaning in words (what the page shows as a tooltip)."""
+        return {lab: (self.labels[lab].get("words") or UNKNOWN) if lab in self.labels
+                else f"{lab}: {UNKNOWN}" for lab in LABELS}
+
+    def measured(self) -> dict[str, bool]:
+        """Whether each label's precision and recall were measured on held-out pairs."""
+        return {lab: bool((self.labels.get(lab) or {}).get("measured")) for lab in LABELS}
+
     def save(self, path: str | Path) -> None:
         atomic_write_json(path, asdict(self))
 
@@ -55,11 +107,11 @@ class Thresholds:
             th = cls(**data)
         except (OSError, json.JSONDecodeError, TypeError) as exc:
             raise TicketsimError(f"cannot read thresholds: {exc}", file=p,
-                                 hint="rerun `ticketsim evaluate`") from None
+                                 hint=f"rerun `ticketsim evaluate --run-dir {p.parent.parent}`") from None
         if expect_fingerprint is not None and th.model_fingerprint != expect_fingerprint:
             raise TicketsimError(
                 "thresholds belong to another model "
                 f"({th.model_fingerprint} != {expect_fingerprint})", file=p,
-                hint="rerun `ticketsim evaluate` for the current model",
+                hint=f"rerun `ticketsim evaluate --run-dir {p.parent.parent}` for the current model",
             )
         return th

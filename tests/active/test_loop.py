@@ -52,7 +52,7 @@ def test_cli_suggest_then_import_lands_in_the_store(tmp_path: Path, tiny_model_d
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert len(rows) == cfg.label.n == 5  # label.n from the run's config
     assert {r["strategy"] for r in rows} == {"disagreement"}
-    assert "ticketsim label import" in res.stdout
+    assert f"ticketsim label import {out} --run-dir {run.path}" in res.stdout  # complete
     known = LinksStore(cfg.data.links_store).known_pairs()
     assert not known & {(r["a"], r["b"]) for r in rows}
     # a formula-looking ticket text is escaped in the export

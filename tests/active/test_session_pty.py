@@ -24,22 +24,28 @@ from ticketsim.data.store import LinksStore
 PAIR_RE = re.compile(r"^A: (\S+).*?^B: (\S+)", re.S | re.M)
 
 
-def _controlling_tty() -> None:
-    """In the child: make the pty its controlling terminal, so Ctrl-C sends SIGINT as in a shell."""
+def _controlling_tty(sigint: object = signal.SIG_DFL) -> None:
+    """In the child: make the pty its controlling terminal, so Ctrl-C sends SIGINT as in a shell.
+
+    SIGINT's disposition is set explicitly: a suite run as a background job inherits it as
+    ignored, and the tests must not depend on how pytest was started.
+    """
     import fcntl
     import termios
 
+    signal.signal(signal.SIGINT, sigint)  # type: ignore[arg-type]
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 class Pty:
     """A child process on a pseudo-terminal (stdin, stdout and stderr), read with a timeout."""
 
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+    def __init__(self, args: list[str], env: dict[str, str],
+                 sigint: object = signal.SIG_DFL) -> None:
         master, slave = os.openpty()
         self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env,
                                      close_fds=True, start_new_session=True,
-                                     preexec_fn=_controlling_tty)
+                                     preexec_fn=lambda: _controlling_tty(sigint))
         os.close(slave)
         self.master = master
         self.out = ""
@@ -86,10 +92,10 @@ class Pty:
         return rc
 
 
-def session(run: Path, *extra: str) -> Pty:
+def session(run: Path, *extra: str, sigint: object = signal.SIG_DFL) -> Pty:
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "160", "TERM": "xterm"}
     return Pty([sys.executable, "-m", "ticketsim.cli", "label", "session", "--run-dir", str(run),
-                *extra], env)
+                *extra], env, sigint)
 
 
 def shown_pair(before: str) -> tuple[str, str]:
@@ -170,11 +176,14 @@ def test_session_answers_quit_resume_and_crash(tmp_path: Path, tiny_model_dir: P
     assert p.finish() == 0
 
 
-@pytest.mark.parametrize("keys", ["\x04", "\x03"])
+@pytest.mark.parametrize(("keys", "sigint"), [
+    ("\x04", signal.SIG_DFL), ("\x03", signal.SIG_DFL),
+    # started as a background job would be: Ctrl-C must still quit and save
+    ("\x03", signal.SIG_IGN)], ids=["ctrl-d", "ctrl-c", "ctrl-c-sigint-inherited-ignored"])
 def test_end_of_input_or_ctrl_c_quits_cleanly(tmp_path: Path, tiny_model_dir: Path,
-                                              keys: str) -> None:
+                                              keys: str, sigint: object) -> None:
     cfg, run = indexed_run(tmp_path, tiny_model_dir)
-    p = session(run.path, "--n", "2", "--plain")
+    p = session(run.path, "--n", "2", "--plain", sigint=sigint)
     p.expect("[q] quit > ")
     p.send(keys)
     p.expect("0 answers saved")

@@ -325,3 +325,37 @@ def test_unknown_template_field_is_a_config_error(tmp_path: Path) -> None:
     cfg = make_cfg(tmp_path, write_csv(tmp_path / "t.csv"), text_template="{title}")
     with pytest.raises(ConfigError, match="text_template names unknown field"):
         build_tickets(cfg.data)
+
+
+def test_links_csv_header_detection_without_ticket_ids(tmp_path: Path) -> None:
+    """Without the ticket ids (a plain read_links call) the cells' shape decides."""
+    from ticketsim.data.links import read_links
+
+    cases = {"T1,T4\nT2,T3\n": (2, True), "INC-0001,INC-0007\nINC-0002,INC-0003\n": (2, True),
+             "Issue id,Duplicate id\n1610468,1611120\n": (1, False), "a_id,b_id\nX9,X8\n": (1, False)}
+    for text, (n, headerless) in cases.items():
+        p = tmp_path / "l.csv"
+        p.write_text(text)
+        warnings: list[str] = []
+        links = read_links(p, warnings=warnings)
+        assert len(links) == n, text
+        assert any("no header row" in w for w in warnings) == headerless, (text, warnings)
+    assert [(lk.a, lk.b, lk.row) for lk in read_links(p)] == [("X9", "X8", 2)]
+    p.write_text("T1,T4\nT2,T3\n")
+    assert [(lk.a, lk.b, lk.row) for lk in read_links(p)] == [("T1", "T4", 1), ("T2", "T3", 2)]
+
+
+@pytest.mark.config_keys("data.max_excel_mb")
+def test_max_excel_mb_bounds_the_unpacked_workbook(tmp_path: Path) -> None:
+    """The limit is checked from the zip directory before openpyxl reads anything."""
+    import zipfile
+
+    p = tmp_path / "t.xlsx"
+    pd.DataFrame({"id": [1, 2], "short_description": ["vpn", "mail"], "description": ["a", "b"]}
+                 ).to_excel(p, index=False)
+    unpacked = sum(i.file_size for i in zipfile.ZipFile(p).infolist())
+    ok = config_from_dict({"data": {"tickets": str(p), "max_excel_mb": unpacked / 1e6 + 0.001}})
+    assert build_tickets(ok.data)[0]["id"].tolist() == ["1", "2"]
+    tight = config_from_dict({"data": {"tickets": str(p), "max_excel_mb": unpacked / 1e6 - 0.001}})
+    with pytest.raises(TicketsimError, match=r"unpacks to .* MB, over the limit .*data.max_excel_mb"):
+        build_tickets(tight.data)

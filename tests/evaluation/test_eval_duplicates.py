@@ -61,3 +61,124 @@ def test_knn_routing_votes_by_similarity() -> None:
     assert out["category"]["accuracy"] == 1.0  # .9 + .8 for net beats .95 for mail
     out = routing.evaluate_routing(lambda q: m[q], split, {"category": labels}, k=1)
     assert out["category"]["accuracy"] == 0.0 and out["category"]["k"] == 1
+
+
+# ----------------------------------------------------------------- labels a person can trust
+def test_same_topic_results_are_related_pairs_and_shown_is_the_top_k() -> None:
+    ranking = Ranking("m", [0], [[(1, .9), (2, .8), (3, .7), (4, .6)]], [{}])
+    topic = duplicates.topic_keys([np.array(["mail", "mail", "net", "mail", ""], dtype=object),
+                                   np.array(["outlook", "outlook", "vpn", "outlook", "x"],
+                                            dtype=object)])
+    assert topic is not None and topic[4] == "" and topic[0] == topic[1] != topic[2]
+    p = duplicates.build_pairs(ranking, [{2: "duplicate"}], set(), [], top_k=2,
+                               random_per_query=0, n_corpus=5, seed=0, topic=topic)
+    assert list(zip(p.b.tolist(), p.kind, p.shown.tolist(), strict=True)) == [
+        (2, "duplicate", True), (1, "topic", True), (3, "topic", False)]
+    assert p.truth().tolist() == ["duplicate", "related", "related"]
+    assert duplicates.topic_keys([np.array(["", ""], dtype=object)]) is None
+    assert duplicates.topic_keys([]) is None
+
+
+def _desk(n_queries: int = 20) -> tuple[np.ndarray, duplicates.PairSet]:
+    """Per query: one duplicate (.9), two same-topic results (.6, .55), two others (.3, .5).
+
+    Like the demo: a desk's top results are mostly tickets about the same issue that are
+    not duplicates; the old rule counted them as negatives, so "related" never fired.
+    """
+    a, b, kinds, scores = [], [], [], []
+    for q in range(n_queries):
+        for j, (k, s) in enumerate([("duplicate", .9), ("topic", .6), ("topic", .55),
+                                    ("negative", .5), ("negative", .3)]):
+            a.append(q)
+            b.append(100 + 10 * q + j)
+            kinds.append(k)
+            scores.append(s + 0.001 * (q % 3))
+    n = len(a)
+    pairs = duplicates.PairSet(np.array(a), np.array(b), np.array([k == "duplicate" for k in kinds],
+                               dtype=np.int64), kinds,
+                               ["link" if k == "duplicate" else "hard" for k in kinds],
+                               np.ones(n, dtype=bool))
+    return np.array(scores), pairs
+
+
+def test_related_cut_takes_same_topic_results_as_related() -> None:
+    scores, pairs = _desk()
+    fit = duplicates.fit_thresholds(scores, pairs.kind, target_precision=0.9,
+                                    threshold_rule="precision")
+    assert fit is not None
+    assert 0.6 < fit["duplicate"] <= 0.9  # topic pairs stay below the duplicate cut
+    assert 0.5 < fit["related"] <= 0.55  # both topic results are related, the 0.5 one is not
+    # without topic pairs nothing defines related: the cut keeps 9 in 10 duplicates
+    plain = duplicates.fit_thresholds(scores, ["negative" if k == "topic" else k for k in pairs.kind],
+                                      target_precision=0.9, threshold_rule="precision")
+    assert plain is not None and not plain["related_measurable"] and fit["related_measurable"]
+
+
+def test_label_stats_are_cross_fitted_counts_and_words() -> None:
+    scores, pairs = _desk()
+    fold_of = {q: q % 5 for q in range(20)}
+    st = duplicates.label_stats(scores, pairs, fold_of, target_precision=0.9,
+                                threshold_rule="precision", min_positives=10,
+                                related_truth="same category and subcategory")
+    # every fold's cuts separate the kinds exactly: 20 duplicates, 40 related, 20 + 20 unrelated
+    assert (st["duplicate"]["labelled"], st["duplicate"]["correct"], st["duplicate"]["true"]) == (
+        20, 20, 20)
+    assert st["duplicate"]["precision"] == 1.0 and st["duplicate"]["recall"] == 1.0
+    assert (st["related"]["labelled"], st["related"]["correct"]) == (40, 40)
+    assert st["related"]["recall"] == 1.0  # 60 duplicate-or-related pairs, none called unrelated
+    assert (st["unrelated"]["labelled"], st["unrelated"]["correct"]) == (40, 40)
+    assert all(v["measured"] for v in st.values())
+    assert st["duplicate"]["words"] == (
+        "duplicate: all are real duplicates (20 of 20); finds all of them (20 of 20)")
+    assert "related = same category and subcategory" in st["related"]["words"]
+    few = duplicates.label_stats(scores, pairs, fold_of, target_precision=0.9,
+                                 threshold_rule="precision", min_positives=21, related_truth="x")
+    assert not few["duplicate"]["measured"]
+    assert few["duplicate"]["words"] == ("duplicate: not measured (only 20 held-out duplicate "
+                                         "pairs (fewer than 21))")
+    one = duplicates.label_stats(scores, pairs, {q: 0 for q in range(20)}, target_precision=0.9,
+                                 threshold_rule="precision", min_positives=1, related_truth="x")
+    assert not any(v["measured"] for v in one.values())
+    assert "too few link clusters" in one["related"]["words"]
+
+
+def test_label_stats_count_what_a_person_sees() -> None:
+    scores, pairs = _desk()
+    # the .3 results are not shown: they leave the population (they are unrelated and labelled so)
+    pairs.shown = np.array([s >= 0.5 for s in scores])
+    st = duplicates.label_stats(scores, pairs, {q: q % 5 for q in range(20)},
+                                target_precision=0.9, threshold_rule="precision",
+                                min_positives=10, related_truth="x")
+    assert st["unrelated"]["labelled"] == 20 and st["unrelated"]["true"] == 20
+    no_topic = [("negative" if k == "topic" else k) for k in pairs.kind]
+    plain = duplicates.PairSet(pairs.a, pairs.b, pairs.label, no_topic, pairs.source, pairs.shown)
+    st = duplicates.label_stats(scores, plain, {q: q % 5 for q in range(20)},
+                                target_precision=0.9, threshold_rule="precision",
+                                min_positives=10, related_truth="x")
+    assert not st["related"]["measured"] and "no related links and no categories" in \
+        st["related"]["why_not"]
+    assert st["duplicate"]["measured"]
+
+
+@pytest.mark.parametrize(("x", "words"), [(0.9, "9 in 10"), (0.14, "1 in 7"), (1.0, "all"),
+                                          (0.0, "none"), (0.97, "97 in 100"), (0.25, "3 in 10"),
+                                          (0.02, "1 in 50")])
+def test_ratio_words(x: float, words: str) -> None:
+    from ticketsim.thresholds import ratio
+
+    assert ratio(x) == words
+
+
+def test_describe_says_precision_and_recall_in_words() -> None:
+    from ticketsim.thresholds import describe
+
+    st = {"measured": True, "precision": 27 / 30, "recall": 27 / 190, "labelled": 30,
+          "correct": 27, "true": 190, "found": 27}
+    assert describe("duplicate", st) == (
+        "duplicate: 9 in 10 are real duplicates (27 of 30); finds 1 in 7 of them (27 of 190)")
+    rel = describe("related", {**st, "truth": "same category and subcategory"})
+    assert rel.startswith("related: 9 in 10 are related or duplicates (27 of 30; related = same "
+                          "category and subcategory); with duplicate, finds 1 in 7")
+    assert describe("unrelated", st).startswith("unrelated: 9 in 10 are really unrelated")
+    assert describe("related", {"measured": False, "why_not": "no categories"}) == (
+        "related: not measured (no categories)")

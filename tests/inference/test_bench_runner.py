@@ -1,4 +1,8 @@
-"""bench/run_all.py: runs every script with the agreed flags, collects JSON, reports failures."""
+"""``python -m bench.run_all``: runs every benchmark with the agreed flags, collects JSON, reports failures.
+
+Tested through its command line on a copy of the bench package whose benchmarks are fakes
+(the real ones take minutes); the runner, its README renderer and helpers are the real files.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-RUN_ALL = Path(__file__).resolve().parents[2] / "bench" / "run_all.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+INFRA = ("__init__.py", "run_all.py", "_readme.py", "_common.py")  # the runner, not benchmarks
 
 FAKE = '''
 import argparse, json, sys
@@ -23,10 +28,12 @@ print("table of NAME")
 def _bench_dir(tmp_path: Path, failing: bool = False) -> Path:
     bench = tmp_path / "repo" / "bench"
     bench.mkdir(parents=True)
-    shutil.copy(RUN_ALL, bench / "run_all.py")
+    for name in INFRA:
+        shutil.copy(BENCH / name, bench / name)
     for name in ("encode", "search"):
         (bench / f"{name}.py").write_text(FAKE.replace("NAME", name))
     (bench / "_helpers.py").write_text("raise SystemExit(3)\n")  # not a benchmark
+    (bench.parent / "README.md").write_text("# x\n\n<!-- bench:start -->\nold\n<!-- bench:end -->\n")
     if failing:
         (bench / "train.py").write_text("import sys; sys.exit(4)\n")
     return bench
@@ -34,7 +41,7 @@ def _bench_dir(tmp_path: Path, failing: bool = False) -> Path:
 
 def test_runs_every_script_and_writes_summary(tmp_path: Path) -> None:
     bench = _bench_dir(tmp_path)
-    res = subprocess.run([sys.executable, str(bench / "run_all.py"), "--large"],
+    res = subprocess.run([sys.executable, "-m", "bench.run_all", "--large"], cwd=bench.parent,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     summary = json.loads((bench / "results" / "summary-large.json").read_text())
@@ -47,7 +54,7 @@ def test_runs_every_script_and_writes_summary(tmp_path: Path) -> None:
 
 def test_a_failing_script_fails_the_run_but_others_still_run(tmp_path: Path) -> None:
     bench = _bench_dir(tmp_path, failing=True)
-    res = subprocess.run([sys.executable, str(bench / "run_all.py")], capture_output=True,
+    res = subprocess.run([sys.executable, "-m", "bench.run_all"], cwd=bench.parent, capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 1
     summary = json.loads((bench / "results" / "summary.json").read_text())
@@ -58,13 +65,13 @@ def test_a_failing_script_fails_the_run_but_others_still_run(tmp_path: Path) -> 
 def test_large_only_scripts_stay_out_of_the_small_run(tmp_path: Path) -> None:
     bench = _bench_dir(tmp_path)
     (bench / "active_learning.py").write_text(FAKE.replace("NAME", "active_learning"))
-    small = subprocess.run([sys.executable, str(bench / "run_all.py")], capture_output=True,
+    small = subprocess.run([sys.executable, "-m", "bench.run_all"], cwd=bench.parent, capture_output=True,
                            text=True, timeout=120)
     assert small.returncode == 0, small.stderr
     names = [e["benchmark"] for e in
              json.loads((bench / "results" / "summary.json").read_text())["benchmarks"]]
     assert names == ["encode", "search"] and "not in the small run: active_learning" in small.stdout
-    subprocess.run([sys.executable, str(bench / "run_all.py"), "--large"], check=True,
+    subprocess.run([sys.executable, "-m", "bench.run_all", "--large"], cwd=bench.parent, check=True,
                    capture_output=True, timeout=120)
     large = json.loads((bench / "results" / "summary-large.json").read_text())["benchmarks"]
     assert [e["benchmark"] for e in large] == ["encode", "active_learning", "search"]  # encode first
@@ -72,14 +79,13 @@ def test_large_only_scripts_stay_out_of_the_small_run(tmp_path: Path) -> None:
 
 def test_readme_tables_are_regenerated_from_results(tmp_path: Path) -> None:
     bench = _bench_dir(tmp_path)
-    shutil.copy(RUN_ALL.with_name("_readme.py"), bench / "_readme.py")
     (bench / "train.py").write_text(FAKE.replace("NAME", "train").replace(
         '"tickets_per_s": 100.0 if a.large else 10.0', '"pairs_per_s": 19.25, "vs_st_script": 1.01')
         .replace('"settings": {}', '"settings": {"rows": 433, "batch_size": 32, '
                  '"max_seq_length": 128, "epochs": 1.0}'))
-    readme = bench.parent / "README.md"
+    readme = bench.parent / "README.md"  # a small run regenerates its tables
     readme.write_text("# x\n\n<!-- bench:start -->\nold\n<!-- bench:end -->\n\n## After\n")
-    res = subprocess.run([sys.executable, str(bench / "run_all.py")], capture_output=True,
+    res = subprocess.run([sys.executable, "-m", "bench.run_all"], cwd=bench.parent, capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     text = readme.read_text()

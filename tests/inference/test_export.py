@@ -11,7 +11,9 @@ from inference_helpers import ticket_texts
 
 from ticketsim.errors import TicketsimError
 from ticketsim.inference import load_encoder
-from ticketsim.inference.export import META, agreement, export_onnx
+from ticketsim.inference.agreement import agreement
+from ticketsim.inference.export import export_onnx
+from ticketsim.inference.onnx_meta import META
 
 
 def test_fp32_graph_matches_torch_and_sentence_transformers(tiny_onnx_dir: Path,

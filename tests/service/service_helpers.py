@@ -41,8 +41,12 @@ def service_config(model: Path, links: Path, **serve: Any) -> Config:
 
 
 @contextlib.contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Run ``app`` with uvicorn on a free loopback port in a thread; yields the base URL."""
+def serving(app: Any, cfg: Config | None = None) -> Iterator[str]:
+    """Run ``app`` with uvicorn on a free loopback port in a thread; yields the base URL.
+
+    With ``cfg``, the server is configured as ``ticketsim serve`` configures it
+    (:func:`ticketsim.service.app.server_config`: protocol, keep-alive), on loopback.
+    """
     import socket
     import threading
     import time
@@ -52,7 +56,15 @@ def serving(app: Any) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    if cfg is not None:
+        from ticketsim.service.app import server_config
+
+        local = cfg.model_copy(deep=True)
+        local.serve.host, local.serve.port = "127.0.0.1", port
+        conf = server_config(app, local, log_level="warning")
+    else:
+        conf = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(conf)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 30

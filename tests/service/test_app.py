@@ -253,3 +253,43 @@ def test_internal_errors_are_json_without_traces(make_client) -> None:  # type: 
 def test_scrub_removes_paths() -> None:
     assert scrub("cannot read /srv/runs/a/index/meta.json now") == "cannot read <path> now"
     assert scrub("ticket 'INC/1' is not in the index") == "ticket 'INC/1' is not in the index"
+
+
+def _write_thresholds(run: RunDir, labels: dict) -> None:
+    import json
+
+    from ticketsim.thresholds import FILE, Thresholds
+
+    fp = json.loads((run.path / "index" / "meta.json").read_text())["model_fingerprint"]
+    (run.path / "evaluate").mkdir(exist_ok=True)
+    Thresholds(model_fingerprint=fp, duplicate=0.95, related=-1.0, labels=labels).save(
+        run.path / "evaluate" / FILE)
+
+
+DUP_WORDS = "duplicate: 9 in 10 are real duplicates (27 of 30); finds 1 in 7 of them (27 of 190)"
+REL_WORDS = "related: not measured (no related links and no categories define related)"
+
+
+def test_labels_say_what_they_are_worth(make_client, svc_run: RunDir) -> None:  # type: ignore[no-untyped-def]
+    from ticketsim.thresholds import LABELS
+
+    c0 = make_client()  # no thresholds: no labels, and nothing claims a meaning
+    assert c0.get("/stats").json()["labels"] is None
+    out = c0.post("/search", json={"ticket_id": "T00", "k": 3}).json()
+    assert out["label_meaning"] is None and all(h["label"] is None for h in out["hits"])
+    _write_thresholds(svc_run, {
+        "duplicate": {"measured": True, "precision": 0.9, "recall": 27 / 190, "words": DUP_WORDS},
+        "related": {"measured": False, "precision": 0.5, "recall": 0.5, "words": REL_WORDS}})
+    c = make_client()
+    st = c.get("/stats").json()["labels"]
+    assert st["duplicate"] == {"min_score": 0.95, "measured": True, "precision": 0.9,
+                               "recall": pytest.approx(27 / 190), "words": DUP_WORDS}
+    # an unmeasured label never shows numbers as facts
+    assert st["related"] == {"min_score": -1.0, "measured": False, "precision": None,
+                             "recall": None, "words": REL_WORDS}
+    assert st["unrelated"]["words"].startswith("unrelated: not measured")
+    out = c.post("/search", json={"ticket_id": "T00", "k": 5}).json()
+    assert out["label_meaning"] == {lab: st[lab]["words"] for lab in LABELS}
+    assert {h["label"] for h in out["hits"]} <= {"duplicate", "related"}  # related cut -1
+    assert c.get("/openapi.json").json()["components"]["schemas"]["SearchOut"]["properties"][
+        "label_meaning"]

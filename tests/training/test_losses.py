@@ -123,3 +123,12 @@ def test_matryoshka_dims_larger_than_the_model_fail(tiny_model_dir: Path) -> Non
 
     with pytest.raises(TicketsimError, match="exceed the model's embedding dimension 32"):
         _loss(tiny_model_dir, losses={"matryoshka": {"dims": [64, 16]}})
+
+
+def test_docs_table_names_every_loss_with_its_class() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "losses.md").read_text()
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip()
+            for line in doc.splitlines() if line.startswith("| `")}
+    documented = {name.split("`")[1]: cls for name, cls in rows.items()
+                  if "matryoshka" not in name and cls.endswith("Loss")}
+    assert documented == {r.name: r.st_class for r in LOSSES.values()}

@@ -106,7 +106,7 @@ class CandidateGenerator:
             raise TicketsimError(f"{len(ids)} tickets but {len(vectors)} vectors")
         vec = np.asarray(vectors, dtype=np.float32)
         norms = np.linalg.norm(vec, axis=1, keepdims=True)
-        vec = vec / np.where(norms == 0, 1.0, norms)
+        vec /= np.where(norms == 0, 1.0, norms)
         allowed = np.ones(len(ids), dtype=bool) if allowed_ids is None else np.isin(
             ids, list(allowed_ids))
         pool_idx = np.flatnonzero(allowed)
@@ -165,7 +165,7 @@ def index_tickets(cfg: Config, run: RunDir, reporter: Reporter = NULL) -> tuple[
             vecs.append(v)
         if not keys:
             raise TicketsimError(f"{run.path}: the index holds no tickets",
-                                 hint="run `ticketsim index` first")
+                                 hint=f"run `ticketsim index --run-dir {run.path}` first")
         all_keys = np.concatenate(keys)
         records = store.records(all_keys.tolist())
         texts = store.texts(all_keys.tolist())
@@ -185,7 +185,8 @@ def pool_for_run(cfg: Config, run: RunDir, *, exclude: Iterable[tuple[str, str]]
     """
     tickets, vectors, thresholds = index_tickets(cfg, run, reporter)
     if thresholds is None:
-        reporter.log("label: no thresholds for this model (run `ticketsim evaluate`); "
+        reporter.log(f"label: no thresholds for this model (run `ticketsim evaluate --run-dir {run.path}`"
+                     "; with no links yet there are none); "
                      "uncertainty falls back to the median similarity")
     known = LinksStore(cfg.data.links_store).known_pairs()
     gen = CandidateGenerator.from_config(cfg.label)

@@ -160,15 +160,24 @@ def parse_answers(path: str | Path, *, known_ids: set[str] | None = None,
         raise TicketsimError("file not found", file=path)
     answers: dict[tuple[str, str], tuple[int, tuple[int, str]]] = {}
     blank = 0
-    for n, row in _read_rows(path, fmt):
+    rows_read = list(_read_rows(path, fmt))
+    if known_ids is not None:  # name every unknown id at once, not only the first
+        unknown = [(n, key, unescape_cell(row.get(key, "").strip())) for n, row in rows_read
+                   for key in ("a", "b")]
+        unknown = [u for u in unknown if u[2] and u[2] not in known_ids]
+        if unknown:
+            n, key, _ = unknown[0]
+            names = list(dict.fromkeys(repr(v) for _, _, v in unknown))
+            raise TicketsimError(f"unknown ticket id{'s' if len(names) > 1 else ''} "
+                                 f"{', '.join(names)}", file=path, row=n, field=key,
+                                 hint="every pair must come from this run's tickets; nothing "
+                                 "was imported")
+    for n, row in rows_read:
         a = unescape_cell(row.get("a", "").strip())
         b = unescape_cell(row.get("b", "").strip())
         for key, val in (("a", a), ("b", b)):
             if not val:
                 raise TicketsimError("empty ticket id", file=path, row=n, field=key)
-            if known_ids is not None and val not in known_ids:
-                raise TicketsimError(f"unknown ticket id {val!r}", file=path, row=n, field=key,
-                                     hint="the pair must come from this run's tickets")
         if a == b:
             raise TicketsimError(f"a ticket cannot be linked to itself ({a!r})", file=path,
                                  row=n, field="b")

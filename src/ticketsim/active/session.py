@@ -20,7 +20,9 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -128,6 +130,27 @@ def _cbreak(stream: IO[str]) -> Iterator[bool]:
         termios.tcsetattr(fd, termios.TCSADRAIN, old)
 
 
+@contextlib.contextmanager
+def _ctrl_c_interrupts() -> Iterator[None]:
+    """Ctrl-C quits the session even when SIGINT was inherited as ignored.
+
+    A shell starts background jobs (``cmd &``, CI runners) with SIGINT ignored; a person at the
+    session's terminal still expects Ctrl-C to quit and save, so the default handler is put back
+    for the session's lifetime and the inherited state restored after.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.getsignal(signal.SIGINT)
+    if old is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if old is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, old)
+
+
 def key_reader(stream: IO[str], single_key: bool) -> Callable[[], str]:
     """A function returning the next answer key ('' at end of input)."""
     def read() -> str:
@@ -199,7 +222,7 @@ class LabelSession:
         todo = remaining(self.rows, self.store, self.folder)
         summary = SessionSummary(remaining=len(todo))
         total = len(todo)
-        with _cbreak(self.stdin) as single:
+        with _cbreak(self.stdin) as single, _ctrl_c_interrupts():
             read = key_reader(self.stdin, single)
             for i, row in enumerate(todo, start=1):
                 self._show(row, i, total)

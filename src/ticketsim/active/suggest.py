@@ -16,6 +16,7 @@ import pandas as pd
 
 from ticketsim.active.candidates import CandidatePool, pool_for_run
 from ticketsim.active.exchange import export_rows, write_export
+from ticketsim.active.strategies import build_strategy
 from ticketsim.config import Config, LabelConfig
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir
@@ -44,8 +45,6 @@ def who_answers(cfg: LabelConfig) -> str:
 def suggest(cfg: Config, run: RunDir, *, n: int | None = None, strategy: str | None = None,
             exclude: Iterable[tuple[str, str]] = (), reporter: Reporter = NULL) -> Suggestion:
     """Pick ``n`` (default ``label.n``) pairs by ``strategy`` (default ``label.strategy``)."""
-    from ticketsim.active.strategies import build_strategy
-
     strat = build_strategy(cfg.label, strategy)
     pool = pool_for_run(cfg, run, exclude=exclude, reporter=reporter)
     selected = strat.select(pool, n or cfg.label.n)

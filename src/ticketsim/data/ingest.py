@@ -23,6 +23,7 @@ from ticketsim.data.links import Link, read_links
 from ticketsim.data.readers import read_table
 from ticketsim.data.store import LinksStore
 from ticketsim.errors import ConfigError, TicketsimError
+from ticketsim.ids import RESERVED_COLUMNS, id_problem, short
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes, file_hash
 
@@ -78,8 +79,10 @@ def _mapped(df: pd.DataFrame, cfg: DataConfig, path: Path) -> dict[str, str]:
                 f"extra column '{extra}' is not in the file", file=path,
                 field="data.columns.extra", hint="remove it from data.columns.extra or fix its name",
             )
-        if extra in CORE or extra == "text":
-            raise ConfigError(f"data.columns.extra: '{extra}' clashes with a ticket field name")
+        if extra in CORE or extra in RESERVED_COLUMNS:
+            raise ConfigError(f"data.columns.extra: '{extra}' clashes with a ticket or result field "
+                              f"name (reserved: {', '.join(RESERVED_COLUMNS)})",
+                              hint="rename that column in the export")
     return mapping
 
 
@@ -90,7 +93,9 @@ def build_tickets(
     if cfg.tickets is None:
         raise ConfigError("data.tickets is not set", hint="give the ticket export path in the config")
     path = Path(cfg.tickets)
-    df = read_table(path, cfg.format, encoding=cfg.encoding, delimiter=cfg.delimiter, sheet=cfg.sheet)
+    df = read_table(path, cfg.format, encoding=cfg.encoding, delimiter=cfg.delimiter, sheet=cfg.sheet,
+                    max_excel_bytes=int(cfg.max_excel_mb * 1e6))
+    warnings = list(df.attrs.get("warnings", []))
     rows = df.attrs["row_numbers"]
     mapping = _mapped(df, cfg, path)
     available = set(TEXT_FIELDS) | set(cfg.columns.extra)
@@ -125,7 +130,12 @@ def build_tickets(
     if "created" in mapping:
         raw = df[mapping["created"]].astype(str).str.strip()
         parsed = pd.to_datetime(raw.replace("", None), errors="coerce", format="mixed", utc=True)
-        created_bad = int((parsed.isna() & (raw != "")).sum())
+        bad = parsed.isna() & (raw != "")
+        created_bad = int(bad.sum())
+        if created_bad:
+            first = int(np.flatnonzero(bad.to_numpy())[0])
+            warnings.append(f"{created_bad} '{mapping['created']}' value(s) are not dates and were "
+                            f"left empty (first: row {rows[first]}, {short(raw.iloc[first], 40)!r})")
         out["created"] = parsed.dt.tz_localize(None).to_numpy()
     else:
         out["created"] = pd.NaT
@@ -163,12 +173,20 @@ def build_tickets(
             file=path, row=int(dup_rows[1]), field=mapping.get("id", "id"),
             hint="ids must be unique; de-duplicate the export or map another id column",
         )
+    problems = kept["id"].map(id_problem)
+    if problems.notna().any():  # the one id rule of the API (ticketsim.ids)
+        first = int(np.flatnonzero(problems.notna().to_numpy())[0])
+        raise TicketsimError(f"ticket id {problems.iloc[first]}", file=path,
+                             row=int(kept["row"].iloc[first]), field=mapping.get("id", "id"),
+                             hint="the REST API could not reach such a ticket; map another id "
+                             "column or shorten the ids")
     counts = {
         "rows_read": n_in,
         "rows_kept": int(len(kept)),
         "rows_dropped": {k: v for k, v in reasons.items() if v},
         "ids_trimmed": trimmed,
         "created_unparseable": created_bad,
+        "warnings": [f"{path.name}: {w}" for w in warnings],
     }
     return kept.drop(columns=["row"]), counts
 
@@ -245,7 +263,9 @@ def ingest(
     ids = set(tickets["id"])
     link_counts: dict[str, Any] = {"read": 0}
     if cfg.links:
-        links = read_links(cfg.links, encoding=cfg.encoding)
+        link_warnings: list[str] = []
+        links = read_links(cfg.links, encoding=cfg.encoding, ids=ids, warnings=link_warnings)
+        counts["warnings"] += [f"{Path(cfg.links).name}: {w}" for w in link_warnings]
         link_counts["read"] = len(links)
         good, lc = _resolve_links(links, ids, cfg, Path(cfg.links))
         link_counts.update(lc)

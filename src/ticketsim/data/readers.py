@@ -9,8 +9,10 @@ the first ticket row 2 (for JSON lines: the line number).
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -47,9 +49,12 @@ def read_text(path: Path, encoding: str | None) -> str:
     """Decode a text file; invalid bytes are an error naming the row, not mojibake."""
     raw = path.read_bytes()
     if path.suffix.lower() == ".gz":
-        import gzip
-
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as exc:  # EOFError: click would report 'aborted'
+            raise TicketsimError(f"not a complete gzip file ({exc or type(exc).__name__})", file=path,
+                                 hint="the file is truncated or damaged: copy or export it again"
+                                 ) from None
     enc = encoding or "utf-8-sig"
     try:
         text = raw.decode(enc)
@@ -77,11 +82,42 @@ def sniff_delimiter(sample: str) -> str:
         return best if counts[best] else ","
 
 
+def _csv_warnings(text: str, sep: str) -> list[str]:
+    """What pandas would change without a word: short rows padded, repeated column names."""
+    out: list[str] = []
+    try:
+        records = [r for r in csv.reader(io.StringIO(text), delimiter=sep) if r]
+    except csv.Error:  # pandas reports unreadable CSV itself
+        return out
+    if not records:
+        return out
+    header = [h.strip().removeprefix("\ufeff") for h in records[0]]
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            out.append(f"column name '{name}' appears more than once: only the first is read "
+                       f"under that name (the next is '{name}.1')")
+        seen.add(name)
+    short = [i for i, r in enumerate(records[1:], start=2) if len(r) < len(header)]
+    if short:
+        out.append(f"{len(short)} row(s) have fewer fields than the header's {len(header)} and "
+                   f"were padded with empty values (first: row {short[0]})")
+    return out
+
+
 def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> pd.DataFrame:
     text = read_text(path, encoding)
     if not text.strip():
         raise TicketsimError("the file is empty", file=path, hint="export the tickets again")
+    warnings: list[str] = []
+    nul = text.count("\x00")
+    if nul:
+        line = text[: text.index("\x00")].count("\n") + 1
+        text = text.replace("\x00", "")
+        warnings.append(f"{nul} NUL byte(s) removed (first on line {line}); a file full of them "
+                        "is usually UTF-16: set data.encoding")
     sep = delimiter or sniff_delimiter(text[:65536])
+    warnings += _csv_warnings(text, sep)
     try:
         df = pd.read_csv(
             io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False,
@@ -92,6 +128,7 @@ def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> pd.Dat
                              hint="check quoting, or set data.delimiter") from None
     except pd.errors.EmptyDataError:
         raise TicketsimError("the file is empty", file=path, hint="export the tickets again") from None
+    df.attrs["warnings"] = warnings
     return df
 
 
@@ -106,6 +143,8 @@ def json_records(text: str, path: Path) -> list[tuple[int, object]]:
             data = json.loads(stripped)
         except json.JSONDecodeError as exc:
             raise TicketsimError(f"not valid JSON: {exc.msg}", file=path, row=exc.lineno) from None
+        except RecursionError:
+            raise TicketsimError(TOO_DEEP, file=path, hint=FLAT) from None
         return list(enumerate(data, start=1))
     out: list[tuple[int, object]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -115,7 +154,13 @@ def json_records(text: str, path: Path) -> list[tuple[int, object]]:
             out.append((lineno, json.loads(line)))
         except json.JSONDecodeError as exc:
             raise TicketsimError(f"not valid JSON: {exc.msg}", file=path, row=lineno) from None
+        except RecursionError:
+            raise TicketsimError(TOO_DEEP, file=path, row=lineno, hint=FLAT) from None
     return out
+
+
+TOO_DEEP = "JSON nested too deeply to read"
+FLAT = "one flat object per ticket or link is expected"
 
 
 def _read_jsonl(path: Path, encoding: str | None) -> pd.DataFrame:
@@ -146,17 +191,55 @@ def _to_exact_str(v: object) -> str:
     return str(v)
 
 
-def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
+def check_zip_size(path: Path, max_bytes: int) -> None:
+    """Refuse an .xlsx whose parts unpack to more than ``max_bytes`` (a zip bomb) before reading it.
+
+    openpyxl holds a whole sheet in memory, at many times its XML size: a 1 MB bomb took
+    2.3 GB. The sizes come from the zip directory, so nothing is unpacked to check them.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            total = sum(max(i.file_size, 0) for i in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise TicketsimError(f"not a readable .xlsx (zip) file: {exc}", file=path,
+                             hint="open and save it in Excel again, or export CSV") from None
+    if total > max_bytes:
+        raise TicketsimError(
+            f"the workbook unpacks to {total / 1e6:,.0f} MB, over the limit of "
+            f"{max_bytes / 1e6:,.0f} MB (data.max_excel_mb); refused unread (a zip bomb, or a "
+            "sheet too large for memory)", file=path,
+            hint="export CSV instead, or raise data.max_excel_mb if the file is trusted")
+
+
+def _read_excel(path: Path, sheet: str | int | None, max_bytes: int) -> pd.DataFrame:
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        check_zip_size(path, max_bytes)
     try:
         df = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=object)
+    except ImportError as exc:  # .xls needs xlrd, which ticketsim does not install
+        raise TicketsimError(f"cannot read {path.suffix or 'this'} files here: {exc}", file=path,
+                             hint="save the sheet as .xlsx or CSV, or install the reader named") from None
     except ValueError as exc:
-        raise TicketsimError(f"cannot read sheet {sheet!r}: {exc}", file=path,
-                             field="data.sheet") from None
+        if sheet is not None and "not found" in str(exc).lower():
+            raise TicketsimError(f"cannot read sheet {sheet!r}: {exc}", file=path,
+                                 field="data.sheet") from None
+        raise TicketsimError(f"not a readable Excel file: {exc}", file=path,
+                             hint="open and save it in Excel again, or export CSV") from None
+    except Exception as exc:  # a damaged workbook: the reader's own exception types vary
+        raise TicketsimError(f"not a readable Excel file: {type(exc).__name__}: {exc}", file=path,
+                             hint="open and save it in Excel again, or export CSV") from None
     return df.map(_to_exact_str)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
-    df = pd.read_parquet(path)
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow's ArrowInvalid / OSError for a damaged or foreign file
+        raise TicketsimError(f"not a readable Parquet file: {type(exc).__name__}: {exc}", file=path,
+                             hint="write the file again, or set data.format if it is not Parquet"
+                             ) from None
     return df.astype(object).map(_to_exact_str)
 
 
@@ -167,8 +250,13 @@ def read_table(
     encoding: str | None = None,
     delimiter: str | None = None,
     sheet: str | int | None = None,
+    max_excel_bytes: int = 200_000_000,
 ) -> pd.DataFrame:
-    """Read an export into a DataFrame of strings; ``df.attrs['row_numbers']`` gives source rows."""
+    """Read an export into a DataFrame of strings.
+
+    ``df.attrs['row_numbers']`` gives source rows, ``df.attrs['warnings']`` what reading
+    changed without failing (NUL bytes removed, short rows padded, repeated column names).
+    """
     p = Path(path)
     if not p.is_file():
         raise TicketsimError("file not found", file=p, hint="check data.tickets / the path given")
@@ -180,12 +268,13 @@ def read_table(
     elif kind == "jsonl":
         df = _read_jsonl(p, encoding)
     elif kind == "excel":
-        df = _read_excel(p, sheet)
+        df = _read_excel(p, sheet, max_excel_bytes)
     else:
         df = _read_parquet(p)
     df.columns = [str(c).strip().removeprefix("\ufeff") for c in df.columns]
     if "row_numbers" not in df.attrs:
         df.attrs["row_numbers"] = list(range(2, len(df) + 2))
+    df.attrs.setdefault("warnings", [])
     if len(df) == 0:
         raise TicketsimError("the file has a header but no rows", file=p,
                              hint="export the tickets again")

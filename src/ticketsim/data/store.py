@@ -8,11 +8,12 @@ for a pair wins and disagreements are reported as conflicts.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import sqlite3
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -51,7 +52,7 @@ def ordered(a: str, b: str) -> tuple[str, str]:
 class AddResult:
     added: int = 0
     unchanged: int = 0
-    conflicts: list[tuple[str, str, int, int]] | None = None
+    conflicts: list[tuple[str, str, int, int]] = field(default_factory=list)
 
 
 class LinksStore:
@@ -59,13 +60,32 @@ class LinksStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with self._connect() as con:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TicketsimError(f"cannot create the links store's folder: {exc.strerror or exc}",
+                                 file=self.path, field="data.links_store",
+                                 hint="point data.links_store at a writable path") from None
+        if self.path.is_dir():
+            raise TicketsimError("the links store path is a folder", file=self.path,
+                                 field="data.links_store", hint="give a file name, e.g. links.sqlite")
+        try:
+            with contextlib.closing(self._connect()) as con:
                 con.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise TicketsimError(f"not a links store: {exc}", file=self.path,
                                  hint="point data.links_store at a new or existing store file") from None
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """SQLite failures (read-only file or folder, full disk, lock held too long) as one clear error."""
+        try:
+            yield
+        except (sqlite3.Error, pd.errors.DatabaseError) as exc:
+            raise TicketsimError(f"links store failed: {exc}", file=self.path,
+                                 field="data.links_store",
+                                 hint="check the file and its folder are writable and not in use "
+                                 "by a stuck process") from None
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -85,6 +105,11 @@ class LinksStore:
         A row equal to the pair's newest answer is skipped (re-importing a file is a
         no-op); a different label is appended and reported as a conflict.
         """
+        with self._errors():
+            return self._add(links, source=source, who=who)
+
+    def _add(self, links: Iterable[tuple[str, str, int, float | None, str]], *, source: str,
+             who: str | None) -> AddResult:
         result = AddResult(conflicts=[])
         at = _now()
         con = self._connect()
@@ -111,7 +136,8 @@ class LinksStore:
                 result.added += 1
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):  # BEGIN itself may have failed
+                con.execute("ROLLBACK")
             raise
         finally:
             con.close()
@@ -119,23 +145,25 @@ class LinksStore:
 
     def history(self) -> pd.DataFrame:
         """Every row ever written, oldest first."""
-        con = self._connect()
-        try:
-            return pd.read_sql_query(f"SELECT {', '.join(COLUMNS)} FROM links ORDER BY id", con)
-        finally:
-            con.close()
+        with self._errors():
+            con = self._connect()
+            try:
+                return pd.read_sql_query(f"SELECT {', '.join(COLUMNS)} FROM links ORDER BY id", con)
+            finally:
+                con.close()
 
     def snapshot(self) -> pd.DataFrame:
         """One row per pair: the newest answer wins."""
-        con = self._connect()
-        try:
-            return pd.read_sql_query(
-                f"SELECT {', '.join('l.' + c for c in COLUMNS)} FROM links l "
-                "JOIN (SELECT MAX(id) AS id FROM links GROUP BY a, b) m ON l.id = m.id ORDER BY l.id",
-                con,
-            )
-        finally:
-            con.close()
+        with self._errors():
+            con = self._connect()
+            try:
+                return pd.read_sql_query(
+                    f"SELECT {', '.join('l.' + c for c in COLUMNS)} FROM links l "
+                    "JOIN (SELECT MAX(id) AS id FROM links GROUP BY a, b) m ON l.id = m.id ORDER BY l.id",
+                    con,
+                )
+            finally:
+                con.close()
 
     def conflicts(self) -> pd.DataFrame:
         """Pairs that received different labels over time (for a person to settle)."""
@@ -148,17 +176,19 @@ class LinksStore:
 
     def digest(self) -> str:
         """Cheap content hash: changes whenever a row is added (rows are append-only)."""
-        con = self._connect()
-        try:
-            n, last = con.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM links").fetchone()
-        finally:
-            con.close()
-        return hashlib.sha256(f"{n}:{last}".encode()).hexdigest()[:16]
+        with self._errors():
+            con = self._connect()
+            try:
+                n, last = con.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM links").fetchone()
+            finally:
+                con.close()
+            return hashlib.sha256(f"{n}:{last}".encode()).hexdigest()[:16]
 
     def known_pairs(self) -> set[tuple[str, str]]:
         """Every pair with any answer, in stored order (for 'never ask twice')."""
-        con = self._connect()
-        try:
-            return {(a, b) for a, b in con.execute("SELECT DISTINCT a, b FROM links")}
-        finally:
-            con.close()
+        with self._errors():
+            con = self._connect()
+            try:
+                return {(a, b) for a, b in con.execute("SELECT DISTINCT a, b FROM links")}
+            finally:
+                con.close()

@@ -44,6 +44,19 @@ def headline(result: dict[str, Any]) -> str:
             f"{verdict})")
 
 
+def label_lines(result: dict[str, Any]) -> tuple[str | None, list[str]]:
+    """The model whose thresholds are served and each label's meaning in words (report, terminal)."""
+    model = result.get("thresholds_model")
+    if not model:
+        return None, []
+    labels = ((result.get("duplicate") or {}).get(model) or {}).get("labels") or {}
+    return model, [v["words"] for v in labels.values() if v.get("words")]
+
+
+def _pct(v: Any) -> str:
+    return "–" if v is None else f"{v:.2f}"
+
+
 def ordered_metrics(result: dict[str, Any]) -> list[str]:
     """The primary metric first, then the others in their usual order."""
     pm = result["primary_metric"]
@@ -200,6 +213,21 @@ def render_markdown(result: dict[str, Any], details: dict[str, Any], plots: list
                 f"{dd['calibration']['b']:.2f} |")
         if result.get("thresholds_model"):
             lines.append(f"\nthresholds.json holds the thresholds of **{result['thresholds_model']}**.")
+        model, words = label_lines(result)
+        if words:
+            lines += ["", "## What the labels mean", "",
+                      f"Search results are labelled with the thresholds of **{model}**. Each label's "
+                      "precision and recall were measured on held-out tickets' top "
+                      "results and known links, with thresholds fitted on other folds of "
+                      "queries (cross-fitted):", ""]
+            lines += [f"- {_md(w)}" for w in words]
+            lines += ["", "| model | label | precision | recall | labelled | measured |",
+                      "|---|---|---|---|---|---|"]
+            for s, dd in result["duplicate"].items():
+                for lab, st in (dd.get("labels") or {}).items():
+                    lines.append(f"| {s} | {lab} | {_pct(st.get('precision'))} | "
+                                 f"{_pct(st.get('recall'))} | {st.get('labelled')} | "
+                                 f"{'yes' if st.get('measured') else 'no: ' + _md(st.get('why_not'))} |")
     if result.get("routing"):
         lines += ["", "## Routing (kNN on held-out tickets)", "",
                   "| system | field | accuracy | macro-F1 | n | classes |", "|---|---|---|---|---|---|"]
@@ -273,6 +301,23 @@ def render_html(result: dict[str, Any], details: dict[str, Any], plots: dict[str
                          f"<td>{dd['duplicate_threshold']:.3f}</td>"
                          f"<td>{dd['related_threshold']:.3f}</td></tr>")
         parts.append("</table>")
+        model, words = label_lines(result)
+        if words:
+            parts.append(f"<h2>What the labels mean</h2><p>Search results are labelled with the "
+                         f"thresholds of <b>{e(model)}</b>. Each label's precision and recall were "
+                         "measured on held-out tickets' top results and known links, with "
+                         "thresholds fitted on other folds of queries (cross-fitted):</p><ul>"
+                         + "".join(f"<li>{e(w)}</li>" for w in words) + "</ul>")
+            parts.append("<table><tr><th>model</th><th>label</th><th>precision</th><th>recall</th>"
+                         "<th>labelled</th><th>measured</th></tr>")
+            for s, dd in result["duplicate"].items():
+                for lab, st in (dd.get("labels") or {}).items():
+                    meas = "yes" if st.get("measured") else "no: " + str(st.get("why_not"))
+                    parts.append(f"<tr><td>{e(s)}</td><td>{e(lab)}</td>"
+                                 f"<td>{_pct(st.get('precision'))}</td>"
+                                 f"<td>{_pct(st.get('recall'))}</td><td>{st.get('labelled')}</td>"
+                                 f"<td>{e(meas)}</td></tr>")
+            parts.append("</table>")
     if result.get("routing"):
         parts.append("<h2>Routing</h2><table><tr><th>system</th><th>field</th><th>accuracy</th>"
                      "<th>macro-F1</th><th>n</th></tr>")
@@ -325,7 +370,7 @@ def regenerate_report(run_dir: str | Path, reporter: Reporter = NULL) -> Path:
         details = json.loads(details_path.read_text()) if details_path.is_file() else {}
     except (OSError, json.JSONDecodeError) as exc:
         raise TicketsimError(f"cannot read evaluation results: {exc}", file=folder,
-                             hint="rerun `ticketsim evaluate --force`") from None
+                             hint=f"rerun `ticketsim evaluate --run-dir {Path(run_dir)} --force`") from None
     write_report(folder, result, details, reporter)
     reporter.log(f"report: {folder / 'report.html'}")
     return folder / "report.html"

@@ -228,12 +228,10 @@ def run_evaluate(
 
     d = EvalData(run, ev.time_aware)
     notes: list[str] = []
-    if not d.query_idx:
-        raise TicketsimError(
-            "no held-out ticket has a true link, so there is nothing to evaluate",
-            file=run.stage_path("pairs") / "test_links.parquet",
-            hint="add known links (data.links) or raise pairs.split.test_fraction",
-        )
+    if not d.query_idx:  # cold start: no links yet, measure routing only (issue 17)
+        from ticketsim.evaluation.coldstart import evaluate_routing_only
+
+        return evaluate_routing_only(cfg, run, d, h, reporter=reporter)
     reporter.log(f"evaluate: {len(d.query_idx)} queries against {d.n} tickets")
     tie = metrics.order_keys(d.ids)
     keep = max(metrics.MAP_K, max(ev.k_values), ev.hybrid.window,
@@ -319,18 +317,32 @@ def run_evaluate(
             notes.append(f"only {len(d.query_idx)} queries: metrics also given as mean and spread "
                          f"over {k} folds of link clusters")
 
-    # duplicate decision, per dense model
+    # duplicate decision and the measured meaning of each label, per dense model
+    dc = ev.duplicate
+    missing_rf = [f for f in dc.related_fields if f not in d.tickets.columns]
+    if missing_rf:
+        raise TicketsimError(
+            f"related field '{missing_rf[0]}' is not a column of tickets.parquet",
+            file=d.tickets_path, field="evaluate.duplicate.related_fields",
+            hint="carry it through data.columns.extra, or remove it from the list")
+    topic = duplicates.topic_keys([d.tickets[f].fillna("").astype(str).to_numpy(dtype=object)
+                                   for f in dc.related_fields])
+    related_truth = ("same " + " and ".join(dc.related_fields) + ", or a known related link"
+                     if topic is not None else "a known related link")
+    qfold = folds.cluster_folds(d.query_idx, folds.clusters(d.n, d.edges), duplicates.LABEL_FOLDS)
+    fold_of = {int(q): int(f) for q, f in zip(d.query_idx, qfold, strict=True)}
     decision: dict[str, Any] = {}
     for name in models:
         scorer = scorers[name]
         pairs = duplicates.build_pairs(
             rankings[name], d.relevant_kind, d.known, d.labelled_negatives,
-            top_k=ev.duplicate.hard_negatives, random_per_query=ev.duplicate.random_negatives,
-            n_corpus=d.n, seed=ev.duplicate.seed)
+            top_k=dc.hard_negatives, random_per_query=dc.random_negatives,
+            n_corpus=d.n, seed=dc.seed, topic=topic)
         scores = scorer.pair_scores(pairs.a, pairs.b)
         decision[name] = duplicates.fit_decision(
-            scores, pairs, target_precision=ev.duplicate.target_precision,
-            threshold_rule=ev.duplicate.threshold_rule, seed=ev.duplicate.seed)
+            scores, pairs, target_precision=dc.target_precision,
+            threshold_rule=dc.threshold_rule, seed=dc.seed, fold_of=fold_of,
+            min_positives=dc.min_positives, related_truth=related_truth)
 
     # routing, per system with a full score row (not hybrid: it only scores query tickets)
     fields: dict[str, np.ndarray] = {}
@@ -361,12 +373,13 @@ def run_evaluate(
             model_fingerprint=model_fingerprint(model_paths[thr_model]),
             duplicate=dd["duplicate_threshold"], related=dd["related_threshold"],
             calib_a=dd["calibration"]["a"], calib_b=dd["calibration"]["b"],
-            model_path=model_paths[thr_model],
+            model_path=run.rel(model_paths[thr_model]),
             details={"model": thr_model, "rule": dd["threshold_rule"],
                      "target_precision": ev.duplicate.target_precision,
                      "average_precision": dd["average_precision"],
                      "recall_at_threshold": dd["at_target_precision"]["recall"],
-                     "best_f1": dd["best_f1"], "related_rule": dd["related_rule"]})
+                     "best_f1": dd["best_f1"], "related_rule": dd["related_rule"]},
+            labels=dd["labels"])
         if thr_model != "finetuned":
             notes.append("thresholds belong to the base model (no fine-tuned model)")
 

@@ -12,12 +12,30 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ticketsim.ids import RESERVED_COLUMNS
+
 PRECISIONS = ("f32", "f16", "i8")
+
+
+def naive_utc(value: datetime | None) -> datetime | None:
+    """Stored dates are naive UTC; an aware date is converted to UTC.
+
+    A date within hours of year 1 or 9999 whose offset pushes it past the range of
+    ``datetime`` (``0001-01-01T00:00:00+05:00``) is clamped to the first or last
+    representable moment instead of raising OverflowError (a 500 in the service before).
+    """
+    if value is None or value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        ahead = (value.utcoffset() or timedelta(0)) > timedelta(0)
+        return datetime.min if ahead else datetime.max
 
 
 @dataclasses.dataclass
@@ -39,7 +57,7 @@ class Filters:
         """Accept a Filters, a plain dict (REST body) or None."""
         if value is None:
             return cls()
-        if isinstance(value, cls):
+        if isinstance(value, Filters):
             return value
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(value) - known
@@ -54,7 +72,15 @@ class Filters:
                 data[key] = [data[key]]
         for key in ("created_from", "created_to"):
             if isinstance(data.get(key), str):
-                data[key] = datetime.fromisoformat(data[key])
+                try:
+                    data[key] = datetime.fromisoformat(data[key])
+                except ValueError:
+                    from ticketsim.errors import TicketsimError
+
+                    raise TicketsimError(f"not an ISO 8601 date: {data[key]!r}", field=key,
+                                         hint="e.g. 2024-05-01 or 2024-05-01T12:00:00+02:00") from None
+            if isinstance(data.get(key), datetime):
+                data[key] = naive_utc(data[key])
         return cls(**data)
 
 
@@ -81,12 +107,18 @@ class Hit:
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """Flat dict: the fixed fields, then the carried-through columns under their own names."""
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        """Flat dict: the fixed fields, then the carried-through columns under their own names.
+
+        A column never overrides a result field (a ticket added with ``extra: {"score": 1}``
+        must not rank or label itself): ingest and the API refuse such names
+        (:data:`ticketsim.ids.RESERVED_COLUMNS`), and any that got stored anyway are left out.
+        """
+        fixed = [f.name for f in dataclasses.fields(self) if f.name != "extra"]
+        d = {name: getattr(self, name) for name in fixed}
         for key in ("keyword", "fused", "rerank"):
             if d[key] is None:
                 del d[key]
-        d.update(self.extra)
+        d.update({k: v for k, v in self.extra.items() if k not in fixed and k not in RESERVED_COLUMNS})
         return d
 
 
@@ -103,7 +135,7 @@ class VectorBackend(Protocol):
         """Add or replace the vectors of ``keys`` (unit float32 rows)."""
         ...
 
-    def delete(self, keys: Sequence[int]) -> None:
+    def delete(self, keys: Sequence[int] | np.ndarray) -> None:
         """Remove ``keys``; unknown keys are ignored."""
         ...
 

@@ -10,6 +10,7 @@ loads and answers with every acknowledged change.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,8 +60,13 @@ class TicketIndex:
         self.meta = meta
         self.save_every = int(save_every)
         self.lock = threading.RLock()
-        self.store = TicketStore(self.folder / STORE_FILE, status_column=meta.get("status_column",
-                                                                                 "status"))
+        try:
+            self.store = TicketStore(self.folder / STORE_FILE,
+                                     status_column=meta.get("status_column", "status"))
+        except sqlite3.DatabaseError as exc:
+            raise TicketsimError(f"the index's ticket store is damaged: {exc}",
+                                 file=self.folder / STORE_FILE,
+                                 hint="rebuild it with `ticketsim index --force`") from None
         self.backend = make_backend(self.folder, meta, options or {})
         self.dim = int(meta["dim"])
         # backends with approximate scores (usearch f16 / i8, Qdrant f16): re-rank
@@ -85,6 +91,9 @@ class TicketIndex:
         except (OSError, json.JSONDecodeError) as exc:
             raise TicketsimError(f"cannot read the index: {exc}", file=folder / META,
                                  hint="run `ticketsim index`") from None
+        if not isinstance(meta, dict) or not {"backend", "dim", "precision"} <= set(meta):
+            raise TicketsimError("not an index description (backend, dim, precision missing)",
+                                 file=folder / META, hint="rebuild it with `ticketsim index --force`")
         return cls(folder, meta, save_every=save_every, options=options)
 
     def _replay(self) -> int:

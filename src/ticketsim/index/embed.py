@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas costs a second to import; the query path never needs it
+    import pandas as pd
 
 from ticketsim.config import Config
 from ticketsim.progress import NULL, Reporter
@@ -20,12 +22,34 @@ from ticketsim.rundir import RunDir
 
 
 def index_model(cfg: Config, run: RunDir) -> str:
-    """run_dir/train/model when training finished, else the resolved base model."""
+    """The champion's model when evaluate named one, else run_dir/train/model when training
+    finished, else the resolved base model (a cold start with nothing trained)."""
     from ticketsim.models import resolve_model
 
+    champion = champion_model(run)
+    if champion is not None:
+        return champion
     if run.read_stamp("train") is not None and (run.stage_path("train") / "model").is_dir():
         return str(run.stage_path("train") / "model")
     return resolve_model(cfg.train.base_model)
+
+
+def champion_model(run: RunDir) -> str | None:
+    """Model folder of the champion named in evaluate/champion.json (None: no champion file,
+    or a champion without a model such as BM25). Paths are relative to the run directory."""
+    import json
+
+    path = run.stage_path("evaluate") / "champion.json"
+    if not path.is_file():
+        return None
+    try:
+        model = json.loads(path.read_text()).get("model_path")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not model:
+        return None
+    p = Path(model)
+    return str(p if p.is_absolute() else (run.path / p).resolve())
 
 
 def fingerprint_of(model_path: str) -> str:
@@ -46,6 +70,8 @@ def embed_texts(model_path: str, texts: Sequence[str], batch_size: int = 64, *,
 
 def ticket_records(tickets: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows of tickets.parquet as store records: ``created`` as ISO text, NaN/NaT as None."""
+    import pandas as pd
+
     df = tickets.copy()
     if "created" in df.columns:
         created = pd.to_datetime(df["created"], errors="coerce")

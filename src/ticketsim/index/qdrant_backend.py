@@ -124,7 +124,7 @@ class QdrantBackend:
         self.client.upload_collection(self.target, vectors=vecs,
                                       ids=[int(k) for k in keys], wait=True)
 
-    def delete(self, keys: Sequence[int]) -> None:
+    def delete(self, keys: Sequence[int] | np.ndarray) -> None:
         if not len(keys):
             return
         self.client.delete(self.target, points_selector=self.models.PointIdsList(

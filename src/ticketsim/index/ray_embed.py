@@ -25,7 +25,7 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -151,7 +151,7 @@ def embed_with_ray(tickets_parquet: str | Path, model_path: str | Path, out_dir:
                                    "threads": cpus_per_worker})
         shards: list[dict[str, Any]] = []
         dim = 0
-        batches = ds.iter_batches(batch_size=shard_rows, batch_format="pyarrow")
+        batches: Iterable[Any] = ds.iter_batches(batch_size=shard_rows, batch_format="pyarrow")
         for table in reporter.track(batches, total=-(-total // shard_rows) or 1,
                                     description="embedding (ray)"):
             if not table.num_rows:
@@ -259,7 +259,7 @@ def load_shards(folder: str | Path, ids: Sequence[str], *, model_fingerprint: st
         keep = ~have.duplicated(keep="last")
         have, vectors = have[keep], vectors[np.asarray(keep)]
     pos = have.get_indexer(pd.Index([str(i) for i in ids]))
-    missing = [str(ids[i]) for i in np.flatnonzero(pos < 0)]
+    missing = [str(ids[int(i)]) for i in np.flatnonzero(pos < 0)]
     if missing:
         raise TicketsimError(
             f"{len(missing)} of {len(ids)} tickets have no vector in the shards (e.g. "

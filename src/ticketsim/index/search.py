@@ -19,6 +19,7 @@ import numpy as np
 
 from ticketsim.config import Config, IndexConfig, SearchConfig
 from ticketsim.errors import TicketsimError
+from ticketsim.ids import id_problem, short
 from ticketsim.index.base import Filters, Hit
 from ticketsim.index.core import TicketIndex
 from ticketsim.index.hybrid import Fusion
@@ -50,8 +51,11 @@ class Searcher:
         index = TicketIndex.open(folder, save_every=icfg.save_every, options={
             "expansion_search": icfg.expansion_search, "exact_below": icfg.exact_below,
             "qdrant_url": icfg.qdrant_url, "rescore": icfg.rescore})
+        recovered = getattr(index.backend, "recovered", None)
+        if recovered:
+            self.reporter.log(f"warning: {folder.name}: {recovered}")
         meta = index.meta
-        model_path = str(model) if model is not None else meta["model_path"]
+        model_path = str(model) if model is not None else self.run.resolve(meta["model_path"])
         fp = fingerprint_of(model_path)
         if fp != meta["model_fingerprint"]:
             index.close()
@@ -59,8 +63,8 @@ class Searcher:
                 f"the index was built with model {meta['model_path']} ({meta['model_fingerprint']}) "
                 f"but the query model {model_path} has weights {fp}", file=folder / "meta.json",
                 hint="rerun `ticketsim index` for the current model")
-        # queries are embedded by the backend the index was built with (torch for old indexes)
-        encoder = encoder_for(model_path, meta.get("encoder", "torch"),
+        # queries are embedded by the backend the index was built with
+        encoder = encoder_for(model_path, meta["encoder"],
                               cache_dir=self.run.path / "cache", cache_embeddings=False,
                               reporter=self.reporter)
         thresholds = self._thresholds(meta["model_fingerprint"])
@@ -133,6 +137,7 @@ class Searcher:
             window = max(window, self.rerank_top)
         dense = index.dense(query, window, filters) if mode != "keyword" else []
         keyword = index.keyword(text or "", window, filters) if mode != "dense" else []
+        ranked: list[tuple[int, float | None]]
         if mode == "dense":
             ranked = [(key, None) for key, _ in dense]
         elif mode == "keyword":
@@ -198,28 +203,39 @@ class Searcher:
         try:
             return template.format(**fields).strip()
         except (KeyError, IndexError) as exc:
-            raise TicketsimError(f"ticket '{rec.get('id')}' lacks field {exc} of the text template",
-                                 field=str(exc)) from None
+            raise TicketsimError(f"ticket '{short(str(rec.get('id')))}' lacks field {exc} of the "
+                                 "text template", field=str(exc).strip("'"),
+                                 hint="send that field in 'extra', or send 'text'") from None
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise TicketsimError(f"the index's text template {template!r} cannot render ticket "
+                                 f"'{short(str(rec.get('id')))}': {exc}", field="text",
+                                 hint="send 'text', or rebuild the index with a plain template") from None
 
-    def upsert(self, tickets: Sequence[dict[str, Any]]) -> int:
-        """Add or update tickets (``id`` required); searchable, vector and keyword side, on return."""
+    def prepare(self, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Validated copies of ``tickets`` with their text; raises before anything is changed."""
         recs = []
         for i, t in enumerate(tickets):
             if not str(t.get("id") or "").strip():
                 raise TicketsimError("ticket without an id", row=i, field="id")
             rec = {k: v for k, v in t.items()}
             rec["id"] = str(rec["id"]).strip()
+            problem = id_problem(rec["id"])
+            if problem:
+                raise TicketsimError(f"ticket id {problem}", row=i, field="id")
             if rec.get("created") is not None and not isinstance(rec["created"], str):
                 rec["created"] = rec["created"].isoformat()
             rec["text"] = self.ticket_text(rec)
             recs.append(rec)
+        return recs
+
+    def upsert(self, tickets: Sequence[dict[str, Any]]) -> int:
+        """Add or update tickets (``id`` required); searchable, vector and keyword side, on return."""
+        recs = self.prepare(tickets)
         if not recs:
             return 0
         vectors = self.embed([r["text"] for r in recs])
         self.index.upsert(recs, vectors)
         return len(recs)
-
-    add = upsert
 
     def delete(self, ticket_ids: Sequence[str]) -> int:
         """Delete tickets by id; returns how many were in the index."""
@@ -229,8 +245,28 @@ class Searcher:
         m = self.meta
         return {"tickets": len(self.index), "backend": m["backend"], "precision": m["precision"],
                 "dim": m["dim"], "model": m["model_path"], "model_fingerprint": m["model_fingerprint"],
-                "encoder": m.get("encoder", "torch"),
-                "thresholds": self.thresholds is not None, "cross_encoder": self.reranker is not None}
+                "encoder": m["encoder"],
+                "thresholds": self.thresholds is not None, "cross_encoder": self.reranker is not None,
+                "labels": self.label_stats()}
+
+    def label_meaning(self) -> dict[str, str] | None:
+        """What each label is worth, in words (measured on held-out pairs); None without thresholds."""
+        return self.thresholds.meaning() if self.thresholds is not None else None
+
+    def label_stats(self) -> dict[str, dict[str, Any]] | None:
+        """Per label: cut, measured precision / recall (None when not measured) and the words."""
+        th = self.thresholds
+        if th is None:
+            return None
+        cuts = {"duplicate": th.duplicate, "related": th.related, "unrelated": None}
+        out = {}
+        for lab, words in th.meaning().items():
+            st = th.labels.get(lab) or {}
+            measured = bool(st.get("measured"))
+            out[lab] = {"min_score": cuts[lab], "measured": measured,
+                        "precision": st.get("precision") if measured else None,
+                        "recall": st.get("recall") if measured else None, "words": words}
+        return out
 
     def flush(self) -> None:
         self.index.flush()
@@ -241,9 +277,9 @@ class Searcher:
 
 def search_run(cfg: Config, run: RunDir, text: str | None = None, ticket_id: str | None = None,
                k: int = 10, filters: Filters | dict[str, Any] | None = None,
-               mode: str | None = None) -> list[dict[str, Any]]:
+               mode: str | None = None, reporter: Reporter = NULL) -> list[dict[str, Any]]:
     """One-shot search over a run directory (the CLI's ``search``): hits as flat dicts."""
-    searcher = Searcher(run, cfg)
+    searcher = Searcher(run, cfg, reporter=reporter)
     try:
         return [h.to_dict() for h in searcher.search(text, ticket_id=ticket_id, k=k,
                                                      filters=filters, mode=mode)]

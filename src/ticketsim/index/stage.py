@@ -75,7 +75,7 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
                               cache_dir=run.path / "cache", backend=icfg.encoder, reporter=reporter)
     embed_s = time.perf_counter() - t0
     full_dim = int(vectors.shape[1])
-    meta = build_meta(icfg, full_dim=full_dim, model_path=model_path,
+    meta = build_meta(icfg, full_dim=full_dim, model_path=run.rel(model_path),
                       model_fp=fingerprint_of(model_path),
                       extra={"extra_columns": [c for c in tickets.columns if c not in (
                           "id", "short_description", "description", "category", "subcategory",
@@ -97,7 +97,7 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         idx.flush()
         summary = {"tickets": len(idx), "backend": icfg.backend, "precision": icfg.precision,
                    "encoder": icfg.encoder,
-                   "dim": meta["dim"], "model": model_path, "embed_s": round(embed_s, 2),
+                   "dim": meta["dim"], "model": meta["model_path"], "embed_s": round(embed_s, 2),
                    "build_s": round(time.perf_counter() - t1, 2)}
         idx.close()
         meta["summary"] = summary

@@ -71,10 +71,6 @@ class TicketStore:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
 
-    def set_meta(self, key: str, value: Any) -> None:
-        with self._lock:
-            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
-
     def seq(self) -> int:
         """Sequence number of the last committed change (0: empty)."""
         return int(self.get_meta("seq", 0))
@@ -187,7 +183,8 @@ class TicketStore:
 
     def changes_since(self, seq: int) -> tuple[list[int], list[int]]:
         """(live keys, deleted keys) changed after sequence ``seq``: what a stale snapshot replays."""
-        live, dead = [], []
+        live: list[int] = []
+        dead: list[int] = []
         for key, deleted in self.conn.execute("SELECT key, deleted FROM tickets WHERE seq > ?", (seq,)):
             (dead if deleted else live).append(int(key))
         return live, dead
@@ -208,12 +205,13 @@ class TicketStore:
 
     def _where(self, filters: Filters, alias: str = "t") -> tuple[str, list[Any]]:
         clauses, args = [f"{alias}.deleted=0"], []
+        # category and status match case-insensitively: 'open' finds 'Open' (issue 17)
         if filters.category:
-            clauses.append(f"{alias}.category IN ({','.join('?' * len(filters.category))})")
-            args += list(filters.category)
+            clauses.append(f"lower({alias}.category) IN ({','.join('?' * len(filters.category))})")
+            args += [str(v).lower() for v in filters.category]
         if filters.status:
-            clauses.append(f"{alias}.status IN ({','.join('?' * len(filters.status))})")
-            args += list(filters.status)
+            clauses.append(f"lower({alias}.status) IN ({','.join('?' * len(filters.status))})")
+            args += [str(v).lower() for v in filters.status]
         if filters.created_from:
             clauses.append(f"{alias}.created >= ?")
             args.append(filters.created_from.isoformat())
@@ -224,6 +222,31 @@ class TicketStore:
             clauses.append(f"{alias}.id NOT IN ({','.join('?' * len(filters.exclude_ids))})")
             args += [str(i) for i in filters.exclude_ids]
         return " AND ".join(clauses), args
+
+    def values(self, column: str) -> list[str]:
+        """Distinct non-empty values of ``category`` or ``status`` among live tickets."""
+        if column not in ("category", "status"):
+            raise ValueError(column)
+        rows = self.conn.execute(f"SELECT DISTINCT {column} FROM tickets WHERE deleted=0 AND "
+                                 f"{column} != '' ORDER BY {column}").fetchall()
+        return [str(r[0]) for r in rows]
+
+    def unmatched_filters(self, filters: Filters) -> list[str]:
+        """One line per category / status filter value that no live ticket has, naming the
+        values that exist (a silent empty result looks like 'no similar ticket')."""
+        out = []
+        for column, wanted in (("category", filters.category), ("status", filters.status)):
+            if not wanted:
+                continue
+            have = self.values(column)
+            lower = {v.lower() for v in have}
+            missing = [w for w in wanted if str(w).lower() not in lower]
+            if missing:
+                shown = ", ".join(have[:30]) + (f", ... ({len(have)} in all)" if len(have) > 30
+                                                 else "")
+                out.append(f"no ticket has {column} {', '.join(repr(m) for m in missing)}; "
+                           f"{column} values: {shown or '(none)'}")
+        return out
 
     def filter_keys(self, filters: Filters) -> np.ndarray | None:
         """Keys of live tickets passing ``filters`` (None when there is nothing to filter)."""

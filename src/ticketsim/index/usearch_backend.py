@@ -24,6 +24,14 @@ PREFIX = "ann-"
 SUFFIX = ".usearch"
 
 
+def _onnxruntime_first() -> None:
+    """Load onnxruntime (when installed) before usearch: importing onnxruntime 1.32 after
+    usearch 2.26 segfaults the process (both bring their own OpenMP runtime). The torch path
+    used to load it first by accident; the ONNX query path (no torch) does not."""
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401
+
+
 class UsearchBackend:
     """HNSW over cosine with usearch; f32 / f16 / i8 storage."""
 
@@ -32,6 +40,7 @@ class UsearchBackend:
     def __init__(self, folder: str | Path, dim: int, precision: str = "f32", *,
                  connectivity: int = 16, expansion_add: int = 128, expansion_search: int = 64,
                  exact_below: int = 20000) -> None:
+        _onnxruntime_first()
         from usearch.index import Index
 
         self.folder = Path(folder)
@@ -43,11 +52,22 @@ class UsearchBackend:
                            connectivity=connectivity, expansion_add=expansion_add,
                            expansion_search=expansion_search)
         self._saved = -1
+        self.recovered: str | None = None
         snap = self._latest()
         if snap is not None:
-            self.index.load(str(snap[1]))
-            self.index.expansion_search = expansion_search
-            self._saved = snap[0]
+            try:
+                self.index.load(str(snap[1]))
+            except RuntimeError as exc:
+                # a damaged snapshot: start empty; TicketIndex replays every vector from the
+                # ticket store (which holds them all) and saves a good snapshot over it
+                self.recovered = f"{snap[1].name} is unreadable ({exc}); rebuilt from the ticket store"
+                self.index = Index(ndim=self.dim, metric="cos", dtype=DTYPES[precision],
+                                   connectivity=connectivity, expansion_add=expansion_add,
+                                   expansion_search=expansion_search)
+            else:
+                self._saved = snap[0]
+            # usearch defines this setter away from its getter, which mypy reads as read-only
+            self.index.expansion_search = expansion_search  # type: ignore[misc]
 
     def _snapshots(self) -> list[tuple[int, Path]]:
         out = []
@@ -72,13 +92,13 @@ class UsearchBackend:
             self.index.remove(keys[present])
         self.index.add(keys, truncate(vectors, self.dim))
 
-    def delete(self, keys: Sequence[int]) -> None:
-        keys = np.asarray(keys, dtype=np.uint64)
-        if not len(keys):
+    def delete(self, keys: Sequence[int] | np.ndarray) -> None:
+        arr = np.asarray(keys, dtype=np.uint64)
+        if not len(arr):
             return
-        present = np.asarray(self.index.contains(keys), dtype=bool).reshape(-1)
+        present = np.asarray(self.index.contains(arr), dtype=bool).reshape(-1)
         if present.any():
-            self.index.remove(keys[present])
+            self.index.remove(arr[present])
 
     def search(self, query: np.ndarray, k: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -113,14 +133,11 @@ class UsearchBackend:
         keys = keys[present]
         if not len(keys):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        vecs = np.asarray(self.index.get(keys, dtype=np.float32), dtype=np.float32).reshape(len(keys), -1)
+        vecs = np.asarray(self.index.get(keys, dtype="f32"), dtype=np.float32).reshape(len(keys), -1)
         vecs = truncate(vecs, self.dim)
         scores = vecs @ q
         top = np.argsort(-scores, kind="stable")[:k]
         return keys[top].astype(np.int64), scores[top].astype(np.float32)
-
-    def memory_bytes(self) -> int:
-        return int(self.index.memory_usage)
 
     def save(self, seq: int) -> None:
         """Write ``ann-<seq>.usearch`` atomically (temp file + rename), then drop older snapshots."""

@@ -16,32 +16,17 @@ multi-system evaluation never embed the same text with the same model twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
-
-import numpy as np
 
 from ticketsim.errors import TicketsimError
+from ticketsim.inference.cache import CACHE_FILE, CachedEncoder
+from ticketsim.inference.encoder import BACKENDS, Backend, Encoder
+from ticketsim.inference.export import export_onnx
+from ticketsim.inference.onnx_backend import OnnxEncoder
+from ticketsim.inference.onnx_meta import META, is_export
+from ticketsim.inference.torch_backend import TorchEncoder
+from ticketsim.models import model_fingerprint, resolve_model
 from ticketsim.progress import NULL, Reporter
-
-Backend = Literal["torch", "onnx", "onnx-int8"]
-BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
-
-
-@runtime_checkable
-class Encoder(Protocol):
-    """Turns texts into normalised float32 embeddings, one row per text, in input order."""
-
-    fingerprint: str
-    """Identifies model weights + backend + max_seq_length: the embedding cache's key."""
-    dim: int
-    max_seq_length: int
-
-    def encode(self, texts: Sequence[str], batch_size: int = 64,
-               reporter: Reporter = NULL) -> np.ndarray:
-        """Embeddings of ``texts`` as an ``(n, dim)`` float32 array with unit rows."""
-        ...
 
 
 def load_encoder(model: str | Path | None, backend: str = "torch", *, threads: int | None = None,
@@ -53,12 +38,11 @@ def load_encoder(model: str | Path | None, backend: str = "torch", *, threads: i
     physical cores for ONNX Runtime, torch's own default for torch).
     """
     if backend == "torch":
-        from ticketsim.inference.torch_backend import TorchEncoder
-
         return TorchEncoder(model, threads=threads, max_seq_length=max_seq_length)
     if backend in ("onnx", "onnx-int8"):
-        from ticketsim.inference.onnx_backend import OnnxEncoder
-
+        if model is None:
+            raise TicketsimError(f"backend '{backend}' needs an ONNX export folder",
+                                 hint="run `ticketsim export-onnx MODEL_DIR OUT_DIR --int8`")
         return OnnxEncoder(model, int8=backend == "onnx-int8", threads=threads,
                            max_seq_length=max_seq_length)
     raise TicketsimError(f"unknown inference backend '{backend}'",
@@ -73,13 +57,8 @@ def onnx_source(model: str | Path | None, backend: str, *, cache_dir: str | Path
     ``<cache_dir>/onnx-<weights fingerprint>`` (fp32 and int8 graphs) and reused by later
     stages and runs; a folder written by ``ticketsim export-onnx`` is used as it is.
     """
-    from ticketsim.inference.export import META
-
-    if backend not in ("onnx", "onnx-int8") or (Path(str(model)) / META).is_file():
+    if backend not in ("onnx", "onnx-int8") or is_export(model):
         return model
-    from ticketsim.inference.export import export_onnx
-    from ticketsim.models import model_fingerprint, resolve_model
-
     if cache_dir is None:
         raise TicketsimError(
             f"{model}: backend '{backend}' needs an ONNX export",
@@ -103,8 +82,6 @@ def encoder_for(model: str | Path | None, backend: str = "torch", *,
     ``<cache_dir>/embeddings.sqlite`` by (encoder fingerprint, text hash); query-time
     callers (search, serve) pass ``cache_embeddings=False`` so every query is not stored.
     """
-    from ticketsim.inference.cache import CACHE_FILE, CachedEncoder
-
     if backend not in BACKENDS:
         raise TicketsimError(f"unknown inference backend '{backend}'",
                              hint=f"use one of {', '.join(BACKENDS)}")

@@ -15,6 +15,11 @@ from typing import Any
 
 import numpy as np
 
+try:  # optional: without it, logical cores stand in for physical ones
+    import psutil
+except ImportError:  # pragma: no cover - installed with accelerate
+    psutil = None
+
 
 def physical_cores() -> int:
     """Physical cores this process may use: the right intra-op thread count for matmul-bound work."""
@@ -22,12 +27,7 @@ def physical_cores() -> int:
         allowed = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         allowed = os.cpu_count() or 1
-    try:
-        import psutil
-
-        phys = psutil.cpu_count(logical=False) or allowed
-    except ImportError:  # pragma: no cover
-        phys = allowed
+    phys = (psutil.cpu_count(logical=False) if psutil is not None else None) or allowed
     return max(1, min(phys, allowed))
 
 

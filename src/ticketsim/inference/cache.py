@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ticketsim.inference import Encoder
+from ticketsim.inference.encoder import Encoder
 from ticketsim.progress import NULL, Reporter
 
 CACHE_FILE = "embeddings.sqlite"

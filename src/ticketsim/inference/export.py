@@ -27,19 +27,20 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ticketsim.errors import TicketsimError
+from ticketsim.inference.agreement import agreement
+from ticketsim.inference.onnx_backend import OnnxEncoder
+from ticketsim.inference.onnx_meta import FP32_FILE, INT8_FILE, META
+from ticketsim.inference.torch_backend import TorchEncoder
+from ticketsim.models import load_model, model_fingerprint, resolve_model
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import atomic_write_json, file_hash, replace_dir
 
-META = "ticketsim_onnx.json"
-FP32_FILE = "model.onnx"
-INT8_FILE = "model_int8.onnx"
 OPSET = 17
 # model types whose graphs onnxruntime's BERT optimizer knows how to fuse
 BERT_LIKE = {"bert", "roberta", "xlm-roberta", "distilbert", "camembert", "electra", "mpnet"}
@@ -88,8 +89,6 @@ def _input_names(tokenizer: Any) -> list[str]:
 
 
 def _torch_export(st: Any, path: Path, names: list[str], opset: int) -> None:
-    import warnings
-
     import torch
 
     transformer = st[0]
@@ -141,24 +140,6 @@ def _quantize(src: Path, dst: Path, fp32_ffn_layers: int) -> dict[str, Any]:
     return settings
 
 
-def _top_overlap(a: np.ndarray, b: np.ndarray, k: int) -> float:
-    k = min(k, len(a) - 1)
-    if k <= 0:
-        return 1.0
-    sa, sb = a @ a.T, b @ b.T
-    np.fill_diagonal(sa, -np.inf)
-    np.fill_diagonal(sb, -np.inf)
-    ta, tb = np.argsort(-sa, 1)[:, :k], np.argsort(-sb, 1)[:, :k]
-    return float(np.mean([len(set(x) & set(y)) / k for x, y in zip(ta, tb, strict=True)]))
-
-
-def agreement(reference: np.ndarray, other: np.ndarray, k: int = 10) -> dict[str, float]:
-    """Row cosine (mean, min) and top-k neighbour overlap of two embedding sets of the same texts."""
-    cos = np.einsum("ij,ij->i", reference, other)
-    return {"cosine_mean": float(cos.mean()), "cosine_min": float(cos.min()),
-            f"top{k}_overlap": _top_overlap(reference, other, k)}
-
-
 def export_onnx(model: str | Path | None, out_dir: str | Path, *, int8: bool = True,
                 optimize: bool = True, fp32_ffn_layers: int = 2, opset: int = OPSET,
                 probe_texts: list[str] | None = None, min_fp32_cosine: float = 0.99,
@@ -170,10 +151,6 @@ def export_onnx(model: str | Path | None, out_dir: str | Path, *, int8: bool = T
     swapped into place). ``probe_texts``
     (default: a few built-in tickets) are encoded by torch and by each graph to check them.
     """
-    from ticketsim.inference.onnx_backend import OnnxEncoder
-    from ticketsim.inference.torch_backend import TorchEncoder
-    from ticketsim.models import load_model, model_fingerprint, resolve_model
-
     resolved = resolve_model(model)
     out = Path(out_dir).resolve()
     if out.exists() and not out.is_dir():
@@ -185,7 +162,8 @@ def export_onnx(model: str | Path | None, out_dir: str | Path, *, int8: bool = T
         raise TicketsimError(f"{resolved}: not a text sentence-transformers model ({modules})",
                              hint="export works on Transformer + Pooling (+ Dense, Normalize) models")
     names = _input_names(st.tokenizer)
-    config = st[0].auto_model.config
+    transformer: Any = st[0]
+    config = transformer.auto_model.config
     probes = list(probe_texts or PROBES)
     reference = TorchEncoder(load_model(resolved, device="cpu"), max_seq_length=st.max_seq_length
                              ).encode(probes)
@@ -213,8 +191,8 @@ def export_onnx(model: str | Path | None, out_dir: str | Path, *, int8: bool = T
         meta: dict[str, Any] = {
             "source": resolved,
             "source_fingerprint": model_fingerprint(resolved) if Path(resolved).is_dir() else resolved,
-            "max_seq_length": int(st.max_seq_length),
-            "dim": int(st.get_embedding_dimension()),
+            "max_seq_length": int(st.max_seq_length or 512),
+            "dim": reference.shape[1],
             "inputs": names,
             "output": "sentence_embedding",
             "pooling": "in graph, then L2 normalisation",

@@ -26,22 +26,9 @@ from ticketsim.inference.batching import (
     physical_cores,
     tokenize,
 )
+from ticketsim.inference.onnx_meta import read_meta
 from ticketsim.progress import NULL, Reporter
-
-
-def read_meta(folder: str | Path) -> dict[str, Any]:
-    """The export's ``ticketsim_onnx.json``, or an error naming the command that writes it."""
-    from ticketsim.inference.export import META
-
-    p = Path(folder).expanduser() / META
-    if not p.is_file():
-        raise TicketsimError(
-            f"{folder}: not an ONNX export (no {META})",
-            hint=f"run `ticketsim export-onnx MODEL_DIR {folder} --int8` first")
-    try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise TicketsimError(f"{p}: unreadable ({exc})", hint="export the model again") from exc
+from ticketsim.rundir import combine_hashes
 
 
 @functools.lru_cache(maxsize=8)
@@ -59,15 +46,48 @@ def _session(path: str, threads: int) -> Any:
     return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
 
 
+class FastTokenizer:
+    """The export's ``tokenizer.json`` run by the ``tokenizers`` library, behind the small slice
+    of the transformers tokenizer API that :func:`tokenize` uses. Loading it imports neither
+    transformers nor torch, so a cold ``ticketsim search`` over an ONNX index stays fast."""
+
+    def __init__(self, folder: Path) -> None:
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        conf_path = folder / "tokenizer_config.json"
+        conf = json.loads(conf_path.read_text()) if conf_path.is_file() else {}
+        pad = conf.get("pad_token")
+        pad = pad.get("content") if isinstance(pad, dict) else pad
+        self.pad_token_id = self.tokenizer.token_to_id(pad) if pad else None
+        self.side = conf.get("truncation_side", "right")
+        self._max: int | None = None
+
+    def __call__(self, texts: list[str], *, truncation: bool = True, max_length: int | None = None,
+                 padding: bool = False) -> dict[str, list[list[int]]]:
+        del padding  # never pads: batches are padded by pad_batch
+        if truncation and max_length and max_length != self._max:
+            self.tokenizer.enable_truncation(max_length, direction=self.side)
+            self._max = max_length
+        encs = self.tokenizer.encode_batch(list(texts))
+        return {"input_ids": [e.ids for e in encs], "token_type_ids": [e.type_ids for e in encs]}
+
+
+def load_tokenizer(folder: Path) -> Any:
+    """The fast ``tokenizers`` path when the export has a tokenizer.json, else transformers'."""
+    if (folder / "tokenizer.json").is_file():
+        return FastTokenizer(folder)
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(folder))
+
+
 class OnnxEncoder:
     """Encoder over an exported ONNX graph (fp32 or int8) with the export's own tokenizer."""
 
     def __init__(self, folder: str | Path, *, int8: bool = False, threads: int | None = None,
                  max_seq_length: int | None = None) -> None:
-        from transformers import AutoTokenizer
-
-        from ticketsim.rundir import combine_hashes
-
         self.folder = Path(folder).expanduser().resolve()
         self.meta = read_meta(self.folder)
         kind = "int8" if int8 else "fp32"
@@ -79,7 +99,7 @@ class OnnxEncoder:
         self.backend = "onnx-int8" if int8 else "onnx"
         self.threads = int(threads or physical_cores())
         self.session = _session(str(self.path), self.threads)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
+        self.tokenizer = load_tokenizer(self.folder)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.dim = int(self.meta["dim"])
         self.max_seq_length = int(max_seq_length or self.meta["max_seq_length"])

@@ -9,20 +9,22 @@ Each batch runs the model's own module chain (transformer, pooling, normalize) u
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ticketsim.errors import TicketsimError
 from ticketsim.inference.batching import length_sorted_batches, n_batches, pad_batch, tokenize
+from ticketsim.models import load_model, model_fingerprint, resolve_model
 from ticketsim.progress import NULL, Reporter
+from ticketsim.rundir import combine_hashes
 
 
 def state_fingerprint(model: Any) -> str:
     """sha256 over a loaded model's parameter names and bytes (about 0.1 s for MiniLM)."""
-    import hashlib
-
     import torch
 
     h = hashlib.sha256()
@@ -41,9 +43,6 @@ class TorchEncoder:
                  max_seq_length: int | None = None, device: str | None = "cpu") -> None:
         import torch
 
-        from ticketsim.models import load_model, model_fingerprint, resolve_model
-        from ticketsim.rundir import combine_hashes
-
         if threads:
             torch.set_num_threads(threads)
         if model is None or isinstance(model, str | Path):
@@ -54,7 +53,11 @@ class TorchEncoder:
             self.model = model
             weights = state_fingerprint(model)
         self.max_seq_length = int(max_seq_length or self.model.max_seq_length or 512)
-        self.dim = int(self.model.get_embedding_dimension())
+        dim = self.model.get_embedding_dimension()
+        if dim is None:
+            raise TicketsimError(f"{model}: the model does not say its embedding dimension",
+                                 hint="use a sentence-transformers model folder")
+        self.dim = int(dim)
         self.threads = threads
         self.tokenizer = self.model.tokenizer
         self.input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids")

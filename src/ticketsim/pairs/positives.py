@@ -59,9 +59,28 @@ def _row(t: pd.DataFrame, a: str, b: str, source: str, score: float = 1.0) -> di
 
 
 def _cat(row: pd.Series) -> str:
-    cat = str(row.get("category", "") or "")
-    sub = str(row.get("subcategory", "") or "")
-    return f"{cat}/{sub}" if sub else cat
+    parts = [_text(row.get(f)) for f in CATEGORY_FIELDS]
+    return "/".join(p for p in parts if p)
+
+
+CATEGORY_FIELDS = ("category", "subcategory")
+
+
+def _text(value: object) -> str:
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+def category_keys(tickets: pd.DataFrame) -> np.ndarray:
+    """One grouping key per ticket from the category fields present ("" when it has none).
+
+    Fields are joined with "/" only between non-empty values, so an export with only a
+    category, only a subcategory, or both groups tickets the same way (a key ending in a
+    separator never matched another ticket's key: issue 17).
+    """
+    cols = [tickets[f].map(_text) if f in tickets.columns
+            else pd.Series("", index=tickets.index) for f in CATEGORY_FIELDS]
+    return np.array(["/".join(p for p in parts if p) for parts in zip(*cols, strict=True)]
+                    if len(tickets) else [], dtype=object)
 
 
 def link_pairs(
@@ -113,7 +132,10 @@ def category_pairs(
     from scipy import sparse
 
     sub = tickets[tickets["id"].astype(str).isin(allowed)]
-    sub = sub[sub["category"].fillna("").astype(str) != ""]
+    # The key is whichever category fields the export has (category, subcategory or both):
+    # a ticket with neither is left out; one with only a subcategory still groups by it.
+    keys_all = category_keys(sub)
+    sub, keys = sub[keys_all != ""], keys_all[keys_all != ""]
     if sub.empty:
         return []
     rng = np.random.default_rng(seed)
@@ -129,8 +151,6 @@ def category_pairs(
                           shape=(len(kws), max(len(vocab), 1)))
     ids = sub["id"].astype(str).to_numpy()
     t = tickets.set_index("id", drop=False)
-    keys = (sub["category"].fillna("").astype(str) + "\x00"
-            + sub["subcategory"].fillna("").astype(str)).to_numpy()
     out: list[dict] = []
     for key in sorted(set(keys)):
         members = np.flatnonzero(keys == key)
@@ -177,7 +197,7 @@ def wants_views(tickets: pd.DataFrame, cfg: PositivesConfig) -> bool:
         return True
     if cfg.views == "never":
         return False
-    return bool((tickets["category"].fillna("").astype(str) == "").all())
+    return bool((category_keys(tickets) == "").all())
 
 
 def finalise(pairs: list[dict], max_total: int | None = None, seed: int = 0) -> pd.DataFrame:

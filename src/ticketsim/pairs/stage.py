@@ -19,22 +19,26 @@ from ticketsim.config import Config
 from ticketsim.data.ingest import load_links, load_tickets
 from ticketsim.errors import TicketsimError
 from ticketsim.formats import FORMAT_HELP
+from ticketsim.inference.cache import default_cache_path
 from ticketsim.pairs import build, positives, report, splits
 from ticketsim.pairs.augment import augment_pairs
 from ticketsim.pairs.negatives import Corpus, mine
+from ticketsim.pairs.negatives.bm25 import BM25Miner
 from ticketsim.pairs.negatives.labelled import labelled_negatives
+from ticketsim.pairs.negatives.model import ModelMiner
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes
+from ticketsim.training.losses import required_format
 
 STAGE = "pairs"
 
 
+class NoTrainingExamples(TicketsimError):
+    """The data gives no training example; a cold-start run then indexes with the base model."""
+
+
 def loss_format(cfg: Config) -> tuple[str, int]:
     """(format, number of negatives) the configured loss wants; pairs when training is absent."""
-    try:
-        from ticketsim.training.losses import required_format
-    except ImportError:
-        return ("pair", 0)
     fmt, n = required_format(cfg.train)
     return str(fmt), int(n)
 
@@ -58,14 +62,9 @@ def _clusters(tickets: pd.DataFrame, pos: pd.DataFrame) -> tuple[dict[str, int],
 
 def _scorers(cfg: Config, run: RunDir, corpus_texts: list[str], need_model: bool,
              reporter: Reporter) -> tuple[Any, Any]:
-    from ticketsim.pairs.negatives.bm25 import BM25Miner
-
     bm25 = BM25Miner(corpus_texts)
     model = None
     if need_model:
-        from ticketsim.inference.cache import default_cache_path
-        from ticketsim.pairs.negatives.model import ModelMiner
-
         neg = cfg.pairs.negatives
         model = ModelMiner(neg.model, corpus_texts, batch_size=neg.batch_size,
                            cache_path=default_cache_path(run.path), reporter=reporter)
@@ -127,8 +126,8 @@ def run_pairs(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     h = inputs_hash(cfg, run)
     if not force and run.is_fresh(STAGE, h):
         reporter.log("pairs: inputs unchanged, skipped")
-        summary = json.loads((run.stage_path(STAGE) / "report.json").read_text())
-        return StageResult(STAGE, True, run.stage_path(STAGE), summary)
+        done = json.loads((run.stage_path(STAGE) / "report.json").read_text())
+        return StageResult(STAGE, True, run.stage_path(STAGE), done)
 
     pc = cfg.pairs
     fmt, n = loss_format(cfg)
@@ -147,7 +146,7 @@ def run_pairs(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     train, train_side, train_info = build_split(
         tickets, pos, neg_links, by_split["train"], cfg, run, fmt, n, train=True, reporter=reporter)
     if train.empty:
-        raise TicketsimError(
+        raise NoTrainingExamples(
             f"no training examples: {len(by_split['train'])} training tickets gave no "
             f"{FORMAT_HELP[fmt]}", file=run.stage_path("ingest") / "links.parquet",
             hint="add known links (data.links), map category columns, lower "
@@ -167,6 +166,12 @@ def run_pairs(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         "negative_strategy": pc.negatives.strategy if fmt in build.NEEDS_NEGATIVES else "unused",
         "train": train_info, "validation": val_info,
     }
+    if test_links.empty:  # a cold start: say so before anyone trains for minutes (issue 17)
+        summary["warnings"] = [
+            "test 0: no held-out link, so evaluate can measure routing (categories) but not "
+            "link retrieval or duplicate thresholds; add known links or label pairs "
+            f"(`ticketsim label session --run-dir {run.path}`) and retrain"]
+        reporter.log("pairs: " + summary["warnings"][0])
     if pc.split.method == "kfold":
         summary["fold"] = {"fold": pc.split.fold, "folds": pc.split.folds}
     with run.stage(STAGE, h, meta={"format": fmt, "train_rows": int(len(train))}) as tmp:

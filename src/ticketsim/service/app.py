@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticketsim.config import Config
 from ticketsim.errors import TicketsimError
+from ticketsim.ids import short
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir
 from ticketsim.service.holder import SearcherHolder
@@ -44,7 +45,14 @@ from ticketsim.service.schemas import (
     naive_utc,
     request_models,
 )
-from ticketsim.service.security import BodyLimit, SecurityHeaders, Timeout, api_key_dependency
+from ticketsim.service.security import (
+    BodyLimit,
+    SameOrigin,
+    SecurityHeaders,
+    Timeout,
+    api_key_dependency,
+    http_protocol,
+)
 
 STATIC = Path(__file__).parent / "static"
 LOG = logging.getLogger("ticketsim.service")
@@ -133,6 +141,7 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
     # -------------------------------------------------------------- middlewares (last added runs first)
     app.add_middleware(Timeout, seconds=scfg.timeout_seconds)
     app.add_middleware(BodyLimit, max_bytes=scfg.max_body_bytes)
+    app.add_middleware(SameOrigin, allowed=list(scfg.cors_origins))
     if scfg.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(scfg.cors_origins),
                            allow_methods=["GET", "POST", "DELETE"],
@@ -159,6 +168,7 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
             out = s.stats()
         out["model"] = Path(str(out.get("model", ""))).name  # no server paths in answers
         out.update({"reloads": holder.reloads, "replayed": holder.replayed,
+                    "journal_rejected": holder.rejected,
                     "uptime_s": round(time.time() - app.state.started, 1),
                     "api_key_required": app.state.api_key_required, "max_k": scfg.max_k,
                     "default_k": min(cfg.search.k, scfg.max_k), "default_mode": cfg.search.mode,
@@ -175,25 +185,34 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
         mode = body.mode or cfg.search.mode
         with holder.lease() as s:
             if ticket_id is not None and s.index.store.key_of(ticket_id) is None:
-                raise NotFound(f"ticket '{ticket_id}' is not in the index", field="ticket_id",
+                raise NotFound(f"ticket '{short(ticket_id)}' is not in the index", field="ticket_id",
                                hint="check the id, or add the ticket first")
             hits = s.search(text, ticket_id=ticket_id, k=k, filters=filters, mode=mode)
-        return {"query_id": ticket_id, "mode": mode, "k": k, "hits": [h.to_dict() for h in hits]}
+            notes = []
+            if not hits and filters:  # say which filter values exist (matching ignores case)
+                from ticketsim.index.base import Filters
+
+                notes = s.index.store.unmatched_filters(Filters.coerce(filters))
+            meaning = s.label_meaning()
+        return {"query_id": ticket_id, "mode": mode, "k": k, "hits": [h.to_dict() for h in hits],
+                "notes": notes, "label_meaning": meaning}
 
     # the request models are built per app, so their annotations are set here, not as strings
     search.__annotations__["body"] = Annotated[by_text | by_id, Body()]  # type: ignore[valid-type]
-    app.post("/search", response_model=SearchOut, dependencies=auth,
+    app.post("/search", response_model=SearchOut, dependencies=auth, operation_id="search",
              responses={**ERRORS, **NOT_FOUND}, tags=["search"])(search)
 
     # -------------------------------------------------------------- tickets
-    @app.get("/tickets/{ticket_id}", dependencies=auth, responses={**ERRORS, **NOT_FOUND},
+    # ':path': an id may hold '/' (the id rule of ticketsim.ids); the page encodes it
+    @app.get("/tickets/{ticket_id:path}", dependencies=auth, responses={**ERRORS, **NOT_FOUND},
+             operation_id="get_ticket",
              tags=["tickets"])
     def get_ticket(ticket_id: str) -> dict[str, Any]:
         """One indexed ticket with its whole text (the page's 'open')."""
         with holder.lease() as s:
             rec = s.get_ticket(clean_str(ticket_id))
         if rec is None:
-            raise NotFound(f"ticket '{ticket_id}' is not in the index", field="ticket_id")
+            raise NotFound(f"ticket '{short(ticket_id)}' is not in the index", field="ticket_id")
         return rec
 
     def add_tickets(body: Any) -> dict[str, Any]:
@@ -206,7 +225,7 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
             rec.update({"id": t.id.strip(), "short_description": t.short_description,
                         "description": t.description, "category": t.category,
                         "subcategory": t.subcategory, status_col: t.status,
-                        "created": naive_utc(t.created).isoformat() if t.created else None})
+                        "created": c.isoformat() if (c := naive_utc(t.created)) else None})
             if t.text:
                 rec["text"] = t.text
             records.append(rec)
@@ -217,16 +236,18 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
 
     add_tickets.__annotations__["body"] = tickets_in
     app.post("/tickets", response_model=TicketsOut, dependencies=auth, responses=ERRORS,
+             operation_id="add_tickets",
              tags=["tickets"])(add_tickets)
 
-    @app.delete("/tickets/{ticket_id}", response_model=DeleteOut, dependencies=auth,
+    @app.delete("/tickets/{ticket_id:path}", response_model=DeleteOut, dependencies=auth,
+                operation_id="delete_ticket",
                 responses={**ERRORS, **NOT_FOUND}, tags=["tickets"])
     def delete_ticket(ticket_id: str) -> dict[str, Any]:
         """Delete a ticket from the index (vector and keyword side)."""
         tid = clean_str(ticket_id)
         n = holder.delete([tid])
         if n == 0:
-            raise NotFound(f"ticket '{ticket_id}' is not in the index", field="ticket_id")
+            raise NotFound(f"ticket '{short(ticket_id)}' is not in the index", field="ticket_id")
         return {"deleted": n, "id": tid}
 
     # -------------------------------------------------------------- feedback
@@ -239,7 +260,7 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
         a, b = body.a.strip(), body.b.strip()
         with holder.lease() as s:  # the ticket being handled may be new; the other must be indexed
             if s.index.store.key_of(a) is None and s.index.store.key_of(b) is None:
-                raise NotFound(f"neither '{a}' nor '{b}' is in the index", field="b",
+                raise NotFound(f"neither '{short(a)}' nor '{short(b)}' is in the index", field="b",
                                hint="give the id of a search result")
         if a == b:
             raise TicketsimError("a ticket cannot be linked to itself", field="b")
@@ -260,12 +281,28 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
         st["model"] = Path(str(st.get("model", ""))).name
         return {"reloaded": swapped, "replayed": replayed, "stats": st}
 
+    plain_openapi = app.openapi
+
+    def openapi_with_links() -> dict[str, Any]:
+        """The schema plus OpenAPI links: what POST /tickets answers feeds GET, search and DELETE."""
+        schema = plain_openapi()
+        ok = schema["paths"]["/tickets"]["post"]["responses"]["200"]
+        new_id = "$response.body#/ids/0"
+        ok.setdefault("links", {
+            "GetAddedTicket": {"operationId": "get_ticket", "parameters": {"ticket_id": new_id}},
+            "SearchLikeAddedTicket": {"operationId": "search", "requestBody": {"ticket_id": new_id}},
+            "DeleteAddedTicket": {"operationId": "delete_ticket", "parameters": {"ticket_id": new_id}},
+        })
+        return schema
+
+    app.openapi = openapi_with_links  # type: ignore[method-assign]
     return app
 
 
-def server_config(app: FastAPI, cfg: Config) -> Any:
-    """The uvicorn config ``ticketsim serve`` runs (host and port from ``serve``)."""
+def server_config(app: FastAPI, cfg: Config, log_level: str = "info") -> Any:
+    """The uvicorn config ``ticketsim serve`` runs (host, port and keep-alive from ``serve``)."""
     import uvicorn
 
-    return uvicorn.Config(app, host=cfg.serve.host, port=cfg.serve.port, log_level="info",
-                          timeout_graceful_shutdown=5, server_header=False)
+    return uvicorn.Config(app, host=cfg.serve.host, port=cfg.serve.port, log_level=log_level,
+                          timeout_graceful_shutdown=5, server_header=False, http=http_protocol(),
+                          timeout_keep_alive=cfg.serve.keep_alive_seconds)  # type: ignore[arg-type]

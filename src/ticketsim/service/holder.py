@@ -17,14 +17,16 @@ import contextlib
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ticketsim.config import Config
+from ticketsim.errors import TicketsimError
 from ticketsim.index.search import Searcher
 from ticketsim.progress import NULL, Reporter
-from ticketsim.rundir import RunDir, atomic_write_json
+from ticketsim.rundir import RunDir, atomic_write_json, atomic_write_text
 
 FOLDER = "service"
 
@@ -36,6 +38,7 @@ class Journal:
         self.folder = folder
         self.path = folder / "changes.jsonl"
         self.applied_path = folder / "applied.json"
+        self.rejected_path = folder / "rejected.jsonl"
 
     def append(self, op: str, payload: Any) -> None:
         """Durably log one change before it is applied (a crash leaves it for the next replay)."""
@@ -46,36 +49,69 @@ class Journal:
             f.flush()
             os.fsync(f.fileno())
 
-    def entries(self) -> list[dict[str, Any]]:
+    def lines(self) -> list[str]:
         if not self.path.is_file():
             return []
+        return self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The readable entries (a torn or garbled line is left out; :meth:`replay` quarantines it)."""
         out = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            with contextlib.suppress(json.JSONDecodeError):  # a torn last line: never acknowledged
+        for line in self.lines():
+            with contextlib.suppress(json.JSONDecodeError):
                 out.append(json.loads(line))
         return out
 
     def applied_stamp(self) -> Any:
         try:
             return json.loads(self.applied_path.read_text())["stamp"]
-        except (OSError, json.JSONDecodeError, KeyError):
+        except (OSError, json.JSONDecodeError, KeyError, TypeError):
             return None
 
-    def replay(self, searcher: Searcher) -> int:
-        """Apply every logged change to ``searcher`` unless its index already has them; returns the count."""
+    def replay(self, searcher: Searcher) -> tuple[int, list[str]]:
+        """Apply every logged change to ``searcher`` unless its index already has them.
+
+        Returns (changes applied, one message per rejected line). A line that cannot be
+        applied (garbled JSON, a ticket the rebuilt index's text template cannot render,
+        anything else) never blocks the service: it is moved to ``rejected.jsonl`` with
+        its error, and the journal keeps only the lines that applied.
+        """
         if searcher.stamp is not None and searcher.stamp == self.applied_stamp():
-            return 0
-        entries = self.entries()
-        for e in entries:
-            if e.get("op") == "upsert":
-                searcher.upsert(e["data"])
-            elif e.get("op") == "delete":
-                searcher.delete(e["data"])
-        if entries:
+            return 0, []
+        lines = self.lines()
+        kept: list[str] = []
+        rejected: list[dict[str, Any]] = []
+        for lineno, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                op, data = entry["op"], entry["data"]
+                if op == "upsert":
+                    searcher.upsert(data)
+                elif op == "delete":
+                    searcher.delete(data)
+                else:
+                    raise ValueError(f"unknown operation {op!r}")
+            except Exception as exc:  # one bad change must not keep the service from starting
+                reason = (str(exc) if isinstance(exc, TicketsimError)
+                          else f"{type(exc).__name__}: {exc}")
+                rejected.append({"line": lineno, "error": reason[:500], "entry": line})
+                continue
+            kept.append(line)
+        if kept:
             searcher.flush()
         self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(self.applied_path, {"stamp": searcher.stamp, "entries": len(entries)})
-        return len(entries)
+        if rejected:
+            with open(self.rejected_path, "a", encoding="utf-8") as f:
+                for r in rejected:
+                    f.write(json.dumps({**r, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                  time.gmtime())}) + "\n")
+            atomic_write_text(self.path, "".join(line + "\n" for line in kept))
+        atomic_write_json(self.applied_path, {"stamp": searcher.stamp, "entries": len(kept)})
+        messages = [f"{self.path.name} line {r['line']} not replayed, moved to "
+                    f"{self.rejected_path.name}: {r['error']}" for r in rejected]
+        return len(kept), messages
 
 
 class SearcherHolder:
@@ -92,13 +128,21 @@ class SearcherHolder:
         self.journal = Journal(run.path / FOLDER)
         self.reloads = 0
         self.replayed = 0
+        self.rejected = 0
         with self.write_lock:
             searcher = self.factory(run, cfg)
-            self.replayed = self.journal.replay(searcher)
+            self.replayed = self._replay(searcher)
             self.current = searcher
         self._stop = threading.Event()
         self.poll_seconds = 0.0
         self._poller: threading.Thread | None = None
+
+    def _replay(self, searcher: Searcher) -> int:
+        replayed, problems = self.journal.replay(searcher)
+        self.rejected += len(problems)
+        for message in problems:
+            self.reporter.log(f"serve: warning: {message}")
+        return replayed
 
     # ------------------------------------------------------------------ readers
     @contextlib.contextmanager
@@ -121,12 +165,18 @@ class SearcherHolder:
 
     # ------------------------------------------------------------------ writers
     def upsert(self, records: list[dict[str, Any]]) -> int:
+        """Validate, journal, apply: a rejected ticket never reaches the journal."""
         with self.write_lock:
+            self.current.prepare(records)
             self.journal.append("upsert", records)
             return self.current.upsert(records)
 
     def delete(self, ids: list[str]) -> int:
+        """Journal and apply a delete; ids the index does not hold are not journaled."""
         with self.write_lock:
+            store = self.current.index.store
+            if all(store.key_of(i) is None for i in ids):
+                return 0
             self.journal.append("delete", ids)
             return self.current.delete(ids)
 
@@ -139,7 +189,7 @@ class SearcherHolder:
                 return False, 0
             old.flush()  # the new searcher then opens a snapshot with every acknowledged change
             new = self.factory(self.run, self.cfg)
-            replayed = self.journal.replay(new)
+            replayed = self._replay(new)
             close = None
             with self._refs:
                 self.current = new

@@ -9,15 +9,50 @@ Limits that come from the config (k, text length, batch size) are set by
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+    field_validator,
+)
 
 from ticketsim.config import ServeConfig
+from ticketsim.ids import MAX_LEN, RESERVED_COLUMNS
+from ticketsim.index.base import naive_utc
 
-NonBlank = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
+NonBlank = Annotated[str, Field(min_length=1, max_length=MAX_LEN, pattern=r"\S")]
+# the id rule of ticketsim.ids as a schema pattern: not blank, and not '.' or '..' once trimmed
+TicketId = Annotated[str, Field(min_length=1, max_length=MAX_LEN,
+                                pattern=r"^(?!\s*\.{1,2}\s*$)[\s\S]*\S[\s\S]*$",
+                                description="Ticket id: any characters ('/' too), not blank, "
+                                "not '.' or '..'.")]
 Scalar = str | int | float | bool | None
+
+
+def _no_reserved_keys(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Carried-through columns live beside the result fields, so they may not reuse their names."""
+    bad = sorted(k for k in (value or {}) if k in RESERVED_COLUMNS)
+    if bad:
+        raise ValueError(f"extra column name(s) {bad} are reserved for result fields; "
+                         "use another name")
+    return value
+
+
+def _reserved_in_schema(schema: dict[str, Any]) -> None:
+    for option in schema.get("anyOf", [schema]):
+        if option.get("type") == "object":
+            option.setdefault("propertyNames", {})["not"] = {"enum": list(RESERVED_COLUMNS)}
+
+
+Extra = Annotated[Annotated[dict[Annotated[str, Field(max_length=100)], Scalar], Field(max_length=50)]
+                  | None, Field(json_schema_extra=_reserved_in_schema),
+                  AfterValidator(_no_reserved_keys)]
 
 
 def _iso_only(value: Any) -> Any:
@@ -46,15 +81,9 @@ def deep_clean(value: Any) -> Any:
     return value
 
 
-def naive_utc(value: datetime | None) -> datetime | None:
-    """Stored dates are naive; an aware date is compared in UTC."""
-    if value is not None and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
-
-
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # python-re: the id pattern needs a look-ahead, which pydantic's default engine lacks
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -99,6 +128,11 @@ class SearchOut(BaseModel):
     mode: str
     k: int
     hits: list[HitOut]
+    notes: list[str] = Field(default_factory=list, description="Why nothing matched, e.g. a "
+                             "filter value no ticket has (with the values that exist).")
+    label_meaning: dict[str, str] | None = Field(
+        None, description="Per label (duplicate / related / unrelated): its precision and recall "
+        "measured on held-out pairs, in words, or why it is not measured; null without thresholds.")
 
 
 class TicketsOut(BaseModel):
@@ -159,7 +193,7 @@ def request_models(cfg: ServeConfig) -> dict[str, type[BaseModel]]:
                          ticket_id=(NonBlank, ...), **common)
     ticket = create_model(
         "TicketIn", __base__=Strict, __doc__="A ticket to add or replace.",
-        id=(NonBlank, ...),
+        id=(TicketId, ...),
         short_description=(opt_text, ""),
         description=(opt_text, ""),
         category=(Annotated[str, Field(max_length=200)], ""),
@@ -167,10 +201,36 @@ def request_models(cfg: ServeConfig) -> dict[str, type[BaseModel]]:
         status=(Annotated[str, Field(max_length=200)], ""),
         created=(IsoDatetime | None, None),
         text=(opt_text | None, None),
-        extra=(Annotated[dict[Annotated[str, Field(max_length=100)], Scalar],
-                         Field(max_length=50)] | None, None),
+        extra=(Extra, None),
     )
     tickets = create_model("TicketsIn", __base__=Strict, __doc__="Tickets to add or replace.",
-                           tickets=(Annotated[list[ticket], Field(min_length=1,  # type: ignore[valid-type]
+                           tickets=(Annotated[list[ticket], Field(min_length=1,
                                                                   max_length=cfg.max_batch)], ...))
     return {"by_text": by_text, "by_id": by_id, "ticket": ticket, "tickets": tickets}
+
+
+# CLI option for each request field, so a CLI error names what the user typed
+CLI_NAMES = {"text": "QUERY", "ticket_id": "--id", "k": "--k", "mode": "--mode",
+             "created_from": "--since", "created_to": "--until", "category": "--category",
+             "status": "--status", "exclude_ids": "--exclude"}
+
+
+def validate_search(serve: ServeConfig, *, text: str | None, ticket_id: str | None,
+                    k: int | None, mode: str | None, filters: dict[str, Any] | None) -> BaseModel:
+    """A CLI search checked by the very models behind POST /search (same k, text, date rules);
+    a violation is a TicketsimError naming the CLI option."""
+    from pydantic import ValidationError
+
+    from ticketsim.errors import TicketsimError
+
+    models = request_models(serve)
+    body: dict[str, Any] = {"k": k, "mode": mode, "filters": filters or None}
+    body.update({"ticket_id": ticket_id} if ticket_id is not None else {"text": text})
+    model = models["by_id" if ticket_id is not None else "by_text"]
+    try:
+        return model.model_validate({key: v for key, v in body.items() if v is not None})
+    except ValidationError as err:
+        e = err.errors()[0]
+        field = next((CLI_NAMES[str(p)] for p in reversed(e["loc"]) if str(p) in CLI_NAMES),
+                     ".".join(str(p) for p in e["loc"]))
+        raise TicketsimError(str(e["msg"]), field=field) from None

@@ -168,3 +168,92 @@ def api_key_dependency(expected: str | None) -> Callable[[Request], None]:
                                 headers={"WWW-Authenticate": "Bearer"})
 
     return check
+
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class SameOrigin:
+    """403 for state-changing requests a browser sends from a page of another origin.
+
+    Without an API key any web page a user visits could otherwise POST /reload or
+    DELETE /tickets/... to a service on their machine (a form or fetch needs no CORS
+    permission to *send*). A request passes when it carries no ``Origin`` (not from a
+    browser page, e.g. curl or a server) and no cross-site ``Sec-Fetch-Site``; when its
+    origin is in ``serve.cors_origins``; or when the origin's host is the request's
+    ``Host`` (or ``X-Forwarded-Host``, behind a proxy).
+    """
+
+    def __init__(self, app: ASGIApp, allowed: list[str] | tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.allowed = {o.rstrip("/") for o in allowed}
+
+    def _same(self, headers: dict[bytes, bytes]) -> bool:
+        from urllib.parse import urlsplit
+
+        origin = headers.get(b"origin")
+        site = headers.get(b"sec-fetch-site", b"")
+        if origin is None:
+            return site not in (b"cross-site", b"same-site")
+        text = origin.decode("latin-1").rstrip("/")
+        if text in self.allowed:
+            return True
+        netloc = urlsplit(text).netloc.lower()
+        hosts = {headers.get(b"host", b"").decode("latin-1").lower(),
+                 headers.get(b"x-forwarded-host", b"").decode("latin-1").split(",")[0].strip().lower()}
+        return bool(netloc) and netloc in hosts
+
+    async def __call__(self, scope: Scope, receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] == "http" and scope.get("method", "GET") not in SAFE_METHODS:
+            headers = dict(scope.get("headers", []))
+            if not self._same(headers):
+                await send_json(send, 403, "cross-origin request refused",
+                                "a page of another origin cannot change this service; list the "
+                                "origin in serve.cors_origins if it should")
+                return
+        await self.app(scope, receive, send)
+
+
+def http_protocol() -> type:
+    """uvicorn's h11 protocol with two fixes for ``ticketsim serve``.
+
+    - Requests uvicorn itself rejects (a bad Content-Length, malformed headers) are
+      answered with the service's JSON error body instead of uvicorn's text/plain.
+    - The idle clock (``serve.keep_alive_seconds``, uvicorn's ``timeout_keep_alive``)
+      also runs before the first request and while a request's head is incomplete;
+      uvicorn starts it only after a response, so a connection that never sent a full
+      request stayed open forever.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class JsonH11Protocol(H11Protocol):
+        def _start_idle_clock(self) -> None:
+            if (self.timeout_keep_alive_task is None and not self.transport.is_closing()
+                    and (self.cycle is None or self.cycle.response_complete)):
+                self.timeout_keep_alive_task = self.loop.call_later(
+                    self.timeout_keep_alive, self.timeout_keep_alive_handler)
+
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._start_idle_clock()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            self._start_idle_clock()
+
+        def send_400_response(self, msg: str) -> None:
+            _, body = json_body(400, f"invalid HTTP request: {msg.rstrip('.')}",
+                                "check the request line, headers and Content-Length")
+            headers = [(b"content-type", b"application/json"), (b"connection", b"close"),
+                       (b"content-length", str(len(body)).encode())]
+            try:
+                self.transport.write(self.conn.send(h11.Response(status_code=400, headers=headers,
+                                                                 reason=b"Bad Request")))
+                self.transport.write(self.conn.send(h11.Data(data=body)))
+                self.transport.write(self.conn.send(h11.EndOfMessage()))
+            except h11.LocalProtocolError:  # the connection is past the point of answering
+                pass
+            self.transport.close()
+
+    return JsonH11Protocol

@@ -99,8 +99,9 @@ def merge_into(adapter_dir: Path, out: Path, base_model: str) -> None:
     from ticketsim.models import resolve_model
 
     model = SentenceTransformer(resolve_model(base_model), device="cpu")
-    peft_model = PeftModel.from_pretrained(model[0].auto_model, str(adapter_dir))
-    model[0].auto_model = peft_model.merge_and_unload()
+    transformer: Any = model[0]
+    peft_model = PeftModel.from_pretrained(transformer.auto_model, str(adapter_dir))
+    transformer.auto_model = peft_model.merge_and_unload()
     sb = adapter_dir / "sentence_bert_config.json"
     if sb.is_file():
         model.max_seq_length = json.loads(sb.read_text()).get("max_seq_length", model.max_seq_length)

@@ -8,6 +8,8 @@ a :class:`TicketsimError` before the model is loaded, not a crash mid-run.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ticketsim.errors import ConfigError
 
 
@@ -49,6 +51,6 @@ def resolve_precision(choice: str, device: str | None = None) -> str:
     return choice
 
 
-def trainer_flags(precision: str) -> dict[str, bool]:
+def trainer_flags(precision: str) -> dict[str, Any]:
     """The TrainingArguments flags for a resolved precision."""
     return {"fp16": precision == "fp16", "bf16": precision == "bf16"}

@@ -66,7 +66,7 @@ def read_dataset(path: Path, cfg: Config) -> pd.DataFrame:
 
     if not path.is_file():
         raise TicketsimError("training dataset is missing", file=path,
-                             hint="run `ticketsim pairs` for this run directory")
+                             hint=f"run `ticketsim pairs --run-dir {path.parent.parent}`")
     df = pd.read_parquet(path)
     check_dataset(cfg.train, list(df.columns), file=str(path))
     return df
@@ -133,7 +133,7 @@ def _checkpoint_dir(run: RunDir, h: str, resume: bool,
         last = _last_complete_checkpoint(ck) if ck.is_dir() else None
         if last is None:
             raise TicketsimError(f"{ck}: no checkpoint to resume from",
-                                 hint="run `ticketsim train` without --resume")
+                                 hint=f"run `ticketsim train --run-dir {run.path}` without --resume")
         if marker.is_file() and marker.read_text().strip() != h:
             raise TicketsimError(
                 f"{ck}: the checkpoints were made with other pairs or train settings",

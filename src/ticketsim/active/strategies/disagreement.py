@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ticketsim.active.candidates import CandidatePool
+from ticketsim.active.strategies.base import take
 
 
 class DisagreementStrategy:
@@ -24,8 +25,6 @@ class DisagreementStrategy:
         self.seed = seed
 
     def select(self, pool: CandidatePool, n: int) -> pd.DataFrame:
-        from ticketsim.active.strategies import take
-
         pairs = pool.pairs
         d = np.log2(pairs["dense_rank"].to_numpy(dtype=np.float64))
         k = np.log2(pairs["keyword_rank"].to_numpy(dtype=np.float64))

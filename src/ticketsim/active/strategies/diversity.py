@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ticketsim.active.candidates import CandidatePool
+from ticketsim.active.strategies.uncertainty import uncertainty
 
 
 def cluster_groups(pool: CandidatePool, clusters: int, seed: int) -> np.ndarray:
@@ -44,8 +45,6 @@ class DiversityStrategy:
         self.last_groups: np.ndarray | None = None
 
     def select(self, pool: CandidatePool, n: int) -> pd.DataFrame:
-        from ticketsim.active.strategies.uncertainty import uncertainty
-
         pairs = pool.pairs
         if pairs.empty:
             return pairs.assign(priority=[], reason=[])

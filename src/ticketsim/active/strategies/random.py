@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ticketsim.active.candidates import CandidatePool
+from ticketsim.active.strategies.base import take
 
 
 class RandomStrategy:
@@ -21,8 +22,6 @@ class RandomStrategy:
         self.seed = seed
 
     def select(self, pool: CandidatePool, n: int) -> pd.DataFrame:
-        from ticketsim.active.strategies import take
-
         pairs = pool.pairs
         rng = np.random.default_rng(self.seed)
         priority = pd.Series(rng.random(len(pairs)), index=pairs.index)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ticketsim.active.candidates import CandidatePool
+from ticketsim.active.strategies.base import take
 
 
 def uncertainty(pool: CandidatePool) -> tuple[np.ndarray, str]:
@@ -34,8 +35,6 @@ class UncertaintyStrategy:
         self.seed = seed
 
     def select(self, pool: CandidatePool, n: int) -> pd.DataFrame:
-        from ticketsim.active.strategies import take
-
         closeness, what = uncertainty(pool)
         pairs = pool.pairs
         val = pairs["probability"] if what == "p" else pairs["score"]

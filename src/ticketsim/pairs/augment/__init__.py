@@ -15,6 +15,10 @@ import numpy as np
 import pandas as pd
 
 from ticketsim.config import AugmentConfig
+from ticketsim.pairs.augment.backtranslate import BackTranslateAugmenter
+from ticketsim.pairs.augment.paraphrase import ParaphraseAugmenter
+from ticketsim.pairs.augment.simple import SimpleAugmenter
+from ticketsim.pairs.augment.wordnet import WordnetAugmenter
 from ticketsim.progress import NULL, Reporter
 
 ORDER = ["simple", "wordnet", "backtranslate", "paraphrase"]
@@ -30,22 +34,14 @@ class Augmenter(Protocol):
 
 
 def build(name: str, cfg: AugmentConfig, cache_dir: Path | None, reporter: Reporter = NULL) -> Augmenter:
-    """The configured augmenter ``name`` (imports its module lazily)."""
+    """The configured augmenter ``name`` (each imports its heavy libraries itself, when used)."""
     if name == "simple":
-        from ticketsim.pairs.augment.simple import SimpleAugmenter
-
         return SimpleAugmenter(cfg.simple)
     if name == "wordnet":
-        from ticketsim.pairs.augment.wordnet import WordnetAugmenter
-
         return WordnetAugmenter(cfg.wordnet)
     if name == "backtranslate":
-        from ticketsim.pairs.augment.backtranslate import BackTranslateAugmenter
-
         return BackTranslateAugmenter(cfg.backtranslate, reporter=reporter)
     if name == "paraphrase":
-        from ticketsim.pairs.augment.paraphrase import ParaphraseAugmenter
-
         return ParaphraseAugmenter(cfg.paraphrase, cache_dir=cache_dir, reporter=reporter)
     raise KeyError(name)
 

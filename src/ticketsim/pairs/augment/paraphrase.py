@@ -123,7 +123,7 @@ class ParaphraseAugmenter:
         with torch.no_grad():
             out = model.generate(**enc, max_new_tokens=self.cfg.max_tokens, do_sample=False,
                                  pad_token_id=tok.pad_token_id or tok.eos_token_id or 0)
-        return tok.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+        return str(tok.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)).strip()
 
     def augment(self, texts: list[str]) -> list[str]:
         out = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -90,8 +91,6 @@ def wordnet_synonyms(data_dir: Path | None) -> Synonyms:
     base = str(root.parent.parent)
     if base not in nltk.data.path:  # NLTK only reads corpora under its data path
         nltk.data.path.append(base)
-    import warnings
-
     with warnings.catch_warnings():  # Debian's 3.0 has no multilingual tables; we need none
         warnings.simplefilter("ignore", UserWarning)
         reader = WordNetCorpusReader(str(root), None)

@@ -8,6 +8,8 @@ usual rank window (``range_min``..``range_max``), relative margin against false
 negatives, absolute maximum score, and top/random sampling. ``mine_hard_negatives``
 itself only drops candidates whose text equals the row's positive and counts excluded
 candidates inside its rank window, so it cannot express these rules.
+The ``random`` strategy has no scorer: :func:`mine` with ``scorer=None`` draws uniformly
+from the eligible tickets (the control of a mined-vs-random ablation).
 """
 
 from __future__ import annotations

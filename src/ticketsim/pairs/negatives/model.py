@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ticketsim.inference.cache import EmbeddingCache, text_key
+from ticketsim.models import load_model, model_fingerprint, resolve_model
 from ticketsim.progress import NULL, Reporter
 
 
@@ -24,8 +26,6 @@ class ModelMiner:
 
     def __init__(self, model_name: str, texts: Sequence[str], *, batch_size: int = 64,
                  cache_path: Path | None = None, reporter: Reporter = NULL) -> None:
-        from ticketsim.models import load_model, model_fingerprint, resolve_model
-
         self.path = resolve_model(model_name)
         self.model = load_model(self.path, device="cpu")
         self.fingerprint = model_fingerprint(self.path) + f"-{self.model.max_seq_length}"
@@ -49,8 +49,6 @@ class ModelMiner:
         cache = keys = None
         found: dict[bytes, np.ndarray] = {}
         if self.cache_path is not None:
-            from ticketsim.inference.cache import EmbeddingCache, text_key
-
             cache = EmbeddingCache(self.cache_path)
             keys = [text_key(t) for t in texts]
             found = cache.get(self.fingerprint, keys)

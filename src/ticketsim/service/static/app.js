@@ -45,7 +45,20 @@ function filters() {
 const FIXED = new Set(["id", "score", "probability", "label", "short_description", "category",
   "subcategory", "created", "keyword", "fused", "rerank"]);
 
-function renderHit(hit) {
+// what each label is worth (measured precision / recall in words), from the search answer
+function renderMeaning(meaning) {
+  const list = $("labels-list");
+  list.replaceChildren();
+  $("labels-help").hidden = !meaning;
+  if (!meaning) { return; }
+  for (const [label, words] of Object.entries(meaning)) {
+    const item = el("li", words);
+    item.id = "meaning-" + label;
+    list.append(item);
+  }
+}
+
+function renderHit(hit, meaning) {
   const box = el("article", null, "hit");
   box.dataset.id = hit.id;
   const title = el("h3");
@@ -58,7 +71,16 @@ function renderHit(hit) {
     line.append(document.createTextNode(" · "), el("span", "p(duplicate) " + hit.probability.toFixed(2)));
   }
   if (hit.label) {
-    line.append(document.createTextNode(" · "), el("span", hit.label, "hit-label label-" + hit.label));
+    const words = meaning && meaning[hit.label];
+    const unmeasured = !words || words.includes(": not measured");
+    const tag = el("span", hit.label + (unmeasured ? " (not measured)" : ""),
+      "hit-label label-" + hit.label + (unmeasured ? " label-unmeasured" : ""));
+    if (words) {
+      tag.title = words;
+      tag.tabIndex = 0;
+      tag.setAttribute("aria-describedby", "meaning-" + hit.label);
+    }
+    line.append(document.createTextNode(" · "), tag);
   }
   box.append(line);
   const fields = el("div", null, "fields");
@@ -104,7 +126,8 @@ async function search(event) {
     const out = await api("POST", "/search", body);
     lastQueryId = id || null;
     const results = $("results");
-    results.replaceChildren(...out.hits.map(renderHit));
+    renderMeaning(out.label_meaning);
+    results.replaceChildren(...out.hits.map((hit) => renderHit(hit, out.label_meaning)));
     say(out.hits.length ? `${out.hits.length} similar tickets (${out.mode})` : "no similar tickets");
   } catch (e) { say(e.message, true); }
 }

@@ -1,42 +1,32 @@
-"""The simulation's verdict: labels to reach random's final MRR@10, interpolated between rounds."""
+"""The simulation's decisions (ticketsim.active.simulation, driven by bench/active_learning.py).
+
+Labels to reach random's final MRR@10 (interpolated between rounds), the oracle, the
+paired verdict and pooling desks.
+"""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "active_learning.py"
-
-
-@pytest.fixture(scope="module")
-def sim():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("bench_active_learning", BENCH)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+from ticketsim.active import simulation as sim
 
 
 def _curve(*mrr: float, k: int = 30) -> list[dict]:
     return [{"labels": i * k, "mrr@10": m} for i, m in enumerate(mrr)]
 
 
-def test_labels_are_interpolated_between_the_rounds_around_the_target(sim) -> None:  # type: ignore[no-untyped-def]
+def test_labels_are_interpolated_between_the_rounds_around_the_target() -> None:
     # target 0.75 lies a quarter of the way from 0.74 (30 labels) to 0.78 (60 labels)
     assert sim.labels_to_reach(_curve(0.70, 0.74, 0.78, 0.80), 0.75) == pytest.approx(37.5)
     assert sim.labels_to_reach(_curve(0.70, 0.72, 0.73), 0.73) == pytest.approx(60.0)
 
 
-def test_never_reaching_is_none_and_round0_reaching_is_zero(sim) -> None:  # type: ignore[no-untyped-def]
+def test_never_reaching_is_none_and_round0_reaching_is_zero() -> None:
     assert sim.labels_to_reach(_curve(0.70, 0.71, 0.72), 0.75) is None
     assert sim.labels_to_reach(_curve(0.76, 0.71, 0.80), 0.75) == 0.0
 
 
-def test_oracle_answers_from_truth(sim) -> None:  # type: ignore[no-untyped-def]
+def test_oracle_answers_from_truth() -> None:
     oracle = sim.Oracle({"groups": [{"id": 1, "tickets": ["A", "B", "C"]}],
                          "related": [["D", "A"]]})
     assert oracle.answer("C", "A") == (1, "duplicate", "duplicate")
@@ -44,7 +34,7 @@ def test_oracle_answers_from_truth(sim) -> None:  # type: ignore[no-untyped-def]
     assert oracle.answer("B", "D") == (0, "related", "not related")
 
 
-def test_loss_choice_reaches_the_config(sim) -> None:  # type: ignore[no-untyped-def]
+def test_loss_choice_reaches_the_config() -> None:
     assert sim.loss_tree("online_contrastive") == {"loss": "online_contrastive"}
     assert sim.loss_tree("mnrl")["losses"]["mnrl"]["hard_negatives"] == 1
     tree = sim.loss_tree("online_contrastive", 0.2)
@@ -60,7 +50,7 @@ def _per_query(*rounds: list[float]) -> list[dict[str, float]]:
     return [{f"q{i}": v for i, v in enumerate(r)} for r in rounds]
 
 
-def test_verdict_is_void_when_random_did_not_move_the_model(sim) -> None:  # type: ignore[no-untyped-def]
+def test_verdict_is_void_when_random_did_not_move_the_model() -> None:
     # random's final round equals round 0 query by query: no gain to "reach"
     rr0 = [0.5, 1.0, 0.0, 0.25] * 25
     curves = {"random": _curve(0.4375, 0.4375), "uncertainty": _curve(0.4375, 0.5)}
@@ -70,7 +60,7 @@ def test_verdict_is_void_when_random_did_not_move_the_model(sim) -> None:  # typ
     assert v["final_vs_random_final"]["uncertainty"]["significant"]
 
 
-def test_verdict_met_when_a_strategy_gets_there_with_few_labels(sim) -> None:  # type: ignore[no-untyped-def]
+def test_verdict_met_when_a_strategy_gets_there_with_few_labels() -> None:
     rr0 = [0.0, 0.5] * 50
     better = [1.0, 0.5] * 50  # every query improved: the paired CI excludes zero
     curves = {"random": _curve(0.25, 0.30, 0.40, 0.75),
@@ -91,7 +81,7 @@ def test_verdict_met_when_a_strategy_gets_there_with_few_labels(sim) -> None:  #
     assert sim.verdict_for(curves, pq)["done_when_met"] is False
 
 
-def test_desks_are_pooled_query_by_query(sim) -> None:  # type: ignore[no-untyped-def]
+def test_desks_are_pooled_query_by_query() -> None:
     def run(seed: int, rr: list[list[float]]) -> dict:
         return {"seed": seed,
                 "curves": {"random": [{"round": i, "labels": 10 * i,

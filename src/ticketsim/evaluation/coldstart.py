@@ -1,0 +1,79 @@
+"""Cold start: a run with no held-out link still evaluates what it can.
+
+With no known links (a new team's first day) link retrieval, duplicate thresholds and the
+champion cannot be measured. Routing can, when tickets carry a category: the kNN category
+of held-out tickets under BM25, the base model and the fine-tuned model. This module
+writes that routing-only ``metrics.json`` (``cold_start: true``, empty ``systems``) and a
+short report instead of stopping the pipeline, so ``ticketsim run`` still builds an index
+and the team can start labelling (docs/active_learning.md, README "No links yet").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ticketsim.config import Config
+from ticketsim.evaluation import routing
+from ticketsim.evaluation.bm25 import BM25Scorer
+from ticketsim.evaluation.dense import DenseScorer
+from ticketsim.progress import NULL, Reporter
+from ticketsim.rundir import RunDir, StageResult, atomic_write_json, atomic_write_text
+
+NO_LINKS_NOTE = ("link retrieval skipped: no held-out ticket has a known link, so MRR, recall "
+                 "and duplicate thresholds cannot be measured yet (cold start)")
+
+
+def labelling_hint(run_dir: str) -> str:
+    """The commands that turn a cold-start run into one with links (complete, with --run-dir)."""
+    return (f"collect links: `ticketsim label session --run-dir {run_dir}` (or `ticketsim serve "
+            f"--run-dir {run_dir}` and answer duplicate / not on the page), then "
+            f"`ticketsim retrain --run-dir {run_dir}`")
+
+
+def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, inputs_hash: str, *,
+                          reporter: Reporter = NULL) -> StageResult:
+    """Routing of held-out tickets per system; metrics.json says what could not be measured."""
+    from ticketsim.inference import encoder_for
+    from ticketsim.models import resolve_model
+
+    ev = cfg.evaluate
+    notes = [NO_LINKS_NOTE]
+    scorers: dict[str, Any] = {}
+    if "bm25" in ev.systems or "hybrid" in ev.systems:
+        scorers["bm25"] = BM25Scorer(d.texts)
+    dense: list[tuple[str, str]] = []
+    if "base" in ev.systems:
+        dense.append(("base", resolve_model(cfg.train.base_model)))
+    ft = run.stage_path("train") / "model"
+    if "finetuned" in ev.systems and run.read_stamp("train") is not None and ft.is_dir():
+        dense.append(("finetuned", str(ft)))
+    for name, path in dense:
+        enc = encoder_for(path, ev.encoder, cache_dir=run.path / "cache", reporter=reporter)
+        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({ev.encoder})")
+        scorers[name] = DenseScorer(name, enc.encode(d.texts, ev.batch_size, reporter), path)
+    fields = {f: d.tickets[f].fillna("").astype(str).to_numpy(dtype=object)
+              for f in routing.routing_fields(list(d.tickets.columns), ev.routing.fields)}
+    route = {name: r for name, s in scorers.items()
+             if (r := routing.evaluate_routing(s, d.split, fields, ev.routing.k))}
+    if not route:
+        notes.append("routing skipped: no held-out ticket has a category, so nothing can be "
+                     "measured until links exist")
+    result: dict[str, Any] = {
+        "primary_metric": ev.primary_metric, "encoder": ev.encoder, "metrics": [],
+        "systems": {}, "n_queries": 0, "n_candidates": d.n - 1,
+        "skipped_queries": sum(d.skipped.values()), "skipped_reasons": d.skipped,
+        "cold_start": True, "routing": route, "duplicate": {}, "thresholds_model": None,
+        "notes": notes,
+    }
+    lines = ["# ticketsim evaluation (cold start)", "", *[f"- {n}" for n in notes], ""]
+    if route:
+        lines += ["## Routing (kNN category of held-out tickets)", "",
+                  "| system | field | accuracy | macro-F1 | n |", "|---|---|---|---|---|"]
+        lines += [f"| {s} | {f} | {v['accuracy']:.3f} | {v['macro_f1']:.3f} | {v['n']} |"
+                  for s, per in route.items() for f, v in per.items()]
+    lines += ["", "Next: " + labelling_hint(str(run.path))]
+    with run.stage("evaluate", inputs_hash, {"systems": [], "cold_start": True}) as tmp:
+        atomic_write_json(tmp / "metrics.json", result)
+        atomic_write_text(tmp / "report.md", "\n".join(lines) + "\n")
+    reporter.log("evaluate: cold start, routing only")
+    return StageResult("evaluate", False, run.stage_path("evaluate"), result)
