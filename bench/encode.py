@@ -38,7 +38,7 @@ import numpy as np
 
 from bench._common import ENDAVA_FULL as ENDAVA
 from bench._common import RESULTS, SEAMONKEY_DIR
-from ticketsim.evaluation.metrics import QueryMetrics, rank_queries
+from ticketsim.evaluation import metrics
 from ticketsim.evaluation.routing import knn_labels
 from ticketsim.inference.agreement import neighbour_overlap
 
@@ -163,11 +163,10 @@ def knn_accuracy(emb: np.ndarray, labels: np.ndarray, k: int = 10, sample: int =
 
 
 def mrr_at_10(emb: np.ndarray, queries: list[int], relevant: list[set[int]]) -> float:
-    """MRR@10 of the known links, computed as evaluate computes it (query's own ticket excluded)."""
-    ids = [str(i) for i in range(len(emb))]
-    ranking = rank_queries("bench", lambda q: emb[q] @ emb.T, queries, relevant,
-                           np.arange(len(emb)), keep=10)
-    return float(QueryMetrics(ids, [10]).table(ranking, relevant)["mrr@10"].mean())
+    """Dense MRR@10 (query excluded) by the project's one metric code (ticketsim.evaluation.metrics)."""
+    ranking = metrics.exact_dense_ranking("bench", emb, queries, relevant, keep=metrics.MRR_K)
+    qm = metrics.QueryMetrics([str(i) for i in range(len(emb))], [1])
+    return float(qm.table(ranking, relevant)[f"mrr@{metrics.MRR_K}"].mean()) if queries else 0.0
 
 
 def load_endava(n: int | None, seed: int = 0) -> tuple[list[str], np.ndarray] | None:

@@ -1,19 +1,20 @@
-"""Keyword baseline speed: bm25s (what evaluate uses) vs the index's SQLite FTS5 side (what search uses).
+"""Keyword engine choice: bm25s vs SQLite FTS5 (the engine ticketsim uses everywhere).
 
-Same texts, same queries, k=10. Reported per system: indexing docs/s, query p50/p99 and
-queries/s (one query at a time, as the service answers them), and the top-10 overlap of
-FTS5's ranking with bm25s' (both are BM25, with different tokenisers and stop words, so
-overlap well below 1 is expected; it says how far the incremental keyword side drifts
-from the reference). Data: the Endava tickets (5k sample; all 47.8k with ``--large``) when
-../shared/data is present, and generated demo tickets always.
+Measured per dataset: MRR@10 of ticket-to-ticket keyword retrieval (the query ticket's own
+text, itself excluded) on known links (SeaMonkey duplicates) or on same category and
+subcategories (Endava, a proxy: it has no links), top-10 overlap of the two rankings,
+index build time, query latency (p50, one query at a time as the service answers), and
+the cost of keeping the index current: FTS5 updates one ticket in place (delete + insert
+per ticket, timed over 200 tickets), bm25s cannot add or delete and re-indexes everything.
+FTS5 is ticketsim's :class:`ticketsim.retrieval.keyword.KeywordIndex`; bm25s runs with
+English stop words, as ticketsim's evaluation did before.
 
-    python -m bench.keyword_search --out bench/results/keyword.json [--large]
+    python -m bench.keyword_search --out bench/results/keyword_search.json
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -22,116 +23,111 @@ import numpy as np
 
 from bench._common import ENDAVA_SUBSET as ENDAVA
 from bench._common import RESULTS
+from bench._common import SEAMONKEY_DIR as SEAMONKEY
 from ticketsim.inference.agreement import overlap_at_k
+from ticketsim.retrieval.keyword import KeywordIndex
 from ticketsim.rundir import atomic_write_json
 
 
-def _endava(n: int | None) -> list[str] | None:
+def seamonkey() -> tuple[list[str], dict[int, set[int]]] | None:
+    import pandas as pd
+
+    if not (SEAMONKEY / "SeaMonkey_bugs.csv").is_file():
+        return None
+    df = pd.read_csv(SEAMONKEY / "SeaMonkey_bugs.csv", dtype=str).fillna("")
+    pos = {t: i for i, t in enumerate(df["Issue id"])}
+    links = pd.read_csv(SEAMONKEY / "SeaMonkey_bugs-combined.csv", dtype=str)
+    rel: dict[int, set[int]] = {}
+    for a, b in zip(links.iloc[:, 0], links.iloc[:, 1], strict=True):
+        if a in pos and b in pos and a != b:
+            rel.setdefault(pos[a], set()).add(pos[b])
+            rel.setdefault(pos[b], set()).add(pos[a])
+    return (df["Summary"] + ". " + df["Description"]).tolist(), rel
+
+
+def endava(queries: int) -> tuple[list[str], dict[int, set[int]]] | None:
+    import pandas as pd
+
     if not ENDAVA.is_file():
         return None
-    import pandas as pd
-
     df = pd.read_csv(ENDAVA, dtype=str).fillna("")
-    if n is not None:
-        df = df.sample(min(n, len(df)), random_state=0)
-    return (df["title"] + ". " + df["body"]).tolist()
+    group = (df["category"] + "/" + df["sub_category1"] + "/" + df["sub_category2"]).tolist()
+    by: dict[str, set[int]] = {}
+    for i, g in enumerate(group):
+        by.setdefault(g, set()).add(i)
+    qs = np.random.default_rng(0).choice(len(df), queries, replace=False)
+    rel = {int(i): by[group[i]] - {int(i)} for i in qs if len(by[group[i]]) > 1}
+    return (df["title"] + ". " + df["body"]).tolist(), rel
 
 
-def _demo(tmp: Path) -> list[str]:
-    import pandas as pd
-
-    from ticketsim.data.demo import generate_demo
-
-    generate_demo(tmp / "demo", n_tickets=2000, seed=0)
-    df = pd.read_csv(tmp / "demo" / "tickets.csv", dtype=str).fillna("")
-    return (df["short_description"] + ". " + df["description"]).tolist()
-
-
-def _latency(fn: Any, queries: list[str]) -> tuple[list[list[int]], np.ndarray]:
-    out, lat = [], []
-    for q in queries:
+def _mrr(rank: Any, rel: dict[int, set[int]]) -> tuple[float, float, dict[int, list[int]]]:
+    rr, lat, tops = [], [], {}
+    for q, r in rel.items():
         t = time.perf_counter()
-        out.append(fn(q))
-        lat.append((time.perf_counter() - t) * 1000)
-    return out, np.asarray(lat)
+        top = rank(q)[:10]
+        lat.append(time.perf_counter() - t)
+        tops[q] = top
+        rr.append(next((1 / (i + 1) for i, c in enumerate(top) if c in r), 0.0))
+    return float(np.mean(rr)), 1000 * float(np.median(lat)), tops
 
 
-def bench_dataset(name: str, texts: list[str], n_queries: int, tmp: Path) -> dict[str, Any]:
+def bench(name: str, texts: list[str], rel: dict[int, set[int]]) -> dict[str, Any]:
     import bm25s
 
-    from ticketsim.index.store import TicketStore
-
-    rng = np.random.default_rng(0)
-    qidx = rng.choice(len(texts), size=min(n_queries, len(texts)), replace=False)
-    queries = [texts[i] for i in qidx]
     rows = []
-
     t0 = time.perf_counter()
+    tok = bm25s.tokenize(texts, stopwords="en", return_ids=False, show_progress=False)
+    tok = [[x for x in d if x] or [""] for d in tok]
     retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
+    retriever.index(tok, show_progress=False)
     build = time.perf_counter() - t0
 
-    def bm25_query(q: str) -> list[int]:
-        res, _ = retriever.retrieve(bm25s.tokenize([q], stopwords="en", show_progress=False),
-                                    k=10, show_progress=False)
-        return [int(x) for x in res[0]]
+    def bm25s_rank(q: int) -> list[int]:
+        s = retriever.get_scores(tok[q]).astype(np.float64)
+        s[q] = -np.inf
+        return np.lexsort((np.arange(len(s)), -s))[:10].tolist()
 
-    ref, lat = _latency(bm25_query, queries)
-    rows.append(_row("bm25s", len(texts), build, lat))
-
-    store = TicketStore(tmp / f"{name}.sqlite")
-    recs = [{"id": str(i), "text": t} for i, t in enumerate(texts)]
+    mrr, p50, ref = _mrr(bm25s_rank, rel)
+    rows.append({"system": "bm25s", "mrr@10": round(mrr, 4), "index_s": round(build, 2),
+                 "query_p50_ms": round(p50, 2), "update_one_ticket_ms": round(1000 * build, 1),
+                 "update_note": "no add/delete: full re-index"})
     t0 = time.perf_counter()
-    for s in range(0, len(recs), 5000):
-        store.upsert(recs[s:s + 5000], np.zeros((len(recs[s:s + 5000]), 1), dtype=np.float32))
+    kw = KeywordIndex(texts)
     build = time.perf_counter() - t0
-    key_to_pos = {store.key_of(str(i)): i for i in range(len(texts))}
-
-    def fts_query(q: str) -> list[int]:
-        return [key_to_pos[k] for k, _ in store.keyword(q, 10)]
-
-    got, lat = _latency(fts_query, queries)
-    store.close()
-    overlap = overlap_at_k(ref, got, 10)
-    rows.append({**_row("sqlite-fts5", len(texts), build, lat), "top10_overlap_to_bm25s":
+    mrr, p50, got = _mrr(lambda q: [c for c, _ in kw.top(texts[q], 10, exclude=q)], rel)
+    t0 = time.perf_counter()
+    for i in range(200):
+        kw.conn.execute("DELETE FROM fts WHERE rowid=?", (i,))
+        kw.conn.execute("INSERT INTO fts (rowid, text) VALUES (?, ?)", (i, texts[i]))
+    upd = (time.perf_counter() - t0) / 200
+    overlap = overlap_at_k([ref[q] for q in rel], [got[q] for q in rel], 10)
+    rows.append({"system": "sqlite-fts5", "mrr@10": round(mrr, 4), "index_s": round(build, 2),
+                 "query_p50_ms": round(p50, 2), "update_one_ticket_ms": round(1000 * upd, 3),
+                 "update_note": "in place (delete + insert)", "top10_overlap_to_bm25s":
                  round(overlap, 3)})
-    return {"dataset": name, "docs": len(texts), "queries": len(queries), "results": rows}
-
-
-def _row(system: str, n: int, build_s: float, lat: np.ndarray) -> dict[str, Any]:
-    return {"system": system, "index_s": round(build_s, 2), "docs_per_s": round(n / build_s, 1),
-            "p50_ms": round(float(np.percentile(lat, 50)), 2),
-            "p99_ms": round(float(np.percentile(lat, 99)), 2),
-            "queries_per_s": round(1000 / float(lat.mean()), 1)}
+    return {"dataset": name, "docs": len(texts), "queries": len(rel), "results": rows}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=RESULTS / "keyword_search.json")
-    p.add_argument("--large", action="store_true", help="all 47.8k Endava tickets")
-    p.add_argument("--n", type=int, default=5000, help="Endava sample size (small run)")
-    p.add_argument("--queries", type=int, default=300)
+    p.add_argument("--queries", type=int, default=500, help="Endava queries")
     args = p.parse_args()
     datasets, skipped = [], []
-    with tempfile.TemporaryDirectory(prefix="bench-keyword-") as td:
-        tmp = Path(td)
-        endava = _endava(None if args.large else args.n)
-        if endava is None:
-            skipped.append(f"{ENDAVA} absent")
+    for name, data in (("seamonkey-links", seamonkey()), ("endava-5k-category", endava(args.queries))):
+        if data is None:
+            skipped.append(f"{name}: data absent")
         else:
-            name = "endava-all" if args.large else f"endava-{args.n}"
-            datasets.append(bench_dataset(name, endava, args.queries, tmp))
-        datasets.append(bench_dataset("demo-2000", _demo(tmp), args.queries, tmp))
-    report = {"benchmark": "keyword_search",
-              "settings": {"k": 10, "queries": args.queries, "bm25s_stopwords": "en",
-                           "fts5_tokenizer": "unicode61 remove_diacritics 2"},
-              "datasets": datasets, "skipped": skipped}
-    atomic_write_json(args.out, report)
-    print(f"{'dataset':>12} {'system':>12} {'docs/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'q/s':>7} overlap")
+            datasets.append(bench(name, *data))
+    atomic_write_json(args.out, {"benchmark": "keyword_search", "datasets": datasets,
+                                 "skipped": skipped})
+    print(f"{'dataset':>20} {'engine':>12} {'MRR@10':>7} {'index s':>8} {'p50 ms':>7} "
+          f"{'update ms':>9} overlap")
     for d in datasets:
         for r in d["results"]:
-            print(f"{d['dataset']:>12} {r['system']:>12} {r['docs_per_s']:9.0f} {r['p50_ms']:7.2f} "
-                  f"{r['p99_ms']:7.2f} {r['queries_per_s']:7.1f} {r.get('top10_overlap_to_bm25s', '')}")
+            print(f"{d['dataset']:>20} {r['system']:>12} {r['mrr@10']:7.3f} {r['index_s']:8.2f} "
+                  f"{r['query_p50_ms']:7.2f} {r['update_one_ticket_ms']:9.3f} "
+                  f"{r.get('top10_overlap_to_bm25s', '')}")
     print(f"\nwrote {args.out}")
 
 

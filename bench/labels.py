@@ -9,16 +9,20 @@ thresholds never saw. Rules compared:
 
 - ``old``: the rule before issue 15: duplicate at precision 0.9; related = best F1 of
   related + duplicate *links* against everything else (same-topic results count as negatives);
-- ``default``: :func:`ticketsim.evaluation.duplicates.fit_thresholds` (duplicate at
-  precision 0.9; related = best F1 of duplicate + related links + same-topic pairs vs unrelated);
-- ``dup-f1``: the default with the best-F1 duplicate cut instead of precision 0.9.
+- ``default``: :func:`ticketsim.evaluation.duplicates.fit_thresholds` as ``evaluate`` uses
+  it: duplicate at precision 0.9 (no duplicate label when no cut reaches it); related = the
+  cut that best separates duplicate + related links + same-topic pairs from unrelated ones
+  (max TPR - FPR);
+- ``related-f1``: the default with the best-F1 related cut;
+- ``f1-fallback``: the default, but the best-F1 duplicate cut when precision 0.9 is unreachable;
+- ``duplicate-f1``: the best-F1 duplicate cut always.
 
 Data sets: the demo (2,000 generated tickets, every linked ticket a query: the base model
 saw none of them), SeaMonkey (duplicate links only, no categories) and Endava (categories,
 no links: only related / unrelated can be measured); the last two skip when
 ../shared/data is absent.
 
-    python bench/labels.py --out bench/results/labels.json [--run runs/demo]
+    python -m bench.labels --out bench/results/labels.json [--run runs/demo]
 """
 
 from __future__ import annotations
@@ -32,9 +36,7 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-sys.path.insert(0, str(ROOT / "bench"))
+from bench._common import ENDAVA_SUBSET, SEAMONKEY_DIR, emit
 
 TARGET = 0.9
 TOP_K = 10
@@ -46,7 +48,7 @@ def _fitters() -> dict[str, Any]:
     def old(s: np.ndarray, kinds: Sequence[str]) -> tuple[float, float] | None:
         k = np.asarray(kinds, dtype=object)
         fit = dup.fit_thresholds(s, np.where(k == "topic", "negative", k), target_precision=TARGET,
-                                 threshold_rule="precision")
+                                 threshold_rule="precision", unreachable="f1")
         if fit is None:
             return None
         linked = np.isin(k, ("duplicate", "related"))
@@ -56,19 +58,26 @@ def _fitters() -> dict[str, Any]:
             rel = float(np.quantile(s[k == "duplicate"], 0.1))
         return fit["duplicate"], min(rel, fit["duplicate"])
 
-    def rule(threshold_rule: str) -> Any:
+    def rule(threshold_rule: str, related_rule: str, unreachable: str) -> Any:
         def f(s: np.ndarray, kinds: Sequence[str]) -> tuple[float, float] | None:
             k = np.asarray(kinds, dtype=object)
             if not (k == "duplicate").any() and not (k == "related").any():
                 # no links at all (Endava): only the related cut can be fitted
                 if not (k == "topic").any() or not (k == "negative").any():
                     return None
-                return np.inf, dup._best_f1(s, (k == "topic").astype(np.int64))[3]
-            fit = dup.fit_thresholds(s, kinds, target_precision=TARGET, threshold_rule=threshold_rule)
+                y = (k == "topic").astype(np.int64)
+                return np.inf, (dup._youden(s, y) if related_rule == "youden"
+                                else dup._best_f1(s, y)[3])
+            fit = dup.fit_thresholds(s, kinds, target_precision=TARGET, threshold_rule=threshold_rule,
+                                     related_rule=related_rule, unreachable=unreachable)
             return None if fit is None else (fit["duplicate"], fit["related"])
         return f
 
-    return {"old": old, "default": rule("precision"), "dup-f1": rule("f1")}
+    return {"old": old,
+            "default": rule("precision", "youden", "none"),
+            "related-f1": rule("precision", "f1", "none"),
+            "f1-fallback": rule("precision", "youden", "f1"),
+            "duplicate-f1": rule("f1", "youden", "f1")}
 
 
 def _measure(name: str, emb: np.ndarray, ids: list[str], topic: np.ndarray | None,
@@ -79,8 +88,8 @@ def _measure(name: str, emb: np.ndarray, ids: list[str], topic: np.ndarray | Non
     from ticketsim.evaluation.dense import DenseScorer
 
     scorer = DenseScorer(name, emb, "")
-    ranking = metrics.rank_queries(name, scorer, query_idx, [set(r) for r in relevant_kind],
-                                   metrics.order_keys(ids), keep=TOP_K + 1)
+    ranking = metrics.exact_dense_ranking(name, emb, query_idx, [set(r) for r in relevant_kind],
+                                          keep=TOP_K + 1)
     pairs = dup.build_pairs(ranking, relevant_kind, known, [], top_k=TOP_K, random_per_query=2,
                             n_corpus=len(ids), seed=0, topic=topic)
     scores = scorer.pair_scores(pairs.a, pairs.b)
@@ -190,14 +199,13 @@ def _run_dir(path: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from _common import emit
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--large", action="store_true", help="no extra effect (the run is small)")
     ap.add_argument("--run", type=Path, help="also measure a finished run's held-out links")
     ap.add_argument("--only", nargs="*", help="data sets: demo seamonkey endava")
+    ap.add_argument("--work", type=Path, help="keep runs and embeddings here (default: a temp dir)")
     args = ap.parse_args(argv)
 
     from ticketsim.data.demo import generate_demo
@@ -207,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     datasets, skipped = [], []
     only = set(args.only or ["demo", "seamonkey", "endava"])
     with tempfile.TemporaryDirectory(prefix="bench-labels-") as tmp:
-        work = Path(tmp)
+        work = args.work or Path(tmp)
         if "demo" in only:
             data = work / "demo-data"
             generate_demo(data, n_tickets=2000, seed=0)
@@ -216,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                 "links_store": str(work / "demo.sqlite"),
                 "columns": {"id": "number", "category": "category", "subcategory": "subcategory",
                             "created": "opened_at"}}}, work, base))
-        sm = SHARED / "seamonkey_bugs"
+        sm = SEAMONKEY_DIR
         if "seamonkey" in only and sm.is_dir():
             datasets.append(_dataset("seamonkey", {"data": {
                 "tickets": str(sm / "SeaMonkey_bugs.csv"),
@@ -226,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                             "description": "Description", "created": "Created"}}}, work, base))
         elif "seamonkey" in only:
             skipped.append("seamonkey: ../shared/data absent")
-        en = SHARED / "endava_it_tickets" / "all_tickets_subset.csv"
+        en = ENDAVA_SUBSET
         if "endava" in only and en.is_file():
             datasets.append(_dataset("endava", {"data": {
                 "tickets": str(en), "links_store": str(work / "en.sqlite"),

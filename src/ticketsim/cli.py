@@ -105,7 +105,7 @@ class RichReporter:
         finally:
             stop.set()
             timer.join()
-        if beat._clock() - beat.start >= every:
+        if beat.elapsed() >= every:
             self.console.print(beat.line(), highlight=False, soft_wrap=True)
 
     def log(self, message: str) -> None:
@@ -197,7 +197,13 @@ def _render_evaluate(result: StageResult) -> None:
         return
     from rich.markup import escape
 
-    from ticketsim.evaluation.report import headline, label_lines, ordered_metrics
+    from ticketsim.evaluation.report import (
+        cut,
+        headline,
+        label_lines,
+        ordered_metrics,
+        verdict_lines,
+    )
 
     pm = s["primary_metric"]
     ci = s.get("ci") or {}
@@ -224,10 +230,12 @@ def _render_evaluate(result: StageResult) -> None:
                       f"{c.get('low', float('nan')):.2f}-{c.get('high', float('nan')):.2f}", delta)
     console.print(table)
     console.print(headline(s), highlight=False)
+    for line in verdict_lines(s):
+        console.print(f"[bold]{escape(line)}[/]", highlight=False)
     if s.get("thresholds_model"):
         dd = s["duplicate"][s["thresholds_model"]]
         console.print(f"thresholds ({s['thresholds_model']}): duplicate >= "
-                      f"{dd['duplicate_threshold']:.3f}, related >= {dd['related_threshold']:.3f}, "
+                      f"{cut(dd['duplicate_threshold'])}, related >= {dd['related_threshold']:.3f}, "
                       f"AP {dd['average_precision']:.3f}")
         for words in label_lines(s)[1]:
             console.print(f"  {words}", highlight=False, markup=False)
@@ -552,8 +560,9 @@ def search(
     query: Annotated[str | None, typer.Argument(help="Ticket text to search for.")] = None,
     id_: Annotated[str | None, typer.Option("--id", help="Search with an existing ticket.")] = None,
     k: Annotated[int | None, typer.Option("--k", "-k", help="Results to show.")] = None,
-    mode: Annotated[str | None, typer.Option(help="dense, keyword or hybrid (default: "
-                                                  "search.mode).")] = None,
+    mode: Annotated[str | None, typer.Option(help="dense, keyword or hybrid (default: the "
+                                                  "champion's, evaluate/champion.json; "
+                                                  "search.mode when set).")] = None,
     category: CategoryOpt = None,
     status: StatusOpt = None,
     since: SinceOpt = None,
@@ -585,6 +594,7 @@ def search(
         found = searcher.search(query, ticket_id=id_, k=req.k or cfg.search.k,  # type: ignore[attr-defined]
                                 filters=filters, mode=mode)
         hits = [h.to_dict() for h in found]
+        meaning = searcher.label_meaning() or {}
         unmatched = (searcher.index.store.unmatched_filters(Filters.coerce(filters))
                      if not hits and filters else [])
     finally:
@@ -599,7 +609,18 @@ def search(
         return
     if console.width <= 80:
         _compact_hits(hits, id_, query)
-        return
+    else:
+        _hits_table(hits, id_, query)
+    for label in dict.fromkeys(h["label"] for h in hits if h.get("label")):
+        console.print(meaning.get(label, ""), markup=False, highlight=False)  # what a label is worth
+    from ticketsim.evaluation import champion
+
+    champ = champion.load(run_dir)
+    if champ and mode is None and "mode" not in cfg.search.model_fields_set:
+        console.print(champ["sentence"], style="dim", markup=False, highlight=False)
+
+
+def _hits_table(hits: list[dict[str, Any]], id_: str | None, query: str | None) -> None:
     table = Table(title=f"closest tickets to {'ticket ' + id_ if id_ else repr(query)}")
     cols = [c for c in dict.fromkeys(c for h in hits for c in h)
             if any(h.get(c) not in (None, "") for h in hits)]  # drop columns empty for every hit

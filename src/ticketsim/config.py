@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import string
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -33,8 +34,6 @@ class Section(BaseModel):
 
 def duration_seconds(text: str) -> float:
     """'90s', '10m', '1h30m', '1.5h' or a bare number of seconds, in seconds."""
-    import re
-
     t = str(text).strip().lower().replace(" ", "")
     if re.fullmatch(r"\d+(\.\d+)?", t):
         total = float(t)
@@ -124,8 +123,6 @@ class DataConfig(Section):
     @field_validator("text_template")
     @classmethod
     def _template_has_field(cls, v: str) -> str:
-        import string
-
         if "{" not in v:
             raise ValueError("text_template must name at least one field, e.g. '{short_description}'")
         try:
@@ -157,11 +154,12 @@ class DataConfig(Section):
 class SplitConfig(Section):
     """How tickets are split so that no evaluation ticket is ever seen in training."""
 
-    method: Literal["cluster", "time", "kfold"] = Field(
+    method: Literal["cluster", "time", "kfold", "all"] = Field(
         "cluster",
         description="cluster: whole link clusters go to one split at random; time: the newest "
         "tickets are test, the next newest validation; kfold: link clusters dealt into `folds` "
-        "folds, fold `fold` is test (for few links: run once per fold).",
+        "folds, fold `fold` is test (for few links: run once per fold); all: no test split "
+        "(the served model of a cross-fitted run, evaluate.crossfit_min_queries).",
     )
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of tickets (or clusters) for test.")
     validation_fraction: float = Field(
@@ -520,6 +518,10 @@ class TrainConfig(Section):
     )
     dataloader_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
     seed: int = Field(42, description="Seed of training (shuffling, dropout).")
+    model_card_examples: bool = Field(
+        False, description="Keep sentence-transformers' card with its widget and sample rows, "
+        "which quote training tickets verbatim (false: ticketsim's card, no ticket text)."
+    )
 
     @field_validator("max_seq_length")
     @classmethod
@@ -555,8 +557,8 @@ class DuplicateDecisionConfig(Section):
     )
     threshold_rule: Literal["precision", "f1"] = Field(
         "precision",
-        description="precision: lowest threshold reaching target_precision (best F1 if none does); "
-        "f1: the best-F1 threshold.",
+        description="precision: lowest threshold reaching target_precision (no result is labelled "
+        "duplicate when none does); f1: the best-F1 threshold.",
     )
     hard_negatives: int = Field(
         10, ge=0, description="Unlinked candidates from each query's top results used as negatives."
@@ -594,16 +596,6 @@ class BootstrapConfig(Section):
     seed: int = Field(0, description="Seed of the resampling.")
 
 
-class HybridConfig(Section):
-    """Hybrid BM25 + dense retrieval by reciprocal rank fusion."""
-
-    dense: Literal["finetuned", "base"] = Field(
-        "finetuned", description="Dense system fused with BM25 (base when no fine-tuned model)."
-    )
-    rrf_k: int = Field(60, gt=0, description="RRF constant: score = sum 1 / (rrf_k + rank).")
-    window: int = Field(100, gt=0, description="Ranks of each system that take part in the fusion.")
-
-
 class FoldsConfig(Section):
     """Per-fold spread over link clusters when held-out links are few."""
 
@@ -621,7 +613,8 @@ class EvaluateConfig(Section):
 
     systems: list[EvalSystem] = Field(
         default_factory=lambda: list(get_args(EvalSystem)),
-        description="Systems compared (finetuned is skipped, with a note, when train has not run).",
+        description="Systems compared (finetuned is skipped, with a note, when train has not run); "
+        "hybrid is scored with each model (hybrid, hybrid-base) using the search section's fusion.",
     )
     extra_models: list[Path] = Field(
         default_factory=list, description="Further model folders compared (CLI: --model PATH)."
@@ -644,8 +637,12 @@ class EvaluateConfig(Section):
     duplicate: DuplicateDecisionConfig = Field(default_factory=DuplicateDecisionConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig)
-    hybrid: HybridConfig = Field(default_factory=HybridConfig)
     folds: FoldsConfig = Field(default_factory=FoldsConfig)
+    crossfit_min_queries: int = Field(
+        50, ge=0, description="`ticketsim run`: with fewer held-out queries than this, evaluate by "
+        "cross-fitting (evaluate.folds.k models, one per fold of link clusters, every linked "
+        "ticket a query once; the served model is trained on all links). 0: never."
+    )
 
     @field_validator("k_values")
     @classmethod
@@ -717,12 +714,15 @@ class SearchConfig(Section):
 
     k: int = Field(10, gt=0, le=1000, description="Results returned.")
     mode: Literal["dense", "keyword", "hybrid"] = Field(
-        "dense", description="dense: embeddings; keyword: SQLite FTS5 BM25; hybrid: both by RRF."
+        "dense", description="dense: embeddings; keyword: SQLite FTS5 BM25; hybrid: both by RRF. "
+        "The default the champion is measured against; search/serve use evaluate/champion.json's "
+        "mode unless this key is set explicitly (or --mode given)."
     )
     rrf_k: int = Field(60, gt=0, description="Hybrid: score = sum weight / (rrf_k + rank).")
     dense_weight: float = Field(1.0, ge=0, description="Hybrid: weight of the dense ranking.")
     keyword_weight: float = Field(1.0, ge=0, description="Hybrid: weight of the keyword ranking.")
-    window: int = Field(50, gt=0, description="Hybrid: candidates taken from each ranking.")
+    window: int = Field(50, gt=0, description="Hybrid: candidates taken from each ranking (fixed, "
+                        "so a top 10 is the start of a top 100: evaluate scores what search serves).")
     cross_encoder: Path | None = Field(
         None, description="Cross-encoder folder re-ranking the top rerank_top results (null: off)."
     )
@@ -867,6 +867,19 @@ def _resolve_paths(model: BaseModel, base: Path) -> None:
         del field
 
 
+MOVED = {
+    ("evaluate", "hybrid"): "evaluate.hybrid was removed: evaluate scores hybrid search with the "
+    "search section's fusion (search.rrf_k, search.window, search.dense_weight, "
+    "search.keyword_weight) and with each model (hybrid, hybrid-base)",
+}
+
+
+def _moved_keys(tree: dict[str, Any], source: str) -> None:
+    """A clear error for keys that moved or were removed (not pydantic's 'extra not permitted')."""
+    for (section, key), why in MOVED.items():
+        if isinstance(tree.get(section), dict) and key in tree[section]:
+            raise ConfigError(f"{source}: {section}.{key}: {why}",
+                              hint=f"delete {section}.{key} from the config")
 def relative_paths(cfg: Config, run_dir: Path) -> dict[str, Any]:
     """The config as a plain tree for ``run_dir/config.yaml``: paths inside ``run_dir`` and the
     links store relative to it, every other path absolute (issue 17: relocatable runs)."""
@@ -898,6 +911,7 @@ def config_from_dict(
     for text in overrides or []:
         key, value = parse_override(text)
         _set_dotted(tree, key, value)
+    _moved_keys(tree, source)
     try:
         cfg = Config.model_validate(tree)
     except ValidationError as err:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ticketsim.config import Config
+from ticketsim.evaluation import crossfit
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, StageResult
 
@@ -54,13 +55,22 @@ def run_all(
     """Run ``stages`` (default: all) in order.
 
     A stage's input hash includes its upstream stages' stamps, so a rerun upstream
-    stage makes the downstream ones rerun without any forcing here.
+    stage makes the downstream ones rerun without any forcing here. With too few
+    held-out links (``evaluate.crossfit_min_queries``) the run cross-fits: pairs and train
+    build the served model from all links, and evaluate trains and pools fold models
+    (:mod:`ticketsim.evaluation.crossfit`).
     """
     results = []
     skip: set[str] = set()
     for name in stages or ORDER:
         if name in skip:
             continue
+        if name == "pairs" and run.read_stamp("ingest") is not None:
+            plan = crossfit.plan(cfg, run)
+            if plan is not None:
+                reporter.log(f"cross-fitting: {plan.why}")
+                crossfit.save_plan(run, plan)
+                cfg = crossfit.all_links(cfg)
         if name in BEFORE:
             module, func = BEFORE[name].split(":")
             getattr(importlib.import_module(module), func)(cfg, run, force=force, reporter=reporter)

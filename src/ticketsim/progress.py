@@ -7,6 +7,7 @@ is watching.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol, TypeVar
 
@@ -63,16 +64,17 @@ class Heartbeat:
     """
 
     def __init__(self, description: str, total: int | None, clock: Any = None) -> None:
-        import time
-
         self.description = description or "working"
         self.total = total
         self.done = 0
         self._clock = clock or time.monotonic
         self.start = self._clock()
 
+    def elapsed(self) -> float:
+        return self._clock() - self.start
+
     def line(self) -> str:
-        elapsed = self._clock() - self.start
+        elapsed = self.elapsed()
         if self.total:
             share = self.done / self.total
             left = elapsed * (1 - share) / share if self.done else None

@@ -106,8 +106,6 @@ class RunDir:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).resolve()
         if self.path.exists() and not self.path.is_dir():
-            from ticketsim.errors import TicketsimError
-
             raise TicketsimError("the run directory is a file, not a folder", file=self.path,
                                  field="--run-dir", hint="give a folder (it is created if missing)")
 

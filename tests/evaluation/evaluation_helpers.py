@@ -72,7 +72,8 @@ def tiny_test_links() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def tiny_config(model: Path, **evaluate: object) -> Config:
+def tiny_config(model: Path, search: dict[str, object] | None = None, **evaluate: object) -> Config:
     ev = {"bootstrap": {"samples": 200}, "k_values": [1, 5, 10]}
     ev.update(evaluate)
-    return config_from_dict({"train": {"base_model": str(model)}, "evaluate": ev})
+    return config_from_dict({"train": {"base_model": str(model)}, "evaluate": ev,
+                             "search": search or {}})

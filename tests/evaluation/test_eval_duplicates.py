@@ -36,12 +36,20 @@ def test_thresholds_and_calibration() -> None:
     assert f1["duplicate_threshold"] == pytest.approx(out["best_f1"]["threshold"])
 
 
-def test_unreachable_precision_falls_back_to_f1() -> None:
-    kinds = ["duplicate", "negative", "duplicate", "negative"]
-    out = duplicates.fit_decision(np.array([.2, .9, .1, .8]), pairset(kinds),
-                                  target_precision=0.99, threshold_rule="precision")
+def test_unreachable_precision_gives_no_duplicate_label() -> None:
+    kinds = ["duplicate", "negative", "duplicate", "negative"] * 5
+    scores = np.array([.2, .9, .1, .8] * 5)
+    out = duplicates.fit_decision(scores, pairset(kinds), target_precision=0.99,
+                                  threshold_rule="precision", min_positives=1)
     assert not out["at_target_precision"]["reached"]
-    assert out["threshold_rule"] == "f1"
+    assert out["threshold_rule"].startswith("none") and out["duplicate_threshold"] > 1.0
+    assert out["labels"]["duplicate"]["labelled"] == 0
+    assert out["labels"]["duplicate"]["words"] == (
+        "duplicate: not measured (never given: no cosine cut reaches precision 0.99 on held-out "
+        "pairs)")
+    f1 = duplicates.fit_thresholds(scores, kinds, target_precision=0.99, threshold_rule="precision",
+                                   unreachable="f1")
+    assert f1 is not None and f1["rule"] == "f1" and f1["duplicate"] < 1.0
 
 
 def test_pairs_take_hard_negatives_from_the_models_own_results() -> None:
@@ -108,6 +116,7 @@ def test_related_cut_takes_same_topic_results_as_related() -> None:
     assert fit is not None
     assert 0.6 < fit["duplicate"] <= 0.9  # topic pairs stay below the duplicate cut
     assert 0.5 < fit["related"] <= 0.55  # both topic results are related, the 0.5 one is not
+    assert "max TPR-FPR" in fit["related_rule"]
     # without topic pairs nothing defines related: the cut keeps 9 in 10 duplicates
     plain = duplicates.fit_thresholds(scores, ["negative" if k == "topic" else k for k in pairs.kind],
                                       target_precision=0.9, threshold_rule="precision")
@@ -182,3 +191,22 @@ def test_describe_says_precision_and_recall_in_words() -> None:
     assert describe("unrelated", st).startswith("unrelated: 9 in 10 are really unrelated")
     assert describe("related", {"measured": False, "why_not": "no categories"}) == (
         "related: not measured (no categories)")
+
+
+def test_related_cut_separates_even_when_most_results_share_the_topic() -> None:
+    # 20 same-topic results per unrelated one, overlapping scores: best F1 calls nearly
+    # everything related (the unrelated label then hardly fires); max TPR - FPR keeps both useful
+    rng = np.random.default_rng(0)
+    topic = rng.normal(0.6, 0.1, 1000)
+    other = rng.normal(0.45, 0.1, 50)
+    dup = rng.normal(0.85, 0.03, 20)
+    scores = np.concatenate([dup, topic, other])
+    kinds = ["duplicate"] * 20 + ["topic"] * 1000 + ["negative"] * 50
+    youden = duplicates.fit_thresholds(scores, kinds, target_precision=0.9, threshold_rule="precision")
+    f1 = duplicates.fit_thresholds(scores, kinds, target_precision=0.9, threshold_rule="precision",
+                                   related_rule="f1")
+    assert youden is not None and f1 is not None
+    share_unrelated = {name: float(np.mean(other < fit["related"]))
+                       for name, fit in (("youden", youden), ("f1", f1))}
+    assert share_unrelated["youden"] > 0.7 > 0.2 > share_unrelated["f1"], share_unrelated
+    assert 0.45 < youden["related"] < 0.6

@@ -8,78 +8,59 @@ import numpy as np
 import pytest
 
 from ticketsim.evaluation import bootstrap, folds, metrics
-from ticketsim.evaluation.hybrid import rrf_scores
 
 IDS = ["a", "b", "c", "d", "e"]
 
 
-def scorer(matrix: np.ndarray):
-    return lambda q: matrix[np.asarray(q)]
+def ranking(*tops: list[int], relevant: list[set[int]]) -> metrics.Ranking:
+    """A Ranking as a retriever returns it: candidates best first (scores are retriever-specific)."""
+    top = [[(c, 1.0) for c in t] for t in tops]  # equal scores: only the order may count
+    rel = [{c: r for r, c in enumerate(t, start=1) if c in rr} for t, rr in zip(tops, relevant,
+                                                                              strict=True)]
+    return metrics.Ranking("t", list(range(len(tops))), top, rel)
 
 
-def test_query_itself_ranked_first_is_excluded() -> None:
-    # a naive scorer ranks every ticket first for itself (score 1.0)
-    m = np.eye(5) + np.array([[0, .9, .8, .1, .2]] * 5)
-    r = metrics.rank_queries("naive", scorer(m), [0], [{2}], metrics.order_keys(IDS), keep=10)
-    assert [c for c, _ in r.top[0]] == [1, 2, 4, 3]  # no 0 anywhere
-    assert r.rel_rank[0] == {2: 2}
+def test_metrics_follow_the_retrievers_order_even_with_tied_scores() -> None:
     qm = metrics.QueryMetrics(IDS, [1, 5])
-    one = qm.one(r.top[0], {2})
-    assert one["recall@1"] == 0.0 and one["recall@5"] == 1.0
-    assert one["mrr@10"] == pytest.approx(0.5)
-    assert one["ndcg@10"] == pytest.approx(1 / math.log2(3))
-    assert one["map@100"] == pytest.approx(0.5)
-
-
-def test_ties_are_broken_by_ascending_id() -> None:
-    m = np.zeros((5, 5))
-    m[0] = [9, .5, .5, .5, .1]  # b, c, d tied
-    r = metrics.rank_queries("t", scorer(m), [0], [{3}], metrics.order_keys(IDS), keep=10)
-    assert [c for c, _ in r.top[0]][:3] == [1, 2, 3]
-    assert r.rel_rank[0] == {3: 3}
-    assert metrics.QueryMetrics(IDS, [1]).one(r.top[0], {3})["mrr@10"] == pytest.approx(1 / 3)
+    one = qm.table(ranking([1, 2, 4, 3], relevant=[{2}]), [{2}])
+    assert one["recall@1"][0] == 0.0 and one["recall@5"][0] == 1.0
+    assert one["mrr@10"][0] == pytest.approx(0.5)
+    assert one["ndcg@10"][0] == pytest.approx(1 / math.log2(3))
+    assert one["map@100"][0] == pytest.approx(0.5)
+    # the same candidates in another order: the tie is not re-broken by id
+    assert qm.table(ranking([3, 2, 1], relevant=[{3}]), [{3}])["mrr@10"][0] == 1.0
 
 
 def test_several_true_links_per_query() -> None:
-    m = np.zeros((5, 5))
-    m[0] = [0, .9, .8, .7, .6]  # b c d e; relevant c and e at ranks 2 and 4
-    r = metrics.rank_queries("t", scorer(m), [0], [{2, 4}], metrics.order_keys(IDS))
-    one = metrics.QueryMetrics(IDS, [1, 2, 5]).one(r.top[0], {2, 4})
-    assert one["recall@1"] == 0 and one["recall@2"] == 1 and one["recall@5"] == 1
-    assert one["mrr@10"] == pytest.approx(0.5)
+    one = metrics.QueryMetrics(IDS, [1, 2, 5]).table(ranking([1, 2, 3, 4], relevant=[{2, 4}]),
+                                                     [{2, 4}])
+    assert one["recall@1"][0] == 0 and one["recall@2"][0] == 1 and one["recall@5"][0] == 1
+    assert one["mrr@10"][0] == pytest.approx(0.5)
     dcg = 1 / math.log2(3) + 1 / math.log2(5)
     idcg = 1 + 1 / math.log2(3)
-    assert one["ndcg@10"] == pytest.approx(dcg / idcg)
-    assert one["map@100"] == pytest.approx((1 / 2 + 2 / 4) / 2)
-    assert r.rel_rank[0] == {2: 2, 4: 4}
+    assert one["ndcg@10"][0] == pytest.approx(dcg / idcg)
+    assert one["map@100"][0] == pytest.approx((1 / 2 + 2 / 4) / 2)
 
 
 def test_query_with_no_found_link_scores_zero_and_mean_counts_it() -> None:
-    m = np.zeros((5, 5))
-    m[0] = [0, .9, .8, .7, .6]
-    m[1] = [.9, 0, .1, .2, .3]
-    r = metrics.rank_queries("t", scorer(m), [0, 1], [{1}, {2}], metrics.order_keys(IDS), keep=2)
+    r = ranking([1, 2], [0, 3], relevant=[{1}, {2}])  # c is not in b's list
     table = metrics.QueryMetrics(IDS, [1]).table(r, [{1}, {2}])
-    assert table["mrr@10"].tolist() == [1.0, 0.0]  # c is rank 4 for b, outside keep=2
-    assert r.rel_rank[1] == {2: 4}
+    assert table["mrr@10"].tolist() == [1.0, 0.0]
     assert metrics.summarize(table)["mrr@10"] == pytest.approx(0.5)
 
 
-def test_time_aware_mask_hides_newer_tickets() -> None:
-    created = np.array([5, 1, 9, 2, 3], dtype=np.int64)
-    m = np.tile(np.array([0, .1, .9, .5, .4]), (5, 1))
-    r = metrics.rank_queries("t", scorer(m), [0], [{3}], metrics.order_keys(IDS),
-                             created=created)
-    assert [c for c, _ in r.top[0]] == [3, 4, 1]  # c (created 9) and the query itself are gone
+def test_rrf_fuses_ranks_within_the_window() -> None:
+    from ticketsim.retrieval.fusion import Fusion, rrf
 
-
-def test_rrf_fuses_ranks() -> None:
-    r1 = metrics.Ranking("x", [0], [[(1, .9), (2, .8)]], [{}])
-    r2 = metrics.Ranking("y", [0], [[(2, 5.0), (3, 4.0)]], [{}])
-    fused = rrf_scores([r1, r2], 5, rrf_k=60, window=1)
-    assert fused[0].tolist() == pytest.approx([0, 1 / 61, 1 / 61, 0, 0])
-    fused = rrf_scores([r1, r2], 5, rrf_k=1, window=2)
-    assert fused[0, 2] == pytest.approx(1 / 3 + 1 / 2)
+    fused = dict(rrf([[(1, .9), (2, .8)], [(2, 5.0), (3, 4.0)]], [1, 1], rrf_k=60, window=1))
+    assert fused == pytest.approx({1: 1 / 61, 2: 1 / 61})
+    fused = dict(rrf([[(1, .9), (2, .8)], [(2, 5.0), (3, 4.0)]], [1, 1], rrf_k=1, window=2))
+    assert fused[2] == pytest.approx(1 / 3 + 1 / 2)
+    weighted = Fusion(rrf_k=1, dense_weight=2.0, keyword_weight=1.0, window=2)
+    assert weighted.fuse([(1, .9)], [(3, 4.0)]) == [(1, 1.0), (3, 0.5)]
+    # a fixed window: a longer list starts with the shorter one
+    long = Fusion(window=2).fuse([(1, 0), (2, 0), (4, 0)], [(3, 0), (1, 0), (5, 0)])
+    assert [k for k, _ in long] == [1, 3, 2]
 
 
 def test_paired_bootstrap_detects_only_real_gains() -> None:

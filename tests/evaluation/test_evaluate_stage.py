@@ -23,11 +23,12 @@ def test_all_systems_side_by_side(tiny_run: RunDir, tiny_model_dir: Path) -> Non
     res = run_evaluate(cfg, tiny_run)
     m = json.loads((tiny_run.path / "evaluate" / "metrics.json").read_text())
     assert m["primary_metric"] == "ndcg@10" and res.summary["primary_metric"] == "ndcg@10"
-    assert list(m["systems"]) == ["bm25", "base", "finetuned", "hybrid"]
+    assert list(m["systems"]) == ["bm25", "base", "finetuned", "hybrid", "hybrid-base"]
     assert set(m["systems"]["bm25"]) == {"recall@1", "recall@3", "mrr@10", "ndcg@10", "map@100"}
     assert m["n_queries"] == 10  # the held-out end of each test link
     assert m["ci"]["baseline"] in ("bm25", "base")
-    assert set(m["ci"]["vs_baseline"]) == {"finetuned", "hybrid"}
+    assert set(m["ci"]["vs_baseline"]) == {"finetuned", "hybrid", "hybrid-base"}
+    assert m["modes"]["hybrid-base"] == {"mode": "hybrid", "model": "base"}
     # BM25 on these word-overlap texts finds every held-out duplicate in the top 5
     assert m["systems"]["bm25"]["recall@3"] >= 0.9
     for f in ("report.md", "report.html", "metrics.png", "loss.png", "similarity.png",
@@ -87,8 +88,8 @@ def test_time_aware_drops_links_to_newer_tickets(tmp_path: Path, tiny_model_dir:
     "evaluate.batch_size", "evaluate.extra_models", "evaluate.worst_misses",
     "evaluate.bootstrap.samples", "evaluate.bootstrap.confidence", "evaluate.bootstrap.seed",
     "evaluate.routing.k", "evaluate.routing.fields", "evaluate.folds.k",
-    "evaluate.folds.min_queries", "evaluate.hybrid.dense", "evaluate.hybrid.rrf_k",
-    "evaluate.hybrid.window", "evaluate.duplicate.target_precision",
+    "evaluate.folds.min_queries", "search.rrf_k", "search.window", "search.dense_weight",
+    "search.keyword_weight", "evaluate.duplicate.target_precision",
     "evaluate.duplicate.threshold_rule", "evaluate.duplicate.hard_negatives",
     "evaluate.duplicate.random_negatives", "evaluate.duplicate.seed",
 )
@@ -96,8 +97,9 @@ def test_every_evaluate_key_reaches_its_component(tiny_run: RunDir, tiny_model_d
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, object] = {}
     from ticketsim.inference.cache import CachedEncoder
+    from ticketsim.retrieval import fusion
 
-    real_encode, real_rrf = CachedEncoder.encode, stage_mod.rrf_scores
+    real_encode, real_rrf = CachedEncoder.encode, fusion.rrf
     real_interval, real_pairs = stage_mod.bootstrap.interval, stage_mod.duplicates.build_pairs
     real_fit = stage_mod.duplicates.fit_decision
 
@@ -105,9 +107,9 @@ def test_every_evaluate_key_reaches_its_component(tiny_run: RunDir, tiny_model_d
         seen["batch_size"] = batch_size
         return real_encode(self, texts, batch_size, *a, **k)
 
-    def rrf(rankings, n, rrf_k, window):  # type: ignore[no-untyped-def]
-        seen["rrf"] = ([r.system for r in rankings], rrf_k, window)
-        return real_rrf(rankings, n, rrf_k, window)
+    def rrf(rankings, weights, rrf_k, window=None):  # type: ignore[no-untyped-def]
+        seen["rrf"] = (list(weights), rrf_k, window)
+        return real_rrf(rankings, weights, rrf_k, window)
 
     def interval(values, samples, seed, confidence):  # type: ignore[no-untyped-def]
         seen["bootstrap"] = (samples, seed, confidence)
@@ -123,7 +125,7 @@ def test_every_evaluate_key_reaches_its_component(tiny_run: RunDir, tiny_model_d
         return real_fit(scores, pairs, **k)
 
     monkeypatch.setattr(CachedEncoder, "encode", encode)
-    monkeypatch.setattr(stage_mod, "rrf_scores", rrf)
+    monkeypatch.setattr(fusion, "rrf", rrf)
     monkeypatch.setattr(stage_mod.bootstrap, "interval", interval)
     monkeypatch.setattr(stage_mod.duplicates, "build_pairs", build_pairs)
     monkeypatch.setattr(stage_mod.duplicates, "fit_decision", fit)
@@ -131,7 +133,7 @@ def test_every_evaluate_key_reaches_its_component(tiny_run: RunDir, tiny_model_d
         tiny_model_dir, batch_size=7, extra_models=[str(tiny_model_dir)], worst_misses=2,
         bootstrap={"samples": 150, "confidence": 0.8, "seed": 5},
         routing={"k": 3, "fields": ["category", "team"]}, folds={"k": 3, "min_queries": 1000},
-        hybrid={"dense": "base", "rrf_k": 7, "window": 20},
+        search={"rrf_k": 7, "window": 20, "dense_weight": 2.0, "keyword_weight": 0.5},
         duplicate={"target_precision": 0.7, "threshold_rule": "f1", "hard_negatives": 1,
                    "random_negatives": 3, "seed": 9})
     res = run_evaluate(cfg, tiny_run).summary
@@ -146,7 +148,7 @@ def test_every_evaluate_key_reaches_its_component(tiny_run: RunDir, tiny_model_d
     assert res["ci"]["per_system"]["bm25"]["samples"] == 150
     assert res["routing"]["bm25"]["category"]["k"] == 3 and "team" in res["routing"]["bm25"]
     assert res["folds"]["k"] == 3
-    assert seen["rrf"] == (["bm25", "base"], 7, 20)
+    assert seen["rrf"] == ([2.0, 0.5], 7, 20)  # evaluate's hybrid is search's fusion
     top_k, rand, seed, pairs = seen["pairs"]  # type: ignore[misc]
     assert (top_k, rand, seed) == (1, 3, 9)
     # one hard negative per query (hard_negatives: 1), three random ones (random_negatives: 3)
@@ -166,7 +168,9 @@ def test_labels_carry_their_measured_meaning(tiny_run: RunDir, tiny_model_dir: P
     dd = res["duplicate"]["finetuned"]
     assert dd["n_topic"] > 0  # the unlinked 4th ticket of each topic: same category + subcategory
     for lab, st in th.labels.items():
-        assert st["measured"], st  # 10 duplicate links in 5 folds of link clusters
+        # 10 duplicate links in 5 folds of link clusters; the random tiny model may reach no
+        # precision-0.9 cut, and then the duplicate label is never given and says so
+        assert st["measured"] or (lab == "duplicate" and "never given" in st["why_not"]), st
         assert st["precision"] == (pytest.approx(st["correct"] / st["labelled"]) if st["labelled"]
                                    else None)
         assert st["recall"] == pytest.approx(st["found"] / st["true"])
@@ -179,7 +183,8 @@ def test_labels_carry_their_measured_meaning(tiny_run: RunDir, tiny_model_dir: P
     assert th.labels["related"]["words"] in (tiny_run.path / "evaluate" / "report.html").read_text()
 
     res = run_evaluate(tiny_config(tiny_model_dir, systems=["finetuned"],
-                                   duplicate={"related_fields": [], "min_positives": 11}),
+                                   duplicate={"related_fields": [], "min_positives": 11,
+                                              "threshold_rule": "f1"}),
                        tiny_run, force=True).summary
     th = Thresholds.load(tiny_run.path / "evaluate" / "thresholds.json")
     assert res["duplicate"]["finetuned"]["n_topic"] == 0

@@ -64,6 +64,18 @@ def test_dedup_needs_a_threshold(run: RunDir, tiny_model_dir: Path) -> None:
     with pytest.raises(TicketsimError, match="threshold"):
         find_clusters(s, None)
     s.close()
+    # evaluate found no cut reaching the target precision: nothing is a duplicate, and dedup says so
+    from ticketsim.evaluation.duplicates import NEVER
+    from ticketsim.thresholds import FILE, Thresholds
+
+    fp = json.loads((run.path / "index" / "meta.json").read_text())["model_fingerprint"]
+    (run.path / "evaluate").mkdir(exist_ok=True)
+    Thresholds(fp, duplicate=NEVER, related=0.5).save(run.path / "evaluate" / FILE)
+    s = Searcher(run, index_config(tiny_model_dir))
+    with pytest.raises(TicketsimError, match="no cosine cut reached"):
+        find_clusters(s, None)
+    assert find_clusters(s, None, threshold=0.5)["threshold"] == 0.5
+    s.close()
 
 
 def test_cli_index_search_dedup(tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -82,6 +94,18 @@ def test_cli_index_search_dedup(tmp_path: Path, tiny_model_dir: Path) -> None:
     assert {h["id"] for h in hits} == {"T20", "T21"}
     res = runner.invoke(app, ["search", "printer jam", *base])
     assert res.exit_code == 0 and "closest tickets to 'printer jam'" in res.output
+    assert "not measured" not in res.output  # no thresholds: no labels, no words
+    # with thresholds, the terminal says what each label shown is worth
+    from ticketsim.thresholds import FILE, Thresholds
+
+    fp = json.loads((r.path / "index" / "meta.json").read_text())["model_fingerprint"]
+    (r.path / "evaluate").mkdir()
+    words = "related: 8 in 10 are related or duplicates"
+    Thresholds(fp, duplicate=2.0, related=-1.0,
+               labels={"related": {"measured": True, "words": words}}).save(r.path / "evaluate" / FILE)
+    res = runner.invoke(app, ["search", "printer jam", *base])
+    assert res.exit_code == 0 and words in res.output, res.output
+    assert "duplicate:" not in res.output  # only the labels shown are explained
     res = runner.invoke(app, ["dedup", "--all", "--threshold", "0.999", "--out",
                               str(tmp_path / "d"), *base])
     assert res.exit_code == 0, res.output

@@ -120,7 +120,8 @@ def test_uses_trained_model_when_train_finished(tmp_path: Path, tiny_model_dir: 
     cfg = index_config(Path("/nonexistent-base"))
     run_index(cfg, run)
     meta = json.loads((run.stage_path("index") / "meta.json").read_text())
-    assert meta["model_path"] == str(run.stage_path("train") / "model")
+    assert meta["model_path"] == "train/model"  # relative: a copied run uses its own model
+    assert run.resolve(meta["model_path"]) == str(run.stage_path("train") / "model")
 
 
 @pytest.mark.config_keys("index.backend", "index.precision", "index.dim", "index.connectivity",

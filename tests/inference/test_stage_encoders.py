@@ -84,6 +84,7 @@ def test_evaluate_encoder_and_cache_reuse(tmp_path: Path, tiny_model_dir: Path) 
     assert mt["encoder"] == "torch"
     torch_fp = load_encoder(str(tiny_model_dir), "torch").fingerprint
     assert _cached_fingerprints(run.path) == {int8.fingerprint: n, torch_fp: n}
-    # same model, different backend: metrics close but computed from different vectors
+    # same model, different backend: the tiny model's int8 graph keeps >= 99.7 % of top-10
+    # neighbours (test_export), so the rankings, and MRR@10, barely move
     for name in ("base", "finetuned"):
-        assert abs(m8["systems"][name]["mrr@10"] - mt["systems"][name]["mrr@10"]) <= 0.5
+        assert abs(m8["systems"][name]["mrr@10"] - mt["systems"][name]["mrr@10"]) <= 0.05

@@ -103,23 +103,24 @@ def test_strategies_through_the_stage(tmp_path: Path, monkeypatch: pytest.Monkey
                          "pairs.negatives.hardness_sample", "pairs.examples")
 def test_model_mining_caches_embeddings_and_reports_hardness(
         tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ticketsim.models import load_model
+    from ticketsim.inference.torch_backend import TorchEncoder
 
     monkeypatch.setattr(stage, "loss_format", lambda cfg: ("triplet", 1))
-    model = load_model(str(tiny_model_dir), device="cpu")
     batches: list[int] = []
-    orig = model.encode
+    sizes: list[int] = []
+    orig = TorchEncoder.encode
 
-    def counting(texts, *a, **kw):  # type: ignore[no-untyped-def]
+    def counting(self, texts, batch_size=64, *a, **kw):  # type: ignore[no-untyped-def]
         batches.append(len(texts))
-        return orig(texts, *a, **kw)
-    monkeypatch.setattr(model, "encode", counting)
+        sizes.append(batch_size)
+        return orig(self, texts, batch_size, *a, **kw)
+    monkeypatch.setattr(TorchEncoder, "encode", counting)
     cfg, run = ingested(tmp_path, {"negatives": {"strategy": "model", "model": str(tiny_model_dir),
                                                  "batch_size": 7, "hardness_sample": 5,
                                                  "margin": None},
                                    "examples": 1})
     r = stage.run_pairs(cfg, run)
-    assert batches and max(batches) == 7  # the corpus goes through in batches of 7
+    assert batches and set(sizes) == {7}  # the corpus goes through in batches of 7
     tr = r.summary["train"]
     assert tr["negatives"]["per_source"].get("model", 0) > 0
     h = tr["hardness"]

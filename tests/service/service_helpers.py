@@ -27,6 +27,19 @@ def build_indexed(root: Path, model: Path) -> Path:
     return run.path
 
 
+def write_thresholds(run: RunDir, labels: dict[str, Any], duplicate: float = 0.95,
+                     related: float = -1.0) -> None:
+    """An evaluate/thresholds.json for the index's model, with these label stats."""
+    import json
+
+    from ticketsim.thresholds import FILE, Thresholds
+
+    fp = json.loads((run.path / "index" / "meta.json").read_text())["model_fingerprint"]
+    (run.path / "evaluate").mkdir(exist_ok=True)
+    Thresholds(model_fingerprint=fp, duplicate=duplicate, related=related, labels=labels).save(
+        run.path / "evaluate" / FILE)
+
+
 def copy_run(src: Path, dst: Path) -> RunDir:
     shutil.copytree(src, dst)
     return RunDir(dst)

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from service_helpers import service_config
+from service_helpers import service_config, write_thresholds
 
 from ticketsim.data.store import LinksStore
 from ticketsim.rundir import RunDir
@@ -255,17 +255,6 @@ def test_scrub_removes_paths() -> None:
     assert scrub("ticket 'INC/1' is not in the index") == "ticket 'INC/1' is not in the index"
 
 
-def _write_thresholds(run: RunDir, labels: dict) -> None:
-    import json
-
-    from ticketsim.thresholds import FILE, Thresholds
-
-    fp = json.loads((run.path / "index" / "meta.json").read_text())["model_fingerprint"]
-    (run.path / "evaluate").mkdir(exist_ok=True)
-    Thresholds(model_fingerprint=fp, duplicate=0.95, related=-1.0, labels=labels).save(
-        run.path / "evaluate" / FILE)
-
-
 DUP_WORDS = "duplicate: 9 in 10 are real duplicates (27 of 30); finds 1 in 7 of them (27 of 190)"
 REL_WORDS = "related: not measured (no related links and no categories define related)"
 
@@ -277,7 +266,7 @@ def test_labels_say_what_they_are_worth(make_client, svc_run: RunDir) -> None:  
     assert c0.get("/stats").json()["labels"] is None
     out = c0.post("/search", json={"ticket_id": "T00", "k": 3}).json()
     assert out["label_meaning"] is None and all(h["label"] is None for h in out["hits"])
-    _write_thresholds(svc_run, {
+    write_thresholds(svc_run, {
         "duplicate": {"measured": True, "precision": 0.9, "recall": 27 / 190, "words": DUP_WORDS},
         "related": {"measured": False, "precision": 0.5, "recall": 0.5, "words": REL_WORDS}})
     c = make_client()

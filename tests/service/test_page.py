@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from service_helpers import index_config, make_run, service_config, serving
+from service_helpers import index_config, make_run, service_config, serving, write_thresholds
 
 from ticketsim.data.store import LinksStore
 from ticketsim.rundir import RunDir
@@ -95,6 +95,53 @@ def test_page_renders_escapes_and_records_feedback(svc_run: RunDir, tiny_model_d
     app.state.holder.close()
 
 
+DUP_WORDS = "duplicate: 9 in 10 are real duplicates (27 of 30); finds 1 in 7 of them (27 of 190)"
+REL_WORDS = "related: not measured (no related links and no categories define related)"
+
+
+def test_label_tooltips_say_what_each_label_is_worth(svc_run: RunDir, tiny_model_dir: Path,
+                                                      tmp_path: Path) -> None:
+    pytest.importorskip("playwright")
+    from fastapi.testclient import TestClient
+    from playwright.sync_api import sync_playwright
+
+    from ticketsim.service.app import create_app
+
+    cfg = service_config(tiny_model_dir, tmp_path / "l.sqlite", reload_poll_seconds=0)
+    first = create_app(svc_run, cfg)
+    scores = [h["score"] for h in TestClient(first).post("/search", json={"ticket_id": "T00"})
+              .json()["hits"]]
+    first.state.holder.close()
+    # every result is at least related (cut -1); the two closest are duplicates
+    write_thresholds(svc_run, {"duplicate": {"measured": True, "words": DUP_WORDS},
+                               "related": {"measured": False, "words": REL_WORDS}},
+                     duplicate=(scores[1] + scores[2]) / 2, related=-1.0)
+    app = create_app(svc_run, cfg)
+    with serving(app) as base, sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page()
+            page.goto(base + "/")
+            page.wait_for_selector("#stats:not(:empty)")
+            page.fill("#ticket-id", "T00")
+            page.click("#search-button")
+            page.wait_for_selector("article.hit")
+            tags = page.eval_on_selector_all(".hit-label", """els => els.map(e => [e.textContent,
+                e.title, e.tabIndex, e.getAttribute('aria-describedby')])""")
+            legend = page.eval_on_selector_all("#labels-list li", "els => els.map(e => [e.id, e.textContent])")
+            legend_shown = page.is_visible("#labels-help")
+        finally:
+            browser.close()
+    app.state.holder.close()
+    by_text = {t[0]: t for t in tags}
+    assert by_text["duplicate"][1:] == [DUP_WORDS, 0, "meaning-duplicate"], tags
+    # a label whose numbers were not measured says so on the page itself
+    assert by_text["related (not measured)"][1:] == [REL_WORDS, 0, "meaning-related"], tags
+    assert legend_shown and legend[:2] == [["meaning-duplicate", DUP_WORDS],
+                                           ["meaning-related", REL_WORDS]]
+    assert legend[2][0] == "meaning-unrelated" and "not measured" in legend[2][1]
+
+
 # A small service-desk history: one ticket per issue, each written like a real ticket.
 HISTORY = [
     ("I1", "network", "VPN disconnects every few minutes", "GlobalProtect VPN drops the connection every 5 minutes when working from home, have to reconnect constantly."),
@@ -146,3 +193,62 @@ def test_paraphrase_finds_true_duplicate_with_minilm(tmp_path: Path) -> None:
     assert rows[["a", "b", "label", "kind", "source"]].values.tolist() == [
         ["I2", HELD_OUT_ID, 1, "duplicate", "web"]]
     app.state.holder.close()
+
+
+def test_page_first_day_details(svc_run: RunDir, tiny_model_dir: Path, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17: /docs offline, no key field without a key, Open beside its hit, readable
+    dates, case-insensitive filters and a message naming the values that exist."""
+    pytest.importorskip("playwright")
+    from playwright.sync_api import sync_playwright
+
+    from ticketsim.service.app import create_app
+
+    monkeypatch.delenv("TICKETSIM_API_KEY", raising=False)
+    cfg = service_config(tiny_model_dir, tmp_path / "links.sqlite", reload_poll_seconds=0)
+    app = create_app(svc_run, cfg)
+    requests: list[str] = []
+    with serving(app) as base, sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page()
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(base + "/docs")
+            page.wait_for_selector(".swagger-ui .opblock", timeout=30000)  # rendered, offline
+            assert "POST/search" in page.inner_text(".swagger-ui").replace("\n", "")
+            page.goto(base + "/")
+            page.wait_for_selector("#stats:not(:empty)")
+            assert not page.is_visible("#api-key")  # no key configured: no key field
+            page.fill("#query", "vpn drops")
+            page.fill("#category", "NETWORK")  # the category is 'network': case is ignored
+            page.click("#search-button")
+            page.wait_for_selector("article.hit")
+            cats = page.eval_on_selector_all(".fields div:first-child", "e => e.map(x => x.textContent)")
+            assert cats and all(c.lower().startswith("network") for c in cats), cats
+            created = page.inner_text("article.hit .hit-created")
+            assert "T00:00" not in created and "2024" in created and any(
+                m in created for m in ("Jan", "Feb", "Mar", "Apr")), created
+            second = page.eval_on_selector_all("article.hit", "e => e.map(x => x.dataset.id)")[1]
+            page.click(f"article.hit[data-id='{second}'] .feedback button")  # Open
+            page.wait_for_selector(f"article.hit[data-id='{second}'] #detail:not([hidden])")
+            page.fill("#category", "nope")
+            page.click("#search-button")
+            page.wait_for_selector("#message:has-text('category values')")
+            assert "no ticket has category 'nope'" in page.inner_text("#message")
+            assert page.is_hidden("#detail")  # parked back under <main>, not lost
+        finally:
+            browser.close()
+    assert all(u.startswith(base) for u in requests), [u for u in requests if not u.startswith(base)]
+    app.state.holder.close()
+    monkeypatch.setenv("TICKETSIM_API_KEY", "s3cret")
+    keyed = create_app(svc_run, cfg)
+    with serving(keyed) as base, sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page()
+            page.goto(base + "/")
+            page.wait_for_selector("#message:has-text('API key')")
+            assert page.is_visible("#api-key")  # a key is configured: the field shows
+        finally:
+            browser.close()
+    keyed.state.holder.close()

@@ -117,5 +117,6 @@ def test_hundreds_of_examples_per_operation_and_long_stateful_run(make_client) -
           f"{dict(sorted(st_statuses.items()))}, per operation {per_op}; 5xx: {five}")
     assert not failures, "\n\n".join(failures[:6])
     assert five == 0
+    small = ("GET /health", "GET /stats", "POST /reload")  # no body: a handful of inputs exist
     assert min(n for (label, mode), n in runs.items() if mode == "positive"
-               and label not in ("GET /health", "GET /stats")) >= 200
+               and label not in small) >= 200

@@ -3,7 +3,7 @@
 Almost every random pair of tickets is obviously unrelated, so asking about one
 teaches nothing. Candidates are each anchor ticket's nearest tickets under the
 current model (``label.candidates_k``) plus its top BM25 tickets
-(``label.keyword_k``), minus every pair the links store already holds. Each pair
+(``label.keyword_k``, the keyword engine search uses: :mod:`ticketsim.retrieval.keyword`), minus every pair the links store already holds. Each pair
 carries what the strategies need: cosine score, calibrated duplicate probability
 (from ``evaluate/thresholds.json``), the pair's exact rank under the model and under
 BM25 as seen from the anchor, and the anchor's category.
@@ -98,7 +98,7 @@ class CandidateGenerator:
         in it (e.g. only the training period); ``thresholds``: a
         :class:`ticketsim.thresholds.Thresholds` giving the calibrated probability.
         """
-        from ticketsim.evaluation.bm25 import BM25Scorer
+        from ticketsim.retrieval.keyword import KeywordIndex
 
         tickets = tickets.reset_index(drop=True)
         ids = tickets["id"].astype(str).to_numpy()
@@ -115,7 +115,8 @@ class CandidateGenerator:
             rng.choice(pool_idx, self.anchors, replace=False))
         skip = {ordered(str(a), str(b)) for a, b in exclude}
         groups = _group_labels(tickets)
-        bm25 = BM25Scorer(tickets["text"].fillna("").astype(str).tolist()) if self.keyword_k else None
+        texts = tickets["text"].fillna("").astype(str).tolist()
+        bm25 = KeywordIndex(texts) if self.keyword_k else None
 
         rows: list[tuple[Any, ...]] = []
         seen: set[tuple[str, str]] = set()
@@ -123,7 +124,7 @@ class CandidateGenerator:
             dense = vec @ vec[i]
             d_rank = _exact_ranks(np.where(allowed, dense, -np.inf), i)
             if bm25 is not None:
-                kw = bm25(np.array([i]))[0]
+                kw = bm25.scores([texts[i]])[0]
                 k_rank = _exact_ranks(np.where(allowed, kw, -np.inf), i)
             else:
                 k_rank = np.full(len(ids), len(ids), dtype=np.int64)

@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 import json
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -197,8 +198,6 @@ def check_zip_size(path: Path, max_bytes: int) -> None:
     openpyxl holds a whole sheet in memory, at many times its XML size: a 1 MB bomb took
     2.3 GB. The sizes come from the zip directory, so nothing is unpacked to check them.
     """
-    import zipfile
-
     try:
         with zipfile.ZipFile(path) as zf:
             total = sum(max(i.file_size, 0) for i in zf.infolist())

@@ -14,9 +14,9 @@ from typing import Any
 
 from ticketsim.config import Config
 from ticketsim.evaluation import routing
-from ticketsim.evaluation.bm25 import BM25Scorer
 from ticketsim.evaluation.dense import DenseScorer
 from ticketsim.progress import NULL, Reporter
+from ticketsim.retrieval.keyword import KeywordRows
 from ticketsim.rundir import RunDir, StageResult, atomic_write_json, atomic_write_text
 
 NO_LINKS_NOTE = ("link retrieval skipped: no held-out ticket has a known link, so MRR, recall "
@@ -40,7 +40,7 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, inputs_hash: str, *,
     notes = [NO_LINKS_NOTE]
     scorers: dict[str, Any] = {}
     if "bm25" in ev.systems or "hybrid" in ev.systems:
-        scorers["bm25"] = BM25Scorer(d.texts)
+        scorers["bm25"] = KeywordRows(d.texts)
     dense: list[tuple[str, str]] = []
     if "base" in ev.systems:
         dense.append(("base", resolve_model(cfg.train.base_model)))
@@ -75,5 +75,8 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, inputs_hash: str, *,
     with run.stage("evaluate", inputs_hash, {"systems": [], "cold_start": True}) as tmp:
         atomic_write_json(tmp / "metrics.json", result)
         atomic_write_text(tmp / "report.md", "\n".join(lines) + "\n")
+    from ticketsim.training.card import add_evaluation
+
+    add_evaluation(run.stage_path("train") / "model", result)
     reporter.log("evaluate: cold start, routing only")
     return StageResult("evaluate", False, run.stage_path("evaluate"), result)

@@ -1,13 +1,12 @@
 """Ticket-to-ticket retrieval metrics, per query, on top of sentence-transformers' IR evaluator.
 
 sentence-transformers' ``InformationRetrievalEvaluator`` computes the standard IR
-metrics but (a) ranks the query's own document like any other (ticket-to-ticket
-search must exclude it), (b) only returns averages (a bootstrap interval needs one
-value per query) and (c) knows nothing about time. This module ranks candidates
-itself (query excluded, optionally only tickets created before the query, ties
-broken by ascending id exactly as the evaluator does) and hands the ranked lists
-to the evaluator's own ``compute_metrics`` one query at a time, so the metric
-definitions stay the library's.
+metrics but ranks by its own scoring (the query's own document included) and only
+returns averages (a bootstrap interval needs one value per query). Rankings here come
+from the retrievers search serves (:mod:`ticketsim.retrieval`, query excluded,
+optionally only older tickets); this module hands each ranked list, in the retriever's
+order, to the evaluator's own ``compute_metrics`` one query at a time, so the metric
+definitions stay the library's. The one MRR (and nDCG, MAP, Recall) of the project.
 
 Names used here: ``recall@k`` is the share of queries with at least one true link
 in the top k (the evaluator's ``accuracy@k``), ``mrr@10``, ``ndcg@10``, ``map@100``.
@@ -26,7 +25,7 @@ NDCG_K = 10
 MAP_K = 100
 
 ScoreFn = Callable[[np.ndarray], np.ndarray]
-"""Given query row indices, return a (len(queries), n_corpus) float score matrix."""
+"""Given query row indices, return a (len(queries), n_corpus) float score matrix (routing)."""
 
 
 def metric_names(k_values: Sequence[int]) -> list[str]:
@@ -50,71 +49,18 @@ class Ranking:
     rel_rank: list[dict[int, int]]
 
 
-def order_keys(ids: Sequence[str]) -> np.ndarray:
-    """Position of each id in ascending string order: the tie-break of sentence-transformers."""
-    order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
-    keys = np.empty(len(ids), dtype=np.int64)
-    keys[order] = np.arange(len(ids))
-    return keys
-
-
-def candidate_mask(
-    query_idx: Sequence[int], n_corpus: int, created: np.ndarray | None = None
-) -> np.ndarray:
-    """Boolean (queries, corpus) matrix of allowed candidates.
-
-    The query's own ticket is never a candidate; with ``created`` (datetime64 ns as int64,
-    time-aware evaluation) only tickets created strictly before the query are.
-    """
+def exact_dense_ranking(system: str, emb: np.ndarray, query_idx: Sequence[int],
+                        relevant: Sequence[set[int]], keep: int = MAP_K) -> Ranking:
+    """Exact cosine ranking of unit ``emb`` rows (query excluded, ties by index), for benchmarks
+    that have embeddings and no index; ``evaluate`` ranks through the Searcher instead."""
     q = np.asarray(query_idx, dtype=np.int64)
-    mask = np.ones((len(q), n_corpus), dtype=bool)
-    mask[np.arange(len(q)), q] = False
-    if created is not None:
-        mask &= created[None, :] < created[q][:, None]
-    return mask
-
-
-def rank_queries(
-    system: str,
-    score_fn: ScoreFn,
-    query_idx: Sequence[int],
-    relevant: Sequence[set[int]],
-    tie_keys: np.ndarray,
-    *,
-    keep: int = MAP_K,
-    created: np.ndarray | None = None,
-    chunk: int = 256,
-) -> Ranking:
-    """Rank every allowed candidate for each query, in chunks so memory stays (chunk x corpus)."""
-    n_corpus = len(tie_keys)
-    top: list[list[tuple[int, float]]] = []
-    rel_rank: list[dict[int, int]] = []
-    q_all = list(query_idx)
-    for start in range(0, len(q_all), chunk):
-        q = q_all[start : start + chunk]
-        scores = np.asarray(score_fn(np.asarray(q)), dtype=np.float64)
-        allowed = candidate_mask(q, n_corpus, created)
-        scores = np.where(allowed, scores, -np.inf)
-        for row in range(len(q)):
-            s = scores[row]
-            n_allowed = int(np.isfinite(s).sum())
-            k = min(keep, n_allowed)
-            if k > 0:
-                # candidates at or above the k-th score, then exact (-score, id) order
-                kth = np.partition(s, n_corpus - k)[n_corpus - k]
-                cand = np.flatnonzero(s >= kth)
-                cand = cand[np.lexsort((tie_keys[cand], -s[cand]))][:k]
-                top.append([(int(c), float(s[c])) for c in cand])
-            else:
-                top.append([])
-            ranks: dict[int, int] = {}
-            for r in relevant[start + row]:
-                if not np.isfinite(s[r]):
-                    continue
-                better = (s > s[r]) | ((s == s[r]) & (tie_keys < tie_keys[r]))
-                ranks[r] = int(better.sum()) + 1
-            rel_rank.append(ranks)
-    return Ranking(system, q_all, top, rel_rank)
+    s = emb[q] @ emb.T
+    s[np.arange(len(q)), q] = -np.inf
+    order = np.argsort(-s, axis=1, kind="stable")[:, :keep]
+    top = [[(int(c), float(s[i, c])) for c in row] for i, row in enumerate(order)]
+    rel = [{c: r for r, (c, _) in enumerate(t, start=1) if c in rr}
+           for t, rr in zip(top, relevant, strict=True)]
+    return Ranking(system, [int(x) for x in q], top, rel)
 
 
 class QueryMetrics:
@@ -151,7 +97,10 @@ class QueryMetrics:
 
     def table(self, ranking: Ranking, relevant: Sequence[set[int]]) -> dict[str, np.ndarray]:
         """Metric name -> per-query values (aligned with ``ranking.query_idx``)."""
-        rows = [self.one(h, r) for h, r in zip(ranking.top, relevant, strict=True)]
+        # the ranked order is the retriever's: scores become descending ranks, so ties in the
+        # retriever's own scores (BM25) cannot be reordered by the evaluator
+        rows = [self.one([(c, float(len(h) - r)) for r, (c, _) in enumerate(h)], rel)
+                for h, rel in zip(ranking.top, relevant, strict=True)]
         return {m: np.array([row[m] for row in rows], dtype=np.float64) for m in self.names}
 
 

@@ -20,11 +20,27 @@ from ticketsim.errors import TicketsimError
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, atomic_write_bytes, atomic_write_text
 
-PLOTS = ("metrics", "loss", "similarity", "precision_recall", "token_lengths")
+
+def _view(result: Any) -> dict[str, Any]:
+    """The fields of an :class:`~ticketsim.evaluation.stage.EvaluationResult` (or metrics.json)."""
+    return result.to_dict() if hasattr(result, "to_dict") else result
 
 
-def headline(result: dict[str, Any]) -> str:
+def verdict_lines(result: Any) -> list[str]:
+    """The champion in plain words, and why and at what cost evaluation cross-fitted."""
+    r = _view(result)
+    out = []
+    if r.get("champion"):
+        out.append(str(r["champion"]["sentence"]))
+    cf = r.get("crossfit")
+    if cf:
+        out.append(f"cross-fitted: {cf['why']}; {cf['cost']}")
+    return out
+
+
+def headline(result: Any) -> str:
     """One sentence: primary metric of the main system, its gain over the best baseline, the CI."""
+    result = _view(result)
     pm = result["primary_metric"]
     ci = result.get("ci") or {}
     base = ci.get("baseline")
@@ -44,8 +60,9 @@ def headline(result: dict[str, Any]) -> str:
             f"{verdict})")
 
 
-def label_lines(result: dict[str, Any]) -> tuple[str | None, list[str]]:
+def label_lines(result: Any) -> tuple[str | None, list[str]]:
     """The model whose thresholds are served and each label's meaning in words (report, terminal)."""
+    result = _view(result)
     model = result.get("thresholds_model")
     if not model:
         return None, []
@@ -53,12 +70,18 @@ def label_lines(result: dict[str, Any]) -> tuple[str | None, list[str]]:
     return model, [v["words"] for v in labels.values() if v.get("words")]
 
 
+def cut(v: float) -> str:
+    """A cosine cut for people: "never" when no pair can reach it (no label given)."""
+    return "never" if v > 1.0 else f"{v:.3f}"
+
+
 def _pct(v: Any) -> str:
     return "–" if v is None else f"{v:.2f}"
 
 
-def ordered_metrics(result: dict[str, Any]) -> list[str]:
+def ordered_metrics(result: Any) -> list[str]:
     """The primary metric first, then the others in their usual order."""
+    result = _view(result)
     pm = result["primary_metric"]
     names = result.get("metrics") or list(next(iter(result["systems"].values())))
     return [pm] + [m for m in names if m != pm]
@@ -74,7 +97,7 @@ def _fig_bytes(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def make_plots(result: dict[str, Any], details: dict[str, Any]) -> dict[str, bytes]:
+def make_plots(result: Any, details: dict[str, Any]) -> dict[str, bytes]:
     """PNG bytes per plot name; a plot without data is left out."""
     import matplotlib
 
@@ -166,11 +189,13 @@ def _fmt(v: Any) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-def render_markdown(result: dict[str, Any], details: dict[str, Any], plots: list[str]) -> str:
+def render_markdown(result: Any, details: dict[str, Any], plots: list[str]) -> str:
+    result = _view(result)
     pm = result["primary_metric"]
     names = ordered_metrics(result)
     ci = result.get("ci") or {}
-    lines = ["# ticketsim evaluation", "", f"**{headline(result)}**", "",
+    lines = ["# ticketsim evaluation", "", *(f"**{v}**\n" for v in verdict_lines(result)),
+             f"**{headline(result)}**", "",
              f"{result['n_queries']} queries against {result['n_candidates']} candidates each "
              f"(the query itself excluded); {result['skipped_queries']} skipped"
              + (" (" + ", ".join(f"{k}: {v}" for k, v in result.get("skipped_reasons", {}).items())
@@ -208,7 +233,7 @@ def render_markdown(result: dict[str, Any], details: dict[str, Any], plots: list
                    else f"P={tp['target']} not reached")
             lines.append(
                 f"| {s} | {dd['average_precision']:.3f} | {dd['best_f1']['threshold']:.3f} "
-                f"({dd['best_f1']['f1']:.2f}) | {tpt} | {dd['duplicate_threshold']:.3f} | "
+                f"({dd['best_f1']['f1']:.2f}) | {tpt} | {cut(dd['duplicate_threshold'])} | "
                 f"{dd['related_threshold']:.3f} | {dd['calibration']['a']:.2f}, "
                 f"{dd['calibration']['b']:.2f} |")
         if result.get("thresholds_model"):
@@ -255,8 +280,9 @@ font-size:14px}th{background:#f3f3f3}.head{font-size:1.15em;background:#eef6ee;p
 .above{color:#555;margin-left:2em}"""
 
 
-def render_html(result: dict[str, Any], details: dict[str, Any], plots: dict[str, bytes]) -> str:
+def render_html(result: Any, details: dict[str, Any], plots: dict[str, bytes]) -> str:
     e = html.escape
+    result = _view(result)
     pm = result["primary_metric"]
     names = ordered_metrics(result)
     ci = result.get("ci") or {}
@@ -268,6 +294,7 @@ def render_html(result: dict[str, Any], details: dict[str, Any], plots: dict[str
         "img-src data:; style-src 'unsafe-inline'\">",
         f"<title>ticketsim evaluation</title><style>{_CSS}</style></head><body>",
         "<h1>ticketsim evaluation</h1>",
+        *(f"<p class='head'>{e(v)}</p>" for v in verdict_lines(result)),
         f"<p class='{cls}'>{e(headline(result))}</p>",
         f"<p>{result['n_queries']} queries against {result['n_candidates']} candidates each (the "
         f"query itself excluded); {result['skipped_queries']} skipped.</p>",
@@ -298,13 +325,13 @@ def render_html(result: dict[str, Any], details: dict[str, Any], plots: dict[str
                    else f"P={tp['target']} not reached")
             parts.append(f"<tr><td>{e(s)}</td><td>{dd['average_precision']:.3f}</td>"
                          f"<td>{dd['best_f1']['threshold']:.3f}</td><td>{e(tpt)}</td>"
-                         f"<td>{dd['duplicate_threshold']:.3f}</td>"
+                         f"<td>{cut(dd['duplicate_threshold'])}</td>"
                          f"<td>{dd['related_threshold']:.3f}</td></tr>")
         parts.append("</table>")
         model, words = label_lines(result)
         if words:
             parts.append(f"<h2>What the labels mean</h2><p>Search results are labelled with the "
-                         f"thresholds of <b>{e(model)}</b>. Each label's precision and recall were "
+                         f"thresholds of <b>{e(str(model))}</b>. Each label's precision and recall were "
                          "measured on held-out tickets' top results and known links, with "
                          "thresholds fitted on other folds of queries (cross-fitted):</p><ul>"
                          + "".join(f"<li>{e(w)}</li>" for w in words) + "</ul>")
@@ -347,9 +374,10 @@ def render_html(result: dict[str, Any], details: dict[str, Any], plots: dict[str
     return "\n".join(parts)
 
 
-def write_report(folder: Path, result: dict[str, Any], details: dict[str, Any],
+def write_report(folder: Path, result: Any, details: dict[str, Any],
                  reporter: Reporter = NULL) -> list[Path]:
     """Write the PNGs, report.md and report.html into ``folder``; returns the written paths."""
+    result = _view(result)
     plots = make_plots(result, details)
     written = []
     for name, png in plots.items():
@@ -365,7 +393,7 @@ def regenerate_report(run_dir: str | Path, reporter: Reporter = NULL) -> Path:
     """Rebuild the report of a run from its evaluate folder (no model needed)."""
     folder = RunDir(run_dir).require("evaluate", "the report")
     try:
-        result = json.loads((folder / "metrics.json").read_text())
+        result = json.loads((folder / "metrics.json").read_text())  # an EvaluationResult's dict
         details_path = folder / "details.json"
         details = json.loads(details_path.read_text()) if details_path.is_file() else {}
     except (OSError, json.JSONDecodeError) as exc:

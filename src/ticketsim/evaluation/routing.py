@@ -9,6 +9,7 @@ a non-empty label column; fields with no labels are skipped.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -55,3 +56,8 @@ def evaluate_routing(score_fn: ScoreFn, split: np.ndarray, fields: dict[str, np.
             "n": int(len(test_idx)), "classes": int(len(set(true))), "k": int(k),
         }
     return out
+
+
+def routing_fields(columns: Sequence[str], wanted: Sequence[str]) -> list[str]:
+    """The wanted fields that exist as columns (missing ones are reported by the caller)."""
+    return [f for f in wanted if f in columns]

@@ -1,16 +1,26 @@
-"""The evaluate stage: held-out links -> metrics.json, thresholds.json and the readable report.
+"""The evaluate stage: held-out links -> metrics.json, champion.json, thresholds.json, report.
 
 Every system sees the same queries (held-out tickets with a true link) against the
-whole history, the query itself always excluded: BM25, the base model, the
-fine-tuned model, hybrid RRF and any extra model folders. The primary metric comes
-with a paired bootstrap interval of its difference to the best baseline, so a gain
-inside the noise is not sold as a gain. Duplicate/related thresholds of the
-fine-tuned model (base model when none) go to ``evaluate/thresholds.json``.
+whole history, the query itself always excluded. Retrieval is scored through the very
+searcher ``search`` and ``serve`` use (:class:`ticketsim.index.search.Searcher` over a
+temporary index of the same tickets built by the index stage's own code, one per model),
+so a system's ranking here is what ``ticketsim search --id`` returns for that query.
+Systems: keyword (``bm25``), dense with the base / fine-tuned model / extra folders,
+hybrid with each model. The primary metric comes with paired bootstrap intervals; the
+champion (:mod:`ticketsim.evaluation.champion`) is the system everything serves.
+
+The stage runs in steps, each returning a typed value: :func:`collect` (data, embeddings,
+rankings, per-query metrics, duplicate pairs, routing of one run or cross-fitting fold)
+and :func:`summarise` (one or several collections pooled -> :class:`EvaluationResult`);
+renderers (terminal, markdown, HTML) read the result.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +29,16 @@ import pandas as pd
 
 from ticketsim.config import Config
 from ticketsim.errors import TicketsimError
-from ticketsim.evaluation import bootstrap, duplicates, folds, metrics, routing
-from ticketsim.evaluation.bm25 import BM25Scorer
+from ticketsim.evaluation import bootstrap, champion, crossfit, duplicates, folds, metrics, routing
+from ticketsim.evaluation.coldstart import evaluate_routing_only
 from ticketsim.evaluation.dense import DenseScorer
-from ticketsim.evaluation.hybrid import HybridScorer, rrf_scores
+from ticketsim.evaluation.report import write_report
+from ticketsim.index.search import Searcher
+from ticketsim.index.stage import build_index, ticket_meta
+from ticketsim.models import model_fingerprint
+from ticketsim.pipeline import run_stage
 from ticketsim.progress import NULL, Reporter
+from ticketsim.retrieval.keyword import KeywordRows
 from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes
 from ticketsim.thresholds import FILE as THRESHOLDS_FILE
 from ticketsim.thresholds import Thresholds
@@ -32,6 +47,7 @@ STAGE = "evaluate"
 BASELINES = ("bm25", "base")
 DETAILS = "details.json"
 METRICS = "metrics.json"
+CHAMPION = champion.FILE
 
 
 # ------------------------------------------------------------------------ inputs
@@ -141,8 +157,10 @@ class EvalData:
 def inputs_hash(cfg: Config, run: RunDir) -> str:
     pairs = run.read_stamp("pairs") or {}
     train = run.read_stamp("train") or {}
+    # search and index settings shape the rankings scored here
     return combine_hashes(pairs.get("inputs_hash", ""), train.get("inputs_hash", ""),
-                          cfg.evaluate.fingerprint(), cfg.train.base_model)
+                          cfg.evaluate.fingerprint(), cfg.train.base_model,
+                          cfg.search.fingerprint(), cfg.index.fingerprint())
 
 
 def _model_name(path: Path, taken: set[str]) -> str:
@@ -199,6 +217,9 @@ def _worst_misses(d: EvalData, ranking: metrics.Ranking, n: int) -> list[dict[st
             continue
         best_rel, best_rank = min(ranks.items(), key=lambda kv: kv[1])
         rows.append((best_rank, i, q, best_rel))
+    unranked = [(len(ranking.top[i]) + 1, i, q, min(d.relevant[i], key=lambda r: d.ids[r]))
+                for i, q in enumerate(ranking.query_idx) if not ranking.rel_rank[i]]
+    rows += unranked
     rows.sort(key=lambda r: (-r[0], d.ids[r[2]]))
     out = []
     for rank, i, q, r in rows[:n]:
@@ -207,117 +228,201 @@ def _worst_misses(d: EvalData, ranking: metrics.Ranking, n: int) -> list[dict[st
         above = [{"id": d.ids[c], "text": d.texts[c][:300], "score": round(s, 4)}
                  for c, s in ranking.top[i][: min(3, rank - 1)]]
         out.append({"query_id": d.ids[q], "query": d.texts[q][:300], "true_id": d.ids[r],
-                    "true_text": d.texts[r][:300], "rank": int(rank), "above": above})
+                    "true_text": d.texts[r][:300], "rank": int(rank), "above": above,
+                    "beyond_top": rank > len(ranking.top[i])})
     return out
 
 
-# ------------------------------------------------------------------------ stage
-def run_evaluate(
-    cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL
-) -> StageResult:
-    """Evaluate every available system on the held-out links and write metrics, thresholds, report."""
+# ------------------------------------------------------------------------ typed steps
+@dataclasses.dataclass
+class DenseModel:
+    """One embedding model under evaluation: its folder and every ticket's embedding."""
+
+    name: str
+    path: str
+    embeddings: np.ndarray
+    model: Any  # the loaded encoder (its tokenizer feeds the token-length plot)
+
+
+@dataclasses.dataclass
+class Collected:
+    """What one run (or one cross-fitting fold) yields before pooling."""
+
+    data: EvalData
+    models: dict[str, DenseModel]
+    systems: dict[str, tuple[str, str | None]]  # name -> (mode, model)
+    rankings: dict[str, metrics.Ranking]
+    per_query: dict[str, dict[str, np.ndarray]]
+    pairs: dict[str, tuple[duplicates.PairSet, np.ndarray]]  # model -> labelled pairs, cosines
+    routing: dict[str, Any]
+    notes: list[str]
+    fold_of: dict[int, int]  # query -> fold of link clusters (cross-fitted label precision)
+    related_truth: str
+
+
+@dataclasses.dataclass
+class EvaluationResult:
+    """Everything evaluate measured: metrics.json is its dict; every renderer reads it."""
+
+    primary_metric: str
+    encoder: str
+    metrics: list[str]
+    systems: dict[str, dict[str, float]]
+    modes: dict[str, dict[str, Any]]
+    n_queries: int
+    n_candidates: int
+    skipped_queries: int
+    skipped_reasons: dict[str, int]
+    ci: dict[str, Any]
+    primary_system: str
+    time_aware: bool
+    folds: dict[str, Any] | None
+    duplicate: dict[str, Any]
+    thresholds_model: str | None
+    routing: dict[str, Any]
+    champion: dict[str, Any] | None
+    crossfit: dict[str, Any] | None
+    notes: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvaluationResult:
+        """From metrics.json (missing newer fields default to empty)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        base: dict[str, Any] = {"modes": {}, "champion": None, "crossfit": None, "folds": None,
+                                "duplicate": {}, "routing": {}, "notes": [], "thresholds_model": None,
+                                "skipped_reasons": {}, "skipped_queries": 0, "ci": {},
+                                "time_aware": False, "encoder": "torch"}
+        base.update({k: v for k, v in data.items() if k in names})
+        return cls(**base)
+
+
+def system_specs(ev_systems: Sequence[str], models: dict[str, DenseModel],
+                 notes: list[str]) -> dict[str, tuple[str, str | None]]:
+    """The systems to rank: name -> (search mode, model name; None for keyword)."""
+    specs: dict[str, tuple[str, str | None]] = {}
+    if "bm25" in ev_systems:
+        specs["bm25"] = ("keyword", None)
+    for name in models:
+        specs[name] = ("dense", name)
+    if "hybrid" in ev_systems:
+        if "finetuned" in models:
+            specs["hybrid"] = ("hybrid", "finetuned")
+            if "base" in models:
+                specs["hybrid-base"] = ("hybrid", "base")
+        elif "base" in models:
+            specs["hybrid"] = ("hybrid", "base")
+            notes.append("hybrid fuses BM25 with the base model (no fine-tuned model)")
+        else:
+            notes.append("hybrid skipped: no dense model to fuse with BM25")
+    return specs
+
+
+def embed_models(cfg: Config, run: RunDir, d: EvalData, notes: list[str],
+                 reporter: Reporter) -> dict[str, DenseModel]:
+    """Embed every ticket with each dense model (cached: reruns embed nothing twice)."""
     from ticketsim.inference import encoder_for
-    from ticketsim.models import model_fingerprint, resolve_model
+    from ticketsim.models import resolve_model
 
     ev = cfg.evaluate
-    h = inputs_hash(cfg, run)
-    out_dir = run.stage_path(STAGE)
-    if not force and run.is_fresh(STAGE, h) and (out_dir / METRICS).is_file():
-        reporter.log("evaluate: inputs unchanged, skipped")
-        return StageResult(STAGE, True, out_dir, json.loads((out_dir / METRICS).read_text()))
-
-    d = EvalData(run, ev.time_aware)
-    notes: list[str] = []
-    if not d.query_idx:  # cold start: no links yet, measure routing only (issue 17)
-        from ticketsim.evaluation.coldstart import evaluate_routing_only
-
-        return evaluate_routing_only(cfg, run, d, h, reporter=reporter)
-    reporter.log(f"evaluate: {len(d.query_idx)} queries against {d.n} tickets")
-    tie = metrics.order_keys(d.ids)
-    keep = max(metrics.MAP_K, max(ev.k_values), ev.hybrid.window,
-               ev.duplicate.hard_negatives + 1)
-
-    scorers: dict[str, Any] = {}
-    models: dict[str, Any] = {}
-    model_paths: dict[str, str] = {}
-    if "bm25" in ev.systems:
-        scorers["bm25"] = BM25Scorer(d.texts)
-    wanted_dense: list[tuple[str, str]] = []
+    wanted: list[tuple[str, str]] = []
     if "base" in ev.systems:
-        wanted_dense.append(("base", resolve_model(cfg.train.base_model)))
+        wanted.append(("base", resolve_model(cfg.train.base_model)))
     ft_dir = run.stage_path("train") / "model"
     if "finetuned" in ev.systems:
         if run.read_stamp("train") is not None and ft_dir.is_dir():
-            wanted_dense.append(("finetuned", str(ft_dir)))
+            wanted.append(("finetuned", str(ft_dir)))
         else:
             notes.append("the train stage has not run: no fine-tuned model was evaluated")
-    taken = {"bm25", "base", "finetuned", "hybrid"}
+    taken = {"bm25", "base", "finetuned", "hybrid", "hybrid-base"}
     for p in ev.extra_models:
         name = _model_name(Path(p), taken)
         taken.add(name)
-        wanted_dense.append((name, resolve_model(p)))
-    for name, path in wanted_dense:
-        # cached by (model weights, backend, text): reruns and shared systems embed nothing twice
+        wanted.append((name, resolve_model(p)))
+    if not wanted and "bm25" in ev.systems:  # keyword alone still needs an index, so a model
+        wanted.append(("base", resolve_model(cfg.train.base_model)))
+    out: dict[str, DenseModel] = {}
+    for name, path in wanted:
         encoder = encoder_for(path, ev.encoder, cache_dir=run.path / "cache", reporter=reporter)
         reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({ev.encoder})")
         emb = encoder.encode(d.texts, ev.batch_size, reporter)
-        models[name], model_paths[name] = getattr(encoder, "encoder", encoder), path
-        scorers[name] = DenseScorer(name, emb, path)
+        out[name] = DenseModel(name, path, emb, getattr(encoder, "encoder", encoder))
+    return out
 
+
+def rank_systems(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseModel],
+                 specs: dict[str, tuple[str, str | None]], keep: int,
+                 reporter: Reporter) -> dict[str, metrics.Ranking]:
+    """Rank every query with the Searcher over a temporary index per model (see module doc)."""
+    icfg = cfg.index.model_copy(update={"encoder": cfg.evaluate.encoder, "qdrant_url": None,
+                                        "embeddings": None})
+    by_model: dict[str, list[str]] = {}
+    for name, (_, model) in specs.items():
+        by_model.setdefault(model or next(iter(models)), []).append(name)
+    created = None
+    if d.created is not None:
+        stamps = pd.to_datetime(d.tickets["created"])
+        created = [None if pd.isna(t) else t.to_pydatetime() for t in stamps]
     rankings: dict[str, metrics.Ranking] = {}
-    for name, scorer in scorers.items():
-        rankings[name] = metrics.rank_queries(name, scorer, d.query_idx, d.relevant, tie,
-                                              keep=keep, created=d.created)
-    if "hybrid" in ev.systems and "bm25" in rankings:
-        dense_name = ev.hybrid.dense if ev.hybrid.dense in rankings else (
-            "base" if "base" in rankings else None)
-        if dense_name is None:
-            notes.append("hybrid skipped: no dense system to fuse with BM25")
-        else:
-            if dense_name != ev.hybrid.dense:
-                notes.append(f"hybrid fuses BM25 with {dense_name} ({ev.hybrid.dense} is missing)")
-            fused = rrf_scores([rankings["bm25"], rankings[dense_name]], d.n, ev.hybrid.rrf_k,
-                               ev.hybrid.window)
-            scorers["hybrid"] = HybridScorer("hybrid", d.query_idx, fused)
-            rankings["hybrid"] = metrics.rank_queries("hybrid", scorers["hybrid"], d.query_idx,
-                                                      d.relevant, tie, keep=keep, created=d.created)
-    if not rankings:
+    run.path.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".evaluate-index-", dir=run.path) as td:
+        for model_name, names in by_model.items():
+            m = models[model_name]
+            folder = Path(td) / model_name
+            meta = ticket_meta(cfg, icfg, d.tickets, int(m.embeddings.shape[1]), m.path)
+            build_index(folder, meta, d.tickets, m.embeddings, icfg.save_every)
+            searcher = Searcher(run, cfg, model=m.path, index_dir=folder)
+            try:
+                pos = dict(searcher.index.store.conn.execute(
+                    "SELECT key, id FROM tickets WHERE deleted=0").fetchall())
+                for name in names:
+                    mode = specs[name][0]
+                    top: list[list[tuple[int, float]]] = []
+                    rel_rank: list[dict[int, int]] = []
+                    for i, q in enumerate(reporter.track(d.query_idx, description=f"ranking {name}")):
+                        filters = None
+                        if created is not None and created[q] is not None:
+                            filters = {"created_to": created[q]}
+                        ranked, _ = searcher.rank(ticket_id=d.ids[q], k=keep, mode=mode,
+                                                  filters=filters)
+                        hits = [(d.index[pos[key]], float(s)) for key, s in ranked]
+                        top.append(hits)
+                        rel_rank.append({c: r for r, (c, _) in enumerate(hits, start=1)
+                                         if c in d.relevant[i]})
+                    rankings[name] = metrics.Ranking(name, list(d.query_idx), top, rel_rank)
+            finally:
+                searcher.close()
+    return {n: rankings[n] for n in specs}
+
+
+def collect(cfg: Config, run: RunDir, reporter: Reporter = NULL,
+            d: EvalData | None = None) -> Collected:
+    """Rankings, per-query metrics, duplicate pairs and routing of one run's held-out links."""
+    ev = cfg.evaluate
+    d = d or EvalData(run, ev.time_aware)
+    notes: list[str] = []
+    if not d.query_idx:
+        raise TicketsimError(
+            "no held-out ticket has a true link, so there is nothing to evaluate",
+            file=run.stage_path("pairs") / "test_links.parquet",
+            hint="add known links (data.links) or raise pairs.split.test_fraction",
+        )
+    reporter.log(f"evaluate: {len(d.query_idx)} queries against {d.n} tickets")
+    keep = max(metrics.MAP_K, max(ev.k_values), ev.duplicate.hard_negatives + 1)
+    models = embed_models(cfg, run, d, notes, reporter)
+    specs = system_specs(ev.systems, {n: m for n, m in models.items()
+                                      if n != "base" or "base" in ev.systems}, notes)
+    if not specs:
         raise TicketsimError("no system to evaluate", field="evaluate.systems",
                              hint="list at least one of bm25, base, finetuned, hybrid")
-
+    rankings = rank_systems(cfg, run, d, models, specs, keep, reporter)
     qm = metrics.QueryMetrics(d.ids, ev.k_values)
     per_query = {name: qm.table(r, d.relevant) for name, r in
                  reporter.track(list(rankings.items()), description="metrics")}
-    systems = {name: metrics.summarize(pq) for name, pq in per_query.items()}
-    pm = ev.primary_metric
-    bs = ev.bootstrap
-    ci: dict[str, Any] = {"per_system": {
-        name: bootstrap.interval(pq[pm], bs.samples, bs.seed, bs.confidence)
-        for name, pq in per_query.items()}}
-    base_present = [b for b in BASELINES if b in systems]
-    best_baseline = max(base_present, key=lambda b: systems[b][pm]) if base_present else None
-    ci["baseline"] = best_baseline
-    ci["vs_baseline"] = {}
-    if best_baseline:
-        for name in systems:
-            if name in BASELINES:
-                continue
-            ci["vs_baseline"][name] = bootstrap.paired_difference(
-                per_query[name][pm], per_query[best_baseline][pm], bs.samples, bs.seed,
-                bs.confidence)
 
-    fold_info: dict[str, Any] | None = None
-    if len(d.query_idx) < ev.folds.min_queries:
-        labels = folds.clusters(d.n, d.edges)
-        k = min(ev.folds.k, len({int(labels[q]) for q in d.query_idx}))
-        if k >= 2:
-            fold_of = folds.cluster_folds(d.query_idx, labels, k)
-            fold_info = {"k": k, "systems": {n: metrics.fold_spread(pq, fold_of)
-                                             for n, pq in per_query.items()}}
-            notes.append(f"only {len(d.query_idx)} queries: metrics also given as mean and spread "
-                         f"over {k} folds of link clusters")
-
-    # duplicate decision and the measured meaning of each label, per dense model
+    # duplicate decision inputs and the measured meaning of each label, per dense model
     dc = ev.duplicate
     missing_rf = [f for f in dc.related_fields if f not in d.tickets.columns]
     if missing_rf:
@@ -331,20 +436,16 @@ def run_evaluate(
                      if topic is not None else "a known related link")
     qfold = folds.cluster_folds(d.query_idx, folds.clusters(d.n, d.edges), duplicates.LABEL_FOLDS)
     fold_of = {int(q): int(f) for q, f in zip(d.query_idx, qfold, strict=True)}
-    decision: dict[str, Any] = {}
-    for name in models:
-        scorer = scorers[name]
-        pairs = duplicates.build_pairs(
+    pairs: dict[str, tuple[duplicates.PairSet, np.ndarray]] = {}
+    for name, m in models.items():
+        if name not in rankings:
+            continue
+        ps = duplicates.build_pairs(
             rankings[name], d.relevant_kind, d.known, d.labelled_negatives,
             top_k=dc.hard_negatives, random_per_query=dc.random_negatives,
             n_corpus=d.n, seed=dc.seed, topic=topic)
-        scores = scorer.pair_scores(pairs.a, pairs.b)
-        decision[name] = duplicates.fit_decision(
-            scores, pairs, target_precision=dc.target_precision,
-            threshold_rule=dc.threshold_rule, seed=dc.seed, fold_of=fold_of,
-            min_positives=dc.min_positives, related_truth=related_truth)
+        pairs[name] = (ps, DenseScorer(name, m.embeddings, m.path).pair_scores(ps.a, ps.b))
 
-    # routing, per system with a full score row (not hybrid: it only scores query tickets)
     fields: dict[str, np.ndarray] = {}
     for f in ev.routing.fields:
         if f not in d.tickets.columns:
@@ -354,78 +455,218 @@ def run_evaluate(
                 hint="carry it through data.columns.extra, or remove it from evaluate.routing.fields")
         fields[f] = d.tickets[f].fillna("").astype(str).to_numpy(dtype=object)
     route: dict[str, Any] = {}
-    for name, scorer in scorers.items():
-        if name == "hybrid":
-            continue
-        r = routing.evaluate_routing(scorer, d.split, fields, ev.routing.k)
-        if r:
-            route[name] = r
-    if fields and not route:
-        notes.append("routing skipped: no held-out ticket has a category")
+    if fields:  # kNN routing: a classification over full score rows, not a search ranking
+        scorers: dict[str, Any] = {n: DenseScorer(n, m.embeddings, m.path)
+                                   for n, m in models.items() if n in rankings}
+        if "bm25" in rankings:
+            scorers = {"bm25": KeywordRows(d.texts), **scorers}
+        for name, scorer in scorers.items():
+            r = routing.evaluate_routing(scorer, d.split, fields, ev.routing.k)
+            if r:
+                route[name] = r
+        if not route:
+            notes.append("routing skipped: no held-out ticket has a category")
+    return Collected(d, models, specs, rankings, per_query, pairs, route, notes, fold_of,
+                     related_truth)
 
-    primary_system = ("finetuned" if "finetuned" in rankings else
-                      max(systems, key=lambda s: systems[s][pm]))
-    thr_model = "finetuned" if "finetuned" in decision else ("base" if "base" in decision else None)
+
+def _concat_pairs(sets: list[duplicates.PairSet]) -> duplicates.PairSet:
+    """One PairSet from several (cross-fitting folds share the corpus, so indices agree)."""
+    if len(sets) == 1:
+        return sets[0]
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(duplicates.PairSet):
+        vals = [getattr(s, f.name) for s in sets]
+        if any(v is None for v in vals):
+            out[f.name] = None
+        elif isinstance(vals[0], np.ndarray):
+            out[f.name] = np.concatenate(vals)
+        else:
+            out[f.name] = [x for v in vals for x in v]
+    return duplicates.PairSet(**out)
+
+
+def _pool_routing(parts: list[Collected]) -> dict[str, Any]:
+    """Routing of one part, or n-weighted means over cross-fitting folds."""
+    if len(parts) == 1:
+        return parts[0].routing
+    out: dict[str, Any] = {}
+    for system in parts[0].routing:
+        for field in parts[0].routing[system]:
+            rows = [p.routing.get(system, {}).get(field) for p in parts]
+            rows = [r for r in rows if r]
+            n = sum(r["n"] for r in rows)
+            out.setdefault(system, {})[field] = {
+                "accuracy": sum(r["accuracy"] * r["n"] for r in rows) / n,
+                "macro_f1": sum(r["macro_f1"] * r["n"] for r in rows) / n,
+                "n": n, "classes": max(r["classes"] for r in rows), "k": rows[0]["k"]}
+    return out
+
+
+def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
+              cross: dict[str, Any] | None = None) -> tuple[EvaluationResult, dict[str, Any],
+                                                                Thresholds | None]:
+    """Pool one run (or k cross-fitting folds) into the result, details and thresholds."""
+    ev = cfg.evaluate
+    pm, bs = ev.primary_metric, ev.bootstrap
+    notes = [n for p in parts for n in p.notes if n not in ()]
+    notes = list(dict.fromkeys(notes))
+    names = [s for s in parts[0].per_query if all(s in p.per_query for p in parts)]
+    per_query = {s: {m: np.concatenate([p.per_query[s][m] for p in parts])
+                     for m in parts[0].per_query[s]} for s in names}
+    query_ids = [p.data.ids[q] for p in parts for q in p.data.query_idx]
+    n_q = len(query_ids)
+    systems = {name: metrics.summarize(pq) for name, pq in per_query.items()}
+    ci: dict[str, Any] = {"per_system": {
+        name: bootstrap.interval(pq[pm], bs.samples, bs.seed, bs.confidence)
+        for name, pq in per_query.items()}}
+    base_present = [b for b in BASELINES if b in systems]
+    best_baseline = max(base_present, key=lambda b: systems[b][pm]) if base_present else None
+    ci["baseline"], ci["vs_baseline"] = best_baseline, {}
+    if best_baseline:
+        for name in systems:
+            if name not in BASELINES:
+                ci["vs_baseline"][name] = bootstrap.paired_difference(
+                    per_query[name][pm], per_query[best_baseline][pm], bs.samples, bs.seed,
+                    bs.confidence)
+
+    champ = champion.choose(per_query, pm, cfg.search.mode, bs.samples, bs.seed, bs.confidence)
+    if champ is not None:
+        final_paths = {n: m.path for n, m in parts[-1].models.items()}
+        if cross is not None and "finetuned" in final_paths:  # served: trained on all links
+            final_paths["finetuned"] = str(run.stage_path("train") / "model")
+        model_abs = final_paths.get(champ["model"]) if champ["model"] else None
+        champ["model_path"] = run.rel(model_abs) if model_abs else None  # index reads it
+        champ["crossfit"] = cross is not None
+    primary_system = (champ["system"] if champ else
+                      "finetuned" if "finetuned" in systems else max(systems, key=lambda s: systems[s][pm]))
+
+    fold_info: dict[str, Any] | None = None
+    d0 = parts[0].data
+    if cross is None and n_q < ev.folds.min_queries:
+        labels = folds.clusters(d0.n, d0.edges)
+        k = min(ev.folds.k, len({int(labels[q]) for q in d0.query_idx}))
+        if k >= 2:
+            query_fold = folds.cluster_folds(d0.query_idx, labels, k)
+            fold_info = {"k": k, "systems": {n: metrics.fold_spread(pq, query_fold)
+                                             for n, pq in per_query.items()}}
+            notes.append(f"only {n_q} queries: metrics also given as mean and spread "
+                         f"over {k} folds of link clusters")
+
+    decision: dict[str, Any] = {}
+    for name in parts[0].pairs:
+        if not all(name in p.pairs for p in parts):
+            continue
+        ps = _concat_pairs([p.pairs[name][0] for p in parts])
+        scores = np.concatenate([p.pairs[name][1] for p in parts])
+        fold_of = {q: f for p in parts for q, f in p.fold_of.items()}
+        decision[name] = duplicates.fit_decision(
+            scores, ps, target_precision=ev.duplicate.target_precision,
+            threshold_rule=ev.duplicate.threshold_rule, seed=ev.duplicate.seed, fold_of=fold_of,
+            min_positives=ev.duplicate.min_positives, related_truth=parts[0].related_truth)
+
+    # thresholds belong to the model the index will embed with: the champion's
+    want = (champ or {}).get("model") or ("finetuned" if "finetuned" in decision else "base")
+    thr_model = want if want in decision else ("finetuned" if "finetuned" in decision else
+                                               "base" if "base" in decision else None)
     thresholds = None
     if thr_model and "error" not in decision[thr_model]:
         dd = decision[thr_model]
+        path = (run.resolve(champ["model_path"]) if thr_model == want and champ
+                and champ.get("model_path") else None)
+        path = path or (str(run.stage_path("train") / "model") if cross is not None
+                        and thr_model == "finetuned" else parts[-1].models[thr_model].path)
         thresholds = Thresholds(
-            model_fingerprint=model_fingerprint(model_paths[thr_model]),
+            model_fingerprint=model_fingerprint(path),
             duplicate=dd["duplicate_threshold"], related=dd["related_threshold"],
             calib_a=dd["calibration"]["a"], calib_b=dd["calibration"]["b"],
-            model_path=run.rel(model_paths[thr_model]),
+            model_path=run.rel(path), labels=dd["labels"],
             details={"model": thr_model, "rule": dd["threshold_rule"],
                      "target_precision": ev.duplicate.target_precision,
                      "average_precision": dd["average_precision"],
                      "recall_at_threshold": dd["at_target_precision"]["recall"],
-                     "best_f1": dd["best_f1"], "related_rule": dd["related_rule"]},
-            labels=dd["labels"])
+                     "best_f1": dd["best_f1"], "related_rule": dd["related_rule"]})
         if thr_model != "finetuned":
-            notes.append("thresholds belong to the base model (no fine-tuned model)")
+            notes.append(f"thresholds belong to the {thr_model} model")
 
-    tok_model = models.get("finetuned") or models.get("base")
-    token_info = _token_lengths(tok_model, d.texts) if tok_model is not None else {}
-    loss = read_loss_curve(run.stage_path("train") / "log.json")
+    skipped: dict[str, int] = {}
+    for p in parts:
+        for reason, count in p.data.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + count
+    result = EvaluationResult(
+        primary_metric=pm, encoder=ev.encoder, metrics=metrics.metric_names(ev.k_values),
+        systems=systems,
+        modes={n: {"mode": mode, "model": model} for n, (mode, model) in parts[0].systems.items()
+               if n in systems},
+        n_queries=n_q, n_candidates=d0.n - 1, skipped_queries=sum(skipped.values()),
+        skipped_reasons=skipped, ci=ci, primary_system=primary_system, time_aware=ev.time_aware,
+        folds=fold_info,
+        duplicate={n: {k: v for k, v in dd.items()
+                       if k not in ("pr_curve", "scores_linked", "scores_unlinked")}
+                   for n, dd in decision.items()},
+        thresholds_model=thr_model if thresholds else None, routing=_pool_routing(parts),
+        champion=champ, crossfit=cross, notes=notes)
 
-    result: dict[str, Any] = {
-        "primary_metric": pm,
-        "encoder": ev.encoder,
-        "metrics": qm.names,
-        "systems": systems,
-        "n_queries": len(d.query_idx),
-        "n_candidates": d.n - 1,
-        "skipped_queries": sum(d.skipped.values()),
-        "skipped_reasons": d.skipped,
-        "ci": ci,
-        "primary_system": primary_system,
-        "time_aware": ev.time_aware,
-        "folds": fold_info,
-        "duplicate": {n: {k: v for k, v in dd.items()
-                          if k not in ("pr_curve", "scores_linked", "scores_unlinked")}
-                      for n, dd in decision.items()},
-        "thresholds_model": thr_model if thresholds else None,
-        "routing": route,
-        "notes": notes,
-    }
+    tok_model = parts[-1].models.get("finetuned") or parts[-1].models.get("base")
+    misses = sorted((m for p in parts if primary_system in p.rankings
+                     for m in _worst_misses(p.data, p.rankings[primary_system], ev.worst_misses)),
+                    key=lambda m: (-m["rank"], m["query_id"]))[: ev.worst_misses]
     details = {
         "decision_curves": {n: {k: dd.get(k) for k in ("pr_curve", "scores_linked",
                                                         "scores_unlinked")}
                             for n, dd in decision.items()},
-        "token_lengths": token_info,
-        "loss_curve": loss,
-        "worst_misses": _worst_misses(d, rankings[primary_system], ev.worst_misses),
+        "token_lengths": _token_lengths(tok_model.model, d0.texts) if tok_model else {},
+        "loss_curve": read_loss_curve(run.stage_path("train") / "log.json"),
+        "worst_misses": misses,
         "worst_misses_system": primary_system,
         "per_query": {n: {m: [round(float(x), 5) for x in v] for m, v in pq.items()}
                       for n, pq in per_query.items()},
-        "query_ids": [d.ids[q] for q in d.query_idx],
+        "query_ids": query_ids,
+        "rankings": {n: [[p.data.ids[c] for c, _ in hits[:10]] for p in parts
+                         for hits in p.rankings[n].top] for n in names},
     }
-    from ticketsim.evaluation.report import write_report
+    return result, details, thresholds
 
-    with run.stage(STAGE, h, {"systems": list(systems)}) as tmp:
-        atomic_write_json(tmp / METRICS, result)
+
+def write(run: RunDir, h: str, result: EvaluationResult, details: dict[str, Any],
+          thresholds: Thresholds | None, reporter: Reporter = NULL) -> Path:
+    """metrics.json, details.json, champion.json, thresholds.json and the report, atomically."""
+    with run.stage(STAGE, h, {"systems": list(result.systems)}) as tmp:
+        atomic_write_json(tmp / METRICS, result.to_dict())
         atomic_write_json(tmp / DETAILS, details)
+        if result.champion is not None:
+            atomic_write_json(tmp / CHAMPION, result.champion)
         if thresholds is not None:
             thresholds.save(tmp / THRESHOLDS_FILE)
         write_report(tmp, result, details, reporter=reporter)
+    from ticketsim.training.card import add_evaluation
+
+    add_evaluation(run.stage_path("train") / "model", result.to_dict())  # held-out numbers on the card
+    return run.stage_path(STAGE)
+
+
+def run_evaluate(
+    cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL
+) -> StageResult:
+    """Evaluate every available system on the held-out links and write metrics, champion, report."""
+    plan = crossfit.planned(run)
+    h = inputs_hash(cfg, run)
+    if plan is not None:
+        h = combine_hashes(h, "crossfit", plan.k)
+    out_dir = run.stage_path(STAGE)
+    if not force and run.is_fresh(STAGE, h) and (out_dir / METRICS).is_file():
+        reporter.log("evaluate: inputs unchanged, skipped")
+        return StageResult(STAGE, True, out_dir, json.loads((out_dir / METRICS).read_text()))
+    if plan is None:
+        d = EvalData(run, cfg.evaluate.time_aware)
+        if not d.query_idx:  # cold start: no links yet, measure routing only (issue 17)
+            return evaluate_routing_only(cfg, run, d, h, reporter=reporter)
+        result, details, thresholds = summarise(cfg, run, [collect(cfg, run, reporter, d)])
+    else:
+        reporter.log(f"evaluate: cross-fitting, {plan.why}")
+        parts, info = crossfit.run_folds(cfg, run, plan, run_stage=run_stage, collect=collect,
+                                         force=force, reporter=reporter)
+        result, details, thresholds = summarise(cfg, run, parts, cross=info)
+    write(run, h, result, details, thresholds, reporter)
     reporter.log(f"evaluate: wrote {out_dir}")
-    return StageResult(STAGE, False, out_dir, result)
+    return StageResult(STAGE, False, out_dir, result.to_dict())

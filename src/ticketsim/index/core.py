@@ -140,12 +140,15 @@ class TicketIndex:
             self.backend.save(self.store.seq() if seq is None else seq)
             self._unsaved = 0
 
-    def dense(self, query: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
-        """Top ``k`` (key, cosine) for a query vector under ``filters``."""
+    def dense(self, query: np.ndarray, k: int, filters: Filters | None = None,
+              allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top ``k`` (key, cosine) for a query vector under ``filters`` (or precomputed
+        ``allowed`` keys, for callers asking many queries under one filter)."""
         filters = filters or Filters()
         q = truncate(query, self.dim)
         with self.lock:
-            allowed = self.store.filter_keys(filters)
+            if allowed is None:
+                allowed = self.store.filter_keys(filters)
             keys, scores = self.backend.search(q, k * self.rescore, allowed)
             if self.rescore > 1 and len(keys):  # the store keeps the float32 vectors
                 exact = truncate(self.store.vectors(keys.tolist(), self.dim), None)

@@ -1,6 +1,7 @@
 """Backlog dedup: group tickets (open ones, or any filter) into likely-duplicate clusters.
 
-Each selected ticket is compared with its ``neighbours`` nearest selected tickets;
+Each selected ticket is compared with its ``neighbours`` nearest selected tickets (the
+search core's dense retriever, so the index's model: the champion's);
 pairs at or above the duplicate threshold (``evaluate/thresholds.json``, or an explicit
 one) are joined, and connected groups of at least ``min_size`` tickets become
 clusters, strongest first, written as CSV (one row per ticket) and JSON for review.
@@ -18,6 +19,8 @@ import numpy as np
 from ticketsim.errors import TicketsimError
 from ticketsim.index.base import Filters
 from ticketsim.progress import NULL, Reporter
+from ticketsim.retrieval import Query
+from ticketsim.retrieval.retrievers import DenseRetriever
 from ticketsim.rundir import atomic_write_json, atomic_write_text
 
 
@@ -31,6 +34,11 @@ def find_clusters(searcher: Any, filters: Filters | dict[str, Any] | None = None
                                  "belongs to another model", hint="run `ticketsim evaluate` or "
                                  "pass --threshold")
         threshold = float(searcher.thresholds.duplicate)
+        if threshold > 1.0:
+            raise TicketsimError(
+                "no duplicate threshold: on held-out pairs no cosine cut reached "
+                "evaluate.duplicate.target_precision, so this model labels nothing duplicate",
+                hint="pass --threshold, lower the target precision, or add known links and retrain")
     min_size = int(min_size or searcher.dedup_min_size)
     filters = Filters.coerce(filters)
     index = searcher.index
@@ -46,6 +54,7 @@ def find_clusters(searcher: Any, filters: Filters | dict[str, Any] | None = None
             x = parent[x]
         return x
 
+    dense = DenseRetriever(index)  # the search core's dense retriever (champion's model)
     best: dict[int, float] = {}
     edges = 0
     for start in reporter.track(range(0, len(allowed), 256), total=-(-len(allowed) // 256),
@@ -53,9 +62,7 @@ def find_clusters(searcher: Any, filters: Filters | dict[str, Any] | None = None
         chunk = allowed[start:start + 256]
         vecs = index.store.vectors(chunk, index.dim)
         for key, vec in zip(chunk, vecs, strict=True):
-            with index.lock:
-                keys, scores = index.backend.search(vec, neighbours + 1, allowed)
-            for other, s in zip(keys, scores, strict=True):
+            for other, s in dense.rank(Query("", vec[None, :]), neighbours + 1, allowed=allowed):
                 if int(other) == int(key) or s < threshold:
                     continue
                 edges += 1

@@ -1,7 +1,8 @@
 """Which model an index embeds with, and embedding ticket texts in batches.
 
-The index uses the fine-tuned model when the train stage finished, else the base
-model, and stamps itself with that model's name and weights hash so a query
+The index uses the champion's model (``evaluate/champion.json``: the base model when the
+fine-tuned one lost beyond the noise), else the fine-tuned model when the train stage
+finished, else the base model, and stamps itself with that model's name and weights hash so a query
 embedded by another model is refused instead of silently returning nonsense.
 """
 

@@ -2,7 +2,8 @@
 
 :class:`Searcher` is loaded once from a run directory (model, index, keyword side,
 thresholds, optional cross-encoder) and answers dense, keyword and hybrid queries by
-text or by ticket id, with metadata filters; it also adds, updates and deletes
+text or by ticket id, with metadata filters, through the retrievers of
+:mod:`ticketsim.retrieval` (``evaluate`` ranks its held-out queries with this same class); it also adds, updates and deletes
 tickets (vector and keyword side together) and reloads when a new model/index lands.
 It is thread-safe: one lock around index access, the model runs outside it.
 """
@@ -19,14 +20,16 @@ import numpy as np
 
 from ticketsim.config import Config, IndexConfig, SearchConfig
 from ticketsim.errors import TicketsimError
+from ticketsim.evaluation import champion
 from ticketsim.ids import id_problem, short
 from ticketsim.index.base import Filters, Hit
 from ticketsim.index.core import TicketIndex
-from ticketsim.index.hybrid import Fusion
 from ticketsim.progress import NULL, Reporter
+from ticketsim.retrieval import MODES, Query
+from ticketsim.retrieval import retrievers as rtv
+from ticketsim.retrieval.fusion import Fusion
 from ticketsim.rundir import RunDir
 
-MODES = ("dense", "keyword", "hybrid")
 FIXED = ("id", "short_description", "description", "category", "subcategory", "created")
 
 
@@ -34,10 +37,15 @@ class Searcher:
     """Similar-ticket search over one run directory's index."""
 
     def __init__(self, run: RunDir | str | Path, cfg: Config | None = None, *,
-                 model: str | Path | None = None, reporter: Reporter = NULL) -> None:
+                 model: str | Path | None = None, reporter: Reporter = NULL,
+                 index_dir: Path | None = None, mode: str | None = None) -> None:
+        """``index_dir``: another index folder than the run's (evaluate's temporary one);
+        ``mode``: the default mode (else ``search.mode``)."""
         self.run = run if isinstance(run, RunDir) else RunDir(run)
         self.cfg = cfg or Config()
         self.reporter = reporter
+        self.index_dir = index_dir
+        self.default_mode = mode
         self._swap = threading.Lock()
         self._load(model)
 
@@ -46,7 +54,7 @@ class Searcher:
         from ticketsim.index.embed import fingerprint_of
         from ticketsim.inference import encoder_for
 
-        folder = self.run.require("index", "search")
+        folder = self.index_dir or self.run.require("index", "search")
         icfg: IndexConfig = self.cfg.index
         index = TicketIndex.open(folder, save_every=icfg.save_every, options={
             "expansion_search": icfg.expansion_search, "exact_below": icfg.exact_below,
@@ -75,12 +83,18 @@ class Searcher:
 
             reranker = CrossEncoder(str(scfg.cross_encoder), device="cpu")
         old = getattr(self, "index", None)
-        self.k, self.mode, self.rerank_top = scfg.k, scfg.mode, scfg.rerank_top
+        # the champion's mode unless a mode was given (argument or search.mode set explicitly)
+        self.champion = champion.load(self.run.path) if self.index_dir is None else None
+        mode = self.default_mode or (scfg.mode if "mode" in scfg.model_fields_set
+                                     or self.champion is None else self.champion["mode"])
+        self.k, self.mode, self.rerank_top = scfg.k, mode, scfg.rerank_top
         self.dedup_min_size = scfg.dedup_min_size
         self.fusion = Fusion(scfg.rrf_k, scfg.dense_weight, scfg.keyword_weight, scfg.window)
+        retrievers = {m: rtv.build(index, m, self.fusion, reranker, scfg.rerank_top) for m in MODES}
         with self._swap:
             self.index, self.encoder, self.thresholds, self.reranker = (
                 index, encoder, thresholds, reranker)
+            self.retrievers = retrievers
             self.meta, self.model_path = meta, model_path
             self.stamp = (self.run.read_stamp("index") or {}).get("finished")
         if old is not None:
@@ -110,9 +124,11 @@ class Searcher:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.encoder.encode(list(texts), batch_size=self.cfg.index.batch_size)
 
-    def search(self, text: str | None = None, *, ticket_id: str | None = None, k: int | None = None,
-               filters: Filters | dict[str, Any] | None = None, mode: str | None = None) -> list[Hit]:
-        """Closest tickets to ``text`` or to an indexed ticket (itself excluded)."""
+    def rank(self, text: str | None = None, *, ticket_id: str | None = None, k: int | None = None,
+             filters: Filters | dict[str, Any] | None = None, mode: str | None = None,
+             ) -> tuple[list[tuple[int, float]], np.ndarray]:
+        """(key, retriever score) best first, and the query vector: what :meth:`search` shows
+        and what ``evaluate`` scores (the query's own ticket excluded)."""
         k = int(k or self.k)
         mode = mode or self.mode
         if mode not in MODES:
@@ -121,7 +137,7 @@ class Searcher:
         if (text is None) == (ticket_id is None):
             raise TicketsimError("give either a query text or a ticket id")
         filters = dataclasses.replace(Filters.coerce(filters))
-        index = self.index
+        index, retriever = self.index, self.retrievers[mode]
         if ticket_id is not None:
             key = index.store.key_of(ticket_id)
             if key is None:
@@ -132,44 +148,31 @@ class Searcher:
             filters.exclude_ids = [*(filters.exclude_ids or []), str(ticket_id)]
         else:
             query = self.embed([text or ""])
-        window = max(k, self.fusion.window) if mode == "hybrid" else k
-        if self.reranker is not None:
-            window = max(window, self.rerank_top)
-        dense = index.dense(query, window, filters) if mode != "keyword" else []
-        keyword = index.keyword(text or "", window, filters) if mode != "dense" else []
-        ranked: list[tuple[int, float | None]]
-        if mode == "dense":
-            ranked = [(key, None) for key, _ in dense]
-        elif mode == "keyword":
-            ranked = [(key, None) for key, _ in keyword]
-        else:
-            ranked = [(key, f) for key, f in self.fusion.fuse(dense, keyword)]
-        top_n = max(k, self.rerank_top) if self.reranker is not None else k
-        ranked = ranked[:top_n]
+        return retriever.rank(Query(text or "", query), k, filters), query
+
+    def search(self, text: str | None = None, *, ticket_id: str | None = None, k: int | None = None,
+               filters: Filters | dict[str, Any] | None = None, mode: str | None = None) -> list[Hit]:
+        """Closest tickets to ``text`` or to an indexed ticket (itself excluded)."""
+        mode = mode or self.mode
+        ranked, query = self.rank(text, ticket_id=ticket_id, k=k, filters=filters, mode=mode)
+        index = self.index
         keys = [key for key, _ in ranked]
-        cos = dict(dense)
-        missing = [key for key in keys if key not in cos]
-        if missing:
-            vecs = index.store.vectors(missing, index.dim)
-            q = query[0][: index.dim]
-            q = q / (np.linalg.norm(q) or 1.0)
-            for key, v in zip(missing, vecs @ q, strict=True):
-                cos[key] = float(v)
-        kw = dict(keyword)
+        # score is the cosine in every mode, so probability and label mean the same everywhere
+        q = query[0][: index.dim]
+        q = q / (np.linalg.norm(q) or 1.0)
+        cos = dict(zip(keys, (index.store.vectors(keys, index.dim) @ q).tolist(), strict=True))
         records = index.store.records(keys)
+        reranked = self.reranker is not None
         hits = []
-        for key, fused in ranked:
+        for key, s in ranked:
             if key not in records:
                 continue
-            hits.append(self._hit(records[key], cos[key], kw.get(key), fused))
-        if self.reranker is not None and hits:
-            texts = index.store.texts(keys)
-            by_id = {records[kk]["id"]: texts.get(kk, "") for kk in keys if kk in records}
-            scores = self.reranker.predict([(text or "", by_id[h.id]) for h in hits])
-            for h, s in zip(hits, scores, strict=True):
+            h = self._hit(records[key], cos[key], s if mode == "keyword" and not reranked else None,
+                          s if mode == "hybrid" and not reranked else None)
+            if reranked and np.isfinite(s):
                 h.rerank = float(s)
-            hits.sort(key=lambda h: -(h.rerank or 0.0))
-        return hits[:k]
+            hits.append(h)
+        return hits
 
     def _hit(self, rec: dict[str, Any], score: float, keyword: float | None,
              fused: float | None) -> Hit:
@@ -247,7 +250,8 @@ class Searcher:
                 "dim": m["dim"], "model": m["model_path"], "model_fingerprint": m["model_fingerprint"],
                 "encoder": m["encoder"],
                 "thresholds": self.thresholds is not None, "cross_encoder": self.reranker is not None,
-                "labels": self.label_stats()}
+                "labels": self.label_stats(), "mode": self.mode,
+                "champion": self.champion.get("sentence") if self.champion else None}
 
     def label_meaning(self) -> dict[str, str] | None:
         """What each label is worth, in words (measured on held-out pairs); None without thresholds."""

@@ -10,13 +10,14 @@ leaves the previous index in place.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ticketsim.config import Config, IndexConfig
 from ticketsim.progress import NULL, Reporter
-from ticketsim.rundir import RunDir, StageResult, combine_hashes
+from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes
 
 STAGE = "index"
 
@@ -35,11 +36,52 @@ def build_meta(icfg: IndexConfig, *, full_dim: int, model_path: str, model_fp: s
     return meta
 
 
+def ticket_meta(cfg: Config, icfg: IndexConfig, tickets: Any, full_dim: int,
+                model_path: str, stored_path: str | None = None) -> dict[str, Any]:
+    """meta.json of an index of ``tickets`` embedded by ``model_path`` (index stage and evaluate);
+    ``stored_path``: how meta.json names the model (relative to the run directory)."""
+    from ticketsim.index.embed import fingerprint_of
+
+    return build_meta(icfg, full_dim=full_dim, model_path=stored_path or model_path,
+                      model_fp=fingerprint_of(model_path),
+                      extra={"extra_columns": [c for c in tickets.columns if c not in (
+                          "id", "short_description", "description", "category", "subcategory",
+                          "created", "text")], "text_template": cfg.data.text_template})
+
+
+def build_index(folder: Path, meta: dict[str, Any], tickets: Any, vectors: np.ndarray,
+                save_every: int = 1000, reporter: Reporter = NULL) -> dict[str, Any]:
+    """Write an index of ``tickets`` (tickets.parquet rows) with their ``vectors`` into ``folder``.
+
+    The one way an index is built: the index stage builds the served one, ``evaluate`` a
+    temporary one per model, so both rank through the same store, backend and keyword table.
+    """
+    from ticketsim.index.core import TicketIndex
+    from ticketsim.index.embed import ticket_records
+
+    records = ticket_records(tickets)
+    texts = tickets["text"].tolist()
+    t1 = time.perf_counter()
+    idx = TicketIndex.create(folder, meta, save_every=max(save_every, len(records) + 1))
+    step = 5000
+    for i in reporter.track(range(0, len(records), step), total=-(-len(records) // step) or 1,
+                            description="indexing"):
+        recs = [dict(r, text=t) for r, t in zip(records[i:i + step], texts[i:i + step],
+                                                strict=True)]
+        idx.upsert(recs, np.asarray(vectors[i:i + step]))
+    idx.flush()
+    summary = {"tickets": len(idx), "backend": meta["backend"], "precision": meta["precision"],
+               "encoder": meta["encoder"], "dim": meta["dim"], "model": meta["model_path"],
+               "build_s": round(time.perf_counter() - t1, 2)}
+    idx.close()
+    return summary
+
+
 def inputs_hash(cfg: Config, run: RunDir, model_path: str) -> str:
     ingest = run.read_stamp("ingest") or {}
     train = run.read_stamp("train") or {}
     return combine_hashes(ingest.get("inputs_hash"), train.get("inputs_hash", model_path),
-                          cfg.index.fingerprint())
+                          cfg.index.fingerprint(), model_path)  # the champion may switch model
 
 
 def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL) -> StageResult:
@@ -47,8 +89,7 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     import json
 
     from ticketsim.data.ingest import load_tickets
-    from ticketsim.index.core import TicketIndex
-    from ticketsim.index.embed import embed_texts, fingerprint_of, index_model, ticket_records
+    from ticketsim.index.embed import embed_texts, fingerprint_of, index_model
 
     run.require("ingest", "index")
     model_path = index_model(cfg, run)
@@ -74,35 +115,13 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         vectors = embed_texts(model_path, tickets["text"].tolist(), icfg.batch_size,
                               cache_dir=run.path / "cache", backend=icfg.encoder, reporter=reporter)
     embed_s = time.perf_counter() - t0
-    full_dim = int(vectors.shape[1])
-    meta = build_meta(icfg, full_dim=full_dim, model_path=run.rel(model_path),
-                      model_fp=fingerprint_of(model_path),
-                      extra={"extra_columns": [c for c in tickets.columns if c not in (
-                          "id", "short_description", "description", "category", "subcategory",
-                          "created", "text")],
-                             "text_template": cfg.data.text_template})
-    records = ticket_records(tickets)
-    texts = tickets["text"].tolist()
+    meta = ticket_meta(cfg, icfg, tickets, int(vectors.shape[1]), model_path, run.rel(model_path))
     from ticketsim.index.qdrant_backend import alias_swap  # Qdrant server: build aside, swap alias
 
     with alias_swap(meta), run.stage(STAGE, h, {"model_fingerprint": meta["model_fingerprint"]}) as tmp:
-        t1 = time.perf_counter()
-        idx = TicketIndex.create(tmp, meta, save_every=max(icfg.save_every, len(records) + 1))
-        step = 5000
-        for i in reporter.track(range(0, len(records), step), total=-(-len(records) // step) or 1,
-                                description="indexing"):
-            recs = [dict(r, text=t) for r, t in zip(records[i:i + step], texts[i:i + step],
-                                                    strict=True)]
-            idx.upsert(recs, np.asarray(vectors[i:i + step]))
-        idx.flush()
-        summary = {"tickets": len(idx), "backend": icfg.backend, "precision": icfg.precision,
-                   "encoder": icfg.encoder,
-                   "dim": meta["dim"], "model": meta["model_path"], "embed_s": round(embed_s, 2),
-                   "build_s": round(time.perf_counter() - t1, 2)}
-        idx.close()
+        summary = build_index(tmp, meta, tickets, vectors, icfg.save_every, reporter)
+        summary["embed_s"] = round(embed_s, 2)
         meta["summary"] = summary
-        from ticketsim.rundir import atomic_write_json
-
         atomic_write_json(tmp / "meta.json", meta)
     reporter.log(f"index: {summary['tickets']} tickets, {icfg.backend}/{icfg.precision}, "
                  f"dim {meta['dim']}")

@@ -1,8 +1,8 @@
 """The ticket store: ids, metadata, the keyword index and the update journal in one SQLite file.
 
 Why SQLite: its transactions are atomic and survive a killed writer (WAL), it filters
-metadata with SQL, and its FTS5 extension ranks with BM25 and follows inserts and
-deletes incrementally (bm25s cannot add or delete documents). Every change bumps a
+metadata with SQL, and its FTS5 table is the project's one keyword engine
+(:mod:`ticketsim.retrieval.keyword`): BM25 that follows inserts and deletes incrementally. Every change bumps a
 sequence number stored on the changed row (deleted tickets stay as tombstones), so a
 vector backend persisted at sequence S is brought up to date by replaying the rows
 changed after S: the store is the journal, the ANN file a snapshot.
@@ -11,7 +11,6 @@ changed after S: the store is the journal, the ANN file a snapshot.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -21,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from ticketsim.index.base import Filters
+from ticketsim.retrieval.keyword import TABLE_SQL, fts_query, rank_sql
 
 FILE = "tickets.sqlite"
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -39,19 +38,7 @@ CREATE TABLE IF NOT EXISTS tickets (
     vector BLOB
 );
 CREATE INDEX IF NOT EXISTS tickets_seq ON tickets(seq);
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(text, tokenize='unicode61 remove_diacritics 2');
-"""
-
-
-def fts_query(text: str, max_terms: int = 64) -> str:
-    """An FTS5 MATCH expression: every distinct word of ``text`` quoted, OR-ed (BM25 does the rest)."""
-    seen: list[str] = []
-    for w in _WORD.findall(text.lower()):
-        if w not in seen:
-            seen.append(w)
-        if len(seen) >= max_terms:
-            break
-    return " OR ".join('"' + w.replace('"', '""') + '"' for w in seen)
+""" + TABLE_SQL
 
 
 class TicketStore:
@@ -257,14 +244,13 @@ class TicketStore:
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def keyword(self, text: str, k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
-        """Top ``k`` (key, BM25 score; higher is better) by FTS5 over the ticket texts."""
+        """Top ``k`` (key, BM25 score; higher is better, ties by key) by FTS5 over the ticket texts."""
         match = fts_query(text)
         if not match:
             return []
         where, args = self._where(filters or Filters())
-        rows = self.conn.execute(
-            "SELECT fts.rowid, -bm25(fts) AS s FROM fts JOIN tickets t ON t.key = fts.rowid "
-            f"WHERE fts MATCH ? AND {where} ORDER BY bm25(fts) LIMIT ?", [match, *args, k]).fetchall()
+        rows = self.conn.execute(rank_sql("JOIN tickets t ON t.key = fts.rowid", where),
+                                 [match, *args, k]).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
     def close(self) -> None:

@@ -9,11 +9,13 @@ padding positions.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from ticketsim.progress import Reporter
 
 try:  # optional: without it, logical cores stand in for physical ones
     import psutil
@@ -76,3 +78,23 @@ def pad_batch(tok: Tokenized, idx: np.ndarray, pad_id: int, names: Sequence[str]
 
 def n_batches(n: int, batch_size: int) -> int:
     return (n + batch_size - 1) // batch_size
+
+
+def encode_in_batches(texts: Sequence[str], dim: int, tokenizer: Any, max_seq_length: int,
+                      input_names: Sequence[str], batch_size: int, reporter: Reporter,
+                      description: str,
+                      run: Callable[[dict[str, np.ndarray]], np.ndarray]) -> np.ndarray:
+    """What every backend's ``encode`` does around its model call.
+
+    Tokenise once, feed ``run`` padded length-sorted batches (input name -> int64 array),
+    and put the embeddings it returns back in input order.
+    """
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    if not len(texts):
+        return out
+    tok = tokenize(tokenizer, texts, max_seq_length)
+    pad = tokenizer.pad_token_id or 0
+    for idx in reporter.track(length_sorted_batches(tok.lengths, batch_size),
+                              total=n_batches(len(texts), batch_size), description=description):
+        out[idx] = run(pad_batch(tok, idx, pad, input_names))
+    return out

@@ -19,13 +19,7 @@ from typing import Any
 import numpy as np
 
 from ticketsim.errors import TicketsimError
-from ticketsim.inference.batching import (
-    length_sorted_batches,
-    n_batches,
-    pad_batch,
-    physical_cores,
-    tokenize,
-)
+from ticketsim.inference.batching import encode_in_batches, physical_cores
 from ticketsim.inference.onnx_meta import read_meta
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import combine_hashes
@@ -65,12 +59,17 @@ class FastTokenizer:
         self._max: int | None = None
 
     def __call__(self, texts: list[str], *, truncation: bool = True, max_length: int | None = None,
-                 padding: bool = False) -> dict[str, list[list[int]]]:
+                 padding: bool = False, add_special_tokens: bool = True,
+                 ) -> dict[str, list[list[int]]]:
         del padding  # never pads: batches are padded by pad_batch
-        if truncation and max_length and max_length != self._max:
-            self.tokenizer.enable_truncation(max_length, direction=self.side)
-            self._max = max_length
-        encs = self.tokenizer.encode_batch(list(texts))
+        limit = max_length if truncation else None
+        if limit != self._max:
+            if limit:
+                self.tokenizer.enable_truncation(limit, direction=self.side)
+            else:
+                self.tokenizer.no_truncation()
+            self._max = limit
+        encs = self.tokenizer.encode_batch(list(texts), add_special_tokens=add_special_tokens)
         return {"input_ids": [e.ids for e in encs], "token_type_ids": [e.type_ids for e in encs]}
 
 
@@ -109,14 +108,7 @@ class OnnxEncoder:
     def encode(self, texts: Sequence[str], batch_size: int = 64,
                reporter: Reporter = NULL) -> np.ndarray:
         """Normalised float32 embeddings in input order."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not len(texts):
-            return out
-        tok = tokenize(self.tokenizer, texts, self.max_seq_length)
-        pad = self.tokenizer.pad_token_id or 0
-        batches = length_sorted_batches(tok.lengths, batch_size)
-        for idx in reporter.track(batches, total=n_batches(len(texts), batch_size),
-                                  description=f"embedding ({self.backend})"):
-            feeds = pad_batch(tok, idx, pad, self.input_names)
-            out[idx] = self.session.run(None, feeds)[0]
-        return out
+        return encode_in_batches(texts, self.dim, self.tokenizer, self.max_seq_length,
+                                 self.input_names, batch_size, reporter,
+                                 f"embedding ({self.backend})",
+                                 lambda feeds: self.session.run(None, feeds)[0])

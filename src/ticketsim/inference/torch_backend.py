@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ticketsim.errors import TicketsimError
-from ticketsim.inference.batching import length_sorted_batches, n_batches, pad_batch, tokenize
+from ticketsim.inference.batching import encode_in_batches
 from ticketsim.models import load_model, model_fingerprint, resolve_model
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import combine_hashes
@@ -69,19 +69,14 @@ class TorchEncoder:
         """Normalised float32 embeddings in input order."""
         import torch
 
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not len(texts):
-            return out
-        tok = tokenize(self.tokenizer, texts, self.max_seq_length)
-        pad = self.tokenizer.pad_token_id or 0
         device = self.model.device
-        batches = length_sorted_batches(tok.lengths, batch_size)
+
+        def run(feeds: dict[str, np.ndarray]) -> np.ndarray:
+            feats = {k: torch.from_numpy(v).to(device) for k, v in feeds.items()}
+            emb = self.model(feats)["sentence_embedding"].float()
+            return torch.nn.functional.normalize(emb, p=2, dim=1).cpu().numpy()
+
         with torch.inference_mode():
-            for idx in reporter.track(batches, total=n_batches(len(texts), batch_size),
-                                      description="embedding (torch)"):
-                feats = {k: torch.from_numpy(v).to(device)
-                         for k, v in pad_batch(tok, idx, pad, self.input_names).items()}
-                emb = self.model(feats)["sentence_embedding"].float()
-                emb = torch.nn.functional.normalize(emb, p=2, dim=1)
-                out[idx] = emb.cpu().numpy()
-        return out
+            return encode_in_batches(texts, self.dim, self.tokenizer, self.max_seq_length,
+                                     self.input_names, batch_size, reporter,
+                                     "embedding (torch)", run)

@@ -119,6 +119,8 @@ def split_tickets(tickets: pd.DataFrame, links: pd.DataFrame, cfg: SplitConfig) 
         split[order[:n_test]] = "test"
         split[order[n_test:n_test + n_val]] = "validation"
         out["split"] = split
+    elif cfg.method == "all":  # cross-fitting's served model: every link trains
+        out["split"] = _deal_clusters(labels, {"validation": cfg.validation_fraction}, cfg.seed)
     elif cfg.method == "cluster":
         out["split"] = _deal_clusters(
             labels, {"test": cfg.test_fraction, "validation": cfg.validation_fraction}, cfg.seed)

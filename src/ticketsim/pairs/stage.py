@@ -19,14 +19,13 @@ from ticketsim.config import Config
 from ticketsim.data.ingest import load_links, load_tickets
 from ticketsim.errors import TicketsimError
 from ticketsim.formats import FORMAT_HELP
-from ticketsim.inference.cache import default_cache_path
 from ticketsim.pairs import build, positives, report, splits
 from ticketsim.pairs.augment import augment_pairs
 from ticketsim.pairs.negatives import Corpus, mine
-from ticketsim.pairs.negatives.bm25 import BM25Miner
 from ticketsim.pairs.negatives.labelled import labelled_negatives
 from ticketsim.pairs.negatives.model import ModelMiner
 from ticketsim.progress import NULL, Reporter
+from ticketsim.retrieval.keyword import KeywordIndex
 from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes
 from ticketsim.training.losses import required_format
 
@@ -62,12 +61,12 @@ def _clusters(tickets: pd.DataFrame, pos: pd.DataFrame) -> tuple[dict[str, int],
 
 def _scorers(cfg: Config, run: RunDir, corpus_texts: list[str], need_model: bool,
              reporter: Reporter) -> tuple[Any, Any]:
-    bm25 = BM25Miner(corpus_texts)
+    bm25 = KeywordIndex(corpus_texts)  # the keyword engine search and evaluate use
     model = None
     if need_model:
         neg = cfg.pairs.negatives
         model = ModelMiner(neg.model, corpus_texts, batch_size=neg.batch_size,
-                           cache_path=default_cache_path(run.path), reporter=reporter)
+                           cache_dir=run.path / "cache", reporter=reporter)
     return bm25, model
 
 

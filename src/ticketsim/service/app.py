@@ -103,8 +103,9 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
         finally:
             holder.close()
 
-    app = FastAPI(title="ticketsim", version="1", lifespan=lifespan,
+    app = FastAPI(title="ticketsim", version="1", lifespan=lifespan, docs_url=None,
                   description="Similar- and duplicate-ticket search over one run directory.")
+    _offline_docs(app)
     app.state.holder = holder
     app.state.serve = scfg
     app.state.api_key_required = api_key is not None
@@ -171,7 +172,7 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
                     "journal_rejected": holder.rejected,
                     "uptime_s": round(time.time() - app.state.started, 1),
                     "api_key_required": app.state.api_key_required, "max_k": scfg.max_k,
-                    "default_k": min(cfg.search.k, scfg.max_k), "default_mode": cfg.search.mode,
+                    "default_k": min(cfg.search.k, scfg.max_k), "default_mode": s.mode,
                     "status_column": s.meta.get("status_column", "status")})
         return out
 
@@ -182,8 +183,8 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
         ticket_id = getattr(body, "ticket_id", None)
         k = min(body.k or cfg.search.k, scfg.max_k)
         filters = body.filters.to_dict() if body.filters is not None else None
-        mode = body.mode or cfg.search.mode
         with holder.lease() as s:
+            mode = body.mode or s.mode  # the champion's mode unless asked or configured
             if ticket_id is not None and s.index.store.key_of(ticket_id) is None:
                 raise NotFound(f"ticket '{short(ticket_id)}' is not in the index", field="ticket_id",
                                hint="check the id, or add the ticket first")
@@ -198,7 +199,7 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
                 "notes": notes, "label_meaning": meaning}
 
     # the request models are built per app, so their annotations are set here, not as strings
-    search.__annotations__["body"] = Annotated[by_text | by_id, Body()]  # type: ignore[valid-type]
+    search.__annotations__["body"] = Annotated[by_text | by_id, Body()]
     app.post("/search", response_model=SearchOut, dependencies=auth, operation_id="search",
              responses={**ERRORS, **NOT_FOUND}, tags=["search"])(search)
 
@@ -297,6 +298,24 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
 
     app.openapi = openapi_with_links  # type: ignore[method-assign]
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """/docs with Swagger UI served from the packaged fastapi-offline assets, not a CDN, so the
+    API docs work on a desk's network without internet (issue 17)."""
+    from importlib.resources import files
+
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    assets = Path(str(files("fastapi_offline") / "static"))
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Any:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json",
+                                   title="ticketsim API", swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon.png")
 
 
 def server_config(app: FastAPI, cfg: Config, log_level: str = "info") -> Any:

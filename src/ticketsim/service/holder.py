@@ -8,7 +8,9 @@ share one lock, so no acknowledged change can land on an index that is being
 retired. Every acknowledged change is also appended to ``<run dir>/service/
 changes.jsonl`` first; when a *rebuilt* index is picked up (a new index stamp),
 the journal is replayed onto it, so tickets added through the API survive
-``ticketsim index`` reruns and service restarts.
+``ticketsim index`` reruns and service restarts. A change is validated before it is
+journaled, and a line that still cannot be replayed is moved to ``rejected.jsonl``
+instead of keeping the service from starting.
 """
 
 from __future__ import annotations
@@ -53,14 +55,6 @@ class Journal:
         if not self.path.is_file():
             return []
         return self.path.read_text(encoding="utf-8", errors="replace").splitlines()
-
-    def entries(self) -> list[dict[str, Any]]:
-        """The readable entries (a torn or garbled line is left out; :meth:`replay` quarantines it)."""
-        out = []
-        for line in self.lines():
-            with contextlib.suppress(json.JSONDecodeError):
-                out.append(json.loads(line))
-        return out
 
     def applied_stamp(self) -> Any:
         try:

@@ -65,7 +65,9 @@ def grouped_batches(lengths: np.ndarray, batch_size: int, group: int, rng: np.ra
         rows.sort(key=lambda i: -int(lengths[i]))
         carry = []
         while len(rows) >= batch_size or (rows and start + window >= n):
-            batch, seen, rest = [], set(), []
+            batch: list[int] = []
+            seen: set[str] = set()
+            rest: list[int] = []
             for i in rows:
                 if len(batch) < batch_size and (values is None or seen.isdisjoint(values[i])):
                     batch.append(i)

@@ -9,11 +9,12 @@ threshold. It needs the tokenizer, which is why it lives in training.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from ticketsim.plots import figure, png
 
 CANDIDATES = (128, 256, 384, 512)
 
@@ -80,12 +81,7 @@ def length_report(lengths: np.ndarray, limit: int, threshold: float, *, auto: bo
 
 def histogram_png(lengths: np.ndarray, limit: int) -> bytes:
     """PNG histogram of token lengths with the limit marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = figure()
     if len(lengths):
         ax.hist(lengths, bins=min(60, max(5, len(np.unique(lengths)))), color="#4C72B0")
     ax.axvline(limit, color="#C44E52", linestyle="--", label=f"max_seq_length {limit}")
@@ -93,8 +89,4 @@ def histogram_png(lengths: np.ndarray, limit: int) -> bytes:
     ax.set_ylabel("texts")
     ax.set_title(f"{100 * truncated_share(lengths, limit):.1f} % truncated")
     ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig)

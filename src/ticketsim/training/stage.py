@@ -13,7 +13,6 @@ trainer does data parallelism; only the main process writes the stage folder.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import shutil
@@ -25,6 +24,7 @@ import pandas as pd
 
 from ticketsim.config import Config
 from ticketsim.errors import TicketsimError
+from ticketsim.plots import figure, png
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes
 
@@ -84,12 +84,7 @@ def training_texts(df: pd.DataFrame, limit: int = 5000, seed: int = 0) -> list[s
 
 def loss_png(history: list[dict[str, Any]]) -> bytes:
     """Training (and validation) loss per step as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = figure()
     tr = [(h["step"], h["loss"]) for h in history if "loss" in h]
     ev = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
     if tr:
@@ -99,11 +94,7 @@ def loss_png(history: list[dict[str, Any]]) -> bytes:
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig)
 
 
 def _last_complete_checkpoint(ck: Path) -> Path | None:
@@ -274,6 +265,13 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
             model.save(str(tmp / "model"))
         if (tmp / "model").is_dir():
             atomic_write_json(tmp / "model" / "ticketsim_config.json", exact)
+            from ticketsim.training.card import write_card
+
+            write_card(tmp / "model", exact, summary)  # no ticket text unless asked (issue 17)
+        if (tmp / "adapter" / "README.md").is_file():
+            from ticketsim.training.card import write_card
+
+            write_card(tmp / "adapter", exact, summary)
         atomic_write_json(tmp / "log.json", {"log_history": history})
         (tmp / "loss.png").write_bytes(loss_png(history))
         atomic_write_json(tmp / "seqlen.json", {**length_rep, "lengths_sample": lengths[:2000].tolist()})

@@ -104,6 +104,7 @@ class _ReporterCallback:
                 if state.is_world_process_zero:
                     total = state.max_steps
                     self.steps = iter(reporter.track(range(total), total=total, description="train"))
+                    next(self.steps, None)  # start it now: its clock (and log heartbeat) runs from here
                     for _ in range(state.global_step):  # resumed: advance to where it was
                         next(self.steps, None)
 

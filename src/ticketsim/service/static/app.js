@@ -42,6 +42,15 @@ function filters() {
   return Object.keys(f).length ? f : null;
 }
 
+// Dates for people: "3 Jan 2024" (and the time when it is not midnight), in the reader's locale.
+function fmtDate(iso) {
+  const d = new Date(String(iso));
+  if (Number.isNaN(d.getTime())) { return String(iso); }
+  const day = d.toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
+  const midnight = d.getHours() === 0 && d.getMinutes() === 0;
+  return midnight ? day : day + " " + d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+}
+
 const FIXED = new Set(["id", "score", "probability", "label", "short_description", "category",
   "subcategory", "created", "keyword", "fused", "rerank"]);
 
@@ -68,7 +77,10 @@ function renderHit(hit, meaning) {
   const line = el("div", null, "scores");
   line.append(el("span", "score " + hit.score.toFixed(3), "hit-score"));
   if (hit.probability !== null && hit.probability !== undefined) {
-    line.append(document.createTextNode(" · "), el("span", "p(duplicate) " + hit.probability.toFixed(2)));
+    const prob = el("span", "p(duplicate) " + hit.probability.toFixed(2), "hit-probability");
+    prob.title = "calibrated probability that this ticket is a duplicate (fitted on held-out " +
+      "pairs; a ticket about the same issue that is not a duplicate has a low p and reads related)";
+    line.append(document.createTextNode(" · "), prob);
   }
   if (hit.label) {
     const words = meaning && meaning[hit.label];
@@ -86,7 +98,7 @@ function renderHit(hit, meaning) {
   const fields = el("div", null, "fields");
   const cat = [hit.category, hit.subcategory].filter(Boolean).join(" / ");
   if (cat) { fields.append(el("div", cat)); }
-  if (hit.created) { fields.append(el("div", "created " + hit.created)); }
+  if (hit.created) { fields.append(el("div", "created " + fmtDate(hit.created), "hit-created")); }
   for (const [key, value] of Object.entries(hit)) {
     if (FIXED.has(key) || value === null || value === "") { continue; }
     const row = el("div");
@@ -97,7 +109,7 @@ function renderHit(hit, meaning) {
   const actions = el("div", null, "feedback");
   const open = el("button", "Open");
   open.type = "button";
-  open.addEventListener("click", () => openTicket(hit.id));
+  open.addEventListener("click", () => openTicket(hit.id, box));
   actions.append(open);
   for (const [label, text] of [["duplicate", "Duplicate"], ["related", "Related"], ["not_related", "Not related"]]) {
     const b = el("button", text, "fb-" + label);
@@ -126,13 +138,24 @@ async function search(event) {
     const out = await api("POST", "/search", body);
     lastQueryId = id || null;
     const results = $("results");
+    parkDetail();
     renderMeaning(out.label_meaning);
     results.replaceChildren(...out.hits.map((hit) => renderHit(hit, out.label_meaning)));
-    say(out.hits.length ? `${out.hits.length} similar tickets (${out.mode})` : "no similar tickets");
+    const why = (out.notes || []).join("; ");
+    say(out.hits.length ? `${out.hits.length} similar tickets (${out.mode})`
+      : "no similar tickets" + (why ? ": " + why : ""));
   } catch (e) { say(e.message, true); }
 }
 
-async function openTicket(id) {
+// The detail panel lives under the hit it belongs to; it goes back to <main> before the
+// results are replaced (it would be removed with them).
+function parkDetail() {
+  const detail = $("detail");
+  detail.hidden = true;
+  document.querySelector("main").append(detail);
+}
+
+async function openTicket(id, box) {
   try {
     const t = await api("GET", "/tickets/" + encodeURIComponent(id));
     $("detail-title").textContent = t.id + " " + (t.short_description || "");
@@ -141,8 +164,9 @@ async function openTicket(id) {
     dl.replaceChildren();
     for (const [key, value] of Object.entries(t)) {
       if (["id", "text", "short_description", "description"].includes(key) || value === null || value === "") { continue; }
-      dl.append(el("dt", key), el("dd", value));
+      dl.append(el("dt", key), el("dd", key === "created" ? fmtDate(value) : value));
     }
+    if (box) { box.append($("detail")); }
     $("detail").hidden = false;
   } catch (e) { say(e.message, true); }
 }
@@ -161,12 +185,14 @@ async function sendFeedback(hitId, label, actions) {
 async function init() {
   $("search-form").addEventListener("submit", search);
   $("detail-close").addEventListener("click", () => { $("detail").hidden = true; });
+  $("key-row").hidden = true;  // shown only when the service answers 401 (a key is configured)
   try {
     const s = await api("GET", "/stats");
     defaults = s;
     $("k").value = s.default_k;
     $("k").max = s.max_k;
     $("stats").textContent = `${s.tickets} tickets · ${s.model} · ${s.backend}/${s.precision}`;
+    $("champion").textContent = s.champion || `${s.mode} search (no evaluation yet)`;
   } catch (e) { if (!$("key-row").hidden) { say("this service needs an API key", true); } }
 }
 
