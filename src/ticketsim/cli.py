@@ -197,7 +197,13 @@ def _render_evaluate(result: StageResult) -> None:
         return
     from rich.markup import escape
 
-    from ticketsim.evaluation.report import headline, label_lines, ordered_metrics, verdict_lines
+    from ticketsim.evaluation.report import (
+        cut,
+        headline,
+        label_lines,
+        ordered_metrics,
+        verdict_lines,
+    )
 
     pm = s["primary_metric"]
     ci = s.get("ci") or {}
@@ -229,7 +235,7 @@ def _render_evaluate(result: StageResult) -> None:
     if s.get("thresholds_model"):
         dd = s["duplicate"][s["thresholds_model"]]
         console.print(f"thresholds ({s['thresholds_model']}): duplicate >= "
-                      f"{dd['duplicate_threshold']:.3f}, related >= {dd['related_threshold']:.3f}, "
+                      f"{cut(dd['duplicate_threshold'])}, related >= {dd['related_threshold']:.3f}, "
                       f"AP {dd['average_precision']:.3f}")
         for words in label_lines(s)[1]:
             console.print(f"  {words}", highlight=False, markup=False)
@@ -583,11 +589,12 @@ def search(
     from ticketsim.index.base import Filters
     from ticketsim.index.search import Searcher
 
-    searcher = Searcher(RunDir(run_dir), cfg)
+    searcher = Searcher(RunDir(run_dir), cfg, reporter=reporter())  # warnings (a rebuilt ANN file)
     try:
         found = searcher.search(query, ticket_id=id_, k=req.k or cfg.search.k,  # type: ignore[attr-defined]
                                 filters=filters, mode=mode)
         hits = [h.to_dict() for h in found]
+        routing = searcher.route(query) if query is not None and not as_json else None
         meaning = searcher.label_meaning() or {}
         unmatched = (searcher.index.store.unmatched_filters(Filters.coerce(filters))
                      if not hits and filters else [])
@@ -598,6 +605,10 @@ def search(
     if as_json:
         print(json.dumps(hits, default=str, indent=2))
         return
+    if routing:  # suggested routing of the pasted ticket (index.routing)
+        console.print("suggested routing: " + " · ".join(
+            f"{f.replace('_', ' ')} {v['value']} ({v['probability']:.0%})" for f, v in routing.items()),
+            highlight=False, markup=False)
     if not hits:
         console.print("no results")
         return

@@ -81,3 +81,32 @@ def test_no_network_needed(evil_run, tmp_path: Path) -> None:  # type: ignore[no
     copy = tmp_path / "copy.html"
     shutil.copy(evil_run.path / "evaluate" / "report.html", copy)
     assert "src='data:image/png" in copy.read_text()
+
+
+def test_labels_section_in_words_and_a_never_given_duplicate() -> None:
+    from ticketsim.evaluation.report import render_html, render_markdown
+
+    words = {"duplicate": "duplicate: not measured (never given: no cosine cut reaches precision "
+                          "0.9 on held-out pairs)",
+             "related": "related: 8 in 10 are related or duplicates (8 of 10; related = same "
+                        "category and subcategory, or a known related link); with duplicate, "
+                        "finds 9 in 10 of them (9 of 10)"}
+    labels = {"duplicate": {"measured": False, "precision": None, "recall": 0.0, "labelled": 0,
+                            "why_not": "never given", "words": words["duplicate"]},
+              "related": {"measured": True, "precision": 0.8, "recall": 0.9, "labelled": 10,
+                          "words": words["related"]}}
+    dd = {"average_precision": 0.4, "best_f1": {"threshold": 0.5, "f1": 0.3},
+          "at_target_precision": {"target": 0.9, "reached": False}, "duplicate_threshold": 1.000001,
+          "related_threshold": 0.53, "calibration": {"a": 9.0, "b": -7.0}, "labels": labels}
+    result = {"primary_metric": "mrr@10", "metrics": ["mrr@10"], "systems": {"base": {"mrr@10": .5}},
+              "n_queries": 20, "n_candidates": 99, "skipped_queries": 0, "ci": {},
+              "primary_system": "base", "duplicate": {"base": dd}, "thresholds_model": "base"}
+    md = render_markdown(result, {}, [])
+    assert "## What the labels mean" in md
+    assert f"- {words['duplicate']}" in md and f"- {words['related']}" in md
+    assert "| base | duplicate | – | 0.00 | 0 | no: never given |" in md
+    assert "| base | related | 0.80 | 0.90 | 10 | yes |" in md
+    assert "| never |" in md and "1.000" not in md  # the cut no pair reaches reads "never"
+    page = render_html(result, {}, {})
+    assert "<h2>What the labels mean</h2>" in page and "<td>never</td>" in page
+    assert "<li>related: 8 in 10 are related or duplicates (8 of 10; related = same category" in page

@@ -168,7 +168,9 @@ def test_labels_carry_their_measured_meaning(tiny_run: RunDir, tiny_model_dir: P
     dd = res["duplicate"]["finetuned"]
     assert dd["n_topic"] > 0  # the unlinked 4th ticket of each topic: same category + subcategory
     for lab, st in th.labels.items():
-        assert st["measured"], st  # 10 duplicate links in 5 folds of link clusters
+        # 10 duplicate links in 5 folds of link clusters; the random tiny model may reach no
+        # precision-0.9 cut, and then the duplicate label is never given and says so
+        assert st["measured"] or (lab == "duplicate" and "never given" in st["why_not"]), st
         assert st["precision"] == (pytest.approx(st["correct"] / st["labelled"]) if st["labelled"]
                                    else None)
         assert st["recall"] == pytest.approx(st["found"] / st["true"])
@@ -181,7 +183,8 @@ def test_labels_carry_their_measured_meaning(tiny_run: RunDir, tiny_model_dir: P
     assert th.labels["related"]["words"] in (tiny_run.path / "evaluate" / "report.html").read_text()
 
     res = run_evaluate(tiny_config(tiny_model_dir, systems=["finetuned"],
-                                   duplicate={"related_fields": [], "min_positives": 11}),
+                                   duplicate={"related_fields": [], "min_positives": 11,
+                                              "threshold_rule": "f1"}),
                        tiny_run, force=True).summary
     th = Thresholds.load(tiny_run.path / "evaluate" / "thresholds.json")
     assert res["duplicate"]["finetuned"]["n_topic"] == 0

@@ -64,6 +64,18 @@ def test_dedup_needs_a_threshold(run: RunDir, tiny_model_dir: Path) -> None:
     with pytest.raises(TicketsimError, match="threshold"):
         find_clusters(s, None)
     s.close()
+    # evaluate found no cut reaching the target precision: nothing is a duplicate, and dedup says so
+    from ticketsim.evaluation.duplicates import NEVER
+    from ticketsim.thresholds import FILE, Thresholds
+
+    fp = json.loads((run.path / "index" / "meta.json").read_text())["model_fingerprint"]
+    (run.path / "evaluate").mkdir(exist_ok=True)
+    Thresholds(fp, duplicate=NEVER, related=0.5).save(run.path / "evaluate" / FILE)
+    s = Searcher(run, index_config(tiny_model_dir))
+    with pytest.raises(TicketsimError, match="no cosine cut reached"):
+        find_clusters(s, None)
+    assert find_clusters(s, None, threshold=0.5)["threshold"] == 0.5
+    s.close()
 
 
 def test_cli_index_search_dedup(tmp_path: Path, tiny_model_dir: Path) -> None:

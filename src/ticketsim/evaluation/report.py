@@ -20,8 +20,6 @@ from ticketsim.errors import TicketsimError
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, atomic_write_bytes, atomic_write_text
 
-PLOTS = ("metrics", "loss", "similarity", "precision_recall", "token_lengths")
-
 
 def _view(result: Any) -> dict[str, Any]:
     """The fields of an :class:`~ticketsim.evaluation.stage.EvaluationResult` (or metrics.json)."""
@@ -70,6 +68,11 @@ def label_lines(result: Any) -> tuple[str | None, list[str]]:
         return None, []
     labels = ((result.get("duplicate") or {}).get(model) or {}).get("labels") or {}
     return model, [v["words"] for v in labels.values() if v.get("words")]
+
+
+def cut(v: float) -> str:
+    """A cosine cut for people: "never" when no pair can reach it (no label given)."""
+    return "never" if v > 1.0 else f"{v:.3f}"
 
 
 def _pct(v: Any) -> str:
@@ -230,7 +233,7 @@ def render_markdown(result: Any, details: dict[str, Any], plots: list[str]) -> s
                    else f"P={tp['target']} not reached")
             lines.append(
                 f"| {s} | {dd['average_precision']:.3f} | {dd['best_f1']['threshold']:.3f} "
-                f"({dd['best_f1']['f1']:.2f}) | {tpt} | {dd['duplicate_threshold']:.3f} | "
+                f"({dd['best_f1']['f1']:.2f}) | {tpt} | {cut(dd['duplicate_threshold'])} | "
                 f"{dd['related_threshold']:.3f} | {dd['calibration']['a']:.2f}, "
                 f"{dd['calibration']['b']:.2f} |")
         if result.get("thresholds_model"):
@@ -322,7 +325,7 @@ def render_html(result: Any, details: dict[str, Any], plots: dict[str, bytes]) -
                    else f"P={tp['target']} not reached")
             parts.append(f"<tr><td>{e(s)}</td><td>{dd['average_precision']:.3f}</td>"
                          f"<td>{dd['best_f1']['threshold']:.3f}</td><td>{e(tpt)}</td>"
-                         f"<td>{dd['duplicate_threshold']:.3f}</td>"
+                         f"<td>{cut(dd['duplicate_threshold'])}</td>"
                          f"<td>{dd['related_threshold']:.3f}</td></tr>")
         parts.append("</table>")
         model, words = label_lines(result)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -298,7 +299,7 @@ class EvaluationResult:
         return cls(**base)
 
 
-def system_specs(ev_systems: list[str], models: dict[str, DenseModel],
+def system_specs(ev_systems: Sequence[str], models: dict[str, DenseModel],
                  notes: list[str]) -> dict[str, tuple[str, str | None]]:
     """The systems to rank: name -> (search mode, model name; None for keyword)."""
     specs: dict[str, tuple[str, str | None]] = {}
@@ -546,8 +547,8 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
         labels = folds.clusters(d0.n, d0.edges)
         k = min(ev.folds.k, len({int(labels[q]) for q in d0.query_idx}))
         if k >= 2:
-            fold_of = folds.cluster_folds(d0.query_idx, labels, k)
-            fold_info = {"k": k, "systems": {n: metrics.fold_spread(pq, fold_of)
+            query_fold = folds.cluster_folds(d0.query_idx, labels, k)
+            fold_info = {"k": k, "systems": {n: metrics.fold_spread(pq, query_fold)
                                              for n, pq in per_query.items()}}
             notes.append(f"only {n_q} queries: metrics also given as mean and spread "
                          f"over {k} folds of link clusters")
@@ -590,8 +591,8 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
 
     skipped: dict[str, int] = {}
     for p in parts:
-        for k, v in p.data.skipped.items():
-            skipped[k] = skipped.get(k, 0) + v
+        for reason, count in p.data.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + count
     result = EvaluationResult(
         primary_metric=pm, encoder=ev.encoder, metrics=metrics.metric_names(ev.k_values),
         systems=systems,

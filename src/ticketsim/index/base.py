@@ -19,8 +19,6 @@ import numpy as np
 
 from ticketsim.ids import RESERVED_COLUMNS
 
-PRECISIONS = ("f32", "f16", "i8")
-
 
 def naive_utc(value: datetime | None) -> datetime | None:
     """Stored dates are naive UTC; an aware date is converted to UTC.

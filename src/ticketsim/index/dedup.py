@@ -34,6 +34,11 @@ def find_clusters(searcher: Any, filters: Filters | dict[str, Any] | None = None
                                  "belongs to another model", hint="run `ticketsim evaluate` or "
                                  "pass --threshold")
         threshold = float(searcher.thresholds.duplicate)
+        if threshold > 1.0:
+            raise TicketsimError(
+                "no duplicate threshold: on held-out pairs no cosine cut reached "
+                "evaluate.duplicate.target_precision, so this model labels nothing duplicate",
+                hint="pass --threshold, lower the target precision, or add known links and retrain")
     min_size = int(min_size or searcher.dedup_min_size)
     filters = Filters.coerce(filters)
     index = searcher.index

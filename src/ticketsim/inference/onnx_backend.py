@@ -59,12 +59,17 @@ class FastTokenizer:
         self._max: int | None = None
 
     def __call__(self, texts: list[str], *, truncation: bool = True, max_length: int | None = None,
-                 padding: bool = False) -> dict[str, list[list[int]]]:
+                 padding: bool = False, add_special_tokens: bool = True,
+                 ) -> dict[str, list[list[int]]]:
         del padding  # never pads: batches are padded by pad_batch
-        if truncation and max_length and max_length != self._max:
-            self.tokenizer.enable_truncation(max_length, direction=self.side)
-            self._max = max_length
-        encs = self.tokenizer.encode_batch(list(texts))
+        limit = max_length if truncation else None
+        if limit != self._max:
+            if limit:
+                self.tokenizer.enable_truncation(limit, direction=self.side)
+            else:
+                self.tokenizer.no_truncation()
+            self._max = limit
+        encs = self.tokenizer.encode_batch(list(texts), add_special_tokens=add_special_tokens)
         return {"input_ids": [e.ids for e in encs], "token_type_ids": [e.type_ids for e in encs]}
 
 
