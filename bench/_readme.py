@@ -97,6 +97,17 @@ def _train(rep: dict[str, Any]) -> list[str]:
             out.append(f"| {ds['dataset']} | {r['system']} | {_f(r['pairs_per_s'])} | "
                        f"{_f(r['vs_st_script'], 2)} | {_f(r.get('pair_mrr@10'), 3)} | "
                        f"{_f(r.get('routing_acc'), 3)} | {_f(r['peak_rss_mb'], 0)} |")
+    inter = rep.get("interleaved")
+    if inter:
+        out += ["", "Step-interleaved in one process (`python -m bench.train --interleaved`: "
+                "both batchings' training steps alternated, so machine load hits both alike; "
+                f"{inter['settings']['pairs']} pairs, same model, loss, optimizer):", "",
+                "| data | system | pairs/s | vs plain ST | padded positions vs ST |",
+                "|---|---|---|---|---|"]
+        for ds in inter["datasets"]:
+            for r in ds["results"]:
+                out.append(f"| {ds['dataset']} | {r['system']} | {_f(r['pairs_per_s'], 2)} | "
+                           f"{_f(r['vs_st_script'], 2)} | {_f(1 / r['positions_vs_st'], 2)} |")
     return out
 
 
