@@ -18,11 +18,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     create_model,
     field_validator,
 )
 
 from ticketsim.config import ServeConfig
+from ticketsim.errors import TicketsimError
 from ticketsim.ids import MAX_LEN, RESERVED_COLUMNS
 from ticketsim.index.base import naive_utc
 
@@ -123,6 +125,13 @@ class HitOut(BaseModel):
     created: str | None = None
 
 
+class RoutingOut(BaseModel):
+    """A suggested value for one routing field and the classifier's probability for it."""
+
+    value: str
+    probability: float
+
+
 class SearchOut(BaseModel):
     query_id: str | None = None
     mode: str
@@ -133,6 +142,10 @@ class SearchOut(BaseModel):
     label_meaning: dict[str, str] | None = Field(
         None, description="Per label (duplicate / related / unrelated): its precision and recall "
         "measured on held-out pairs, in words, or why it is not measured; null without thresholds.")
+    routing: dict[str, RoutingOut] | None = Field(
+        None, description="Text queries: suggested category / subcategory / assignment group "
+        "(field -> value, probability) from the index's routing heads; null for a ticket-id "
+        "query or an index without them.")
 
 
 class TicketsOut(BaseModel):
@@ -219,10 +232,6 @@ def validate_search(serve: ServeConfig, *, text: str | None, ticket_id: str | No
                     k: int | None, mode: str | None, filters: dict[str, Any] | None) -> BaseModel:
     """A CLI search checked by the very models behind POST /search (same k, text, date rules);
     a violation is a TicketsimError naming the CLI option."""
-    from pydantic import ValidationError
-
-    from ticketsim.errors import TicketsimError
-
     models = request_models(serve)
     body: dict[str, Any] = {"k": k, "mode": mode, "filters": filters or None}
     body.update({"ticket_id": ticket_id} if ticket_id is not None else {"text": text})
