@@ -594,6 +594,7 @@ def search(
         found = searcher.search(query, ticket_id=id_, k=req.k or cfg.search.k,  # type: ignore[attr-defined]
                                 filters=filters, mode=mode)
         hits = [h.to_dict() for h in found]
+        routing = searcher.route(query) if query is not None and not as_json else None
         meaning = searcher.label_meaning() or {}
         unmatched = (searcher.index.store.unmatched_filters(Filters.coerce(filters))
                      if not hits and filters else [])
@@ -604,6 +605,10 @@ def search(
     if as_json:
         print(json.dumps(hits, default=str, indent=2))
         return
+    if routing:  # suggested routing of the pasted ticket (index.routing)
+        console.print("suggested routing: " + " · ".join(
+            f"{f.replace('_', ' ')} {v['value']} ({v['probability']:.0%})" for f, v in routing.items()),
+            highlight=False, markup=False)
     if not hits:
         console.print("no results")
         return

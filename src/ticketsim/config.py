@@ -437,6 +437,28 @@ class LoraConfig(Section):
     )
 
 
+class CrossEncoderTrainConfig(Section):
+    """A re-ranker trained after the bi-encoder on the training links (docs/search.md)."""
+
+    enabled: bool = Field(
+        False, description="Also train a cross-encoder into train/cross_encoder (set "
+        "search.cross_encoder to that folder to re-rank with it)."
+    )
+    base_model: str | None = Field(
+        None, description="Initial weights (null: train.base_model; a sentence-transformers "
+        "folder gets a fresh one-logit head). Also mines the hard negatives."
+    )
+    negatives: int = Field(3, ge=1, description="Mined hard negatives per positive pair.")
+    relative_margin: float = Field(
+        0.05, ge=0, lt=1, description="A mined negative must score below (1 - margin) x its "
+        "positive's cosine (drops unlinked duplicates; sentence-transformers' mine_hard_negatives)."
+    )
+    epochs: float = Field(1.0, gt=0, description="Training epochs.")
+    batch_size: int = Field(16, gt=0, description="Pairs per batch.")
+    learning_rate: float = Field(2e-5, gt=0, description="Peak learning rate.")
+    max_length: int = Field(256, gt=0, description="Tokens of query + candidate read together.")
+
+
 class TrainConfig(Section):
     """Fine-tuning through sentence-transformers' SentenceTransformerTrainer."""
 
@@ -513,6 +535,7 @@ class TrainConfig(Section):
         500, gt=0, description="Validation queries used by the early-stopping evaluator."
     )
     lora: LoraConfig = Field(default_factory=LoraConfig)
+    cross_encoder: CrossEncoderTrainConfig = Field(default_factory=CrossEncoderTrainConfig)
     report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
         default_factory=list, description="Experiment trackers the trainer logs to (empty: none)."
     )
@@ -706,6 +729,18 @@ class IndexConfig(Section):
     embeddings: Path | None = Field(
         None, description="Shard folder written by `ticketsim embed` (Ray Data, e.g. "
         "<run dir>/embeddings): the index loads its vectors instead of embedding (null: embed here)."
+    )
+    routing: bool = Field(
+        True, description="Train routing suggestions (a logistic-regression head per label field "
+        "on the index's embeddings, stored in the index folder) and show them with text searches."
+    )
+    routing_fields: list[str] = Field(
+        default_factory=lambda: ["category", "subcategory", "assignment_group"],
+        description="tickets.parquet columns suggested for a new ticket; absent or unlabelled "
+        "ones are skipped (assignment_group must be carried through data.columns.extra)."
+    )
+    routing_c: float = Field(
+        10.0, gt=0, description="Inverse regularisation strength C of the routing heads."
     )
 
 

@@ -51,6 +51,7 @@ def _search_and_mark(base: str, ticket_id: str, text: str, expect: str, label: s
             ids = page.eval_on_selector_all("article.hit", "els => els.map(e => e.dataset.id)")
             titles = page.eval_on_selector_all(".hit-title", "els => els.map(e => e.textContent)")
             markup = page.inner_html("#results")
+            routing = page.inner_text("#routing")  # suggested routing of the typed ticket
             found = expect in ids
             if found:
                 page.click(f"article.hit[data-id='{expect}'] .fb-{label}")
@@ -63,7 +64,7 @@ def _search_and_mark(base: str, ticket_id: str, text: str, expect: str, label: s
         finally:
             browser.close()
     return {"ids": ids, "titles": titles, "markup": markup, "found": found, "detail": detail,
-            "pwned": pwned, "message": message}
+            "pwned": pwned, "message": message, "routing": routing}
 
 
 def test_page_renders_escapes_and_records_feedback(svc_run: RunDir, tiny_model_dir: Path,
@@ -87,6 +88,8 @@ def test_page_renders_escapes_and_records_feedback(svc_run: RunDir, tiny_model_d
     assert "<script>" not in out["markup"] and "&lt;script&gt;" in out["markup"]
     assert "<b>bold?</b>" not in out["markup"]
     assert out["pwned"] is None
+    assert out["routing"].startswith("Suggested routing: category ")
+    assert "subcategory " in out["routing"] and "%)" in out["routing"]
     assert "recorded NEW-7 ~ EVIL1" in out["message"]
     rows = LinksStore(tmp_path / "links.sqlite").history()
     assert rows[["a", "b", "label", "kind", "source", "who"]].values.tolist() == [
@@ -189,6 +192,7 @@ def test_paraphrase_finds_true_duplicate_with_minilm(tmp_path: Path) -> None:
         out = _search_and_mark(base, HELD_OUT_ID, PARAPHRASE, "I2", "duplicate", requests)
     assert out["found"], out["ids"]
     assert out["ids"].index("I2") < 3, out["ids"]
+    assert "category email (" in out["routing"]  # the routing head agrees with the duplicate
     rows = LinksStore(tmp_path / "links.sqlite").history()
     assert rows[["a", "b", "label", "kind", "source"]].values.tolist() == [
         ["I2", HELD_OUT_ID, 1, "duplicate", "web"]]

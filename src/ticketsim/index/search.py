@@ -76,6 +76,9 @@ class Searcher:
                               cache_dir=self.run.path / "cache", cache_embeddings=False,
                               reporter=self.reporter)
         thresholds = self._thresholds(meta["model_fingerprint"])
+        from ticketsim.index.routing import Router
+
+        router = Router.load(folder, meta["model_fingerprint"])
         reranker = None
         scfg: SearchConfig = self.cfg.search
         if scfg.cross_encoder is not None:
@@ -96,6 +99,7 @@ class Searcher:
                 index, encoder, thresholds, reranker)
             self.retrievers = retrievers
             self.meta, self.model_path = meta, model_path
+            self.router = router
             self.stamp = (self.run.read_stamp("index") or {}).get("finished")
         if old is not None:
             old.close()
@@ -123,6 +127,12 @@ class Searcher:
     # ------------------------------------------------------------------ queries
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.encoder.encode(list(texts), batch_size=self.cfg.index.batch_size)
+
+    def route(self, text: str) -> dict[str, dict[str, Any]] | None:
+        """Routing suggestions (field -> value, probability) for a new ticket's text; None when
+        the index has no routing heads (index.routing off, or no labelled field)."""
+        router = self.router
+        return router.suggest(self.embed([text])) if router is not None else None
 
     def rank(self, text: str | None = None, *, ticket_id: str | None = None, k: int | None = None,
              filters: Filters | dict[str, Any] | None = None, mode: str | None = None,
@@ -251,7 +261,8 @@ class Searcher:
                 "encoder": m["encoder"],
                 "thresholds": self.thresholds is not None, "cross_encoder": self.reranker is not None,
                 "labels": self.label_stats(), "mode": self.mode,
-                "champion": self.champion.get("sentence") if self.champion else None}
+                "champion": self.champion.get("sentence") if self.champion else None,
+                "routing": list(self.router.heads) if self.router is not None else []}
 
     def label_meaning(self) -> dict[str, str] | None:
         """What each label is worth, in words (measured on held-out pairs); None without thresholds."""

@@ -121,6 +121,10 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     with alias_swap(meta), run.stage(STAGE, h, {"model_fingerprint": meta["model_fingerprint"]}) as tmp:
         summary = build_index(tmp, meta, tickets, vectors, icfg.save_every, reporter)
         summary["embed_s"] = round(embed_s, 2)
+        if icfg.routing:  # routing suggestions: a head per label field on these vectors
+            from ticketsim.index.routing import train_routing
+
+            summary["routing"] = train_routing(tmp, vectors, tickets, icfg, meta["model_fingerprint"])
         meta["summary"] = summary
         atomic_write_json(tmp / "meta.json", meta)
     reporter.log(f"index: {summary['tickets']} tickets, {icfg.backend}/{icfg.precision}, "

@@ -195,8 +195,9 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
 
                 notes = s.index.store.unmatched_filters(Filters.coerce(filters))
             meaning = s.label_meaning()
+            routing = s.route(text) if text is not None else None
         return {"query_id": ticket_id, "mode": mode, "k": k, "hits": [h.to_dict() for h in hits],
-                "notes": notes, "label_meaning": meaning}
+                "notes": notes, "label_meaning": meaning, "routing": routing}
 
     # the request models are built per app, so their annotations are set here, not as strings
     search.__annotations__["body"] = Annotated[by_text | by_id, Body()]

@@ -125,6 +125,13 @@ class HitOut(BaseModel):
     created: str | None = None
 
 
+class RoutingOut(BaseModel):
+    """A suggested value for one routing field and the classifier's probability for it."""
+
+    value: str
+    probability: float
+
+
 class SearchOut(BaseModel):
     query_id: str | None = None
     mode: str
@@ -135,6 +142,10 @@ class SearchOut(BaseModel):
     label_meaning: dict[str, str] | None = Field(
         None, description="Per label (duplicate / related / unrelated): its precision and recall "
         "measured on held-out pairs, in words, or why it is not measured; null without thresholds.")
+    routing: dict[str, RoutingOut] | None = Field(
+        None, description="Text queries: suggested category / subcategory / assignment group "
+        "(field -> value, probability) from the index's routing heads; null for a ticket-id "
+        "query or an index without them.")
 
 
 class TicketsOut(BaseModel):

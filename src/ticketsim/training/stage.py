@@ -276,6 +276,10 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
         (tmp / "loss.png").write_bytes(loss_png(history))
         atomic_write_json(tmp / "seqlen.json", {**length_rep, "lengths_sample": lengths[:2000].tolist()})
         (tmp / "seqlen.png").write_bytes(seqlen.histogram_png(lengths, limit))
+        if tc.cross_encoder.enabled:  # the re-ranker, on the same training links
+            from ticketsim.training.cross_encoder import OUTPUT, train_from_run
+
+            summary["cross_encoder"] = train_from_run(cfg, run, tmp / OUTPUT, reporter=reporter)
         atomic_write_json(tmp / "summary.json", summary)
     shutil.rmtree(run.path / CHECKPOINTS, ignore_errors=True)
     reporter.log(f"train: {summary['steps']} steps in {seconds:.0f} s "

@@ -67,6 +67,22 @@ function renderMeaning(meaning) {
   }
 }
 
+// suggested routing for a pasted ticket: field -> {value, probability}
+function renderRouting(routing) {
+  const box = $("routing");
+  box.replaceChildren();
+  box.hidden = !routing || !Object.keys(routing).length;
+  if (box.hidden) { return; }
+  box.append(el("strong", "Suggested routing: "));
+  Object.entries(routing).forEach(([field, s], i) => {
+    if (i) { box.append(document.createTextNode(" · ")); }
+    const item = el("span", `${field.replace("_", " ")} ${s.value} (${Math.round(s.probability * 100)}%)`,
+      "route-" + field);
+    item.title = "classifier probability";
+    box.append(item);
+  });
+}
+
 function renderHit(hit, meaning) {
   const box = el("article", null, "hit");
   box.dataset.id = hit.id;
@@ -140,6 +156,7 @@ async function search(event) {
     const results = $("results");
     parkDetail();
     renderMeaning(out.label_meaning);
+    renderRouting(out.routing);
     results.replaceChildren(...out.hits.map((hit) => renderHit(hit, out.label_meaning)));
     const why = (out.notes || []).join("; ");
     say(out.hits.length ? `${out.hits.length} similar tickets (${out.mode})`

@@ -1,0 +1,151 @@
+"""Routing suggestions: the head, the index stage that trains it, search, API and CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from index_helpers import index_config, make_run, tiny_tickets
+
+from ticketsim.index.routing import META, WEIGHTS, Router, fit_head
+from ticketsim.index.search import Searcher
+from ticketsim.index.stage import run_index
+from ticketsim.models import model_fingerprint
+
+VPN = "vpn cannot connect from home. vpn keeps dropping, cannot connect"  # T00's text
+
+
+def _blobs(classes: int, n: int = 60, d: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(classes, d)) * 2
+    y = np.arange(n) % classes
+    return (centres[y] + rng.normal(size=(n, d))).astype(np.float32), np.array(
+        [f"c{v}" for v in y], dtype=object)
+
+
+@pytest.mark.parametrize("classes", [2, 4])
+def test_head_reproduces_sklearn_probabilities(classes: int) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = _blobs(classes)
+    head = fit_head(x, y, c=3.0)
+    assert head is not None
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    ref = LogisticRegression(C=3.0, max_iter=2000, random_state=0).fit(unit, y)
+    assert list(head.classes) == list(ref.classes_)
+    np.testing.assert_allclose(head.proba(x), ref.predict_proba(unit), atol=1e-4)
+
+
+def test_head_skips_fields_without_two_labelled_classes() -> None:
+    x, _ = _blobs(2)
+    assert fit_head(x, np.array(["a"] * 60, dtype=object), 1.0) is None  # one class
+    sparse = np.array(["a", "b"] * 4 + [None] * 52, dtype=object)
+    assert fit_head(x, sparse, 1.0) is None  # 8 labelled rows < MIN_LABELLED
+    y = np.array(["a", "b", "", "nan"] * 15, dtype=object)
+    head = fit_head(x, y, 1.0)
+    assert head is not None and sorted(head.classes) == ["a", "b"]  # blanks are not a class
+
+
+def test_save_load_roundtrip_and_fingerprint(tmp_path: Path) -> None:
+    x, y = _blobs(3)
+    router = Router.fit(x, {"category": y, "empty": np.array([""] * 60, dtype=object)},
+                        c=1.0, fingerprint="fp1")
+    assert router is not None and list(router.heads) == ["category"]
+    router.save(tmp_path)
+    back = Router.load(tmp_path, "fp1")
+    assert back is not None
+    np.testing.assert_allclose(back.heads["category"].proba(x), router.heads["category"].proba(x))
+    assert back.suggest(x[:1]) == router.suggest(x[:1])
+    assert Router.load(tmp_path, "another model") is None
+    assert Router.load(tmp_path / "nowhere") is None
+
+
+@pytest.mark.config_keys("index.routing", "index.routing_fields")
+def test_index_trains_routing_and_search_suggests(tmp_path: Path, tiny_model_dir: Path) -> None:
+    tickets = tiny_tickets()
+    tickets["assignment_group"] = tickets["category"].map(lambda c: f"team-{c}")
+    run = make_run(tmp_path / "run", tickets)
+    cfg = index_config(tiny_model_dir)
+    res = run_index(cfg, run)
+    folder = run.stage_path("index")
+    meta = json.loads((folder / META).read_text())
+    assert meta["model_fingerprint"] == model_fingerprint(tiny_model_dir)
+    assert meta["fields"] == ["category", "subcategory", "assignment_group"]
+    assert res.summary["routing"]["category"] == {"classes": 5, "labelled": 24}
+    s = Searcher(run, cfg)
+    try:
+        got = s.route(VPN)
+        assert got is not None
+        assert {f: v["value"] for f, v in got.items()} == {
+            "category": "network", "subcategory": "vpn", "assignment_group": "team-network"}
+        assert all(0 < v["probability"] <= 1 for v in got.values())
+        assert s.stats()["routing"] == ["category", "subcategory", "assignment_group"]
+    finally:
+        s.close()
+
+    cfg2 = index_config(tiny_model_dir, routing_fields=["subcategory", "no_such_column"])
+    run2 = make_run(tmp_path / "run2", tickets)
+    run_index(cfg2, run2)
+    s = Searcher(run2, cfg2)
+    try:
+        got = s.route(VPN)
+        assert got is not None and list(got) == ["subcategory"]
+    finally:
+        s.close()
+
+    cfg3 = index_config(tiny_model_dir, routing=False)
+    run3 = make_run(tmp_path / "run3", tickets)
+    assert "routing" not in run_index(cfg3, run3).summary
+    assert not (run3.stage_path("index") / WEIGHTS).exists()
+    s = Searcher(run3, cfg3)
+    try:
+        assert s.route(VPN) is None and s.stats()["routing"] == []
+    finally:
+        s.close()
+
+
+@pytest.mark.config_keys("index.routing_c")
+def test_routing_c_reaches_the_head(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """Stronger regularisation (small C) makes the head less sure of the same ticket."""
+    probs = {}
+    for c in (0.01, 100.0):
+        run = make_run(tmp_path / f"run{c}")
+        cfg = index_config(tiny_model_dir, routing_c=c)
+        run_index(cfg, run)
+        assert json.loads((run.stage_path("index") / META).read_text())["c"] == c
+        s = Searcher(run, cfg)
+        try:
+            probs[c] = s.route(VPN)["category"]["probability"]  # type: ignore[index]
+        finally:
+            s.close()
+    assert probs[0.01] < 0.5 < probs[100.0]
+
+
+def test_api_and_cli_show_routing(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from ticketsim.cli import app as cli_app
+    from ticketsim.service.app import create_app
+
+    run = make_run(tmp_path / "run")
+    cfg = index_config(tiny_model_dir)
+    run_index(cfg, run)
+    cfg.data.links_store = tmp_path / "links.sqlite"
+    cfg.serve.reload_poll_seconds = 0
+    app = create_app(run, cfg)
+    try:
+        client = TestClient(app)
+        out = client.post("/search", json={"text": VPN, "k": 3}).json()
+        assert out["routing"]["category"]["value"] == "network"
+        assert out["routing"]["subcategory"]["value"] == "vpn"
+        assert client.post("/search", json={"ticket_id": "T00", "k": 3}).json()["routing"] is None
+    finally:
+        app.state.holder.close()
+    res = CliRunner().invoke(cli_app, ["search", "--run-dir", str(run.path), "-k", "2",
+                                       "--set", f"train.base_model={tiny_model_dir}", VPN])
+    assert res.exit_code == 0, res.output
+    assert "suggested routing: category network (" in res.output
+    assert "subcategory vpn (" in res.output
