@@ -47,8 +47,6 @@ LAZY_ALLOWED = {
     "ticketsim.index.stage",
     "ticketsim.pipeline",
     "ticketsim.service.app",
-    "ticketsim.service.schemas",
-    "ticketsim.service.security",
     "ticketsim.training.estimate",
     "ticketsim.training.lora",
     "ticketsim.training.stage",
