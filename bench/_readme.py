@@ -90,13 +90,29 @@ def _train(rep: dict[str, Any]) -> list[str]:
     out = [f"**Training** (`bench/train.py`; {s['pairs']} pairs per dataset, batch "
            f"{s['batch_size']}, max_seq_length {s['max_seq_length']}, 1 epoch, MNRL; quality "
            "after training: held-out pair MRR@10 and kNN routing accuracy):", "",
-           "| data | system | pairs/s | vs plain ST | pair MRR@10 | routing acc | peak MB |",
+           "| data | system | best pairs/s | vs plain ST, per round | pair MRR@10 | routing acc "
+           "| peak MB |",
            "|---|---|---|---|---|---|---|"]
     for ds in rep["datasets"]:
         for r in ds["results"]:
+            rounds = " / ".join(_f(x, 2) for x in r.get("vs_st_script_per_round",
+                                                          [r["vs_st_script"]]))
             out.append(f"| {ds['dataset']} | {r['system']} | {_f(r['pairs_per_s'])} | "
-                       f"{_f(r['vs_st_script'], 2)} | {_f(r.get('pair_mrr@10'), 3)} | "
+                       f"{rounds} | {_f(r.get('pair_mrr@10'), 3)} | "
                        f"{_f(r.get('routing_acc'), 3)} | {_f(r['peak_rss_mb'], 0)} |")
+    if rep.get("notes"):
+        out += ["", rep["notes"]]
+    inter = rep.get("interleaved")
+    if inter:
+        out += ["", "Step-interleaved in one process (`python -m bench.train --interleaved`: "
+                "both batchings' training steps alternated, so machine load hits both alike; "
+                f"{inter['settings']['pairs']} pairs, same model, loss, optimizer):", "",
+                "| data | system | pairs/s | vs plain ST | padded positions vs ST |",
+                "|---|---|---|---|---|"]
+        for ds in inter["datasets"]:
+            for r in ds["results"]:
+                out.append(f"| {ds['dataset']} | {r['system']} | {_f(r['pairs_per_s'], 2)} | "
+                           f"{_f(r['vs_st_script'], 2)} | {_f(1 / r['positions_vs_st'], 2)} |")
     return out
 
 

@@ -23,7 +23,10 @@ model of the first round (the plain script trains like ``ticketsim-ungrouped``):
 MRR@10 of each held-out validation pair's positive among all held-out positives
 (``pair_mrr@10``), and on data with categories kNN (k=10) category accuracy of held-out
 test tickets over training tickets (``routing_acc``); the paired bootstrap interval of
-full minus ungrouped says whether length grouping costs quality.
+full minus ungrouped says whether length grouping costs quality. Then, per dataset, the
+step-interleaved comparison (``interleaved_steps``): one process trains one epoch of the
+same pairs with both batchings, alternating single steps, so that load from other
+processes hits both alike (``--interleaved`` runs only that).
 
     python -m bench.train [--datasets endava,seamonkey] [--pairs 384] [--repeats 2]
                           [--runs runs] [--out bench/results/train.json] [--large]
@@ -351,7 +354,8 @@ def main() -> None:
     ap.add_argument("--large", action="store_true")
     ap.add_argument("--interleaved", action="store_true",
                     help="only the step-interleaved comparison (one process, both batchings "
-                    "alternated step by step): robust on a busy machine")
+                    "alternated step by step, one epoch; run after the end-to-end one "
+                    "otherwise): robust on a busy machine")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child-data", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child-quality", action="store_true", help=argparse.SUPPRESS)
@@ -370,35 +374,32 @@ def main() -> None:
     present = [d for d in wanted if d == "demo" or (d in CONFIGS and CONFIGS[d][1].is_file())]
     if not present:
         present = ["demo"]
-    if a.interleaved:
-        out = []
-        with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
-            for name in present:
-                source = a.runs / name if a.runs else None
-                if source is None or not (source / "pairs" / "train.parquet").is_file():
-                    source = _prepare(name, Path(tmp) / f"{name}-prep")
-                data = _sample(source, n_pairs, Path(tmp) / f"{name}-bench")
-                load = os.getloadavg()[0]
-                res = interleaved_steps(data, repeats)
-                out.append({"dataset": name, **res,
-                            "loadavg_1min": [round(load, 2), round(os.getloadavg()[0], 2)]})
-                for r in res["results"]:
-                    print(f"{name:10} {r['system']:16} {r['pairs_per_s']:7.2f} pairs/s "
-                          f"{r['vs_st_script']:5.2f}x  padded positions {r['positions_vs_st']:.2f}x "
-                          f"fewer", flush=True)
-        atomic_write_json(a.out, {"benchmark": "train-interleaved", "settings": {
-            "pairs": n_pairs, "batch_size": SETTINGS["batch_size"],
-            "max_seq_length": SETTINGS["max_seq_length"], "loss": "mnrl", "rounds": repeats},
-            "datasets": out, "skipped": skipped})
-        return
-    datasets = []
     started = time.perf_counter()
+    inter: list[dict[str, Any]] = []
+    datasets = []
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         for name in present:
             source = a.runs / name if a.runs else None
             if source is None or not (source / "pairs" / "train.parquet").is_file():
                 source = _prepare(name, Path(tmp) / f"{name}-prep")
-            datasets.append(bench_dataset(name, source, systems, n_pairs, repeats, Path(tmp)))
+            if not a.interleaved:
+                datasets.append(bench_dataset(name, source, systems, n_pairs, repeats, Path(tmp)))
+            data = _sample(source, n_pairs, Path(tmp) / f"{name}-steps")
+            load = os.getloadavg()[0]
+            res = interleaved_steps(data, 1)
+            inter.append({"dataset": name, **res,
+                          "loadavg_1min": [round(load, 2), round(os.getloadavg()[0], 2)]})
+            for r in res["results"]:
+                print(f"{name:10} {r['system']:16} {r['pairs_per_s']:7.2f} pairs/s "
+                      f"{r['vs_st_script']:5.2f}x  padded positions {r['positions_vs_st']:.2f}x "
+                      "fewer (step-interleaved)", flush=True)
+    interleaved = {"settings": {"pairs": n_pairs, "batch_size": SETTINGS["batch_size"],
+                                "max_seq_length": SETTINGS["max_seq_length"], "loss": "mnrl"},
+                   "datasets": inter}
+    if a.interleaved:
+        atomic_write_json(a.out, {"benchmark": "train-interleaved", **interleaved,
+                                  "skipped": skipped})
+        return
     report = {"benchmark": "train",
               "settings": {"pairs": n_pairs, "model": "all-MiniLM-L6-v2",
                            "loss": "mnrl (no-duplicates sampler)", "batch_size": SETTINGS[
@@ -408,7 +409,7 @@ def main() -> None:
               "machine": {"cpu_count": os.cpu_count(),
                           "omp_num_threads": os.environ.get("OMP_NUM_THREADS")},
               "wall_s": round(time.perf_counter() - started, 1),
-              "datasets": datasets, "skipped": skipped}
+              "datasets": datasets, "interleaved": interleaved, "skipped": skipped}
     atomic_write_json(a.out, report)
     print(f"\n{'dataset':10} {'system':20} {'pairs/s':>8} {'vs ST':>6} {'rounds':>14} "
           f"{'pairMRR':>8} {'routing':>8} {'peak MB':>8}")
