@@ -19,10 +19,13 @@ retriever). This module builds its training set and trains it, nothing more:
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ticketsim.errors import TicketsimError
+from ticketsim.models import resolve_model
 from ticketsim.progress import NULL, Reporter
 
 if TYPE_CHECKING:
@@ -64,8 +67,6 @@ def train_cross_encoder(pairs: pd.DataFrame, base_model: str, out: Path, *, epoc
                         seed: int = 42, work_dir: Path | None = None,
                         reporter: Reporter = NULL) -> dict[str, Any]:
     """Train on ``pairs`` and save a CrossEncoder folder at ``out``; returns a summary."""
-    import tempfile
-
     import torch
     from datasets import Dataset
     from sentence_transformers.cross_encoder import (
@@ -78,8 +79,6 @@ def train_cross_encoder(pairs: pd.DataFrame, base_model: str, out: Path, *, epoc
     n_pos = int((pairs["label"] == 1).sum())
     n_neg = int(len(pairs) - n_pos)
     if n_pos == 0 or n_neg == 0:
-        from ticketsim.errors import TicketsimError
-
         raise TicketsimError(f"the re-ranker needs positive and negative pairs (got {n_pos} "
                              f"positive, {n_neg} negative)", field="train.cross_encoder",
                              hint="it needs known links between training tickets; with no negatives, "
@@ -112,8 +111,6 @@ def train_from_run(cfg: Any, run: Any, out: Path, *, reporter: Reporter = NULL) 
     Only links whose two tickets are both in the ``train`` split are used, so evaluation
     tickets stay unseen; negatives are mined over every ticket's text (no labels)."""
     import pandas as pd
-
-    from ticketsim.models import resolve_model
 
     cc = cfg.train.cross_encoder
     tickets = pd.read_parquet(run.stage_path("ingest") / "tickets.parquet", columns=["id", "text"])
