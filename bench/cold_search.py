@@ -9,7 +9,7 @@ tokenizers + onnxruntime only) and `search-torch` (index.encoder: torch). Goal (
 search-onnx at most 0.2x the bare import. Data: 300 generated demo tickets indexed with
 the default base model (all-MiniLM-L6-v2), no training.
 
-    python bench/cold_search.py --out bench/results/cold_search.json [--large] [--json]
+    python -m bench.cold_search --out bench/results/cold_search.json [--large] [--json]
 """
 
 from __future__ import annotations
@@ -24,9 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "bench"))
+from bench._common import RESULTS, ROOT, emit
 
 
 def _env() -> dict[str, str]:
@@ -95,14 +93,12 @@ def measure(runs: dict[str, Path], reps: int) -> list[dict[str, Any]]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "cold_search.json")
+    p.add_argument("--out", type=Path, default=RESULTS / "cold_search.json")
     p.add_argument("--large", action="store_true", help="more repetitions (15 instead of 5)")
     p.add_argument("--reps", type=int, default=None)
     p.add_argument("--tickets", type=int, default=300)
     p.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     args = p.parse_args()
-    from _common import emit
-
     reps = args.reps or (15 if args.large else 5)
     with tempfile.TemporaryDirectory(prefix="bench-cold-search-") as td:
         runs = build_runs(Path(td), args.tickets)

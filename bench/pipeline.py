@@ -1,13 +1,21 @@
-"""End-to-end wall time of `ticketsim run` on the demo, per stage, cold and warm.
+"""End-to-end wall time and peak memory of `ticketsim run`, per stage, cold and warm.
 
-Generates the demo data (2,000 tickets; ``--large``: 10,000), runs the real CLI
-(``ticketsim run configs/demo.yaml``) in a fresh run directory, and reads each stage's
-wall time from the gaps between the stages' ``finished`` stamps (each includes its
-model loads); then runs it again unchanged, which must skip
-every stage (the warm time is what a rerun with nothing new costs). The held-out MRR@10
-of each system is reported too, so a speed change that costs quality shows here.
+Runs the real CLI (``ticketsim run``) in a fresh run directory per dataset and reads each
+stage's wall time from the gaps between the stages' ``finished`` stamps (each includes
+its model loads); the process tree's resident memory is sampled every 0.5 s and each
+sample is attributed to the stage running then, which gives a peak per stage. The run is
+then repeated unchanged, which must skip every stage (the warm time is what a rerun with
+nothing new costs). The held-out numbers of each system are reported too, so a speed
+change that costs quality shows here.
 
-    python -m bench.pipeline --out bench/results/pipeline.json [--large]
+- default: the generated demo (2,000 tickets, configs/demo.yaml);
+- ``--large``: desk scale: all 47,837 Endava tickets (``Topic_group`` as category,
+  configs/endava.yaml's recipe) and SeaMonkey (configs/seamonkey.yaml), from
+  ``../shared/data`` (a dataset whose file is absent is skipped). Hours on a busy 2-core
+  machine: run it when the machine is quiet. ``--tickets N`` takes the first N Endava
+  tickets instead (a smaller desk-scale run).
+
+    python -m bench.pipeline --out bench/results/pipeline.json [--large] [--datasets endava-large]
 """
 
 from __future__ import annotations
@@ -18,72 +26,194 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from bench._common import ENDAVA_FULL as ENDAVA_LARGE
 from bench._common import RESULTS, ROOT
+from bench._common import SEAMONKEY_DIR as SEAMONKEY
 from ticketsim.rundir import atomic_write_json
 
 STAGES = ["ingest", "pairs", "train", "evaluate", "index"]
 
 
-def _run(cmd: list[str]) -> float:
+class RssSampler:
+    """Resident memory of a process and its children, sampled in a thread (MB, epoch time)."""
+
+    def __init__(self, pid: int, every: float = 0.5) -> None:
+        self.pid, self.every = pid, every
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            import psutil
+        except ImportError:  # pragma: no cover - psutil ships with the dev environment
+            return
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self._stop.is_set():
+            try:
+                procs = [root, *root.children(recursive=True)]
+                rss = sum(p.memory_info().rss for p in procs)
+            except psutil.Error:
+                rss = 0
+            if rss:
+                self.samples.append((time.time(), rss / 2**20))
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _run(cmd: list[str], log: Path | None = None) -> tuple[float, list[tuple[float, float]]]:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                TOKENIZERS_PARALLELISM="false")
     t0 = time.perf_counter()
-    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    if res.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{res.stdout[-2000:]}\n{res.stderr[-3000:]}")
-    return time.perf_counter() - t0
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                text=True)
+        with RssSampler(proc.pid) as sampler:
+            rc = proc.wait()
+        out.seek(0)
+        text = out.read()
+    if log is not None:
+        log.write_text(text)
+    if rc != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{text[-4000:]}")
+    return time.perf_counter() - t0, sampler.samples
 
 
-def _stage_seconds(run_dir: Path, started: float) -> dict[str, float]:
-    """Seconds per stage: the gaps between the stages' ``finished`` stamps (epoch seconds)."""
+def _stage_windows(run_dir: Path, started: float) -> dict[str, tuple[float, float]]:
+    """(start, end) epoch seconds per stage: the gaps between the stages' ``finished`` stamps."""
     out, prev = {}, started
     for stage in STAGES:
         finished = float(json.loads((run_dir / stage / "_stamp.json").read_text())["finished"])
-        out[stage] = round(finished - prev, 1)
+        out[stage] = (prev, finished)
         prev = finished
     return out
+
+
+def _dataset(name: str, tmp: Path, n_tickets: int | None) -> tuple[Path, list[str]] | None:
+    """(config, --set overrides) for a dataset, or None when its data is absent."""
+    cli = str(Path(sys.executable).with_name("ticketsim"))
+    if name == "demo":
+        data = tmp / "demo-data"
+        _run([cli, "demo-data", str(data), "--tickets", str(n_tickets or 2000), "--seed", "0"])
+        return ROOT / "configs" / "demo.yaml", [f"data.tickets={data / 'tickets.csv'}",
+                                                f"data.links={data / 'links.json'}"]
+    if name == "endava-large":
+        if not ENDAVA_LARGE.is_file():
+            return None
+        tickets = ENDAVA_LARGE
+        if n_tickets:
+            import pandas as pd
+
+            tickets = tmp / "endava.csv"
+            pd.read_csv(ENDAVA_LARGE, nrows=n_tickets).to_csv(tickets, index=False)
+        # configs/endava.yaml's recipe; this export has one text column and Topic_group
+        return ROOT / "configs" / "endava.yaml", [
+            f"data.tickets={tickets}", "data.columns.id=null",
+            "data.columns.short_description=Document", "data.columns.description=null",
+            "data.columns.category=Topic_group", "data.columns.subcategory=null",
+            "data.columns.extra=[]"]
+    if name == "seamonkey":
+        if not (SEAMONKEY / "SeaMonkey_bugs.csv").is_file():
+            return None
+        return ROOT / "configs" / "seamonkey.yaml", [
+            f"data.tickets={SEAMONKEY / 'SeaMonkey_bugs.csv'}",
+            f"data.links={SEAMONKEY / 'SeaMonkey_bugs-combined.csv'}"]
+    raise SystemExit(f"unknown dataset {name}")
+
+
+def bench_one(name: str, tmp: Path, n_tickets: int | None) -> dict[str, Any] | None:
+    made = _dataset(name, tmp, n_tickets)
+    if made is None:
+        return None
+    config, sets = made
+    cli = str(Path(sys.executable).with_name("ticketsim"))
+    run_dir = tmp / f"run-{name}"
+    sets = [*sets, f"data.links_store={run_dir / 'links.sqlite'}"]
+    cmd = [cli, "run", str(config), "--run-dir", str(run_dir)]
+    for s in sets:
+        cmd += ["--set", s]
+    load_before = os.getloadavg()[0]
+    started = time.time()
+    cold, samples = _run(cmd, log=tmp / f"{name}-cold.log")
+    windows = _stage_windows(run_dir, started)
+    stages = {}
+    for stage, (a, b) in windows.items():
+        peak = max((mb for t, mb in samples if a <= t <= b), default=None)
+        stages[stage] = {"wall_s": round(b - a, 1),
+                         "peak_rss_mb": round(peak) if peak is not None else None}
+    estimate = next((ln.strip() for ln in (tmp / f"{name}-cold.log").read_text().splitlines()
+                     if "estimate:" in ln), None)
+    warm, _ = _run(cmd)
+    metrics = json.loads((run_dir / "evaluate" / "metrics.json").read_text())
+    held_out = {sys_name: {k: round(float(v), 4) for k, v in vals.items()
+                           if k in ("mrr@10", "recall@10", "routing_acc", "category_acc")
+                           and isinstance(v, int | float)}
+                for sys_name, vals in metrics.get("systems", {}).items()}
+    train = json.loads((run_dir / "train" / "summary.json").read_text())
+    tickets = json.loads((run_dir / "ingest" / "_stamp.json").read_text())
+    return {"dataset": name, "config": str(config.relative_to(ROOT)), "overrides": sets[:-1],
+            "results": [{"system": "ticketsim run (cold)", "wall_s": round(cold, 1),
+                         "peak_rss_mb": round(max((mb for _, mb in samples), default=0)),
+                         "stages": stages, "train_pairs_per_s": train.get("pairs_per_second"),
+                         "train_rows": train.get("train_rows")},
+                        {"system": "ticketsim run (warm rerun)", "wall_s": round(warm, 1)}],
+            "estimate_line": estimate, "held_out": held_out,
+            "ingest_stamp": {k: tickets.get(k) for k in ("rows", "tickets") if k in tickets},
+            "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=RESULTS / "pipeline.json")
-    p.add_argument("--large", action="store_true", help="10,000 demo tickets")
-    p.add_argument("--tickets", type=int, default=None)
+    p.add_argument("--large", action="store_true",
+                   help="47,837 Endava tickets (Topic_group) and SeaMonkey")
+    p.add_argument("--datasets", default=None,
+                   help="comma-separated: demo, endava-large, seamonkey")
+    p.add_argument("--tickets", type=int, default=None,
+                   help="demo size, or the first N Endava tickets")
     args = p.parse_args()
-    n = args.tickets or (10_000 if args.large else 2000)
-    cli = str(Path(sys.executable).with_name("ticketsim"))
+    names = (args.datasets.split(",") if args.datasets
+             else ["endava-large", "seamonkey"] if args.large else ["demo"])
+    datasets, skipped = [], []
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as td:
-        tmp = Path(td)
-        data, run_dir = tmp / "data", tmp / "run"
-        _run([cli, "demo-data", str(data), "--tickets", str(n), "--seed", "0"])
-        cmd = [cli, "run", "configs/demo.yaml", "--run-dir", str(run_dir),
-               "--set", f"data.tickets={data / 'tickets.csv'}",
-               "--set", f"data.links={data / 'links.json'}",
-               "--set", f"data.links_store={run_dir / 'links.sqlite'}"]
-        started = time.time()
-        cold = _run(cmd)
-        stages = _stage_seconds(run_dir, started)
-        warm = _run(cmd)
-        metrics = json.loads((run_dir / "evaluate" / "metrics.json").read_text())
-    mrr = {name: round(float(v["mrr@10"]), 4) for name, v in metrics["systems"].items()}
-    rows: list[dict[str, Any]] = [
-        {"system": "ticketsim run (cold)", "wall_s": round(cold, 1), **{
-            f"{s}_s": stages.get(s) for s in STAGES}, "finetuned_mrr@10": mrr.get("finetuned")},
-        {"system": "ticketsim run (warm rerun)", "wall_s": round(warm, 1)},
-    ]
+        for name in names:
+            res = bench_one(name, Path(td), args.tickets)
+            if res is None:
+                skipped.append(f"{name}: data absent")
+            else:
+                datasets.append(res)
     report = {"benchmark": "pipeline",
-              "settings": {"tickets": n, "config": "configs/demo.yaml", "seed": 0},
-              "machine": {"cpu_count": os.cpu_count(),
-                          "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
-              "held_out_mrr@10": mrr, "results": rows, "skipped": []}
+              "settings": {"datasets": names, "tickets": args.tickets, "seed": 0},
+              "machine": {"cpu_count": os.cpu_count()}, "datasets": datasets,
+              "skipped": skipped}
     atomic_write_json(args.out, report)
-    print(f"ticketsim run on {n} demo tickets: cold {cold:.0f} s, warm rerun {warm:.1f} s")
-    print("  per stage: " + ", ".join(f"{s} {v:.0f} s" for s, v in stages.items()))
-    print("  held-out MRR@10: " + ", ".join(f"{k} {v:.3f}" for k, v in mrr.items()))
+    for d in datasets:
+        cold = d["results"][0]
+        print(f"{d['dataset']}: cold {cold['wall_s']:.0f} s (peak {cold['peak_rss_mb']} MB), "
+              f"warm rerun {d['results'][1]['wall_s']:.1f} s; load {d['loadavg_1min']}")
+        for s, v in cold["stages"].items():
+            print(f"  {s:9} {v['wall_s']:8.1f} s  peak {v['peak_rss_mb']} MB")
+        if d["estimate_line"]:
+            print(f"  said before training: {d['estimate_line']}")
+        for name, vals in d["held_out"].items():
+            print(f"  {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in vals.items()))
+    for s in skipped:
+        print(f"skipped {s}")
     print(f"\nwrote {args.out}")
 
 

@@ -18,11 +18,15 @@ skipped; with none present the generated demo is used. Each system runs in its o
 subprocess (peak RSS is its own), systems interleaved round by round (st, full, ungrouped,
 st, ...) so that load from other processes hits all of them alike; the load average is
 recorded per round. pairs/s counts training time only (``trainer.train``, evaluation off);
-the fastest round counts. Quality, measured after timing on the model of the first round:
+the fastest round counts. Quality of the ticketsim systems, measured after timing on the
+model of the first round (the plain script trains like ``ticketsim-ungrouped``):
 MRR@10 of each held-out validation pair's positive among all held-out positives
 (``pair_mrr@10``), and on data with categories kNN (k=10) category accuracy of held-out
 test tickets over training tickets (``routing_acc``); the paired bootstrap interval of
-full minus ungrouped says whether length grouping costs quality.
+full minus ungrouped says whether length grouping costs quality. Then, per dataset, the
+step-interleaved comparison (``interleaved_steps``): one process trains one epoch of the
+same pairs with both batchings, alternating single steps, so that load from other
+processes hits both alike (``--interleaved`` runs only that).
 
     python -m bench.train [--datasets endava,seamonkey] [--pairs 384] [--repeats 2]
                           [--runs runs] [--out bench/results/train.json] [--large]
@@ -35,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -45,18 +48,16 @@ from typing import Any
 
 import numpy as np
 
-from bench._common import RESULTS, ROOT
-from bench._common import SHARED_DATA as DATA
+from bench._common import ENDAVA_SUBSET, RESULTS, ROOT, SEAMONKEY_DIR
 from ticketsim.rundir import atomic_write_json
 
 SETTINGS = {"batch_size": 32, "max_seq_length": 128, "epochs": 1.0, "seed": 42,
             "learning_rate": 3e-5}
-CONFIGS = {"endava": ("configs/endava.yaml", DATA / "endava_it_tickets" / "all_tickets_subset.csv",
-                      None),
-           "seamonkey": ("configs/seamonkey.yaml", DATA / "seamonkey_bugs" / "SeaMonkey_bugs.csv",
-                         DATA / "seamonkey_bugs" / "SeaMonkey_bugs-combined.csv")}
-EVAL_PAIRS = 300
-ROUTING_QUERIES, ROUTING_POOL = 300, 1500
+CONFIGS = {"endava": ("configs/endava.yaml", ENDAVA_SUBSET, None),
+           "seamonkey": ("configs/seamonkey.yaml", SEAMONKEY_DIR / "SeaMonkey_bugs.csv",
+                         SEAMONKEY_DIR / "SeaMonkey_bugs-combined.csv")}
+EVAL_PAIRS = 200
+ROUTING_QUERIES, ROUTING_POOL = 200, 1000
 
 
 def _prepare(name: str, work: Path) -> Path:
@@ -99,7 +100,7 @@ def _sample(run_dir: Path, n: int, out: Path) -> Path:
     val = val.drop_duplicates("positive")
     val.sample(min(EVAL_PAIRS, len(val)), random_state=0).to_parquet(out / "heldout_pairs.parquet")
     tickets = pd.read_parquet(run_dir / "ingest" / "tickets.parquet")
-    if "category" in tickets and tickets["category"].notna().any():
+    if "category" in tickets and tickets["category"].dropna().astype(str).nunique() > 1:
         split = pd.read_parquet(run_dir / "pairs" / "split.parquet")
         t = tickets.merge(split, on="id")[["text", "category", "split"]].dropna()
         q = t[t["split"] == "test"]
@@ -198,26 +199,87 @@ def child_ticketsim(data: Path, system: str, with_quality: bool) -> dict:
     return r
 
 
-def child(system: str, data: Path, with_quality: bool) -> None:
-    """One system's training in this (fresh) process; prints its result line for run_child."""
+def child(system: str, data: Path, with_quality: bool) -> dict:
+    """One system's run, in this (child) process; adds its peak RSS."""
+    import resource
+
     r = (child_st(data, with_quality) if system == "st-script"
          else child_ticketsim(data, system, with_quality))
     r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("RESULT" + json.dumps(r))
+    return r
 
 
 def run_child(system: str, data: Path, with_quality: bool) -> dict:
+    cmd = [sys.executable, "-m", "bench.train", "--child", system, "--child-data", str(data)]
+    if with_quality:
+        cmd.append("--child-quality")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false"}
-    cmd = [sys.executable, "-m", "bench.train", "--child", system, str(data)]
-    out = subprocess.run(cmd + (["--child-quality"] if with_quality else []), capture_output=True,
-                         text=True, env=env, cwd=ROOT, check=False)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT")), None)
     if line is None:
         raise SystemExit(f"{system} failed:\n{out.stderr[-3000:]}")
     r = json.loads(line[6:])
     r["pairs_per_s"] = r["rows"] * r["epochs"] / r["seconds"]
     return r
+
+
+def interleaved_steps(data: Path, rounds: int = 1) -> dict[str, Any]:
+    """Both batchings' training steps, alternated step by step in one process.
+
+    The same model, loss (MNRL), optimizer and padding per batch as the trainer; only the
+    batches differ: sentence-transformers' NoDuplicatesBatchSampler against ticketsim's
+    length-grouped one, over one epoch of the same pairs each. Alternating single steps
+    makes a busy machine's load hit both alike, which end-to-end runs minutes apart cannot
+    promise. Returns seconds and padded token positions per system.
+    """
+    import pandas as pd
+    import torch
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.sampler import NoDuplicatesBatchSampler
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    from ticketsim.models import resolve_model
+    from ticketsim.training.sampler import LengthGrouped
+
+    model = SentenceTransformer(resolve_model("default"), device="cpu")
+    model.max_seq_length = SETTINGS["max_seq_length"]
+    model.train()
+    df = pd.read_parquet(data / "pairs" / "train.parquet")
+    ds = Dataset.from_pandas(df, preserve_index=False)
+    kw = {"batch_size": SETTINGS["batch_size"], "drop_last": False, "seed": SETTINGS["seed"]}
+    samplers = {"st-script": NoDuplicatesBatchSampler(ds, **kw),
+                "ticketsim-full": LengthGrouped(model.tokenizer, SETTINGS["max_seq_length"], 16,
+                                                True)(ds, **kw)}
+    loss = MultipleNegativesRankingLoss(model)
+    opt = torch.optim.AdamW(model.parameters(), lr=SETTINGS["learning_rate"])
+    secs = {k: 0.0 for k in samplers}
+    positions = {k: 0 for k in samplers}
+    cols = ["anchor", "positive"]
+    for rnd in range(rounds):
+        batches = {k: [list(b) for b in (s.set_epoch(rnd) or s)] for k, s in samplers.items()}
+        for i in range(max(len(b) for b in batches.values())):
+            for k in (("st-script", "ticketsim-full") if i % 2 == 0 else
+                      ("ticketsim-full", "st-script")):
+                if i >= len(batches[k]):
+                    continue
+                rows = df.iloc[batches[k][i]]
+                t = time.perf_counter()
+                feats = [model.preprocess(rows[c].tolist()) for c in cols]
+                loss(feats, None).backward()
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+                secs[k] += time.perf_counter() - t
+                positions[k] += sum(int(f["input_ids"].numel()) for f in feats)
+    n = len(df) * rounds
+    return {"pairs": len(df), "rounds": rounds, "threads": torch.get_num_threads(),
+            "results": [{"system": k, "seconds": round(secs[k], 1),
+                         "pairs_per_s": round(n / secs[k], 2),
+                         "vs_st_script": round(secs["st-script"] / secs[k], 3),
+                         "padded_positions": positions[k],
+                         "positions_vs_st": round(positions["st-script"] / positions[k], 3)}
+                        for k in samplers]}
 
 
 def paired_interval(a: list[float], b: list[float], samples: int = 2000,
@@ -240,7 +302,9 @@ def bench_dataset(name: str, source: Path, systems: list[str], n_pairs: int, rep
     for rnd in range(repeats):
         loads.append(round(os.getloadavg()[0], 2))
         for system in systems:
-            r = run_child(system, data, with_quality=rnd == 0)
+            r = run_child(system, data, with_quality=rnd == 0 and system != "st-script")
+            print(f"  {name} round {rnd + 1} {system}: {r['pairs_per_s']:.2f} pairs/s "
+                  f"(load {os.getloadavg()[0]:.1f})", flush=True)
             if "quality" in r:
                 quality_of[system] = r.pop("quality")
             runs.setdefault(system, []).append(round(r["pairs_per_s"], 2))
@@ -288,11 +352,17 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS / "train.json")
     ap.add_argument("--repeats", type=int, default=None, help="interleaved rounds (2; 3 --large)")
     ap.add_argument("--large", action="store_true")
-    ap.add_argument("--child", nargs=2, metavar=("SYSTEM", "DATA"), help=argparse.SUPPRESS)
+    ap.add_argument("--interleaved", action="store_true",
+                    help="only the step-interleaved comparison (one process, both batchings "
+                    "alternated step by step, one epoch; run after the end-to-end one "
+                    "otherwise): robust on a busy machine")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--child-data", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child-quality", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        return child(a.child[0], Path(a.child[1]), a.child_quality)
+        print("RESULT" + json.dumps(child(a.child, a.child_data, a.child_quality)))
+        return
     n_pairs = a.pairs or (2048 if a.large else 384)
     repeats = a.repeats or (3 if a.large else 2)
     systems = a.systems.split(",")
@@ -304,14 +374,32 @@ def main() -> None:
     present = [d for d in wanted if d == "demo" or (d in CONFIGS and CONFIGS[d][1].is_file())]
     if not present:
         present = ["demo"]
-    datasets = []
     started = time.perf_counter()
+    inter: list[dict[str, Any]] = []
+    datasets = []
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         for name in present:
             source = a.runs / name if a.runs else None
             if source is None or not (source / "pairs" / "train.parquet").is_file():
                 source = _prepare(name, Path(tmp) / f"{name}-prep")
-            datasets.append(bench_dataset(name, source, systems, n_pairs, repeats, Path(tmp)))
+            if not a.interleaved:
+                datasets.append(bench_dataset(name, source, systems, n_pairs, repeats, Path(tmp)))
+            data = _sample(source, n_pairs, Path(tmp) / f"{name}-steps")
+            load = os.getloadavg()[0]
+            res = interleaved_steps(data, 1)
+            inter.append({"dataset": name, **res,
+                          "loadavg_1min": [round(load, 2), round(os.getloadavg()[0], 2)]})
+            for r in res["results"]:
+                print(f"{name:10} {r['system']:16} {r['pairs_per_s']:7.2f} pairs/s "
+                      f"{r['vs_st_script']:5.2f}x  padded positions {r['positions_vs_st']:.2f}x "
+                      "fewer (step-interleaved)", flush=True)
+    interleaved = {"settings": {"pairs": n_pairs, "batch_size": SETTINGS["batch_size"],
+                                "max_seq_length": SETTINGS["max_seq_length"], "loss": "mnrl"},
+                   "datasets": inter}
+    if a.interleaved:
+        atomic_write_json(a.out, {"benchmark": "train-interleaved", **interleaved,
+                                  "skipped": skipped})
+        return
     report = {"benchmark": "train",
               "settings": {"pairs": n_pairs, "model": "all-MiniLM-L6-v2",
                            "loss": "mnrl (no-duplicates sampler)", "batch_size": SETTINGS[
@@ -321,7 +409,7 @@ def main() -> None:
               "machine": {"cpu_count": os.cpu_count(),
                           "omp_num_threads": os.environ.get("OMP_NUM_THREADS")},
               "wall_s": round(time.perf_counter() - started, 1),
-              "datasets": datasets, "skipped": skipped}
+              "datasets": datasets, "interleaved": interleaved, "skipped": skipped}
     atomic_write_json(a.out, report)
     print(f"\n{'dataset':10} {'system':20} {'pairs/s':>8} {'vs ST':>6} {'rounds':>14} "
           f"{'pairMRR':>8} {'routing':>8} {'peak MB':>8}")

@@ -77,3 +77,20 @@ def test_kill_9_during_ingest_keeps_previous_artifacts(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(rerun, pd.read_parquet(fresh / "ingest" / "tickets.parquet"))
     assert len(rerun) == 120_000
     assert not list(run.glob(".ingest*"))
+
+
+def test_a_reader_never_deletes_the_temp_folder_of_a_stage_being_written(tmp_path: Path) -> None:
+    """The service polls read_stamp('index') while `ticketsim index` rebuilds the same run:
+    the poll used to delete the build's temp folder (FileNotFoundError in the build)."""
+    run = RunDir(tmp_path / "run")
+    reader = RunDir(tmp_path / "run")
+    with run.stage("index", "h1") as tmp:
+        (tmp / "part").write_text("half")
+        assert reader.read_stamp("index") is None  # polls while the build writes
+        assert reader.read_stamp("index") is None
+        assert tmp.is_dir() and (tmp / "part").read_text() == "half"
+    assert reader.read_stamp("index")["inputs_hash"] == "h1"
+    stale = tmp_path / "run" / ".index.tmp-dead"  # left by a killed writer: no lock held
+    stale.mkdir()
+    reader.read_stamp("index")
+    assert not stale.exists()

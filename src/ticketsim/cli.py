@@ -589,7 +589,7 @@ def search(
     from ticketsim.index.base import Filters
     from ticketsim.index.search import Searcher
 
-    searcher = Searcher(RunDir(run_dir), cfg)
+    searcher = Searcher(RunDir(run_dir), cfg, reporter=reporter())  # warnings (a rebuilt ANN file)
     try:
         found = searcher.search(query, ticket_id=id_, k=req.k or cfg.search.k,  # type: ignore[attr-defined]
                                 filters=filters, mode=mode)

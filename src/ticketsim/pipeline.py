@@ -9,6 +9,7 @@ sentence-transformers costs seconds.
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,8 @@ STAGES: dict[str, str] = {
     "index": "ticketsim.index.stage:run_index",
 }
 ORDER = list(STAGES)
+# said before a stage of `run` starts: "module:function" taking (cfg, run, force=, reporter=)
+BEFORE: dict[str, str] = {"train": "ticketsim.training.estimate:say_estimate"}
 
 
 def stage_function(name: str) -> Callable[..., StageResult]:
@@ -68,8 +71,9 @@ def run_all(
                 reporter.log(f"cross-fitting: {plan.why}")
                 crossfit.save_plan(run, plan)
                 cfg = crossfit.all_links(cfg)
-        if name == "train":
-            _say_estimate(cfg, run, force, reporter)
+        if name in BEFORE:
+            module, func = BEFORE[name].split(":")
+            getattr(importlib.import_module(module), func)(cfg, run, force=force, reporter=reporter)
         try:
             result = run_stage(name, cfg, run, force=force, reporter=reporter)
         except Exception as err:
@@ -85,27 +89,6 @@ def run_all(
         if on_done:
             on_done(result)
     return results
-
-
-def _say_estimate(cfg: Config, run: RunDir, force: bool, reporter: Reporter) -> None:
-    """Before the long stages: how long they will take (a probe of a few seconds).
-
-    Only when training will run (not when its inputs are unchanged) and its inputs exist.
-    """
-    from ticketsim.errors import TicketsimError
-    from ticketsim.training.estimate import estimate_run
-    from ticketsim.training.stage import STAGE, inputs_hash
-
-    if not force and run.is_fresh(STAGE, inputs_hash(cfg, run)):
-        return
-    if not (run.stage_path("pairs") / "train.parquet").is_file():
-        return
-    try:
-        est = estimate_run(cfg, run)
-    except (TicketsimError, OSError, ValueError) as exc:  # the stage itself reports these
-        reporter.log(f"estimate: not available ({exc})")
-        return
-    reporter.log(est.line())
 
 
 def cold_start_plan(ingest_summary: dict[str, Any]) -> list[str]:
@@ -129,7 +112,6 @@ def cold_start_plan(ingest_summary: dict[str, Any]) -> list[str]:
 
 
 def _ingest_summary(run: RunDir) -> dict[str, Any]:
-    import json
 
     path = run.stage_path("ingest") / "summary.json"
     return json.loads(path.read_text()) if path.is_file() else {}

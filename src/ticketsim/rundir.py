@@ -22,6 +22,11 @@ from typing import Any
 
 from ticketsim.errors import TicketsimError
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no folder locks, cleanup as before
+    fcntl = None  # type: ignore[assignment]
+
 STAMP = "_stamp.json"
 
 
@@ -91,13 +96,43 @@ def replace_dir(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _folder_lock(folder: Path, exclusive: bool) -> Iterator[bool]:
+    """flock on a folder: shared while a stage writes into it, exclusive (non-blocking) to clean up.
+
+    Yields False when the exclusive lock is refused: some stage is writing right now (in
+    this process or another), so its temp folder is live, not stale. A killed writer's
+    lock goes with its process. Without fcntl (Windows) or the folder, it always yields True.
+    """
+    if fcntl is None or not folder.is_dir():
+        yield True
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
 def recover_dir(final: Path) -> None:
-    """Undo a swap interrupted between its two renames; drop stale temp folders."""
-    old = final.with_name(f".{final.name}.old")
-    if not final.exists() and old.exists():
-        os.replace(old, final)
-    for stale in final.parent.glob(f".{final.name}.tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+    """Undo a swap interrupted between its two renames; drop stale temp folders.
+
+    Only when no stage is writing in that folder: a reader (``read_stamp``, the service's
+    reload poll) used to delete the temp folder of an index build in progress.
+    """
+    with _folder_lock(final.parent, exclusive=True) as idle:
+        if not idle:
+            return
+        old = final.with_name(f".{final.name}.old")
+        if not final.exists() and old.exists():
+            os.replace(old, final)
+        for stale in final.parent.glob(f".{final.name}.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 class RunDir:
@@ -163,16 +198,17 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         final = self.stage_path(stage)
         recover_dir(final)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{stage}.tmp-", dir=self.path))
-        try:
-            yield tmp
-            stamp = {"stage": stage, "inputs_hash": inputs_hash, "finished": time.time()}
-            stamp.update(meta or {})
-            atomic_write_json(tmp / STAMP, stamp)
-            replace_dir(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        with _folder_lock(self.path, exclusive=False):  # recover_dir leaves our temp folder alone
+            tmp = Path(tempfile.mkdtemp(prefix=f".{stage}.tmp-", dir=self.path))
+            try:
+                yield tmp
+                stamp = {"stage": stage, "inputs_hash": inputs_hash, "finished": time.time()}
+                stamp.update(meta or {})
+                atomic_write_json(tmp / STAMP, stamp)
+                replace_dir(tmp, final)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
 
 
 @dataclasses.dataclass

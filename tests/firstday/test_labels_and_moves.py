@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -80,6 +81,9 @@ def test_logs_get_plain_progress_lines_and_no_foreign_bars(cold_run: dict, tmp_p
     assert res.returncode == 0, res.stderr[-2000:]
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("train: ") and "elapsed" in ln]
     assert lines, res.stderr[-2000:]
-    assert "/13 (" in lines[-1] and "% )" not in lines[-1] and "left" in lines[-1]
+    steps = json.loads((run / "train" / "summary.json").read_text())["steps"]
+    last = re.fullmatch(r"train: (\d+)/(\d+) \((\d+) %\), \S+ elapsed, ~\S+ left", lines[-1])
+    assert last, lines[-1]
+    assert int(last[1]) == int(last[2]) == steps and last[3] == "100"  # done == steps run
     for foreign in ("Loading weights", "Computing widget examples", "it/s]", "example/s]"):
         assert foreign not in res.stderr + res.stdout, foreign

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -54,3 +56,27 @@ def test_deterministic_per_seed_and_drop_last() -> None:
     assert one != grouped_batches(lengths, 8, 4, np.random.default_rng([7, 1]))
     dropped = grouped_batches(lengths, 8, 4, np.random.default_rng([7, 0]), drop_last=True)
     assert len(dropped) == 12 and all(len(b) == 8 for b in dropped)
+
+
+def test_the_trainers_sampler_groups_real_rows_by_token_length(tiny_model_dir: Path) -> None:
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    from ticketsim.training.sampler import LengthGrouped
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    rng = np.random.default_rng(0)
+    words = ["vpn", "printer", "outlook", "password", "laptop", "token", "reset", "driver"]
+    anchors = [" ".join(rng.choice(words, int(rng.integers(1, 30)))) + f" a{i}" for i in range(96)]
+    positives = [" ".join(rng.choice(words, int(rng.integers(1, 30)))) + f" p{i}" for i in range(96)]
+    ds = Dataset.from_dict({"anchor": anchors, "positive": positives})
+    sampler = LengthGrouped(tok, 16, 4, no_duplicates=True)(ds, batch_size=8, drop_last=False,
+                                                           seed=3)
+    want = [min(len(tok(a)["input_ids"]), 16) + min(len(tok(p)["input_ids"]), 16)
+            for a, p in zip(anchors, positives, strict=True)]
+    assert sampler.lengths.tolist() == want  # token lengths, each column cut at max_length
+    epoch0 = list(sampler)
+    assert len(epoch0) == len(sampler) == 12
+    assert sorted(i for b in epoch0 for i in b) == list(range(96))
+    sampler.set_epoch(1)
+    assert list(sampler) != epoch0  # reshuffled per epoch

@@ -18,11 +18,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     create_model,
     field_validator,
 )
 
 from ticketsim.config import ServeConfig
+from ticketsim.errors import TicketsimError
 from ticketsim.ids import MAX_LEN, RESERVED_COLUMNS
 from ticketsim.index.base import naive_utc
 
@@ -230,10 +232,6 @@ def validate_search(serve: ServeConfig, *, text: str | None, ticket_id: str | No
                     k: int | None, mode: str | None, filters: dict[str, Any] | None) -> BaseModel:
     """A CLI search checked by the very models behind POST /search (same k, text, date rules);
     a violation is a TicketsimError naming the CLI option."""
-    from pydantic import ValidationError
-
-    from ticketsim.errors import TicketsimError
-
     models = request_models(serve)
     body: dict[str, Any] = {"k": k, "mode": mode, "filters": filters or None}
     body.update({"ticket_id": ticket_id} if ticket_id is not None else {"text": text})

@@ -18,7 +18,9 @@ import hmac
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+import h11
 from fastapi import HTTPException, Request
 
 Scope = dict[str, Any]
@@ -189,8 +191,6 @@ class SameOrigin:
         self.allowed = {o.rstrip("/") for o in allowed}
 
     def _same(self, headers: dict[bytes, bytes]) -> bool:
-        from urllib.parse import urlsplit
-
         origin = headers.get(b"origin")
         site = headers.get(b"sec-fetch-site", b"")
         if origin is None:
@@ -224,7 +224,6 @@ def http_protocol() -> type:
       uvicorn starts it only after a response, so a connection that never sent a full
       request stayed open forever.
     """
-    import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class JsonH11Protocol(H11Protocol):

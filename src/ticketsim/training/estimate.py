@@ -21,7 +21,14 @@ import numpy as np
 import pandas as pd
 
 from ticketsim.config import Config
+from ticketsim.errors import TicketsimError
+from ticketsim.models import load_model
+from ticketsim.progress import Reporter
 from ticketsim.rundir import RunDir
+from ticketsim.training import seqlen
+from ticketsim.training.losses import build_loss
+from ticketsim.training.sampler import grouped_batches
+from ticketsim.training.stage import STAGE, inputs_hash
 
 
 @dataclass
@@ -77,11 +84,6 @@ PROBE_TEXTS = 32  # tickets in the timed encoding
 
 def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> RunEstimate:
     """Time a training step and an encoding batch on this run's data; extrapolate."""
-    from ticketsim.models import load_model
-    from ticketsim.training import seqlen
-    from ticketsim.training.losses import build_loss
-    from ticketsim.training.sampler import grouped_batches
-
     tc = cfg.train
     start = time.perf_counter()
     tickets = pd.read_parquet(run.stage_path("ingest") / "tickets.parquet", columns=["text"])
@@ -155,3 +157,21 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
                        recipe_steps=recipe, step_s=step_s, encode_per_s=encode_per_s,
                        train_s=train_s, evaluate_s=2 * n / encode_per_s,
                        index_s=n / encode_per_s, probe_s=time.perf_counter() - start)
+
+
+def say_estimate(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter) -> None:
+    """Before ``train`` in ``ticketsim run``: how long the rest will take (a few seconds' probe).
+
+    Only when training will run (not when its inputs are unchanged) and its inputs exist;
+    a failing probe is reported and the stage itself then says what is wrong.
+    """
+    if not force and run.is_fresh(STAGE, inputs_hash(cfg, run)):
+        return
+    if not (run.stage_path("pairs") / "train.parquet").is_file():
+        return
+    try:
+        est = estimate_run(cfg, run)
+    except (TicketsimError, OSError, ValueError) as exc:
+        reporter.log(f"estimate: not available ({exc})")
+        return
+    reporter.log(est.line())

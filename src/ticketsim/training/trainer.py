@@ -127,6 +127,23 @@ class _ReporterCallback:
         return ReporterCallback()
 
 
+def _no_final_checkpoint() -> Any:
+    """Skips the checkpoint the trainer writes after the last step.
+
+    The stage deletes the checkpoints as soon as it has written the model folder, so that
+    save (model plus optimizer state, ~270 MB for MiniLM) is pure cost inside ``train``.
+    Only added when the best checkpoint is not reloaded at the end (which needs it).
+    """
+    from transformers import TrainerCallback
+
+    class NoFinalCheckpoint(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if state.global_step >= state.max_steps:
+                control.should_save = False
+
+    return NoFinalCheckpoint()
+
+
 PROBE_STEPS = 10  # steps timed (after the first, which pays one-off costs) to plan a budget
 
 
@@ -206,7 +223,7 @@ class TimeBudget:
         control.should_training_stop = True
         if str(getattr(args.eval_strategy, "value", args.eval_strategy)) == "steps":
             control.should_evaluate = True
-        if str(getattr(args.save_strategy, "value", args.save_strategy)) == "steps":
+        if args.load_best_model_at_end:  # the best may be this step's: it must be saved
             control.should_save = True
         self.reporter.log(f"train: time budget {self.seconds:.0f} s reached, "
                           f"stopping at step {state.global_step}")
@@ -259,6 +276,8 @@ def build_trainer(model: Any, cfg: TrainConfig, train_ds: Any, eval_ds: Any, eva
         budget = TimeBudget(cfg.budget_seconds() or 0.0, reporter)
     if budget is not None:
         cbs.append(budget.callback())
+    if not args.load_best_model_at_end:
+        cbs.append(_no_final_checkpoint())
     if cfg.early_stopping_patience > 0 and args.eval_strategy != "no":
         cbs.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience,
                                          early_stopping_threshold=cfg.early_stopping_threshold))
