@@ -104,10 +104,12 @@ def test_search_and_serve_use_the_champion_unless_told_otherwise(
     assert champ["system"] == champ["default"] or champ["vs_default"]["low"] > 0 or (
         "not served" in champ["reason"])
     meta = json.loads((run.path / "index" / "meta.json").read_text())
+    served = Path(run.resolve(meta["model_path"])).resolve()  # stored relative to the run
     if champ["model"] == "base":
-        assert meta["model_path"] != str(run.path / "train" / "model")
+        assert served != (run.path / "train" / "model").resolve()
     else:
-        assert meta["model_path"] == str(run.path / "train" / "model")
+        assert meta["model_path"] == "train/model"
+        assert served == (run.path / "train" / "model").resolve()
     cfg = config_from_dict(tree)
     s = Searcher(run, cfg)
     try:

@@ -32,7 +32,9 @@ class DenseRetriever:
         """``allowed``: keys already filtered (dedup asks one query per selected ticket)."""
         if query.vector is None:
             raise ValueError("dense retrieval needs a query vector")
-        return self.index.dense(query.vector, k, filters, allowed=allowed)
+        hits = self.index.dense(query.vector, k, filters, allowed=allowed)
+        # best first is the contract: HNSW may hand back near-ties (1e-7 apart) out of order
+        return sorted(hits, key=lambda h: -h[1])
 
 
 class KeywordRetriever:
