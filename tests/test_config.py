@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from ticketsim.config import config_from_dict, default_config_yaml, leaf_keys, load_config
+from ticketsim.config import (
+    config_from_dict,
+    default_config_yaml,
+    leaf_keys,
+    load_config,
+    relative_paths,
+)
 from ticketsim.errors import ConfigError
 
 
@@ -43,6 +50,22 @@ def test_relative_paths_resolve_next_to_the_config(tmp_path: Path) -> None:
     cfg = load_config(p)
     assert cfg.data.tickets == (tmp_path / "t.csv").resolve()
     assert cfg.data.links_store == (tmp_path / "sub" / "ticketsim-links.sqlite").resolve()
+
+
+def test_a_runs_own_base_model_moves_with_the_run(tmp_path: Path) -> None:
+    """retrain points train.base_model at a copy inside the run: a moved run must use its own."""
+    run = tmp_path / "run"
+    (run / "retrain" / "base-1").mkdir(parents=True)
+    cfg = config_from_dict({"train": {"base_model": str(run / "retrain" / "base-1")}})
+    tree = relative_paths(cfg, run)
+    assert tree["train"]["base_model"] == "retrain/base-1"
+    moved = tmp_path / "moved"
+    run.rename(moved)
+    (moved / "config.yaml").write_text(yaml.safe_dump(tree))
+    assert load_config(moved / "config.yaml").train.base_model == str(moved / "retrain" / "base-1")
+    # a hub name or a folder outside the run stays as written
+    outside = config_from_dict({"train": {"base_model": "org/some-model"}})
+    assert relative_paths(outside, moved)["train"]["base_model"] == "org/some-model"
 
 
 def test_missing_and_non_mapping_files(tmp_path: Path) -> None:

@@ -892,6 +892,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
+# model fields that hold a hub name or a folder (str): a relative folder that exists beside the
+# config is read relative to it, like every Path field, so a run's own models move with the run
+MODEL_REFS = ("base_model",)
+
+
 def _resolve_paths(model: BaseModel, base: Path) -> None:
     for name, field in type(model).model_fields.items():
         value = getattr(model, name)
@@ -899,6 +904,9 @@ def _resolve_paths(model: BaseModel, base: Path) -> None:
             _resolve_paths(value, base)
         elif isinstance(value, Path) and not value.is_absolute():
             setattr(model, name, (base / value).resolve())
+        elif (name in MODEL_REFS and isinstance(value, str) and value
+              and not Path(value).is_absolute() and (base / value).is_dir()):
+            setattr(model, name, str((base / value).resolve()))
         del field
 
 
@@ -929,6 +937,9 @@ def relative_paths(cfg: Config, run_dir: Path) -> dict[str, Any]:
                 inside = value.is_relative_to(run_dir)
                 if inside or f"{dotted}{name}" == "data.links_store":
                     node[name] = os.path.relpath(value, run_dir)
+            elif name in MODEL_REFS and isinstance(value, str) and Path(value).is_absolute() and (
+                    Path(value).is_relative_to(run_dir)):  # e.g. retrain's copied base model
+                node[name] = os.path.relpath(value, run_dir)
 
     walk(cfg, tree, "")
     return tree
