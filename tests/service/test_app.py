@@ -122,7 +122,7 @@ def test_feedback_lands_in_links_store(make_client, tmp_path: Path) -> None:  # 
                    ("T00", "T20", 1, "related", "web", "web")]
     assert c.post("/feedback", json={"a": "T00", "b": "T10", "label": "not_related"}).json()["conflict"]
     _assert_error(c.post("/feedback", json={"a": "X1", "b": "X2", "label": "duplicate"}), 404)
-    _assert_error(c.post("/feedback", json={"a": "T00", "b": "T00", "label": "duplicate"}), 400)
+    _assert_error(c.post("/feedback", json={"a": "T00", "b": "T00", "label": "duplicate"}), 409)
     _assert_error(c.post("/feedback", json={"a": "T00", "b": "T01", "label": "maybe"}), 422)
 
 

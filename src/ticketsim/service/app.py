@@ -63,6 +63,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     504: {"model": ErrorOut, "description": "Took longer than serve.timeout_seconds"},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "Unknown ticket"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorOut, "description": "The pair breaks a links-store rule (a ticket linked to itself)"}}
 LINK_LABELS = {"duplicate": (1, "duplicate"), "related": (1, "related"), "not_related": (0, "related")}
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.\-~]+){2,}[\\/]?")
 
@@ -80,6 +82,10 @@ def error_response(status: int, message: str, field: str | None = None,
 
 class NotFound(TicketsimError):
     """A ticket id the index does not hold (404)."""
+
+
+class Conflict(TicketsimError):
+    """A well-formed request the links store's rules refuse, e.g. a self-link (409)."""
 
 
 def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
@@ -115,6 +121,10 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, err: NotFound) -> JSONResponse:
         return error_response(404, err.message, err.field, err.hint)
+
+    @app.exception_handler(Conflict)
+    async def _conflict(request: Request, err: Conflict) -> JSONResponse:
+        return error_response(409, err.message, err.field, err.hint)
 
     @app.exception_handler(TicketsimError)
     async def _user_error(request: Request, err: TicketsimError) -> JSONResponse:
@@ -254,7 +264,7 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
 
     # -------------------------------------------------------------- feedback
     @app.post("/feedback", response_model=FeedbackOut, dependencies=auth,
-              responses={**ERRORS, **NOT_FOUND}, tags=["feedback"])
+              responses={**ERRORS, **NOT_FOUND, **CONFLICT}, tags=["feedback"])
     def feedback(body: FeedbackIn, request: Request) -> dict[str, Any]:
         """A person's answer for a pair: written to the links store (source 'web')."""
         from ticketsim.data.store import LinksStore
@@ -265,7 +275,8 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
                 raise NotFound(f"neither '{short(a)}' nor '{short(b)}' is in the index", field="b",
                                hint="give the id of a search result")
         if a == b:
-            raise TicketsimError("a ticket cannot be linked to itself", field="b")
+            # 409, not 400: the body is schema-valid (JSON Schema cannot say a != b)
+            raise Conflict("a ticket cannot be linked to itself", field="b")
         who = clean_str(request.headers.get(scfg.feedback_who_header, "").strip())[:100] or "web"
         label, kind = LINK_LABELS[body.label]
         result = LinksStore(links_path).add([(a, b, label, None, kind)], source="web", who=who)
