@@ -106,8 +106,9 @@ def cold_start_plan(ingest_summary: dict[str, Any]) -> list[str]:
     else:
         lines.append("tickets have no categories either: training uses each ticket's short vs "
                      "long description, and evaluate has nothing to measure")
-    lines.append("the index is built on the fine-tuned model (the base model when nothing was "
-                 "trained); label pairs to measure it")
+    lines.append("the index is built on evaluate's champion model when one is named, else the "
+                 "fine-tuned model (the base model when nothing was trained); label pairs to "
+                 "measure it")
     return lines
 
 
