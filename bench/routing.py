@@ -5,9 +5,11 @@ labelled tickets; every system learns from the same training tickets and predict
 same held-out ones:
 
 - ``suggest``: the served routing head (:mod:`ticketsim.index.routing`: logistic
-  regression on the index model's embeddings) at the shipped ``index.routing_c``;
+  regression on the index model's embedding + the TF-IDF of the text) at the shipped
+  ``index.routing_c`` and ``index.routing_max_terms``;
 - ``suggest-tuned``: the same head with C picked on a validation slice of the training
   tickets (what tuning would add);
+- ``suggest-emb``: the head on the embedding alone (``index.routing_features: embedding``);
 - ``knn``: similarity-weighted vote of the 10 nearest training tickets on the same
   embeddings (what ``evaluate`` reports as routing, :mod:`ticketsim.evaluation.routing`);
 - ``tfidf-lr``: TF-IDF (word 1-2 grams, sublinear tf) + logistic regression, C picked on
@@ -17,7 +19,8 @@ Held-out accuracy and macro-F1 per field, with the paired bootstrap interval of 
 suggestion's accuracy minus each baseline's (:mod:`ticketsim.evaluation.bootstrap`).
 Data: ``all_tickets_subset.csv`` (5,431 tickets: category, sub_category1) and the
 processed file (47,837 tickets: Topic_group; a 12,000-ticket sample unless ``--large``).
-``--model NAME=PATH`` adds the suggestion and kNN on another model (a fine-tuned one).
+``--model NAME=PATH`` adds the suggestion and kNN on another model (a fine-tuned one), with
+its suggestion's paired difference to the base model's (``vs_base_model``).
 
     python -m bench.routing --out bench/results/routing.json [--large] [--model ft=runs/x/train/model]
 """
@@ -82,14 +85,14 @@ def _embed(model: str, texts: list[str], cache: Path) -> tuple[np.ndarray, float
 
 
 def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_default: float,
-           samples: int) -> list[dict[str, Any]]:
+           samples: int, max_terms: int) -> list[dict[str, Any]]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
 
     from ticketsim.evaluation.bootstrap import paired_difference
     from ticketsim.evaluation.routing import knn_labels
-    from ticketsim.index.routing import fit_head, labelled
+    from ticketsim.index.routing import TextFeatures, features, fit_head, labelled
 
     keep = np.flatnonzero(labelled(labels))
     y_all = np.array([str(v).strip() for v in labels], dtype=object)
@@ -98,22 +101,31 @@ def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_
     y_test = y_all[test]
     preds: dict[str, np.ndarray] = {}
     info: dict[str, dict[str, Any]] = {}
+    # text features learn from the training tickets only: held-out ones are new tickets
+    text = TextFeatures.fit([texts[i] for i in train], max_terms)
 
     for name, emb in embs.items():
         sfx = "" if name == "base" else f"@{name}"
+        x_both = features(emb, texts, text)
 
         def head_fp(fit_rows: np.ndarray, pred_rows: np.ndarray, c: float,
-                    emb: np.ndarray = emb) -> np.ndarray:
-            head = fit_head(emb[fit_rows], y_all[fit_rows], c)
+                    x: Any = x_both) -> np.ndarray:
+            head = fit_head(x[fit_rows], y_all[fit_rows], c)
             assert head is not None
-            return head.classes[np.argmax(head.proba(emb[pred_rows]), axis=1)].astype(object)
+            return head.classes[np.argmax(head.proba(x[pred_rows]), axis=1)].astype(object)
 
         t0 = time.perf_counter()
         preds["suggest" + sfx] = head_fp(train, test, c_default)
-        info["suggest" + sfx] = {"c": c_default, "fit_s": round(time.perf_counter() - t0, 2)}
+        info["suggest" + sfx] = {"c": c_default, "features": "embedding+tfidf",
+                                 "terms": 0 if text is None else len(text.terms),
+                                 "fit_s": round(time.perf_counter() - t0, 2)}
         c_best = _pick_c(head_fp, train, val, y_all)
         preds["suggest-tuned" + sfx] = head_fp(train, test, c_best)
-        info["suggest-tuned" + sfx] = {"c": c_best}
+        info["suggest-tuned" + sfx] = {"c": c_best, "features": "embedding+tfidf"}
+        t0 = time.perf_counter()
+        preds["suggest-emb" + sfx] = head_fp(train, test, c_default, emb)
+        info["suggest-emb" + sfx] = {"c": c_default, "features": "embedding",
+                                     "fit_s": round(time.perf_counter() - t0, 2)}
 
         def score_fn(q: np.ndarray, emb: np.ndarray = emb) -> np.ndarray:
             return emb[q] @ emb.T
@@ -122,7 +134,8 @@ def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_
         info["knn" + sfx] = {"k": K}
 
     vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
-    x = vec.fit_transform([texts[i] for i in range(len(texts))])
+    vec.fit([texts[i] for i in train])
+    x = vec.transform(texts)
 
     def tfidf_fp(fit_rows: np.ndarray, pred_rows: np.ndarray, c: float) -> np.ndarray:
         clf = LogisticRegression(C=c, max_iter=2000).fit(x[fit_rows], y_all[fit_rows])
@@ -146,6 +159,10 @@ def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_
                 d = paired_difference(correct[s], correct[other], samples, 0, 0.95)
                 row[f"vs_{base}"] = {k: (round(v, 4) if isinstance(v, float) else v)
                                      for k, v in d.items() if k in ("diff", "low", "high", "significant")}
+            if "@" in s:  # the fine-tuned model's suggestion against the base model's
+                d = paired_difference(correct[s], correct[s[:s.index("@")]], samples, 0, 0.95)
+                row["vs_base_model"] = {k: (round(v, 4) if isinstance(v, float) else v)
+                                        for k, v in d.items() if k in ("diff", "low", "high", "significant")}
         rows.append(row)
     return rows
 
@@ -165,10 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", type=int, default=1000, help="bootstrap resamples")
     args = ap.parse_args(argv)
 
-    c_default = IndexConfig().routing_c
+    c_default, max_terms = IndexConfig().routing_c, IndexConfig().routing_max_terms
     models = {"base": resolve_model("default")}
     models.update(dict(m.split("=", 1) for m in args.model))
-    settings = {"split": "seeded 80/20 of labelled tickets (seed 0); C picked on 20% of train",
+    settings = {"split": "seeded 80/20 of labelled tickets (seed 0); C picked on 20% of train; "
+                "TF-IDF terms from the training tickets only",
                 "c_grid": list(C_GRID), "knn_k": K, "shipped_c": c_default,
                 "models": {k: str(v) for k, v in models.items()}, "bootstrap": args.samples}
     result: dict[str, Any] = {"benchmark": "routing", "settings": settings, "datasets": [],
@@ -183,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for field, labels in fields.items():
             t0 = time.perf_counter()
-            for r in _field(texts, labels, embs, c_default, args.samples):
+            for r in _field(texts, labels, embs, c_default, args.samples, max_terms):
                 rows.append({"field": field, **r, "system": f"{field}/{r['system']}"})
             rows[-1]["field_s"] = round(time.perf_counter() - t0, 1)
         result["datasets"].append({"dataset": name, "tickets": len(texts),

@@ -742,6 +742,15 @@ class IndexConfig(Section):
     routing_c: float = Field(
         10.0, gt=0, description="Inverse regularisation strength C of the routing heads."
     )
+    routing_features: Literal["embedding+tfidf", "embedding"] = Field(
+        "embedding+tfidf", description="What the routing heads read: the embedding and the "
+        "TF-IDF (word 1-2 grams) of the ticket text (beats both kNN and TF-IDF + LR on Endava, "
+        "bench/routing.py), or the embedding alone."
+    )
+    routing_max_terms: int = Field(
+        50000, gt=0, description="routing_features embedding+tfidf: the most frequent terms "
+        "(seen in two tickets or more) kept as TF-IDF columns; bounds routing.npz's size."
+    )
 
 
 class SearchConfig(Section):

@@ -132,7 +132,7 @@ class Searcher:
         """Routing suggestions (field -> value, probability) for a new ticket's text; None when
         the index has no routing heads (index.routing off, or no labelled field)."""
         router = self.router
-        return router.suggest(self.embed([text])) if router is not None else None
+        return router.suggest(self.embed([text]), text) if router is not None else None
 
     def rank(self, text: str | None = None, *, ticket_id: str | None = None, k: int | None = None,
              filters: Filters | dict[str, Any] | None = None, mode: str | None = None,
