@@ -656,6 +656,18 @@ class EvaluateConfig(Section):
     time_aware: bool = Field(
         False, description="Each query sees only tickets created before it (needs created dates)."
     )
+    protocol: Literal["default", "benchmark"] = Field(
+        "default", description="default: every held-out linked ticket is a query against all "
+        "tickets; benchmark: the published duplicate-detection protocol (Zhang et al., TOSEM "
+        "2023): the queries are the newer ticket of each held-out duplicate pair and the "
+        "candidates only tickets created before it (needs created dates; related links are left "
+        "out). Both rank through the served search (Searcher.rank with date filters)."
+    )
+    protocol_window_days: int | None = Field(
+        None, gt=0, description="With time-restricted candidates (protocol: benchmark or "
+        "time_aware): only tickets created at most this many days before the query (null: all "
+        "earlier ones); a true link older than the window is not counted."
+    )
     worst_misses: int = Field(10, ge=0, description="Worst misses listed in the report.")
     duplicate: DuplicateDecisionConfig = Field(default_factory=DuplicateDecisionConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
@@ -666,6 +678,15 @@ class EvaluateConfig(Section):
         "cross-fitting (evaluate.folds.k models, one per fold of link clusters, every linked "
         "ticket a query once; the served model is trained on all links). 0: never."
     )
+
+    @field_validator("protocol_window_days")
+    @classmethod
+    def _window_needs_dates(cls, v: int | None, info: Any) -> int | None:
+        data = info.data or {}
+        if v is not None and data.get("protocol") != "benchmark" and not data.get("time_aware"):
+            raise ValueError("protocol_window_days needs evaluate.protocol: benchmark "
+                             "(or evaluate.time_aware: true)")
+        return v
 
     @field_validator("k_values")
     @classmethod

@@ -21,6 +21,7 @@ import dataclasses
 import json
 import tempfile
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,11 @@ def _read_parquet(path: Path, columns: list[str]) -> pd.DataFrame:
 class EvalData:
     """Tickets, split and held-out relevance, as indices into the ticket table."""
 
-    def __init__(self, run: RunDir, time_aware: bool) -> None:
+    def __init__(self, run: RunDir, time_aware: bool, *, protocol: str = "default",
+                 window_days: int | None = None) -> None:
+        benchmark = protocol == "benchmark"  # newer ticket of a duplicate pair, earlier candidates
+        time_aware = time_aware or benchmark
+        self.window_days = window_days if time_aware else None
         ingest_dir = run.require("ingest", "evaluate")
         pairs_dir = run.require("pairs", "evaluate")
         self.tickets_path = ingest_dir / "tickets.parquet"
@@ -94,6 +99,8 @@ class EvalData:
                 unknown += 1
                 continue
             k = "related" if kinds is not None and kinds.iloc[row] == "related" else "duplicate"
+            if benchmark and k == "related":
+                continue
             ia, ib = self.index[a], self.index[b]
             rel.setdefault(ia, {})[ib] = k
             if self.split[ib] == "test":
@@ -110,7 +117,8 @@ class EvalData:
         if time_aware:
             if "created" not in t.columns or t["created"].isna().all():
                 raise TicketsimError(
-                    "evaluate.time_aware needs creation dates, and tickets have none",
+                    f"evaluate.{'protocol: benchmark' if benchmark else 'time_aware'} needs "
+                    "creation dates, and tickets have none",
                     file=self.tickets_path, field="created",
                     hint="map data.columns.created in the config, or set evaluate.time_aware: false",
                 )
@@ -119,16 +127,18 @@ class EvalData:
             vals = created.astype("int64").to_numpy().copy()
             vals[nat] = np.iinfo(np.int64).max  # undated tickets are never "before" anything
             self.created = vals
-            dropped = 0
+            unit = pd.Timedelta(1, unit=getattr(created.dt, "unit", "ns"))  # stamps' unit: us, ns
+            window = None if self.window_days is None else pd.Timedelta(days=self.window_days) // unit
+            why = (f"{'benchmark protocol' if benchmark else 'time-aware'}: no true link created "
+                   f"before the query{'' if window is None else f' (within {window_days} days)'}")
             for q in list(rel):
-                keep = {r: k for r, k in rel[q].items() if vals[r] < vals[q]}
-                dropped += len(rel[q]) - len(keep)
+                keep = {r: k for r, k in rel[q].items() if vals[r] < vals[q]
+                        and (window is None or vals[q] - vals[r] <= window)}
                 if keep:
                     rel[q] = keep
                 else:
                     del rel[q]
-                    self.skipped["time-aware: no true link created before the query"] = (
-                        self.skipped.get("time-aware: no true link created before the query", 0) + 1)
+                    self.skipped[why] = self.skipped.get(why, 0) + 1
         self.query_idx = sorted(rel, key=lambda i: self.ids[i])
         self.relevant_kind = [rel[q] for q in self.query_idx]
         self.relevant = [set(r) for r in self.relevant_kind]
@@ -151,6 +161,11 @@ class EvalData:
                         self.labelled_negatives.append((ia, ib) if ia in rel else (ib, ia))
                 else:
                     self.edges.append((ia, ib))
+
+
+def eval_data(run: RunDir, ev: Any) -> EvalData:
+    """The held-out queries under ``evaluate``'s protocol (time_aware, protocol, window)."""
+    return EvalData(run, ev.time_aware, protocol=ev.protocol, window_days=ev.protocol_window_days)
 
 
 # ------------------------------------------------------------------------ helpers
@@ -385,6 +400,8 @@ def rank_systems(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseM
                         filters = None
                         if created is not None and created[q] is not None:
                             filters = {"created_to": created[q]}
+                            if d.window_days is not None:
+                                filters["created_from"] = created[q] - timedelta(days=d.window_days)
                         ranked, _ = searcher.rank(ticket_id=d.ids[q], k=keep, mode=mode,
                                                   filters=filters)
                         hits = [(d.index[pos[key]], float(s)) for key, s in ranked]
@@ -401,7 +418,7 @@ def collect(cfg: Config, run: RunDir, reporter: Reporter = NULL,
             d: EvalData | None = None) -> Collected:
     """Rankings, per-query metrics, duplicate pairs and routing of one run's held-out links."""
     ev = cfg.evaluate
-    d = d or EvalData(run, ev.time_aware)
+    d = d or eval_data(run, ev)
     notes: list[str] = []
     if not d.query_idx:
         raise TicketsimError(
@@ -599,7 +616,8 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
         modes={n: {"mode": mode, "model": model} for n, (mode, model) in parts[0].systems.items()
                if n in systems},
         n_queries=n_q, n_candidates=d0.n - 1, skipped_queries=sum(skipped.values()),
-        skipped_reasons=skipped, ci=ci, primary_system=primary_system, time_aware=ev.time_aware,
+        skipped_reasons=skipped, ci=ci, primary_system=primary_system,
+        time_aware=ev.time_aware or ev.protocol == "benchmark",
         folds=fold_info,
         duplicate={n: {k: v for k, v in dd.items()
                        if k not in ("pr_curve", "scores_linked", "scores_unlinked")}
@@ -658,7 +676,7 @@ def run_evaluate(
         reporter.log("evaluate: inputs unchanged, skipped")
         return StageResult(STAGE, True, out_dir, json.loads((out_dir / METRICS).read_text()))
     if plan is None:
-        d = EvalData(run, cfg.evaluate.time_aware)
+        d = eval_data(run, cfg.evaluate)
         if not d.query_idx:  # cold start: no links yet, measure routing only (issue 17)
             return evaluate_routing_only(cfg, run, d, h, reporter=reporter)
         result, details, thresholds = summarise(cfg, run, [collect(cfg, run, reporter, d)])
