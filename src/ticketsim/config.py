@@ -348,7 +348,8 @@ class GISTParams(Section):
     """GISTEmbedLoss: a guide model masks in-batch negatives it rates as close as the positive."""
 
     guide_model: str = Field(
-        "default", description="Guide model ('default', a folder or a cached hub name)."
+        "default", description="Guide model ('default', 'base': train.base_model, a folder or a "
+        "cached hub name)."
     )
     temperature: float = Field(0.01, gt=0, description="Softmax temperature.")
     margin_strategy: Literal["absolute", "relative"] = Field(
@@ -356,6 +357,14 @@ class GISTParams(Section):
     )
     margin: float = Field(0.0, ge=0, description="Negatives within this margin of the positive are masked.")
     hard_negatives: int = Field(0, ge=0, description="Mined hard negatives per pair (as for mnrl).")
+
+
+class CachedGISTParams(GISTParams):
+    """CachedGISTEmbedLoss: GISTEmbedLoss with GradCache (a large batch in small memory)."""
+
+    mini_batch_size: int = Field(
+        16, gt=0, description="Texts embedded at once; memory scales with this, not batch_size."
+    )
 
 
 class ContrastiveParams(Section):
@@ -413,6 +422,7 @@ class LossParams(Section):
     mnrl: MNRLParams = Field(default_factory=MNRLParams)
     cached_mnrl: CachedMNRLParams = Field(default_factory=CachedMNRLParams)
     gist: GISTParams = Field(default_factory=GISTParams)
+    cached_gist: CachedGISTParams = Field(default_factory=CachedGISTParams)
     contrastive: ContrastiveParams = Field(default_factory=ContrastiveParams)
     triplet: TripletParams = Field(default_factory=TripletParams)
     cosent: CoSENTParams = Field(default_factory=CoSENTParams)
@@ -468,8 +478,8 @@ class TrainConfig(Section):
         "sentence-transformers folder, or a hub name on a machine with internet.",
     )
     loss: Literal[
-        "mnrl", "cached_mnrl", "gist", "contrastive", "online_contrastive", "triplet", "cosent",
-        "cosine",
+        "mnrl", "cached_mnrl", "gist", "cached_gist", "contrastive", "online_contrastive",
+        "triplet", "cosent", "cosine",
     ] = Field("mnrl", description="Loss by name (see docs/losses.md).")
     losses: LossParams = Field(default_factory=LossParams)
     learning_rate: float | None = Field(
