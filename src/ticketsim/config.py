@@ -761,6 +761,12 @@ class IndexConfig(Section):
         None, description="Shard folder written by `ticketsim embed` (Ray Data, e.g. "
         "<run dir>/embeddings): the index loads its vectors instead of embedding (null: embed here)."
     )
+    long_text: Literal["truncate", "head_tail", "chunks"] = Field(
+        "truncate", description="How tickets longer than the model's max_seq_length are read by "
+        "index, search and evaluate: truncate (the head), head_tail (first quarter + last three "
+        "quarters of the tokens), chunks (mean of the embeddings of up to 8 windows; one forward "
+        "pass per window). docs/search.md has the measurement."
+    )
     routing: bool = Field(
         True, description="Train routing suggestions (a logistic-regression head per label field "
         "on the index's embeddings, stored in the index folder) and show them with text searches."

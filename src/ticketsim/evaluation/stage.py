@@ -360,7 +360,8 @@ def embed_models(cfg: Config, run: RunDir, d: EvalData, notes: list[str],
         wanted.append(("base", resolve_model(cfg.train.base_model)))
     out: dict[str, DenseModel] = {}
     for name, path in wanted:
-        encoder = encoder_for(path, ev.encoder, cache_dir=run.path / "cache", reporter=reporter)
+        encoder = encoder_for(path, ev.encoder, cache_dir=run.path / "cache",
+                              long_text=cfg.index.long_text, reporter=reporter)
         reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({ev.encoder})")
         emb = encoder.encode(d.texts, ev.batch_size, reporter)
         out[name] = DenseModel(name, path, emb, getattr(encoder, "encoder", encoder))

@@ -74,7 +74,7 @@ class Searcher:
         # queries are embedded by the backend the index was built with
         encoder = encoder_for(model_path, meta["encoder"],
                               cache_dir=self.run.path / "cache", cache_embeddings=False,
-                              reporter=self.reporter)
+                              long_text=meta.get("long_text", "truncate"), reporter=self.reporter)
         thresholds = self._thresholds(meta["model_fingerprint"])
         from ticketsim.index.routing import Router
 

@@ -46,7 +46,8 @@ def ticket_meta(cfg: Config, icfg: IndexConfig, tickets: Any, full_dim: int,
                       model_fp=fingerprint_of(model_path),
                       extra={"extra_columns": [c for c in tickets.columns if c not in (
                           "id", "short_description", "description", "category", "subcategory",
-                          "created", "text")], "text_template": cfg.data.text_template})
+                          "created", "text")], "text_template": cfg.data.text_template,
+                             "long_text": icfg.long_text})
 
 
 def build_index(folder: Path, meta: dict[str, Any], tickets: Any, vectors: np.ndarray,
@@ -113,7 +114,8 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
                               model_fingerprint=fingerprint_of(model_path), encoder=icfg.encoder)
     else:
         vectors = embed_texts(model_path, tickets["text"].tolist(), icfg.batch_size,
-                              cache_dir=run.path / "cache", backend=icfg.encoder, reporter=reporter)
+                              cache_dir=run.path / "cache", backend=icfg.encoder,
+                              long_text=icfg.long_text, reporter=reporter)
     embed_s = time.perf_counter() - t0
     meta = ticket_meta(cfg, icfg, tickets, int(vectors.shape[1]), model_path, run.rel(model_path))
     from ticketsim.index.qdrant_backend import alias_swap  # Qdrant server: build aside, swap alias
