@@ -20,7 +20,8 @@ suggestion's accuracy minus each baseline's (:mod:`ticketsim.evaluation.bootstra
 Data: ``all_tickets_subset.csv`` (5,431 tickets: category, sub_category1) and the
 processed file (47,837 tickets: Topic_group; a 12,000-ticket sample unless ``--large``).
 ``--model NAME=PATH`` adds the suggestion and kNN on another model (a fine-tuned one), with
-its suggestion's paired difference to the base model's (``vs_base_model``).
+its suggestion's paired difference to the base model's (``vs_base_model``); ``--run RUN``
+takes a run directory's tickets instead (``make demo``'s) and its ``train/model`` as ``ft``.
 
     python -m bench.routing --out bench/results/routing.json [--large] [--model ft=runs/x/train/model]
 """
@@ -41,11 +42,17 @@ K = 10
 SAMPLE = 12000
 
 
-def _datasets(large: bool, only: list[str] | None = None,
+def _datasets(large: bool, only: list[str] | None = None, run: Path | None = None,
               ) -> list[tuple[str, list[str], dict[str, np.ndarray]]]:
     import pandas as pd
 
     out = []
+    if run is not None:  # a run directory's own tickets (e.g. make demo's): text + label columns
+        t = pd.read_parquet(run / "ingest" / "tickets.parquet")
+        out.append((f"run {run.name}", t["text"].fillna("").astype(str).tolist(),
+                    {f: t[f].to_numpy(dtype=object) for f in ("category", "subcategory")
+                     if f in t.columns}))
+        return out
     if ENDAVA_SUBSET.is_file() and (not only or "subset" in only):
         df = pd.read_csv(ENDAVA_SUBSET, dtype=str, keep_default_na=False)
         texts = [f"{t}. {b}".strip(". ").strip() for t, b in zip(df["title"], df["body"], strict=True)]
@@ -180,18 +187,22 @@ def main(argv: list[str] | None = None) -> int:
                     help="embedding cache folder")
     ap.add_argument("--only", nargs="*", help="data sets: subset processed")
     ap.add_argument("--samples", type=int, default=1000, help="bootstrap resamples")
+    ap.add_argument("--run", type=Path, help="a run directory instead of Endava: its tickets, "
+                    "and its train/model as the 'ft' model")
     args = ap.parse_args(argv)
 
     c_default, max_terms = IndexConfig().routing_c, IndexConfig().routing_max_terms
     models = {"base": resolve_model("default")}
     models.update(dict(m.split("=", 1) for m in args.model))
+    if args.run is not None and (args.run / "train" / "model").is_dir():
+        models["ft"] = args.run / "train" / "model"
     settings = {"split": "seeded 80/20 of labelled tickets (seed 0); C picked on 20% of train; "
                 "TF-IDF terms from the training tickets only",
                 "c_grid": list(C_GRID), "knn_k": K, "shipped_c": c_default,
                 "models": {k: str(v) for k, v in models.items()}, "bootstrap": args.samples}
     result: dict[str, Any] = {"benchmark": "routing", "settings": settings, "datasets": [],
                               "skipped": []}
-    data = _datasets(args.large, args.only)
+    data = _datasets(args.large, args.only, args.run)
     if not data:
         result["skipped"].append("Endava data absent under ../shared/data/endava_it_tickets")
     for name, texts, fields in data:
