@@ -21,7 +21,9 @@ Data: ``all_tickets_subset.csv`` (5,431 tickets: category, sub_category1) and th
 processed file (47,837 tickets: Topic_group; a 12,000-ticket sample unless ``--large``).
 ``--model NAME=PATH`` adds the suggestion and kNN on another model (a fine-tuned one), with
 its suggestion's paired difference to the base model's (``vs_base_model``); ``--run RUN``
-takes a run directory's tickets instead (``make demo``'s) and its ``train/model`` as ``ft``.
+takes a run directory's tickets instead (``make demo``'s), held out as its
+``pairs/split.parquet`` holds them out (evaluate's routing split), and its ``train/model``
+as ``ft``.
 
     python -m bench.routing --out bench/results/routing.json [--large] [--model ft=runs/x/train/model]
 """
@@ -40,6 +42,7 @@ from bench._common import ENDAVA_FULL, ENDAVA_SUBSET, ROOT, emit
 C_GRID = (1.0, 10.0, 100.0)
 K = 10
 SAMPLE = 12000
+HELD_OUT: dict[str, np.ndarray] = {}  # data set -> its own held-out mask (--run)
 
 
 def _datasets(large: bool, only: list[str] | None = None, run: Path | None = None,
@@ -49,6 +52,9 @@ def _datasets(large: bool, only: list[str] | None = None, run: Path | None = Non
     out = []
     if run is not None:  # a run directory's own tickets (e.g. make demo's): text + label columns
         t = pd.read_parquet(run / "ingest" / "tickets.parquet")
+        split = pd.read_parquet(run / "pairs" / "split.parquet")
+        test_ids = set(split.loc[split["split"] == "test", "id"].astype(str))
+        HELD_OUT[f"run {run.name}"] = t["id"].astype(str).isin(test_ids).to_numpy()
         out.append((f"run {run.name}", t["text"].fillna("").astype(str).tolist(),
                     {f: t[f].to_numpy(dtype=object) for f in ("category", "subcategory")
                      if f in t.columns}))
@@ -92,7 +98,8 @@ def _embed(model: str, texts: list[str], cache: Path) -> tuple[np.ndarray, float
 
 
 def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_default: float,
-           samples: int, max_terms: int) -> list[dict[str, Any]]:
+           samples: int, max_terms: int, held_out: np.ndarray | None = None,
+           ) -> list[dict[str, Any]]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
@@ -103,8 +110,12 @@ def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_
 
     keep = np.flatnonzero(labelled(labels))
     y_all = np.array([str(v).strip() for v in labels], dtype=object)
-    train_p, val_p, test_p = _split(len(keep))
-    train, val, test = keep[train_p], keep[val_p], keep[test_p]
+    if held_out is None:
+        train_p, val_p, test_p = _split(len(keep))
+        train, val, test = keep[train_p], keep[val_p], keep[test_p]
+    else:  # the run's own held-out tickets (its pairs/split.parquet), as evaluate splits them
+        test, train = keep[held_out[keep]], keep[~held_out[keep]]
+        val = np.sort(np.random.default_rng(0).permutation(train)[: len(train) // 5])
     y_test = y_all[test]
     preds: dict[str, np.ndarray] = {}
     info: dict[str, dict[str, Any]] = {}
@@ -212,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for field, labels in fields.items():
             t0 = time.perf_counter()
-            for r in _field(texts, labels, embs, c_default, args.samples, max_terms):
+            for r in _field(texts, labels, embs, c_default, args.samples, max_terms,
+                            HELD_OUT.get(name)):
                 rows.append({"field": field, **r, "system": f"{field}/{r['system']}"})
             rows[-1]["field_s"] = round(time.perf_counter() - t0, 1)
         result["datasets"].append({"dataset": name, "tickets": len(texts),

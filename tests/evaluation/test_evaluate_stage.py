@@ -259,3 +259,25 @@ def test_bad_inputs_name_file_and_field(tiny_run: RunDir, tiny_model_dir: Path) 
         run = write_run(tiny_run.path.parent / "r2", t, tiny_test_links(), None)
         run_evaluate(tiny_config(tiny_model_dir, systems=["bm25"], time_aware=True), run)
     assert not (run.path / "evaluate").exists(), "a failed evaluate must leave no artifacts"
+
+
+def test_routing_reports_the_served_suggestion_next_to_knn(tmp_path: Path,
+                                                           tiny_model_dir: Path) -> None:
+    """evaluate scores the routing head search serves (embedding + TF-IDF of the training
+    tickets), not only the kNN vote; index.routing: false leaves it out."""
+    from ticketsim.config import config_from_dict
+
+    run = write_run(tmp_path / "r", tiny_tickets(), tiny_test_links(), None)
+    res = run_evaluate(tiny_config(tiny_model_dir, systems=["base"]), run)
+    got = res.summary["routing"]["base (suggestion)"]
+    assert set(got) == {"category", "subcategory"} and got["category"]["n"] == 10
+    # every held-out ticket shares its words with its topic's training tickets
+    assert got["category"]["accuracy"] == 1.0 and got["subcategory"]["accuracy"] == 1.0
+    assert "base" in res.summary["routing"]  # the kNN vote stays
+    report = (run.path / "evaluate" / "report.md").read_text()
+    assert "| base (suggestion) | category | 1.000 |" in report
+    off = config_from_dict({"train": {"base_model": str(tiny_model_dir)},
+                            "evaluate": {"systems": ["base"], "bootstrap": {"samples": 200}},
+                            "index": {"routing": False}})
+    res = run_evaluate(off, run, force=True)
+    assert "base (suggestion)" not in res.summary["routing"] and "base" in res.summary["routing"]

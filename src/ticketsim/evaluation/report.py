@@ -254,7 +254,8 @@ def render_markdown(result: Any, details: dict[str, Any], plots: list[str]) -> s
                                  f"{_pct(st.get('recall'))} | {st.get('labelled')} | "
                                  f"{'yes' if st.get('measured') else 'no: ' + _md(st.get('why_not'))} |")
     if result.get("routing"):
-        lines += ["", "## Routing (kNN on held-out tickets)", "",
+        lines += ["", "## Routing on held-out tickets (kNN vote; '(suggestion)': the routing "
+                  "head search serves, index.routing_features)", "",
                   "| system | field | accuracy | macro-F1 | n | classes |", "|---|---|---|---|---|---|"]
         for s, fields in result["routing"].items():
             for f, v in fields.items():

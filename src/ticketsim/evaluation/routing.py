@@ -58,6 +58,42 @@ def evaluate_routing(score_fn: ScoreFn, split: np.ndarray, fields: dict[str, np.
     return out
 
 
+def evaluate_router(vectors: np.ndarray, texts: Sequence[str], split: np.ndarray,
+                    fields: dict[str, np.ndarray], icfg: Any) -> dict[str, Any]:
+    """Accuracy and macro-F1 per field of the served routing head (:mod:`ticketsim.index.routing`,
+    the ``index`` section's features, C and terms) fitted on the training tickets only."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from ticketsim.index.routing import Router, labelled
+
+    train_idx = np.flatnonzero(np.isin(split, ["train", "validation"]))
+    test_idx = np.flatnonzero(split == "test")
+    with_text = icfg.routing_features == "embedding+tfidf"
+    train_texts = [texts[i] for i in train_idx] if with_text else None
+    router = Router.fit(vectors[train_idx], {f: np.asarray(v, dtype=object)[train_idx]
+                                            for f, v in fields.items()},
+                        c=icfg.routing_c, fingerprint="", texts=train_texts,
+                        max_terms=icfg.routing_max_terms)
+    if router is None or not len(test_idx):
+        return {}
+    probs = router.predict_proba(vectors[test_idx],
+                                 [texts[i] for i in test_idx] if with_text else None)
+    out: dict[str, Any] = {}
+    for field, (classes, p) in probs.items():
+        values = np.asarray(fields[field], dtype=object)[test_idx]
+        has = labelled(values)
+        if not has.any():
+            continue
+        true = [str(v).strip() for v in values[has]]
+        pred = [str(c) for c in classes[np.argmax(p[has], axis=1)]]
+        out[field] = {
+            "accuracy": float(accuracy_score(true, pred)),
+            "macro_f1": float(f1_score(true, pred, average="macro", zero_division=0)),
+            "n": int(has.sum()), "classes": int(len(set(true))), "k": None,
+        }
+    return out
+
+
 def routing_fields(columns: Sequence[str], wanted: Sequence[str]) -> list[str]:
     """The wanted fields that exist as columns (missing ones are reported by the caller)."""
     return [f for f in wanted if f in columns]

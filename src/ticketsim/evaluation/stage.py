@@ -482,6 +482,11 @@ def collect(cfg: Config, run: RunDir, reporter: Reporter = NULL,
             r = routing.evaluate_routing(scorer, d.split, fields, ev.routing.k)
             if r:
                 route[name] = r
+            if name != "bm25" and cfg.index.routing:  # what search suggests: the routing head
+                r = routing.evaluate_router(models[name].embeddings, d.texts, d.split, fields,
+                                            cfg.index)
+                if r:
+                    route[f"{name} (suggestion)"] = r
         if not route:
             notes.append("routing skipped: no held-out ticket has a category")
     return Collected(d, models, specs, rankings, per_query, pairs, route, notes, fold_of,
