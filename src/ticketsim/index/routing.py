@@ -64,11 +64,14 @@ class TextFeatures:
 
     def transform(self, texts: list[str]) -> Any:
         """(n, V) sparse rows, equal to the fitted ``TfidfVectorizer.transform``."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
+        vec = self.__dict__.get("_vec")
+        if vec is None:  # built once per router: a query then costs one transform
+            from sklearn.feature_extraction.text import TfidfVectorizer
 
-        vec = TfidfVectorizer(ngram_range=NGRAMS, sublinear_tf=True, dtype=np.float32,
-                              vocabulary={str(t): i for i, t in enumerate(self.terms)})
-        vec.idf_ = self.idf
+            vec = TfidfVectorizer(ngram_range=NGRAMS, sublinear_tf=True, dtype=np.float32,
+                                  vocabulary={str(t): i for i, t in enumerate(self.terms)})
+            vec.idf_ = self.idf
+            self.__dict__["_vec"] = vec
         return vec.transform(texts)
 
 
