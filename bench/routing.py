@@ -4,11 +4,12 @@ Follows bench/run_all.py's contract. For each Endava file, a seeded 80/20 split 
 labelled tickets; every system learns from the same training tickets and predicts the
 same held-out ones:
 
-- ``suggest``: the served routing head (:mod:`ticketsim.index.routing`: logistic
-  regression on the index model's embedding + the TF-IDF of the text) at the shipped
-  ``index.routing_c`` and ``index.routing_max_terms``;
-- ``suggest-tuned``: the same head with C picked on a validation slice of the training
-  tickets (what tuning would add);
+- ``suggest``: the served router (:mod:`ticketsim.index.routing`, the shipped ``index``
+  defaults: ``routing_features: auto`` picks per field the kNN vote or the embedding +
+  TF-IDF head on the newest fifth of the training tickets), fitted on the training tickets;
+- ``suggest-tfidf``: the logistic-regression head on the embedding + TF-IDF of the text
+  (``routing_features: embedding+tfidf``); ``--tune`` adds ``suggest-tuned``, the same head
+  with C picked on a validation slice;
 - ``suggest-emb``: the head on the embedding alone (``index.routing_features: embedding``);
 - ``knn``: similarity-weighted vote of the 10 nearest training tickets on the same
   embeddings (what ``evaluate`` reports as routing, :mod:`ticketsim.evaluation.routing`);
@@ -43,6 +44,7 @@ C_GRID = (1.0, 10.0, 100.0)
 K = 10
 SAMPLE = 12000
 HELD_OUT: dict[str, np.ndarray] = {}  # data set -> its own held-out mask (--run)
+ORDER: dict[str, np.ndarray] = {}  # data set -> rows oldest first (--run; else a seeded order)
 
 
 def _datasets(large: bool, only: list[str] | None = None, run: Path | None = None,
@@ -55,6 +57,9 @@ def _datasets(large: bool, only: list[str] | None = None, run: Path | None = Non
         split = pd.read_parquet(run / "pairs" / "split.parquet")
         test_ids = set(split.loc[split["split"] == "test", "id"].astype(str))
         HELD_OUT[f"run {run.name}"] = t["id"].astype(str).isin(test_ids).to_numpy()
+        from ticketsim.index.routing import age_order
+
+        ORDER[f"run {run.name}"] = age_order(t)
         out.append((f"run {run.name}", t["text"].fillna("").astype(str).tolist(),
                     {f: t[f].to_numpy(dtype=object) for f in ("category", "subcategory")
                      if f in t.columns}))
@@ -98,14 +103,14 @@ def _embed(model: str, texts: list[str], cache: Path) -> tuple[np.ndarray, float
 
 
 def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_default: float,
-           samples: int, max_terms: int, held_out: np.ndarray | None = None,
-           ) -> list[dict[str, Any]]:
+           samples: int, icfg: Any, held_out: np.ndarray | None = None,
+           order: np.ndarray | None = None, tune: bool = False) -> list[dict[str, Any]]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
 
     from ticketsim.evaluation.bootstrap import paired_difference
-    from ticketsim.evaluation.routing import knn_labels
+    from ticketsim.evaluation.routing import knn_labels, router_predictions
     from ticketsim.index.routing import TextFeatures, features, fit_head, labelled
 
     keep = np.flatnonzero(labelled(labels))
@@ -120,7 +125,7 @@ def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_
     preds: dict[str, np.ndarray] = {}
     info: dict[str, dict[str, Any]] = {}
     # text features learn from the training tickets only: held-out ones are new tickets
-    text = TextFeatures.fit([texts[i] for i in train], max_terms)
+    text = TextFeatures.fit([texts[i] for i in train], icfg.routing_max_terms)
 
     for name, emb in embs.items():
         sfx = "" if name == "base" else f"@{name}"
@@ -133,13 +138,21 @@ def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_
             return head.classes[np.argmax(head.proba(x[pred_rows]), axis=1)].astype(object)
 
         t0 = time.perf_counter()
-        preds["suggest" + sfx] = head_fp(train, test, c_default)
-        info["suggest" + sfx] = {"c": c_default, "features": "embedding+tfidf",
-                                 "terms": 0 if text is None else len(text.terms),
+        chosen: dict[str, Any] = {}
+        preds["suggest" + sfx] = router_predictions(
+            emb, texts, {"f": labels}, train, test, icfg, order, chosen)["f"]
+        info["suggest" + sfx] = {"features": icfg.routing_features, "c": c_default,
+                                 "chosen": chosen.get("f"),
                                  "fit_s": round(time.perf_counter() - t0, 2)}
-        c_best = _pick_c(head_fp, train, val, y_all)
-        preds["suggest-tuned" + sfx] = head_fp(train, test, c_best)
-        info["suggest-tuned" + sfx] = {"c": c_best, "features": "embedding+tfidf"}
+        t0 = time.perf_counter()
+        preds["suggest-tfidf" + sfx] = head_fp(train, test, c_default)
+        info["suggest-tfidf" + sfx] = {"c": c_default, "features": "embedding+tfidf",
+                                       "terms": 0 if text is None else len(text.terms),
+                                       "fit_s": round(time.perf_counter() - t0, 2)}
+        if tune:
+            c_best = _pick_c(head_fp, train, val, y_all)
+            preds["suggest-tuned" + sfx] = head_fp(train, test, c_best)
+            info["suggest-tuned" + sfx] = {"c": c_best, "features": "embedding+tfidf"}
         t0 = time.perf_counter()
         preds["suggest-emb" + sfx] = head_fp(train, test, c_default, emb)
         info["suggest-emb" + sfx] = {"c": c_default, "features": "embedding",
@@ -198,11 +211,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="embedding cache folder")
     ap.add_argument("--only", nargs="*", help="data sets: subset processed")
     ap.add_argument("--samples", type=int, default=1000, help="bootstrap resamples")
+    ap.add_argument("--tune", action="store_true", help="also the head with C picked on a "
+                    "validation slice (suggest-tuned; it never changed the result)")
     ap.add_argument("--run", type=Path, help="a run directory instead of Endava: its tickets, "
                     "and its train/model as the 'ft' model")
     args = ap.parse_args(argv)
 
-    c_default, max_terms = IndexConfig().routing_c, IndexConfig().routing_max_terms
+    icfg = IndexConfig()
+    c_default = icfg.routing_c
     models = {"base": resolve_model("default")}
     models.update(dict(m.split("=", 1) for m in args.model))
     if args.run is not None and (args.run / "train" / "model").is_dir():
@@ -223,8 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for field, labels in fields.items():
             t0 = time.perf_counter()
-            for r in _field(texts, labels, embs, c_default, args.samples, max_terms,
-                            HELD_OUT.get(name)):
+            for r in _field(texts, labels, embs, c_default, args.samples, icfg,
+                            HELD_OUT.get(name), ORDER.get(name), args.tune):
                 rows.append({"field": field, **r, "system": f"{field}/{r['system']}"})
             rows[-1]["field_s"] = round(time.perf_counter() - t0, 1)
         result["datasets"].append({"dataset": name, "tickets": len(texts),

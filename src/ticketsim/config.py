@@ -787,10 +787,12 @@ class IndexConfig(Section):
     routing_c: float = Field(
         10.0, gt=0, description="Inverse regularisation strength C of the routing heads."
     )
-    routing_features: Literal["embedding+tfidf", "embedding"] = Field(
-        "embedding+tfidf", description="What the routing heads read: the embedding and the "
-        "TF-IDF (word 1-2 grams) of the ticket text (beats both kNN and TF-IDF + LR on Endava, "
-        "bench/routing.py), or the embedding alone."
+    routing_features: Literal["auto", "embedding+tfidf", "embedding", "knn"] = Field(
+        "auto", description="What suggests a field: embedding+tfidf: a logistic-regression head "
+        "on the embedding and the TF-IDF (word 1-2 grams) of the text; embedding: the head on the "
+        "embedding alone; knn: a vote of the 10 nearest indexed tickets; auto: per field, knn or "
+        "embedding+tfidf, whichever is more accurate on the newest fifth of the labelled "
+        "tickets (docs/search.md has the measurement)."
     )
     routing_max_terms: int = Field(
         50000, gt=0, description="routing_features embedding+tfidf: the most frequent terms "

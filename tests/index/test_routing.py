@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 from index_helpers import index_config, make_run, tiny_tickets
 
-from ticketsim.index.routing import META, WEIGHTS, Router, TextFeatures, features, fit_head
+from ticketsim.index.routing import (
+    META,
+    WEIGHTS,
+    Router,
+    TextFeatures,
+    age_order,
+    choose,
+    features,
+    fit_head,
+)
 from ticketsim.index.search import Searcher
 from ticketsim.index.stage import run_index
 from ticketsim.models import model_fingerprint
@@ -129,11 +138,61 @@ def test_text_head_reproduces_sklearn_on_the_concatenation() -> None:
                                atol=1e-4)
 
 
+def test_auto_picks_what_wins_on_the_newest_tickets() -> None:
+    """XOR-shaped classes in the embedding (a linear head cannot, a vote can) and word-named
+    classes with no signal in the embedding (only the TF-IDF head can)."""
+    rng = np.random.default_rng(0)
+    n = 200
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    xor = np.where(x[:, 0] * x[:, 1] > 0, "a", "b").astype(object)
+    noise = [f"ticket {i} please help" for i in range(n)]
+    order = np.arange(n)  # row order is age order here
+    got = choose(x, noise, xor, order, c=10.0, max_terms=1000)
+    assert got["method"] == "knn" and got["validation"] == 40
+    acc = got["validation_accuracy"]
+    assert acc["knn"] > 0.8 and acc["head"] < 0.7
+    x2, texts, y = _worded(n)
+    got = choose(x2, texts, y, order, c=10.0, max_terms=1000)
+    assert got["method"] == "head"
+    assert got["validation_accuracy"]["head"] == 1.0 > got["validation_accuracy"]["knn"]
+    assert choose(x[:20], noise[:20], xor[:20], np.arange(20), 10.0, 1000)["method"] == "head"
+
+
+def test_age_order_is_oldest_first_with_undated_first() -> None:
+    import pandas as pd
+
+    t = pd.DataFrame({"created": ["2024-03-01", None, "2024-01-01", "2024-02-01"]})
+    assert age_order(t).tolist() == [1, 2, 3, 0]
+    assert sorted(age_order(pd.DataFrame({"x": range(5)})).tolist()) == list(range(5))
+
+
+def test_knn_fields_vote_with_the_nearest_indexed_tickets(tmp_path: Path,
+                                                          tiny_model_dir: Path) -> None:
+    run = make_run(tmp_path / "run")
+    cfg = index_config(tiny_model_dir, routing_features="knn")
+    run_index(cfg, run)
+    router = Router.load(run.stage_path("index"))
+    assert router is not None and router.heads == {} and router.text is None
+    assert router.knn == {"category": 10, "subcategory": 10}
+    s = Searcher(run, cfg)
+    try:
+        got = s.route(VPN)
+        assert got is not None and got["category"]["value"] == "network"
+        # its share of the 10 neighbours' similarity-weighted votes
+        hits = s.search(VPN, k=10, mode="dense")
+        same = sum(max(h.score, 0) + 1e-6 for h in hits if h.category == "network")
+        total = sum(max(h.score, 0) + 1e-6 for h in hits)
+        assert got["category"]["probability"] == pytest.approx(same / total, abs=1e-3)
+        assert s.stats()["routing"] == ["category", "subcategory"]
+    finally:
+        s.close()
+
+
 @pytest.mark.config_keys("index.routing_features", "index.routing_max_terms")
 def test_routing_features_and_max_terms_reach_the_router(tmp_path: Path,
                                                          tiny_model_dir: Path) -> None:
     found = {}
-    for feats, terms in (("embedding+tfidf", 7), ("embedding", 7)):
+    for feats, terms in (("embedding+tfidf", 7), ("embedding", 7), ("auto", 7)):
         run = make_run(tmp_path / f"run-{feats}")
         cfg = index_config(tiny_model_dir, routing_features=feats, routing_max_terms=terms)
         run_index(cfg, run)
@@ -141,7 +200,7 @@ def test_routing_features_and_max_terms_reach_the_router(tmp_path: Path,
         found[feats] = json.loads((folder / META).read_text())
         router = Router.load(folder)
         assert router is not None
-        assert (router.text is not None) == (feats == "embedding+tfidf")
+        assert (router.text is not None) == (feats != "embedding")
         if router.text is not None:
             assert len(router.text.terms) == 7
             dim = json.loads((folder / "meta.json").read_text())["dim"]
@@ -154,6 +213,9 @@ def test_routing_features_and_max_terms_reach_the_router(tmp_path: Path,
     assert found["embedding+tfidf"]["features"] == "embedding+tfidf"
     assert found["embedding+tfidf"]["terms"] == 7
     assert found["embedding"]["features"] == "embedding" and found["embedding"]["terms"] == 0
+    # auto with 24 labelled tickets: too few to compare on the newest fifth, so the head
+    assert found["auto"]["mode"] == "auto" and found["auto"]["terms"] == 7
+    assert found["auto"]["selection"]["category"]["method"] == "head"
 
 
 @pytest.mark.config_keys("index.routing", "index.routing_fields")

@@ -58,34 +58,59 @@ def evaluate_routing(score_fn: ScoreFn, split: np.ndarray, fields: dict[str, np.
     return out
 
 
+def router_predictions(vectors: np.ndarray, texts: list[str], fields: dict[str, np.ndarray],
+                       train: np.ndarray, test: np.ndarray, icfg: Any,
+                       order: np.ndarray | None = None,
+                       chosen: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+    """Per field, the served router's suggestion for each ``test`` row when it is fitted on the
+    ``train`` rows only (``order``: all rows oldest first, for ``routing_features: auto``;
+    ``chosen`` receives auto's per-field choice)."""
+    from ticketsim.index.routing import fit_routing, knn_predict
+
+    order = np.arange(len(texts)) if order is None else np.asarray(order)
+    pos = {int(r): i for i, r in enumerate(train)}
+    train_order = np.array([pos[int(r)] for r in order if int(r) in pos], dtype=np.int64)
+    router = fit_routing(vectors[train], [texts[i] for i in train],
+                         {f: np.asarray(v, dtype=object)[train] for f, v in fields.items()},
+                         train_order, icfg, "")
+    if router is None:
+        return {}
+    if chosen is not None:
+        chosen.update(router.info.get("selection") or {})
+    out: dict[str, np.ndarray] = {}
+    if router.heads:
+        probs = router.predict_proba(vectors[test], [texts[i] for i in test]
+                                     if router.text is not None else None)
+        for f, (classes, p) in probs.items():
+            out[f] = classes[np.argmax(p, axis=1)].astype(object)
+    for f, k in router.knn.items():
+        labels = np.asarray(fields[f], dtype=object)
+        out[f] = knn_predict(vectors, labels, np.asarray(train), np.asarray(test), k)
+    return out
+
+
 def evaluate_router(vectors: np.ndarray, texts: Sequence[str], split: np.ndarray,
-                    fields: dict[str, np.ndarray], icfg: Any) -> dict[str, Any]:
+                    fields: dict[str, np.ndarray], icfg: Any,
+                    order: np.ndarray | None = None) -> dict[str, Any]:
     """Accuracy and macro-F1 per field of the served routing head (:mod:`ticketsim.index.routing`,
     the ``index`` section's features, C and terms) fitted on the training tickets only."""
     from sklearn.metrics import accuracy_score, f1_score
 
-    from ticketsim.index.routing import Router, labelled
+    from ticketsim.index.routing import labelled
 
     train_idx = np.flatnonzero(np.isin(split, ["train", "validation"]))
     test_idx = np.flatnonzero(split == "test")
-    with_text = icfg.routing_features == "embedding+tfidf"
-    train_texts = [texts[i] for i in train_idx] if with_text else None
-    router = Router.fit(vectors[train_idx], {f: np.asarray(v, dtype=object)[train_idx]
-                                            for f, v in fields.items()},
-                        c=icfg.routing_c, fingerprint="", texts=train_texts,
-                        max_terms=icfg.routing_max_terms)
-    if router is None or not len(test_idx):
+    if not len(test_idx) or not len(train_idx):
         return {}
-    probs = router.predict_proba(vectors[test_idx],
-                                 [texts[i] for i in test_idx] if with_text else None)
+    preds = router_predictions(vectors, list(texts), fields, train_idx, test_idx, icfg, order)
     out: dict[str, Any] = {}
-    for field, (classes, p) in probs.items():
+    for field, pred_all in preds.items():
         values = np.asarray(fields[field], dtype=object)[test_idx]
         has = labelled(values)
         if not has.any():
             continue
         true = [str(v).strip() for v in values[has]]
-        pred = [str(c) for c in classes[np.argmax(p[has], axis=1)]]
+        pred = [str(c) for c in pred_all[has]]
         out[field] = {
             "accuracy": float(accuracy_score(true, pred)),
             "macro_f1": float(f1_score(true, pred, average="macro", zero_division=0)),

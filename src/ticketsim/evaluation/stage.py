@@ -34,6 +34,7 @@ from ticketsim.evaluation import bootstrap, champion, crossfit, duplicates, fold
 from ticketsim.evaluation.coldstart import evaluate_routing_only
 from ticketsim.evaluation.dense import DenseScorer
 from ticketsim.evaluation.report import write_report
+from ticketsim.index.routing import age_order
 from ticketsim.index.search import Searcher
 from ticketsim.index.stage import build_index, ticket_meta
 from ticketsim.models import model_fingerprint
@@ -484,7 +485,7 @@ def collect(cfg: Config, run: RunDir, reporter: Reporter = NULL,
                 route[name] = r
             if name != "bm25" and cfg.index.routing:  # what search suggests: the routing head
                 r = routing.evaluate_router(models[name].embeddings, d.texts, d.split, fields,
-                                            cfg.index)
+                                            cfg.index, age_order(d.tickets))
                 if r:
                     route[f"{name} (suggestion)"] = r
         if not route:

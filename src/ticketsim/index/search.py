@@ -132,7 +132,16 @@ class Searcher:
         """Routing suggestions (field -> value, probability) for a new ticket's text; None when
         the index has no routing heads (index.routing off, or no labelled field)."""
         router = self.router
-        return router.suggest(self.embed([text]), text) if router is not None else None
+        if router is None:
+            return None
+        vec = self.embed([text])
+        neighbours = None
+        if router.knn:  # fields voted by the nearest indexed tickets (their stored labels)
+            index = self.index
+            near = index.dense(vec, max(router.knn.values()))
+            records = index.store.records([key for key, _ in near])
+            neighbours = [(records[key], s) for key, s in near if key in records]
+        return router.suggest(vec, text, neighbours)
 
     def rank(self, text: str | None = None, *, ticket_id: str | None = None, k: int | None = None,
              filters: Filters | dict[str, Any] | None = None, mode: str | None = None,
@@ -262,7 +271,7 @@ class Searcher:
                 "thresholds": self.thresholds is not None, "cross_encoder": self.reranker is not None,
                 "labels": self.label_stats(), "mode": self.mode,
                 "champion": self.champion.get("sentence") if self.champion else None,
-                "routing": list(self.router.heads) if self.router is not None else []}
+                "routing": self.router.fields if self.router is not None else []}
 
     def label_meaning(self) -> dict[str, str] | None:
         """What each label is worth, in words (measured on held-out pairs); None without thresholds."""
