@@ -161,7 +161,7 @@ def knn_predict(vectors: np.ndarray, labels: np.ndarray, train: np.ndarray, pred
 def choose(vectors: np.ndarray, texts: list[str], labels: Any, order: np.ndarray, c: float,
            max_terms: int, k: int = KNN_K) -> dict[str, Any]:
     """``routing_features: auto`` for one field: the kNN vote or the embedding + TF-IDF head,
-    whichever is more accurate on the newest fifth of the labelled tickets (``order``: oldest
+    whichever is more accurate (a tie: the vote) on the newest fifth of the labelled tickets (``order``: oldest
     first) when fitted on the older ones. Tickets drift (new wording, new products): the
     newest ones are the honest stand-in for tomorrow's."""
     labels = np.asarray(labels, dtype=object)
@@ -177,7 +177,8 @@ def choose(vectors: np.ndarray, texts: list[str], labels: Any, order: np.ndarray
     if head is not None:
         p = head.proba(features(vectors[val], [texts[i] for i in val], text))
         acc["head"] = float(np.mean(head.classes[np.argmax(p, axis=1)].astype(object) == y_val))
-    method = "head" if acc.get("head", -1.0) >= acc["knn"] else "knn"
+    # a tie goes to the vote: no coefficients, and it follows tickets added since the index
+    method = "head" if acc.get("head", -1.0) > acc["knn"] else "knn"
     return {"method": method, "validation_accuracy": {m: round(a, 4) for m, a in acc.items()},
             "validation": int(n_val)}
 
