@@ -459,6 +459,48 @@ class CrossEncoderTrainConfig(Section):
     max_length: int = Field(256, gt=0, description="Tokens of query + candidate read together.")
 
 
+# SentenceTransformerTrainingArguments fields that ticketsim gives its own default (the trainer's
+# own names, so each is declared once, by the library). Any other field of that dataclass may be
+# set as well; the names are checked against it when train builds the trainer (importing it here
+# would cost every command ~10 s of transformers and torch).
+TRAINER_DEFAULTS: dict[str, Any] = {
+    "num_train_epochs": 1.0,
+    "max_steps": -1,
+    "lr_scheduler_type": "linear",
+    "warmup_steps": 0.1,  # below 1: a share of the steps
+    "weight_decay": 0.01,
+    "max_grad_norm": 1.0,
+    "gradient_accumulation_steps": 1,
+    "eval_strategy": "steps",
+    "eval_steps": 50,
+    "save_steps": 50,
+    "save_total_limit": 2,
+    "logging_steps": 5,
+    "load_best_model_at_end": True,
+    "report_to": [],
+    "dataloader_num_workers": 0,
+}
+
+# trainer arguments ticketsim sets itself: what to set instead
+TRAINER_OWNED: dict[str, str] = {
+    "output_dir": "the run directory (--run-dir)",
+    "learning_rate": "train.learning_rate",
+    "per_device_train_batch_size": "train.batch_size",
+    "per_device_eval_batch_size": "train.batch_size",
+    "batch_sampler": "train.batch_sampler",
+    "group_by_length": "train.group_by_length",
+    "seed": "train.seed",
+    "data_seed": "train.seed",
+    "fp16": "train.precision",
+    "bf16": "train.precision",
+    "use_cpu": "train.precision (and the device found)",
+    "metric_for_best_model": "nothing: the validation evaluator's MRR@10 is the metric",
+    "greater_is_better": "nothing: the validation metric grows",
+    "disable_tqdm": "nothing: progress goes through ticketsim's reporter",
+    "logging_first_step": "nothing: the loss curve starts at step 1",
+}
+
+
 class TrainConfig(Section):
     """Fine-tuning through sentence-transformers' SentenceTransformerTrainer."""
 
@@ -475,22 +517,20 @@ class TrainConfig(Section):
     learning_rate: float | None = Field(
         None, gt=0, description="Peak learning rate (null: 3e-5 full fine-tuning, 2e-4 with LoRA)."
     )
-    scheduler: Literal[
-        "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"
-    ] = Field("linear", description="Learning-rate schedule after warm-up.")
-    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of steps with linear warm-up.")
-    warmup_steps: int = Field(0, ge=0, description="Warm-up steps; overrides warmup_ratio when > 0.")
-    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
-    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
-    epochs: float = Field(1.0, gt=0, description="Training epochs.")
-    max_steps: int = Field(-1, ge=-1, description="Stop after this many optimizer steps (-1: epochs).")
     batch_size: int = Field(32, gt=1, description="Examples per batch (in-batch negatives for MNRL).")
+    trainer: dict[str, Any] = Field(
+        default_factory=lambda: dict(TRAINER_DEFAULTS),
+        description="Any other SentenceTransformerTrainingArguments field, by its own name (see "
+        "transformers' TrainingArguments docs, e.g. num_train_epochs, max_steps, "
+        "lr_scheduler_type, warmup_steps, weight_decay, eval_steps, save_steps, report_to), "
+        "passed through as given; keys you leave out keep ticketsim's defaults shown here. "
+        "Names are checked against the dataclass when train builds the trainer.",
+    )
     time_budget: str | None = Field(
         None, description="Wall time training may take, e.g. '10m', '90s', '1h30m' (null: no "
         "limit). The trainer measures its steps/s over the first steps and cuts the steps "
         "(and the learning-rate schedule) to fit; a hard stop guards the rest."
     )
-    gradient_accumulation_steps: int = Field(1, gt=0, description="Batches per optimizer step.")
     batch_sampler: Literal["auto", "no_duplicates", "batch_sampler"] = Field(
         "auto", description="auto: no_duplicates for in-batch-negative losses (a text twice in a "
         "batch would be a false negative), plain batches otherwise."
@@ -515,16 +555,6 @@ class TrainConfig(Section):
         "auto", description="auto: bf16/fp16 on a GPU that supports it, fp32 on CPU "
         "(bf16 on a CPU trains ~30x slower)."
     )
-    eval_strategy: Literal["no", "steps", "epoch"] = Field(
-        "steps", description="When to evaluate on the validation split."
-    )
-    eval_steps: int = Field(50, gt=0, description="Steps between evaluations (eval_strategy: steps).")
-    save_steps: int = Field(50, gt=0, description="Steps between checkpoints (for --resume).")
-    save_total_limit: int = Field(2, gt=0, description="Checkpoints kept.")
-    logging_steps: int = Field(5, gt=0, description="Steps between loss log entries.")
-    load_best_model_at_end: bool = Field(
-        True, description="Keep the checkpoint with the best validation metric (needs evaluation)."
-    )
     early_stopping_patience: int = Field(
         0, ge=0, description="Stop after this many evaluations without improvement (0: off)."
     )
@@ -536,15 +566,24 @@ class TrainConfig(Section):
     )
     lora: LoraConfig = Field(default_factory=LoraConfig)
     cross_encoder: CrossEncoderTrainConfig = Field(default_factory=CrossEncoderTrainConfig)
-    report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
-        default_factory=list, description="Experiment trackers the trainer logs to (empty: none)."
-    )
-    dataloader_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
     seed: int = Field(42, description="Seed of training (shuffling, dropout).")
     model_card_examples: bool = Field(
         False, description="Keep sentence-transformers' card with its widget and sample rows, "
         "which quote training tickets verbatim (false: ticketsim's card, no ticket text)."
     )
+
+    @field_validator("trainer", mode="before")
+    @classmethod
+    def _trainer_args(cls, v: Any) -> dict[str, Any]:
+        if v is None:
+            v = {}
+        if not isinstance(v, dict):
+            raise ValueError("must be a mapping of SentenceTransformerTrainingArguments names to "
+                             "values, e.g. {num_train_epochs: 3}")
+        for name in v:
+            if name in TRAINER_OWNED:
+                raise ValueError(f"{name} is set by ticketsim: set {TRAINER_OWNED[name]} instead")
+        return {**TRAINER_DEFAULTS, **v}
 
     @field_validator("max_seq_length")
     @classmethod
@@ -910,19 +949,42 @@ def _resolve_paths(model: BaseModel, base: Path) -> None:
         del field
 
 
-MOVED = {
-    ("evaluate", "hybrid"): "evaluate.hybrid was removed: evaluate scores hybrid search with the "
+MOVED: dict[str, str] = {
+    "evaluate.hybrid": "evaluate.hybrid was removed: evaluate scores hybrid search with the "
     "search section's fusion (search.rrf_k, search.window, search.dense_weight, "
     "search.keyword_weight) and with each model (hybrid, hybrid-base)",
 }
+# train keys that were copies of SentenceTransformerTrainingArguments: now under train.trainer,
+# by the trainer's own name
+_TRAINER_MOVED = {
+    "epochs": "num_train_epochs", "max_steps": "max_steps", "scheduler": "lr_scheduler_type",
+    "warmup_ratio": "warmup_steps", "warmup_steps": "warmup_steps", "weight_decay": "weight_decay",
+    "max_grad_norm": "max_grad_norm", "gradient_accumulation_steps": "gradient_accumulation_steps",
+    "eval_strategy": "eval_strategy", "eval_steps": "eval_steps", "save_steps": "save_steps",
+    "save_total_limit": "save_total_limit", "logging_steps": "logging_steps",
+    "load_best_model_at_end": "load_best_model_at_end", "report_to": "report_to",
+    "dataloader_workers": "dataloader_num_workers",
+}
+for _old, _new in _TRAINER_MOVED.items():
+    MOVED[f"train.{_old}"] = (
+        f"train.{_old} moved to train.trainer.{_new} (the trainer's own argument name"
+        + ("; a value below 1 is a share of the steps" if _old == "warmup_ratio" else "") + ")")
 
 
 def _moved_keys(tree: dict[str, Any], source: str) -> None:
     """A clear error for keys that moved or were removed (not pydantic's 'extra not permitted')."""
-    for (section, key), why in MOVED.items():
-        if isinstance(tree.get(section), dict) and key in tree[section]:
-            raise ConfigError(f"{source}: {section}.{key}: {why}",
-                              hint=f"delete {section}.{key} from the config")
+    for dotted, why in MOVED.items():
+        *parents, key = dotted.split(".")
+        node: Any = tree
+        for p in parents:
+            node = node.get(p) if isinstance(node, dict) else None
+        if isinstance(node, dict) and key in node:
+            to = re.search(r" moved to ([\w.]+)", why)
+            raise ConfigError(f"{source}: {dotted}: {why}",
+                              hint=f"write it as {to.group(1)}" if to else
+                              f"delete {dotted} from the config")
+
+
 def relative_paths(cfg: Config, run_dir: Path) -> dict[str, Any]:
     """The config as a plain tree for ``run_dir/config.yaml``: paths inside ``run_dir`` and the
     links store relative to it, every other path absolute (issue 17: relocatable runs)."""
@@ -990,6 +1052,8 @@ def leaf_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
         ann = field.annotation
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             keys.extend(leaf_keys(ann, f"{prefix}{name}."))
+        elif name == "trainer" and model is TrainConfig:  # the defaults ticketsim sets
+            keys.extend(f"{prefix}{name}.{k}" for k in TRAINER_DEFAULTS)
         else:
             keys.append(f"{prefix}{name}")
     return keys
@@ -1014,6 +1078,10 @@ def _commented(model: BaseModel, indent: int = 0) -> list[str]:
             continue
         if field.description:
             out.append(f"{pad}# {field.description}")
+        if isinstance(value, dict) and value:
+            out.append(f"{pad}{name}:")
+            out.extend(f"{pad}  {k}: {_yaml_scalar(v)}" for k, v in value.items())
+            continue
         out.append(f"{pad}{name}: {_yaml_scalar(value if not isinstance(value, Path) else str(value))}")
     return out
 
