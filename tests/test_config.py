@@ -101,11 +101,19 @@ def test_default_yaml_documents_every_key() -> None:
         ({"train": {"warmup_ratio": 0.2}}, "train.trainer.warmup_steps"),
         ({"train": {"dataloader_workers": 2}}, "train.trainer.dataloader_num_workers"),
         ({"train": {"save_steps": 10}}, "train.trainer.save_steps"),
+        ({"data": {"max_text_chars": 10}}, "data.truncate_text_at_chars"),
+        ({"serve": {"max_text_chars": 10}}, "serve.reject_text_over_chars"),
+        ({"evaluate": {"encoder": "onnx"}}, "index.encoder"),
+        ({"pairs": {"augment": {"wordnet": {"seed": 3}}}}, "pairs.augment.seed"),
     ],
 )
-def test_trainer_keys_that_moved_name_their_new_key(tree: dict, new: str) -> None:
-    """The copies of trainer arguments are gone: the old key is an error naming the new one."""
-    old = "train." + next(iter(tree["train"]))
+def test_keys_that_moved_name_their_new_key(tree: dict, new: str) -> None:
+    """Copies of trainer arguments and keys whose name hid their meaning are gone: the old key
+    is an error naming the new one."""
+    old, node = "", tree
+    while isinstance(node, dict):
+        key = next(iter(node))
+        old, node = f"{old}.{key}".lstrip("."), node[key]
     with pytest.raises(ConfigError, match=f"{old} moved to {new}") as err:
         config_from_dict(tree)
     assert err.value.hint == f"write it as {new}"

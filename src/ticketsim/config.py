@@ -106,8 +106,9 @@ class DataConfig(Section):
         "by default (they would leak into routing evaluation).",
     )
     cleaning: CleaningConfig = Field(default_factory=CleaningConfig)
-    max_text_chars: int = Field(
-        4000, gt=0, description="Model text is cut to this many characters (stored text is whole)."
+    truncate_text_at_chars: int = Field(
+        4000, gt=0, description="The text models and keyword search read is cut to this many "
+        "characters (the stored text stays whole; nothing is refused)."
     )
     links_store: Path = Field(
         Path("ticketsim-links.sqlite"),
@@ -244,42 +245,40 @@ class NegativesConfig(Section):
     )
 
 
-class SimpleAugmentConfig(Section):
-    """Word drop and local shuffle (the baseline augmenter)."""
+class AugmenterSection(Section):
+    """What every augmenter has: the share of training pairs it gives an augmented copy."""
 
     rate: float = Field(0.0, ge=0, le=1, description="Share of training pairs given an augmented copy.")
-    seed: int = Field(0, description="Seed of the augmenter.")
+
+
+class SimpleAugmentConfig(AugmenterSection):
+    """Word drop and local shuffle (the baseline augmenter)."""
+
     drop: float = Field(0.1, ge=0, lt=1, description="Probability of dropping each word.")
     shuffle_window: int = Field(3, ge=1, description="Words move at most this far (1: no shuffle).")
 
 
-class WordnetAugmentConfig(Section):
+class WordnetAugmentConfig(AugmenterSection):
     """Synonym replacement from WordNet (offline), sparing codes, names and numbers."""
 
-    rate: float = Field(0.0, ge=0, le=1, description="Share of training pairs given an augmented copy.")
-    seed: int = Field(0, description="Seed of the augmenter.")
     replace: float = Field(0.2, gt=0, le=1, description="Share of eligible words replaced.")
     data_dir: Path | None = Field(
         None, description="NLTK data folder holding corpora/wordnet (null: NLTK's search path)."
     )
 
 
-class BackTranslateAugmentConfig(Section):
+class BackTranslateAugmentConfig(AugmenterSection):
     """Back-translation through two local translation model folders."""
 
-    rate: float = Field(0.0, ge=0, le=1, description="Share of training pairs given an augmented copy.")
-    seed: int = Field(0, description="Seed of the augmenter.")
     forward_model: Path | None = Field(None, description="Folder of e.g. opus-mt-en-de.")
     backward_model: Path | None = Field(None, description="Folder of e.g. opus-mt-de-en.")
     batch_size: int = Field(16, gt=0, description="Texts per translation batch.")
     max_length: int = Field(128, gt=0, description="Generated tokens at most.")
 
 
-class ParaphraseAugmentConfig(Section):
+class ParaphraseAugmentConfig(AugmenterSection):
     """Generative paraphrase: an OpenAI-compatible endpoint or a local text-generation folder."""
 
-    rate: float = Field(0.0, ge=0, le=1, description="Share of training pairs given an augmented copy.")
-    seed: int = Field(0, description="Seed of the augmenter.")
     url: str | None = Field(
         None, description="Base URL of an OpenAI-compatible API (vLLM, Ollama, llama.cpp), e.g. "
         "http://localhost:8000/v1."
@@ -307,6 +306,10 @@ class AugmentConfig(Section):
     wordnet: WordnetAugmentConfig = Field(default_factory=WordnetAugmentConfig)
     backtranslate: BackTranslateAugmentConfig = Field(default_factory=BackTranslateAugmentConfig)
     paraphrase: ParaphraseAugmentConfig = Field(default_factory=ParaphraseAugmentConfig)
+    seed: int = Field(
+        0, description="Seed of augmentation: which pairs each augmenter copies (a stream per "
+        "augmenter) and the augmenters' own randomness (word drops, synonyms, generation)."
+    )
 
 
 class PairsConfig(Section):
@@ -688,10 +691,6 @@ class EvaluateConfig(Section):
         "mrr@10", description="Metric shown first and used for the confidence interval."
     )
     batch_size: int = Field(64, gt=0, description="Encoding batch size.")
-    encoder: Literal["torch", "onnx", "onnx-int8"] = Field(
-        "torch", description="Inference backend for the dense systems; evaluate with onnx-int8 "
-        "to check its retrieval quality before indexing with it."
-    )
     time_aware: bool = Field(
         False, description="Each query sees only tickets created before it (needs created dates)."
     )
@@ -729,9 +728,10 @@ class IndexConfig(Section):
 
     batch_size: int = Field(64, gt=0, description="Encoding batch size while indexing.")
     encoder: Literal["torch", "onnx", "onnx-int8"] = Field(
-        "torch", description="Inference backend that embeds tickets and queries (index, search, "
-        "serve): onnx ~2x, onnx-int8 ~3.5x torch's speed on CPU (docs/performance.md). The model "
-        "is exported once into the run's cache/; queries always use the index's backend."
+        "torch", description="Inference backend that embeds tickets and queries (evaluate, index, "
+        "search, serve, so the report measures the backend that serves): onnx ~2x, onnx-int8 "
+        "~3.5x torch's speed on CPU (docs/performance.md). The model is exported once into the "
+        "run's cache/; queries always use the index's backend."
     )
     backend: Literal["usearch", "qdrant"] = Field(
         "usearch", description="usearch: local HNSW file; qdrant: Qdrant (local folder, or "
@@ -819,8 +819,9 @@ class ServeConfig(Section):
     max_body_bytes: int = Field(
         1_000_000, gt=0, description="Larger request bodies are refused with 413."
     )
-    max_text_chars: int = Field(
-        20_000, gt=0, description="Longest query or ticket text field accepted (422 beyond)."
+    reject_text_over_chars: int = Field(
+        20_000, gt=0, description="A query or ticket text field longer than this is refused "
+        "(422; nothing is cut)."
     )
     max_batch: int = Field(500, gt=0, description="Most tickets one POST /tickets may carry.")
     timeout_seconds: float = Field(
@@ -965,6 +966,16 @@ _TRAINER_MOVED = {
     "load_best_model_at_end": "load_best_model_at_end", "report_to": "report_to",
     "dataloader_workers": "dataloader_num_workers",
 }
+MOVED["evaluate.encoder"] = ("evaluate.encoder moved to index.encoder: evaluate embeds with the "
+                             "backend that index, search and serve use, so the report measures "
+                             "what is served (compare backends with --set index.encoder=...)")
+for _aug in ("simple", "wordnet", "backtranslate", "paraphrase"):
+    MOVED[f"pairs.augment.{_aug}.seed"] = (f"pairs.augment.{_aug}.seed moved to "
+                                           "pairs.augment.seed (one seed for every augmenter)")
+MOVED["data.max_text_chars"] = ("data.max_text_chars moved to data.truncate_text_at_chars (it "
+                                "cuts text; serve.reject_text_over_chars refuses it)")
+MOVED["serve.max_text_chars"] = ("serve.max_text_chars moved to serve.reject_text_over_chars (it "
+                                 "refuses text; data.truncate_text_at_chars cuts it)")
 for _old, _new in _TRAINER_MOVED.items():
     MOVED[f"train.{_old}"] = (
         f"train.{_old} moved to train.trainer.{_new} (the trainer's own argument name"

@@ -199,8 +199,8 @@ class FeedbackIn(Strict):
 
 def request_models(cfg: ServeConfig) -> dict[str, type[BaseModel]]:
     """Search and ticket request models with this app's limits (k, text size, batch size)."""
-    text = Annotated[str, Field(min_length=1, max_length=cfg.max_text_chars)]
-    opt_text = Annotated[str, Field(max_length=cfg.max_text_chars)]
+    text = Annotated[str, Field(min_length=1, max_length=cfg.reject_text_over_chars)]
+    opt_text = Annotated[str, Field(max_length=cfg.reject_text_over_chars)]
     k = Annotated[int | None, Field(None, ge=1, le=cfg.max_k, description="Results (default: search.k).")]
     mode = Literal["dense", "keyword", "hybrid"] | None
     common: dict[str, Any] = {"k": (k, None), "mode": (mode, None), "filters": (FiltersIn | None, None)}
