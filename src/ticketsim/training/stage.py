@@ -234,7 +234,7 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
 
     evaluator = None
     links_path = pairs_dir / "validation_links.parquet"
-    if tc.eval_strategy != "no" and links_path.is_file():
+    if tc.trainer["eval_strategy"] != "no" and links_path.is_file():
         tickets = pd.read_parquet(run.stage_path("ingest") / "tickets.parquet",
                                   columns=["id", "text"])
         split = pd.read_parquet(pairs_dir / "split.parquet", columns=["id", "split"])
