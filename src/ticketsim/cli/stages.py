@@ -4,7 +4,7 @@ run and retrain. Each loads the config, runs its stage, saves the config, render
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -25,12 +25,13 @@ from ticketsim.rundir import RunDir, StageResult
 
 
 def _stage(name: str, config: Path | None, overrides: list[str] | None, run_dir: Path,
-           force: bool) -> StageResult:
+           force: bool, **options: Any) -> StageResult:
+    """Run one stage with its run-time ``options`` (never written to the saved config)."""
     from ticketsim.pipeline import run_stage
 
     cfg = load(config, overrides, run_dir)
     run = RunDir(run_dir)
-    result = run_stage(name, cfg, run, force=force, reporter=reporter())
+    result = run_stage(name, cfg, run, force=force, reporter=reporter(), **options)
     save_config(cfg, run.path)  # only after success: a failed stage never rewrites it
     show_result(result)
     return result
@@ -82,16 +83,7 @@ def train(config: ConfigOpt = None, set_: SetOpt = None, run_dir: RunDirOpt = Pa
 
     Example: ticketsim train -c configs/demo.yaml --run-dir runs/demo --resume
     """
-    if not resume:
-        _stage("train", config, set_, run_dir, force)
-        return
-    from ticketsim.training.stage import run_train
-
-    cfg = load(config, set_, run_dir)
-    run = RunDir(run_dir)
-    result = run_train(cfg, run, force=force, reporter=reporter(), resume=True)
-    save_config(cfg, run.path)
-    show_result(result)
+    _stage("train", config, set_, run_dir, force, resume=resume)
 
 
 @app.command()
@@ -109,15 +101,7 @@ def evaluate(
 
     Example: ticketsim evaluate --run-dir runs/demo --model ../other-model
     """
-    from ticketsim.pipeline import run_stage
-
-    cfg = load(config, set_, run_dir)
-    if model:
-        cfg.evaluate.extra_models = [*cfg.evaluate.extra_models, *(p.resolve() for p in model)]
-    run = RunDir(run_dir)
-    result = run_stage("evaluate", cfg, run, force=force, reporter=reporter())
-    save_config(cfg, run.path)
-    show_result(result)
+    _stage("evaluate", config, set_, run_dir, force, extra_models=[p.resolve() for p in model or []])
 
 
 @app.command()
