@@ -120,12 +120,15 @@ def report(
 
 @app.command()
 def index(config: ConfigOpt = None, set_: SetOpt = None, run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
-          force: ForceOpt = False) -> None:
+          force: ForceOpt = False,
+          model: Annotated[str | None, typer.Option(
+              "--model", "-m", help="finetuned, base or a model folder instead of the champion's "
+              "model (evaluate/champion.json); for this build only.")] = None) -> None:
     """Embed every ticket and build the search index.
 
-    Example: ticketsim index --run-dir runs/demo
+    Example: ticketsim index --run-dir runs/demo --model finetuned
     """
-    _stage("index", config, set_, run_dir, force)
+    _stage("index", config, set_, run_dir, force, model=model)
 
 
 @app.command()
