@@ -486,9 +486,10 @@ class TrainConfig(Section):
     max_steps: int = Field(-1, ge=-1, description="Stop after this many optimizer steps (-1: epochs).")
     batch_size: int = Field(32, gt=1, description="Examples per batch (in-batch negatives for MNRL).")
     time_budget: str | None = Field(
-        None, description="Wall time training may take, e.g. '10m', '90s', '1h30m' (null: no "
-        "limit). The trainer measures its steps/s over the first steps and cuts the steps "
-        "(and the learning-rate schedule) to fit; a hard stop guards the rest."
+        None, description="Wall time the whole train stage may take (model load to saved "
+        "model), e.g. '10m', '90s', '1h30m' (null: no limit). The trainer keeps measuring its "
+        "step, evaluation and checkpoint times and cuts the steps (and the learning-rate "
+        "schedule) to fit; a hard stop guards the rest."
     )
     gradient_accumulation_steps: int = Field(1, gt=0, description="Batches per optimizer step.")
     batch_sampler: Literal["auto", "no_duplicates", "batch_sampler"] = Field(
