@@ -195,7 +195,8 @@ class PositivesConfig(Section):
     )
     max_per_anchor: int = Field(3, gt=0, description="At most this many category positives per anchor.")
     max_per_category: int = Field(
-        2000, gt=0, description="At most this many category positives per category+subcategory."
+        2000, gt=0, description="At most this many category positives per category+subcategory "
+        "(every anchor's best positive first, docs/pairs.md)."
     )
     views: Literal["auto", "always", "never"] = Field(
         "auto",
@@ -203,7 +204,8 @@ class PositivesConfig(Section):
         "(auto: only when tickets have no categories).",
     )
     max_total: int = Field(
-        50000, gt=0, description="At most this many training positives in all (sampled)."
+        50000, gt=0, description="At most this many training positives in all (links first, "
+        "then every anchor's best positive, categories taking turns)."
     )
 
 
