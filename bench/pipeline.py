@@ -54,7 +54,7 @@ LARGE_BUDGET = "8m"  # train.time_budget at 47,837 tickets: ~12 min left for the
 def fast_overrides(budget: str | None) -> list[str]:
     """The speed-ups on top of a dataset's recipe (``--compare`` runs it without them)."""
     return ([f"train.time_budget={budget}"] if budget else []) + [
-        "evaluate.encoder=onnx-int8", "index.encoder=onnx-int8"]
+        "evaluate.encoder=auto", "index.encoder=auto"]
 
 
 class RssSampler:

@@ -128,6 +128,33 @@ def test_evaluations_and_checkpoints_are_paid_for(tmp_path: Path, tiny_model_dir
     assert 20 <= trainer.state.global_step <= 35
 
 
+def test_an_evaluation_of_unknown_cost_is_not_started_at_the_budget(
+        tmp_path: Path, tiny_model_dir: Path) -> None:
+    # the budget runs out before the probe ends: an evaluation (30 s here) would triple it
+    clock = FakeClock(step=1.0, evaluate=30.0, save=2.0)
+    budget = TimeBudget(8, probe_steps=50, clock=clock)
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=True, epochs=30,
+                                  eval_steps=1000, save_steps=1000)
+    _train_with(trainer, budget, clock)
+    assert budget.info["stopped_by_budget"] and budget.info["final_evaluation_skipped"]
+    assert clock.t <= 8.0 and budget.info["eval_s"] is None
+
+
+def test_the_first_evaluation_comes_right_after_the_probe(tmp_path: Path,
+                                                          tiny_model_dir: Path) -> None:
+    # evaluations every 1000 steps would be discovered at the end; one right after the probe
+    # measures their cost (5 s), which then shortens the plan
+    clock = FakeClock(step=1.0, evaluate=5.0, save=1.0)
+    budget = TimeBudget(40, probe_steps=3, clock=clock)
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=True, epochs=30,
+                                  eval_steps=1000, save_steps=1000)
+    _train_with(trainer, budget, clock)
+    assert budget.info["eval_s"] == 5.0
+    assert [h["step"] for h in trainer.state.log_history if any(k.startswith("eval_") for k in h)
+            ][:1] == [4]
+    assert clock.t <= 40.0
+
+
 def test_hard_stop_when_the_budget_runs_out(tmp_path: Path, tiny_model_dir: Path) -> None:
     clock = FakeClock(step=1.0)
     budget = TimeBudget(6, probe_steps=50, clock=clock)  # runs out before planning

@@ -158,7 +158,8 @@ def run_train(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
                       callbacks=callbacks, started=started)
 
 
-def _final_validation(trainer: Any, evaluator: Any, model: Any) -> float | None:
+def _final_validation(trainer: Any, evaluator: Any, model: Any,
+                      budget_spent: bool = False) -> float | None:
     """The validation metric of the model being saved, without evaluating it again when the
     trainer already did (the best checkpoint's, or the last step's evaluation)."""
     from ticketsim.training.evaluator import KEY, PRIMARY
@@ -169,6 +170,8 @@ def _final_validation(trainer: Any, evaluator: Any, model: Any) -> float | None:
     last = [h for h in state.log_history if PRIMARY in h]
     if last and last[-1].get("step") == state.global_step:
         return float(last[-1][PRIMARY])
+    if budget_spent:  # the time budget has no room for an evaluation: not measured
+        return None
     final = evaluator(model)
     return float(final[KEY]) if KEY in final else None
 
@@ -272,7 +275,8 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
         "final_validation_mrr@10": None,
     }
     if evaluator is not None:
-        summary["final_validation_mrr@10"] = _final_validation(trainer, evaluator, model)
+        spent = budget is not None and bool(budget.info.get("final_evaluation_skipped"))
+        summary["final_validation_mrr@10"] = _final_validation(trainer, evaluator, model, spent)
     if not trainer.is_world_process_zero():
         return StageResult(STAGE, False, run.stage_path(STAGE), summary)
 

@@ -178,11 +178,13 @@ class TimeBudget:
         self.eval_s: float | None = None
         self.save_s: float | None = None
         self.evaluating = False
+        self.early_eval = False
         self.info: dict[str, Any] = {"budget_s": seconds, "steps_per_s": None,
                                      "measured_steps": 0, "recipe_steps": None,
                                      "planned_steps": None, "stopped_by_budget": False,
                                      "setup_s": None, "eval_s": None, "save_s": None,
-                                     "reserve_s": None, "replans": 0}
+                                     "reserve_s": None, "replans": 0,
+                                     "final_evaluation_skipped": False}
 
     def reserve(self) -> float:
         """Seconds kept for after the last step: one evaluation, one checkpoint, the model save."""
@@ -217,6 +219,12 @@ class TimeBudget:
                     budget.step_times.append(now - self.mark)
                 self.mark = now
                 if len(budget.step_times) >= budget.probe_steps:
+                    if budget.evaluating and budget.eval_s is None and not budget.early_eval:
+                        # evaluate (and checkpoint) once now, so their cost is measured before
+                        # the plan has to count them, not discovered at the end
+                        budget.early_eval = True
+                        control.should_evaluate = True
+                        control.should_save = control.should_save or args.load_best_model_at_end
                     budget.plan(state, control, now, kw.get("lr_scheduler"), args)
                 # the next step may be as slow as the last one (a machine getting busier)
                 step = max(budget.step_s() or 0.0, budget.step_times[-1] if budget.step_times
@@ -297,10 +305,17 @@ class TimeBudget:
         self.info["planned_steps"] = int(state.global_step)
         state.max_steps = state.global_step
         control.should_training_stop = True
-        if _eval_strategy(args) == "steps":
-            control.should_evaluate = True
-        if args.load_best_model_at_end:  # the best may be this step's: it must be saved
-            control.should_save = True
+        if self.eval_s is None or self.clock() + self.eval_s > self.deadline:
+            # an evaluation of unknown (or too high) cost would overrun: the best checkpoint
+            # evaluated so far (or this model, when none was) is the result
+            control.should_evaluate = False
+            control.should_save = False
+            self.info["final_evaluation_skipped"] = True
+        else:
+            if _eval_strategy(args) == "steps":
+                control.should_evaluate = True
+            if args.load_best_model_at_end:  # the best may be this step's: it must be saved
+                control.should_save = True
         self.reporter.log(f"train: time budget {self.seconds:.0f} s reached, "
                           f"stopping at step {state.global_step}")
 
