@@ -15,9 +15,10 @@ change that costs quality shows here.
   machine: run it when the machine is quiet. ``--tickets N`` takes the first N Endava
   tickets instead (a smaller desk-scale run).
 
-The speed-ups (``FAST``: ``train.time_budget``, evaluation and index embeddings through
-the ONNX int8 encoder, which share the run's embedding cache so the index embeds nothing
-again) are applied to the desk-scale datasets; ``--compare`` also runs the same recipe
+The speed-ups (``fast_overrides``: ``train.time_budget``, and ``encoder: auto`` for
+evaluate and index, i.e. the ONNX int8 encoder when it agrees with torch on the run's
+tickets, with index and evaluate sharing the run's embedding cache so the index embeds
+nothing again) are applied to the desk-scale datasets; ``--compare`` also runs the same recipe
 without them in its own run directory and reports the held-out routing accuracy of both
 served models on the same held-out tickets, with a paired bootstrap interval of the
 difference (fast - plain). The 20-minute target is checked against the cold wall time.
