@@ -71,8 +71,8 @@ def test_plan_cuts_the_steps_and_the_schedule_ends_there(tmp_path: Path,
     # 1 s per step: at step 4 (3 steps timed after the first) 16 s of the 20 remain = 16 steps
     clock = FakeClock(step=1.0)
     budget = TimeBudget(20, rep, probe_steps=3, clock=clock)
-    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False, epochs=30,
-                                  warmup_ratio=0.5, save_steps=1000)
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False, num_train_epochs=30,
+                                  warmup_steps=0.5, save_steps=1000)
     _train_with(trainer, budget, clock)
     info = budget.info
     recipe = 30 * len(trainer.get_train_dataloader())
@@ -90,7 +90,7 @@ def test_setup_before_training_counts(tmp_path: Path, tiny_model_dir: Path) -> N
     clock = FakeClock(step=1.0)
     clock.t = 8.0
     budget = TimeBudget(20, probe_steps=3, clock=clock, started=0.0)
-    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False, epochs=30,
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False, num_train_epochs=30,
                                   save_steps=1000)
     _train_with(trainer, budget, clock)
     assert budget.info["setup_s"] == 8.0
@@ -103,7 +103,7 @@ def test_a_busier_machine_is_measured_again(tmp_path: Path, tiny_model_dir: Path
     rep = ListReporter()
     clock = FakeClock(step=1.0, slow_after=10, slow_step=3.0)
     budget = TimeBudget(40, rep, probe_steps=3, clock=clock)
-    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False, epochs=30,
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False, num_train_epochs=30,
                                   save_steps=1000)
     _train_with(trainer, budget, clock)
     assert clock.t <= 40.0
@@ -117,7 +117,7 @@ def test_evaluations_and_checkpoints_are_paid_for(tmp_path: Path, tiny_model_dir
     # measured and planned for, and the reserve leaves room for the final model save
     clock = FakeClock(step=1.0, evaluate=3.0, save=2.0)
     budget = TimeBudget(60, probe_steps=3, clock=clock)
-    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=True, epochs=30,
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=True, num_train_epochs=30,
                                   eval_steps=4, save_steps=4)
     _train_with(trainer, budget, clock)
     info = budget.info
@@ -133,7 +133,7 @@ def test_an_evaluation_of_unknown_cost_is_not_started_at_the_budget(
     # the budget runs out before the probe ends: an evaluation (30 s here) would triple it
     clock = FakeClock(step=1.0, evaluate=30.0, save=2.0)
     budget = TimeBudget(8, probe_steps=50, clock=clock)
-    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=True, epochs=30,
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=True, num_train_epochs=30,
                                   eval_steps=1000, save_steps=1000)
     _train_with(trainer, budget, clock)
     assert budget.info["stopped_by_budget"] and budget.info["final_evaluation_skipped"]
@@ -146,7 +146,7 @@ def test_the_first_evaluation_comes_right_after_the_probe(tmp_path: Path,
     # measures their cost (5 s), which then shortens the plan
     clock = FakeClock(step=1.0, evaluate=5.0, save=1.0)
     budget = TimeBudget(40, probe_steps=3, clock=clock)
-    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=True, epochs=30,
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=True, num_train_epochs=30,
                                   eval_steps=1000, save_steps=1000)
     _train_with(trainer, budget, clock)
     assert budget.info["eval_s"] == 5.0
@@ -158,7 +158,7 @@ def test_the_first_evaluation_comes_right_after_the_probe(tmp_path: Path,
 def test_hard_stop_when_the_budget_runs_out(tmp_path: Path, tiny_model_dir: Path) -> None:
     clock = FakeClock(step=1.0)
     budget = TimeBudget(6, probe_steps=50, clock=clock)  # runs out before planning
-    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False, epochs=30,
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False, num_train_epochs=30,
                                   save_steps=1000)
     _train_with(trainer, budget, clock)
     assert budget.info["stopped_by_budget"] and budget.info["steps_per_s"] is None
@@ -168,7 +168,7 @@ def test_hard_stop_when_the_budget_runs_out(tmp_path: Path, tiny_model_dir: Path
 def test_the_recipe_is_kept_when_it_fits(tmp_path: Path, tiny_model_dir: Path) -> None:
     clock = FakeClock(step=1.0)
     budget = TimeBudget(1000, probe_steps=2, clock=clock)
-    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False, epochs=1,
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False, num_train_epochs=1,
                                   save_steps=1000)
     _train_with(trainer, budget, clock)
     steps = len(trainer.get_train_dataloader())
@@ -180,7 +180,7 @@ def test_the_recipe_is_kept_when_it_fits(tmp_path: Path, tiny_model_dir: Path) -
 def test_budget_key_reaches_the_trainer_and_the_summary(pair_run: RunDir,
                                                         tiny_model_dir: Path) -> None:
     rep = ListReporter()
-    cfg = tiny_cfg(tiny_model_dir, time_budget="2s", epochs=200, eval_strategy="no",
+    cfg = tiny_cfg(tiny_model_dir, time_budget="2s", num_train_epochs=200, eval_strategy="no",
                    save_steps=1000)
     res = run_train(cfg, pair_run, reporter=rep)
     tb = res.summary["time_budget"]
@@ -201,7 +201,7 @@ def test_the_whole_stage_keeps_its_budget_on_the_real_clock(pair_run: RunDir,
     import sentence_transformers  # noqa: F401  (its first import is not the budget's to pay)
 
     budget_s = 8.0
-    cfg = tiny_cfg(tiny_model_dir, time_budget=f"{budget_s:.0f}s", epochs=5000,
+    cfg = tiny_cfg(tiny_model_dir, time_budget=f"{budget_s:.0f}s", num_train_epochs=5000,
                    eval_steps=4, save_steps=4)
     t0 = time.perf_counter()
     res = run_train(cfg, pair_run)

@@ -63,7 +63,7 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, inputs_hash: str, *,
         notes.append("routing skipped: no held-out ticket has a category, so nothing can be "
                      "measured until links exist")
     result: dict[str, Any] = {
-        "primary_metric": ev.primary_metric, "encoder": ev.encoder, "encoders": encoders,
+        "primary_metric": ev.primary_metric, "encoder": cfg.index.encoder, "encoders": encoders,
         "metrics": [],
         "systems": {}, "n_queries": 0, "n_candidates": d.n - 1,
         "skipped_queries": sum(d.skipped.values()), "skipped_reasons": d.skipped,

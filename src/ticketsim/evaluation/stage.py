@@ -242,7 +242,7 @@ class DenseModel:
     path: str
     embeddings: np.ndarray
     model: Any  # the loaded encoder (its tokenizer feeds the token-length plot)
-    backend: str = "torch"  # the inference backend that embedded it (evaluate.encoder, resolved)
+    backend: str = "torch"  # the inference backend that embedded it (index.encoder, resolved)
 
 
 @dataclasses.dataclass
@@ -323,13 +323,13 @@ def system_specs(ev_systems: Sequence[str], models: dict[str, DenseModel],
 
 def resolve_encoder(cfg: Config, run: RunDir, path: str, texts: list[str], notes: list[str],
                     name: str, reporter: Reporter) -> str:
-    """evaluate.encoder, with ``auto`` decided per model on the run's texts (said in the notes)."""
-    if cfg.evaluate.encoder != "auto":
-        return cfg.evaluate.encoder
+    """index.encoder, with ``auto`` decided per model on the run's texts (said in the notes)."""
+    if cfg.index.encoder != "auto":
+        return cfg.index.encoder
     from ticketsim.inference import pick_backend
 
     backend, agree = pick_backend(path, texts, cache_dir=run.path / "cache",
-                                  min_cosine=cfg.evaluate.int8_min_cosine, reporter=reporter)
+                                  min_cosine=cfg.index.int8_min_cosine, reporter=reporter)
     notes.append(f"encoder auto: {name} embedded by {backend} (int8 vs torch mean cosine "
                  f"{agree['cosine_mean']:.4f} on {agree['sample']} tickets, needs "
                  f"{agree['min_cosine']})")
@@ -611,7 +611,7 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
         for reason, count in p.data.skipped.items():
             skipped[reason] = skipped.get(reason, 0) + count
     result = EvaluationResult(
-        primary_metric=pm, encoder=ev.encoder, metrics=metrics.metric_names(ev.k_values),
+        primary_metric=pm, encoder=cfg.index.encoder, metrics=metrics.metric_names(ev.k_values),
         systems=systems,
         modes={n: {"mode": mode, "model": model} for n, (mode, model) in parts[0].systems.items()
                if n in systems},
@@ -662,10 +662,25 @@ def write(run: RunDir, h: str, result: EvaluationResult, details: dict[str, Any]
     return run.stage_path(STAGE)
 
 
+def with_extra_models(cfg: Config, models: Sequence[str | Path]) -> Config:
+    """``cfg`` comparing ``models`` too (``evaluate --model``, a run-time choice): a copy, so no
+    saved config grows with each run, and a folder listed twice is compared once."""
+    extra: dict[Path, Path] = {}
+    for p in [*cfg.evaluate.extra_models, *models]:
+        extra.setdefault(Path(p).expanduser().resolve(), Path(p))
+    if len(extra) == len(cfg.evaluate.extra_models) and not models:
+        return cfg
+    ev = cfg.evaluate.model_copy(update={"extra_models": list(extra.values())})
+    return cfg.model_copy(update={"evaluate": ev})
+
+
 def run_evaluate(
-    cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL
+    cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL,
+    extra_models: Sequence[str | Path] = (),
 ) -> StageResult:
-    """Evaluate every available system on the held-out links and write metrics, champion, report."""
+    """Evaluate every available system on the held-out links and write metrics, champion, report;
+    ``extra_models``: further model folders compared in this run only (the config is not changed)."""
+    cfg = with_extra_models(cfg, extra_models)
     plan = crossfit.planned(run)
     h = inputs_hash(cfg, run)
     if plan is not None:

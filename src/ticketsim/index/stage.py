@@ -94,8 +94,6 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     run.require("ingest", "index")
     model_path = index_model(cfg, run)
     h = inputs_hash(cfg, run, model_path)
-    if cfg.index.encoder == "auto":  # decided as evaluate decides: same sample, same tolerance
-        h = combine_hashes(h, cfg.evaluate.int8_min_cosine)
     if cfg.index.embeddings is not None:  # vectors from `ticketsim embed`: rerun when they change
         from ticketsim.index.ray_embed import manifest_hash
 
@@ -111,7 +109,7 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         from ticketsim.inference import pick_backend
 
         backend, _ = pick_backend(model_path, tickets["text"].tolist(), cache_dir=run.path / "cache",
-                                  min_cosine=cfg.evaluate.int8_min_cosine, reporter=reporter)
+                                  min_cosine=cfg.index.int8_min_cosine, reporter=reporter)
         icfg = icfg.model_copy(update={"encoder": backend})
     t0 = time.perf_counter()
     if icfg.embeddings is not None:
