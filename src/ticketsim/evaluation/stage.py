@@ -242,6 +242,7 @@ class DenseModel:
     path: str
     embeddings: np.ndarray
     model: Any  # the loaded encoder (its tokenizer feeds the token-length plot)
+    backend: str = "torch"  # the inference backend that embedded it (index.encoder, resolved)
 
 
 @dataclasses.dataclass
@@ -320,6 +321,21 @@ def system_specs(ev_systems: Sequence[str], models: dict[str, DenseModel],
     return specs
 
 
+def resolve_encoder(cfg: Config, run: RunDir, path: str, texts: list[str], notes: list[str],
+                    name: str, reporter: Reporter) -> str:
+    """index.encoder, with ``auto`` decided per model on the run's texts (said in the notes)."""
+    if cfg.index.encoder != "auto":
+        return cfg.index.encoder
+    from ticketsim.inference import pick_backend
+
+    backend, agree = pick_backend(path, texts, cache_dir=run.path / "cache",
+                                  min_cosine=cfg.index.int8_min_cosine, reporter=reporter)
+    notes.append(f"encoder auto: {name} embedded by {backend} (int8 vs torch mean cosine "
+                 f"{agree['cosine_mean']:.4f} on {agree['sample']} tickets, needs "
+                 f"{agree['min_cosine']})")
+    return backend
+
+
 def embed_models(cfg: Config, run: RunDir, d: EvalData, notes: list[str],
                  reporter: Reporter) -> dict[str, DenseModel]:
     """Embed every ticket with each dense model (cached: reruns embed nothing twice)."""
@@ -345,12 +361,11 @@ def embed_models(cfg: Config, run: RunDir, d: EvalData, notes: list[str],
         wanted.append(("base", resolve_model(cfg.train.base_model)))
     out: dict[str, DenseModel] = {}
     for name, path in wanted:
-        encoder = encoder_for(path, cfg.index.encoder, cache_dir=run.path / "cache",
-                              reporter=reporter)
-        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} "
-                     f"({cfg.index.encoder})")
+        backend = resolve_encoder(cfg, run, path, d.texts, notes, name, reporter)
+        encoder = encoder_for(path, backend, cache_dir=run.path / "cache", reporter=reporter)
+        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({backend})")
         emb = encoder.encode(d.texts, ev.batch_size, reporter)
-        out[name] = DenseModel(name, path, emb, getattr(encoder, "encoder", encoder))
+        out[name] = DenseModel(name, path, emb, getattr(encoder, "encoder", encoder), backend)
     return out
 
 
@@ -372,7 +387,8 @@ def rank_systems(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseM
         for model_name, names in by_model.items():
             m = models[model_name]
             folder = Path(td) / model_name
-            meta = ticket_meta(cfg, icfg, d.tickets, int(m.embeddings.shape[1]), m.path)
+            meta = ticket_meta(cfg, icfg.model_copy(update={"encoder": m.backend}), d.tickets,
+                               int(m.embeddings.shape[1]), m.path)
             build_index(folder, meta, d.tickets, m.embeddings, icfg.save_every)
             searcher = Searcher(run, cfg, model=m.path, index_dir=folder)
             try:

@@ -22,13 +22,12 @@ import pandas as pd
 
 from ticketsim.config import Config
 from ticketsim.errors import TicketsimError
-from ticketsim.models import load_model
 from ticketsim.progress import Reporter
 from ticketsim.rundir import RunDir
-from ticketsim.training import seqlen
-from ticketsim.training.losses import build_loss
-from ticketsim.training.sampler import grouped_batches
 from ticketsim.training.stage import STAGE, inputs_hash
+
+# models, losses, seqlen and the sampler import sentence-transformers (seconds): they are
+# imported inside estimate_run, so an unchanged rerun (no estimate) never loads torch
 
 
 @dataclass
@@ -84,6 +83,11 @@ PROBE_TEXTS = 32  # tickets in the timed encoding
 
 def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> RunEstimate:
     """Time a training step and an encoding batch on this run's data; extrapolate."""
+    from ticketsim.models import load_model
+    from ticketsim.training import seqlen
+    from ticketsim.training.losses import build_loss
+    from ticketsim.training.sampler import grouped_batches
+
     tc = cfg.train
     start = time.perf_counter()
     tickets = pd.read_parquet(run.stage_path("ingest") / "tickets.parquet", columns=["text"])
