@@ -177,12 +177,17 @@ def test_knn_fields_vote_with_the_nearest_indexed_tickets(tmp_path: Path,
     s = Searcher(run, cfg)
     try:
         got = s.route(VPN)
-        assert got is not None and got["category"]["value"] == "network"
-        # its share of the 10 neighbours' similarity-weighted votes
+        assert got is not None
+        # the similarity-weighted vote of the 10 nearest indexed tickets (the tiny model is
+        # random, so which value wins is whatever its neighbours say)
         hits = s.search(VPN, k=10, mode="dense")
-        same = sum(max(h.score, 0) + 1e-6 for h in hits if h.category == "network")
-        total = sum(max(h.score, 0) + 1e-6 for h in hits)
-        assert got["category"]["probability"] == pytest.approx(same / total, abs=1e-3)
+        votes: dict[str, float] = {}
+        for h in hits:
+            votes[h.category] = votes.get(h.category, 0.0) + max(h.score, 0) + 1e-6
+        best = max(votes, key=lambda v: votes[v])
+        assert got["category"]["value"] == best
+        assert got["category"]["probability"] == pytest.approx(
+            votes[best] / sum(votes.values()), abs=1e-3)
         assert s.stats()["routing"] == ["category", "subcategory"]
     finally:
         s.close()

@@ -147,7 +147,7 @@ def build_tickets(
         text = cfg.text_template.format(**values)
         # An empty field leaves a dangling separator ("Title. "): trim separators at the ends.
         text = _EDGE_SEP_RE.sub("", re.sub(r"\s+", " ", text))
-        texts.append(text[: cfg.max_text_chars])
+        texts.append(text[: cfg.truncate_text_at_chars])
     out["text"] = texts
 
     reasons: Counter[str] = Counter()
@@ -297,6 +297,15 @@ def ingest(
 def load_tickets(run: RunDir) -> pd.DataFrame:
     """The ingested tickets of a run (``id`` as str, ``text`` ready to embed)."""
     return pd.read_parquet(run.require(STAGE) / "tickets.parquet")
+
+
+def ticket_ids(run: RunDir) -> set[str] | None:
+    """Ids of the run's ingested tickets (None before ingest ran), e.g. to refuse labels naming
+    a ticket the run does not have."""
+    path = run.stage_path(STAGE) / "tickets.parquet"
+    if run.read_stamp(STAGE) is None or not path.is_file():
+        return None
+    return set(pd.read_parquet(path, columns=["id"])["id"].astype(str))
 
 
 def load_links(run: RunDir) -> pd.DataFrame:

@@ -258,6 +258,7 @@ class DenseModel:
     path: str
     embeddings: np.ndarray
     model: Any  # the loaded encoder (its tokenizer feeds the token-length plot)
+    backend: str = "torch"  # the inference backend that embedded it (index.encoder, resolved)
 
 
 @dataclasses.dataclass
@@ -336,6 +337,21 @@ def system_specs(ev_systems: Sequence[str], models: dict[str, DenseModel],
     return specs
 
 
+def resolve_encoder(cfg: Config, run: RunDir, path: str, texts: list[str], notes: list[str],
+                    name: str, reporter: Reporter) -> str:
+    """index.encoder, with ``auto`` decided per model on the run's texts (said in the notes)."""
+    if cfg.index.encoder != "auto":
+        return cfg.index.encoder
+    from ticketsim.inference import pick_backend
+
+    backend, agree = pick_backend(path, texts, cache_dir=run.path / "cache",
+                                  min_cosine=cfg.index.int8_min_cosine, reporter=reporter)
+    notes.append(f"encoder auto: {name} embedded by {backend} (int8 vs torch mean cosine "
+                 f"{agree['cosine_mean']:.4f} on {agree['sample']} tickets, needs "
+                 f"{agree['min_cosine']})")
+    return backend
+
+
 def embed_models(cfg: Config, run: RunDir, d: EvalData, notes: list[str],
                  reporter: Reporter) -> dict[str, DenseModel]:
     """Embed every ticket with each dense model (cached: reruns embed nothing twice)."""
@@ -361,11 +377,12 @@ def embed_models(cfg: Config, run: RunDir, d: EvalData, notes: list[str],
         wanted.append(("base", resolve_model(cfg.train.base_model)))
     out: dict[str, DenseModel] = {}
     for name, path in wanted:
-        encoder = encoder_for(path, ev.encoder, cache_dir=run.path / "cache",
+        backend = resolve_encoder(cfg, run, path, d.texts, notes, name, reporter)
+        encoder = encoder_for(path, backend, cache_dir=run.path / "cache",
                               long_text=cfg.index.long_text, reporter=reporter)
-        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({ev.encoder})")
+        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({backend})")
         emb = encoder.encode(d.texts, ev.batch_size, reporter)
-        out[name] = DenseModel(name, path, emb, getattr(encoder, "encoder", encoder))
+        out[name] = DenseModel(name, path, emb, getattr(encoder, "encoder", encoder), backend)
     return out
 
 
@@ -373,8 +390,7 @@ def rank_systems(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseM
                  specs: dict[str, tuple[str, str | None]], keep: int,
                  reporter: Reporter) -> dict[str, metrics.Ranking]:
     """Rank every query with the Searcher over a temporary index per model (see module doc)."""
-    icfg = cfg.index.model_copy(update={"encoder": cfg.evaluate.encoder, "qdrant_url": None,
-                                        "embeddings": None})
+    icfg = cfg.index.model_copy(update={"qdrant_url": None, "embeddings": None})
     by_model: dict[str, list[str]] = {}
     for name, (_, model) in specs.items():
         by_model.setdefault(model or next(iter(models)), []).append(name)
@@ -388,7 +404,8 @@ def rank_systems(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseM
         for model_name, names in by_model.items():
             m = models[model_name]
             folder = Path(td) / model_name
-            meta = ticket_meta(cfg, icfg, d.tickets, int(m.embeddings.shape[1]), m.path)
+            meta = ticket_meta(cfg, icfg.model_copy(update={"encoder": m.backend}), d.tickets,
+                               int(m.embeddings.shape[1]), m.path)
             build_index(folder, meta, d.tickets, m.embeddings, icfg.save_every)
             searcher = Searcher(run, cfg, model=m.path, index_dir=folder)
             try:
@@ -618,7 +635,7 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
         for reason, count in p.data.skipped.items():
             skipped[reason] = skipped.get(reason, 0) + count
     result = EvaluationResult(
-        primary_metric=pm, encoder=ev.encoder, metrics=metrics.metric_names(ev.k_values),
+        primary_metric=pm, encoder=cfg.index.encoder, metrics=metrics.metric_names(ev.k_values),
         systems=systems,
         modes={n: {"mode": mode, "model": model} for n, (mode, model) in parts[0].systems.items()
                if n in systems},
@@ -670,10 +687,25 @@ def write(run: RunDir, h: str, result: EvaluationResult, details: dict[str, Any]
     return run.stage_path(STAGE)
 
 
+def with_extra_models(cfg: Config, models: Sequence[str | Path]) -> Config:
+    """``cfg`` comparing ``models`` too (``evaluate --model``, a run-time choice): a copy, so no
+    saved config grows with each run, and a folder listed twice is compared once."""
+    extra: dict[Path, Path] = {}
+    for p in [*cfg.evaluate.extra_models, *models]:
+        extra.setdefault(Path(p).expanduser().resolve(), Path(p))
+    if len(extra) == len(cfg.evaluate.extra_models) and not models:
+        return cfg
+    ev = cfg.evaluate.model_copy(update={"extra_models": list(extra.values())})
+    return cfg.model_copy(update={"evaluate": ev})
+
+
 def run_evaluate(
-    cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL
+    cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL,
+    extra_models: Sequence[str | Path] = (),
 ) -> StageResult:
-    """Evaluate every available system on the held-out links and write metrics, champion, report."""
+    """Evaluate every available system on the held-out links and write metrics, champion, report;
+    ``extra_models``: further model folders compared in this run only (the config is not changed)."""
+    cfg = with_extra_models(cfg, extra_models)
     plan = crossfit.planned(run)
     h = inputs_hash(cfg, run)
     if plan is not None:

@@ -80,6 +80,8 @@ class LongTextEncoder:
         self.budget = max(1, inner.max_seq_length - SPECIALS)
 
     def __getattr__(self, name: str) -> Any:  # backend, tokenizer ...: the wrapped encoder's
+        if name == "encoder":  # callers unwrap an embedding cache by .encoder: not this one
+            raise AttributeError(name)
         return getattr(self.__dict__["inner"], name)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64,
