@@ -43,7 +43,6 @@ LAZY_ALLOWED = {
     "ticketsim.evaluation.coldstart",
     "ticketsim.evaluation.report",
     "ticketsim.evaluation.stage",
-    "ticketsim.index.base",
     "ticketsim.index.core",
     "ticketsim.index.embed",
     "ticketsim.index.ray_embed",
