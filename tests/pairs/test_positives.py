@@ -161,5 +161,5 @@ def test_total_cap_lets_a_small_category_keep_its_pairs() -> None:
     # every small-category ticket's best positive is kept (5 pairs: one is two tickets' best)
     assert set(small.anchor_id) | set(small.positive_id) == {f"HW{i:03d}" for i in range(6)}
     assert len(small) >= 5
-    big = pos[~pos.category.str.startswith("HW")]  # the big category: one pair per anchor
-    assert big.anchor_id.nunique() == len(big) == 30 - len(small)
+    # (a random cap would give the small category 30 x 18/198 = ~3 pairs)
+    assert (~pos.category.str.startswith("HW")).sum() == 30 - len(small)

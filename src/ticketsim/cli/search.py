@@ -68,22 +68,18 @@ def search(
     req = validate_search(cfg.serve, text=query, ticket_id=id_, k=k, mode=mode,
                           filters=_filters(category, status, since, until, exclude))
     filters = req.filters.to_dict() if req.filters is not None else None  # type: ignore[attr-defined]
-    from ticketsim.index.base import Filters
     from ticketsim.index.search import Searcher
 
     searcher = Searcher(RunDir(run_dir), cfg, reporter=reporter())  # warnings (a rebuilt ANN file)
     try:
-        found = searcher.search(query, ticket_id=id_, k=req.k or cfg.search.k,  # type: ignore[attr-defined]
-                                filters=filters, mode=mode)
-        hits = [h.to_dict() for h in found]
-        routing = searcher.route(query) if query is not None and not as_json else None
-        meaning = searcher.label_meaning() or {}
-        unmatched = (searcher.index.store.unmatched_filters(Filters.coerce(filters))
-                     if not hits and filters else [])
+        ans = searcher.answer(query, ticket_id=id_, k=req.k or cfg.search.k,  # type: ignore[attr-defined]
+                              filters=filters, mode=mode, route=not as_json)
     finally:
         searcher.close()
-    if unmatched:
-        raise TicketsimError("; ".join(unmatched), hint="filter values match case-insensitively")
+    if ans.notes:
+        raise TicketsimError("; ".join(ans.notes), hint="filter values match case-insensitively")
+    hits = [h.to_dict() for h in ans.hits]
+    routing, meaning = ans.routing, ans.label_meaning or {}
     if as_json:
         print(json.dumps(hits, default=str, indent=2))
         return
@@ -100,11 +96,8 @@ def search(
         hits_table(hits, id_, query)
     for label in dict.fromkeys(h["label"] for h in hits if h.get("label")):
         console.print(meaning.get(label, ""), markup=False, highlight=False)  # what a label is worth
-    from ticketsim.evaluation import champion
-
-    champ = champion.load(run_dir)
-    if champ and mode is None and "mode" not in cfg.search.model_fields_set:
-        console.print(champ["sentence"], style="dim", markup=False, highlight=False)
+    if ans.champion:
+        console.print(ans.champion, style="dim", markup=False, highlight=False)
 
 
 @app.command()

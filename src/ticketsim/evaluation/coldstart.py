@@ -14,7 +14,7 @@ from typing import Any
 
 from ticketsim.config import Config
 from ticketsim.evaluation import routing
-from ticketsim.evaluation.dense import DenseScorer
+from ticketsim.evaluation.dense import DenseScorer, resolve_encoder
 from ticketsim.progress import NULL, Reporter
 from ticketsim.retrieval.keyword import KeywordRows
 from ticketsim.rundir import RunDir, StageResult, atomic_write_json, atomic_write_text
@@ -47,8 +47,6 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, inputs_hash: str, *,
     ft = run.stage_path("train") / "model"
     if "finetuned" in ev.systems and run.read_stamp("train") is not None and ft.is_dir():
         dense.append(("finetuned", str(ft)))
-    from ticketsim.evaluation.stage import resolve_encoder
-
     encoders: dict[str, str] = {}
     for name, path in dense:
         backend = encoders[name] = resolve_encoder(cfg, run, path, d.texts, notes, name, reporter)

@@ -32,7 +32,7 @@ from ticketsim.config import Config
 from ticketsim.errors import TicketsimError
 from ticketsim.evaluation import bootstrap, champion, crossfit, duplicates, folds, metrics, routing
 from ticketsim.evaluation.coldstart import evaluate_routing_only
-from ticketsim.evaluation.dense import DenseScorer
+from ticketsim.evaluation.dense import DenseScorer, resolve_encoder
 from ticketsim.evaluation.report import write_report
 from ticketsim.index.routing import age_order
 from ticketsim.index.search import Searcher
@@ -335,21 +335,6 @@ def system_specs(ev_systems: Sequence[str], models: dict[str, DenseModel],
         else:
             notes.append("hybrid skipped: no dense model to fuse with BM25")
     return specs
-
-
-def resolve_encoder(cfg: Config, run: RunDir, path: str, texts: list[str], notes: list[str],
-                    name: str, reporter: Reporter) -> str:
-    """index.encoder, with ``auto`` decided per model on the run's texts (said in the notes)."""
-    if cfg.index.encoder != "auto":
-        return cfg.index.encoder
-    from ticketsim.inference import pick_backend
-
-    backend, agree = pick_backend(path, texts, cache_dir=run.path / "cache",
-                                  min_cosine=cfg.index.int8_min_cosine, reporter=reporter)
-    notes.append(f"encoder auto: {name} embedded by {backend} (int8 vs torch mean cosine "
-                 f"{agree['cosine_mean']:.4f} on {agree['sample']} tickets, needs "
-                 f"{agree['min_cosine']})")
-    return backend
 
 
 def embed_models(cfg: Config, run: RunDir, d: EvalData, notes: list[str],

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ticketsim.errors import TicketsimError
+from ticketsim.inference.agreement import agreement
 from ticketsim.inference.cache import CACHE_FILE, CachedEncoder
 from ticketsim.inference.encoder import BACKENDS, Backend, Encoder
 from ticketsim.inference.export import export_onnx
@@ -112,10 +115,6 @@ def pick_backend(model: str | Path, texts: list[str], *, cache_dir: str | Path |
     Returns (backend, agreement). Both sample encodings go through the run's cache, so
     torch's are reused if torch is picked; the int8 export is made once per model.
     """
-    import numpy as np
-
-    from ticketsim.inference.agreement import agreement
-
     rng = np.random.default_rng(seed)
     pick = sorted(rng.choice(len(texts), size=min(sample, len(texts)), replace=False).tolist())
     probe = [texts[i] for i in pick]

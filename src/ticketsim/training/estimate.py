@@ -22,12 +22,16 @@ import pandas as pd
 
 from ticketsim.config import Config
 from ticketsim.errors import TicketsimError
+from ticketsim.models import load_model
 from ticketsim.progress import Reporter
 from ticketsim.rundir import RunDir
+from ticketsim.training import seqlen
+from ticketsim.training.losses import build_loss
+from ticketsim.training.sampler import grouped_batches
 from ticketsim.training.stage import STAGE, inputs_hash
 
-# models, losses, seqlen and the sampler import sentence-transformers (seconds): they are
-# imported inside estimate_run, so an unchanged rerun (no estimate) never loads torch
+# the sampler imports sentence-transformers (seconds): ticketsim.pipeline imports this module
+# only when training will run, so an unchanged rerun never loads torch
 
 
 @dataclass
@@ -83,11 +87,6 @@ PROBE_TEXTS = 32  # tickets in the timed encoding
 
 def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> RunEstimate:
     """Time a training step and an encoding batch on this run's data; extrapolate."""
-    from ticketsim.models import load_model
-    from ticketsim.training import seqlen
-    from ticketsim.training.losses import build_loss
-    from ticketsim.training.sampler import grouped_batches
-
     tc = cfg.train
     start = time.perf_counter()
     tickets = pd.read_parquet(run.stage_path("ingest") / "tickets.parquet", columns=["text"])
