@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ticketsim.evaluation.metrics import ScoreFn
+from ticketsim.index.routing import fit_routing, knn_predict, labelled
 
 
 def knn_labels(score_fn: ScoreFn, test_idx: np.ndarray, train_idx: np.ndarray,
@@ -65,8 +66,6 @@ def router_predictions(vectors: np.ndarray, texts: list[str], fields: dict[str, 
     """Per field, the served router's suggestion for each ``test`` row when it is fitted on the
     ``train`` rows only (``order``: all rows oldest first, for ``routing_features: auto``;
     ``chosen`` receives auto's per-field choice)."""
-    from ticketsim.index.routing import fit_routing, knn_predict
-
     order = np.arange(len(texts)) if order is None else np.asarray(order)
     pos = {int(r): i for i, r in enumerate(train)}
     train_order = np.array([pos[int(r)] for r in order if int(r) in pos], dtype=np.int64)
@@ -95,8 +94,6 @@ def evaluate_router(vectors: np.ndarray, texts: Sequence[str], split: np.ndarray
     """Accuracy and macro-F1 per field of the served routing head (:mod:`ticketsim.index.routing`,
     the ``index`` section's features, C and terms) fitted on the training tickets only."""
     from sklearn.metrics import accuracy_score, f1_score
-
-    from ticketsim.index.routing import labelled
 
     train_idx = np.flatnonzero(np.isin(split, ["train", "validation"]))
     test_idx = np.flatnonzero(split == "test")
