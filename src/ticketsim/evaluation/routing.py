@@ -66,7 +66,10 @@ def router_predictions(vectors: np.ndarray, texts: list[str], fields: dict[str, 
     """Per field, the served router's suggestion for each ``test`` row when it is fitted on the
     ``train`` rows only (``order``: all rows oldest first, for ``routing_features: auto``;
     ``chosen`` receives auto's per-field choice)."""
-    order = np.arange(len(texts)) if order is None else np.asarray(order)
+    # without an age order, a seeded one (as the index stage does for undated tickets): file
+    # order is often sorted by label, and its last fifth is then no fair validation
+    order = (np.random.default_rng(0).permutation(len(texts)) if order is None
+             else np.asarray(order))
     pos = {int(r): i for i, r in enumerate(train)}
     train_order = np.array([pos[int(r)] for r in order if int(r) in pos], dtype=np.int64)
     router = fit_routing(vectors[train], [texts[i] for i in train],
