@@ -110,6 +110,12 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
 
     icfg = cfg.index
     tickets = load_tickets(run)
+    if icfg.encoder == "auto":  # the sample's vectors are in the cache when evaluate chose
+        from ticketsim.inference import pick_backend
+
+        backend, _ = pick_backend(model_path, tickets["text"].tolist(), cache_dir=run.path / "cache",
+                                  min_cosine=cfg.index.int8_min_cosine, reporter=reporter)
+        icfg = icfg.model_copy(update={"encoder": backend})
     t0 = time.perf_counter()
     if icfg.embeddings is not None:
         from ticketsim.index.ray_embed import load_shards
