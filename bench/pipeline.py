@@ -34,7 +34,7 @@ from typing import Any
 from bench._common import ENDAVA_FULL as ENDAVA_LARGE
 from bench._common import RESULTS, ROOT
 from bench._common import SEAMONKEY_DIR as SEAMONKEY
-from ticketsim.rundir import atomic_write_json
+from ticketsim.rundir import RunDir, atomic_write_json
 
 STAGES = ["ingest", "pairs", "train", "evaluate", "index"]
 
@@ -159,12 +159,12 @@ def bench_one(name: str, tmp: Path, n_tickets: int | None) -> dict[str, Any] | N
     estimate = next((ln.strip() for ln in (tmp / f"{name}-cold.log").read_text().splitlines()
                      if "estimate:" in ln), None)
     warm, _ = _run(cmd)
-    metrics = json.loads((run_dir / "evaluate" / "metrics.json").read_text())
+    metrics = RunDir(run_dir).summary("evaluate")
     held_out = {sys_name: {k: round(float(v), 4) for k, v in vals.items()
                            if k in ("mrr@10", "recall@10", "routing_acc", "category_acc")
                            and isinstance(v, int | float)}
                 for sys_name, vals in metrics.get("systems", {}).items()}
-    train = json.loads((run_dir / "train" / "summary.json").read_text())
+    train = RunDir(run_dir).summary("train")
     tickets = json.loads((run_dir / "ingest" / "_stamp.json").read_text())
     return {"dataset": name, "config": str(config.relative_to(ROOT)), "overrides": sets[:-1],
             "results": [{"system": "ticketsim run (cold)", "wall_s": round(cold, 1),

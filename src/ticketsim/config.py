@@ -622,10 +622,9 @@ class BootstrapConfig(Section):
 class FoldsConfig(Section):
     """Per-fold spread over link clusters when held-out links are few."""
 
-    k: int = Field(5, ge=2, description="Number of cluster folds.")
-    min_queries: int = Field(
-        300, ge=0, description="Below this many queries, also report mean and spread over folds."
-    )
+    k: int = Field(5, ge=2, description="Number of cluster folds (cross-fitting's models, and "
+                   "the spread reported when a single split holds out fewer than "
+                   "evaluate.crossfit_min_queries queries).")
 
 
 EvalSystem = Literal["bm25", "base", "finetuned", "hybrid"]
@@ -914,15 +913,22 @@ MOVED = {
     ("evaluate", "hybrid"): "evaluate.hybrid was removed: evaluate scores hybrid search with the "
     "search section's fusion (search.rrf_k, search.window, search.dense_weight, "
     "search.keyword_weight) and with each model (hybrid, hybrid-base)",
+    ("evaluate", "folds", "min_queries"): "evaluate.folds.min_queries was removed: "
+    "evaluate.crossfit_min_queries says when held-out queries are too few; below it `ticketsim "
+    "run` cross-fits, and an evaluation that did not also reports the spread over "
+    "evaluate.folds.k folds",
 }
 
 
 def _moved_keys(tree: dict[str, Any], source: str) -> None:
     """A clear error for keys that moved or were removed (not pydantic's 'extra not permitted')."""
-    for (section, key), why in MOVED.items():
-        if isinstance(tree.get(section), dict) and key in tree[section]:
-            raise ConfigError(f"{source}: {section}.{key}: {why}",
-                              hint=f"delete {section}.{key} from the config")
+    for path, why in MOVED.items():
+        node: Any = tree
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and path[-1] in node:
+            dotted = ".".join(path)
+            raise ConfigError(f"{source}: {dotted}: {why}", hint=f"delete {dotted} from the config")
 def relative_paths(cfg: Config, run_dir: Path) -> dict[str, Any]:
     """The config as a plain tree for ``run_dir/config.yaml``: paths inside ``run_dir`` and the
     links store relative to it, every other path absolute (issue 17: relocatable runs)."""
