@@ -164,12 +164,36 @@ def run_train(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
 
     result = run.produce(STAGE, h, build, force=force or resume, reporter=reporter,
                          write=_is_main())
+    _end_distributed()
     if not result.skipped and _is_main():
         shutil.rmtree(run.path / CHECKPOINTS, ignore_errors=True)
         s = result.summary
         reporter.log(f"train: {s['steps']} steps in {s['train_seconds']:.0f} s "
                      f"({s['pairs_per_second']:.1f} pairs/s), loss {s['train_loss']:.4f}")
     return result
+
+
+def _distributed() -> tuple[int, str | None]:
+    """(processes, backend) of the data-parallel group the trainer set up; (1, None) alone."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size(), str(dist.get_backend())
+    return 1, None
+
+
+def _end_distributed() -> None:
+    """Under torchrun, wait for the main process to finish writing, then close the group.
+
+    Without it a non-main process returned as soon as training ended and exited while its
+    gloo threads were still connected to the main one, which aborts now and then
+    (``terminate called without an active exception``, exit -6) under load.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Reporter,
@@ -248,7 +272,9 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
     out = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.perf_counter() - start
     history = [dict(r) for r in trainer.state.log_history]
+    processes, backend = _distributed()
     summary: dict[str, Any] = {
+        "processes": processes, "distributed_backend": backend,
         "base_model": tc.base_model, "loss": tc.loss, "precision": precision, "device": device,
         "max_seq_length": limit, "truncated_share": length_rep["truncated_share"],
         "train_rows": len(train_df), "steps": int(trainer.state.global_step),
