@@ -58,7 +58,8 @@ def demo(work: Path, do_train: bool, epochs: float) -> list[dict[str, Any]]:
     rows = []
     for strategy in STRATEGIES:
         cfg = config_from_dict(_demo_tree(data, work / "links.sqlite", strategy,
-                                          {"epochs": epochs, "batch_size": 32, "max_seq_length": 128}))
+                                          {"trainer": {"num_train_epochs": epochs}, "batch_size": 32,
+                                           "max_seq_length": 128}))
         run = RunDir(work / f"run-{strategy}")
         run_stage("ingest", cfg, run)
         t0 = time.perf_counter()
@@ -99,7 +100,7 @@ def seamonkey(work: Path, folds: int, epochs: float) -> list[dict[str, Any]]:
             "pairs.split.method=kfold", f"pairs.split.folds={folds}", f"pairs.split.fold={fold}",
             "pairs.split.validation_fraction=0.0", "pairs.positives.views=always",
             "pairs.negatives.strategy=bm25", "pairs.negatives.exclude_same_category=false",
-            f"train.epochs={epochs}", "train.max_seq_length=128", "train.batch_size=32",
+            f"train.trainer.num_train_epochs={epochs}", "train.max_seq_length=128", "train.batch_size=32",
             "evaluate.systems=[bm25, base, finetuned]",
             "evaluate.bootstrap.samples=200",
         ])

@@ -21,8 +21,10 @@ recorded per round. pairs/s counts training time only (``trainer.train``, evalua
 the fastest round counts. Quality of the ticketsim systems, measured after timing on the
 model of the first round (the plain script trains like ``ticketsim-ungrouped``):
 MRR@10 of each held-out validation pair's positive among all held-out positives
-(``pair_mrr@10``), and on data with categories kNN (k=10) category accuracy of held-out
-test tickets over training tickets (``routing_acc``); the paired bootstrap interval of
+(``pair_mrr@10``, the library's MRR), and on data with categories kNN (k=10) category
+accuracy of held-out test tickets over training tickets (``routing_acc``, the library's
+similarity-weighted vote, ``ticketsim.evaluation.routing.knn_labels``); the library's
+paired bootstrap interval (``ticketsim.evaluation.bootstrap``) of
 full minus ungrouped says whether length grouping costs quality. Then, per dataset, the
 step-interleaved comparison (``interleaved_steps``): one process trains one epoch of the
 same pairs with both batchings, alternating single steps, so that load from other
@@ -49,6 +51,9 @@ from typing import Any
 import numpy as np
 
 from bench._common import ENDAVA_SUBSET, RESULTS, ROOT, SEAMONKEY_DIR
+from ticketsim.evaluation.bootstrap import paired_difference
+from ticketsim.evaluation.metrics import MAP_K, QueryMetrics
+from ticketsim.evaluation.routing import knn_labels
 from ticketsim.rundir import atomic_write_json
 
 SETTINGS = {"batch_size": 32, "max_seq_length": 128, "epochs": 1.0, "seed": 42,
@@ -119,18 +124,19 @@ def quality(model: Any, data: Path) -> dict[str, Any]:
     val = pd.read_parquet(data / "heldout_pairs.parquet")
     a = model.encode(val["anchor"].tolist(), batch_size=64, normalize_embeddings=True)
     p = model.encode(val["positive"].tolist(), batch_size=64, normalize_embeddings=True)
-    sims = a @ p.T
-    rank = (sims > np.diag(sims)[:, None]).sum(1) + 1
-    out: dict[str, Any] = {"rr": np.where(rank <= 10, 1.0 / rank, 0.0).tolist()}
+    sims = a @ p.T  # each anchor against every held-out positive; its own is the one relevant
+    qm = QueryMetrics([str(i) for i in range(len(val))], [10])
+    order = np.argsort(-sims, axis=1, kind="stable")[:, :MAP_K]
+    out: dict[str, Any] = {"rr": [qm.one([(int(c), float(sims[i, c])) for c in row], {i})["mrr@10"]
+                                  for i, row in enumerate(order)]}
     if (data / "routing.parquet").is_file():
         t = pd.read_parquet(data / "routing.parquet")
-        q, pool = t[t["split"] == "test"], t[t["split"] == "train"]
-        eq = model.encode(q["text"].tolist(), batch_size=64, normalize_embeddings=True)
-        ep = model.encode(pool["text"].tolist(), batch_size=64, normalize_embeddings=True)
-        top = np.argsort(-(eq @ ep.T), axis=1)[:, :10]
-        cats = pool["category"].astype(str).to_numpy()
-        votes = [pd.Series(cats[row]).value_counts().index[0] for row in top]
-        out["hits"] = (np.array(votes) == q["category"].astype(str).to_numpy()).astype(float).tolist()
+        emb = model.encode(t["text"].tolist(), batch_size=64, normalize_embeddings=True)
+        split = t["split"].to_numpy()
+        cats = t["category"].astype(str).to_numpy()
+        test, train = np.flatnonzero(split == "test"), np.flatnonzero(split == "train")
+        votes = knn_labels(lambda q: emb[q] @ emb.T, test, train, cats, k=10)
+        out["hits"] = (np.array(votes) == cats[test]).astype(float).tolist()
     return out
 
 
@@ -186,7 +192,9 @@ def child_ticketsim(data: Path, system: str, with_quality: bool) -> dict:
     from ticketsim.rundir import RunDir
     from ticketsim.training.stage import run_train
 
-    train = {**SETTINGS, "eval_strategy": "no", "save_steps": 10_000, **VARIANTS[system]}
+    train = {**{k: v for k, v in SETTINGS.items() if k != "epochs"}, **VARIANTS[system],
+             "trainer": {"num_train_epochs": SETTINGS["epochs"], "eval_strategy": "no",
+                         "save_steps": 10_000}}
     cfg = config_from_dict({"train": train})
     res = run_train(cfg, RunDir(data), force=True)
     s = res.summary
@@ -282,14 +290,11 @@ def interleaved_steps(data: Path, rounds: int = 1) -> dict[str, Any]:
                         for k in samplers]}
 
 
-def paired_interval(a: list[float], b: list[float], samples: int = 2000,
-                    seed: int = 0) -> dict[str, float]:
-    """Mean of a - b over the same queries with a 95 % bootstrap interval."""
-    d = np.asarray(a) - np.asarray(b)
-    rng = np.random.default_rng(seed)
-    boots = d[rng.integers(0, len(d), (samples, len(d)))].mean(1)
-    return {"diff": round(float(d.mean()), 4), "low": round(float(np.quantile(boots, 0.025)), 4),
-            "high": round(float(np.quantile(boots, 0.975)), 4), "queries": len(d)}
+def paired_interval(a: list[float], b: list[float]) -> dict[str, float]:
+    """Mean of a - b over the same queries with the library's 95 % paired bootstrap interval."""
+    d = paired_difference(np.asarray(a), np.asarray(b), samples=2000, seed=0, confidence=0.95)
+    return {"diff": round(d["diff"], 4), "low": round(d["low"], 4), "high": round(d["high"], 4),
+            "queries": len(a)}
 
 
 def bench_dataset(name: str, source: Path, systems: list[str], n_pairs: int, repeats: int,

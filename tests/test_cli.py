@@ -45,10 +45,10 @@ def test_config_init_writes_a_valid_commented_default(tmp_path: Path) -> None:
 def test_set_override_and_errors_name_the_key(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("train:\n  learning_rate: 1.0e-4\n")
-    res = cli("config", "show", "-c", str(path), "--set", "train.epochs=3")
+    res = cli("config", "show", "-c", str(path), "--set", "train.trainer.num_train_epochs=3")
     assert res.returncode == 0, res.stderr
     shown = yaml.safe_load(res.stdout)
-    assert shown["train"]["learning_rate"] == 1e-4 and shown["train"]["epochs"] == 3
+    assert shown["train"]["learning_rate"] == 1e-4 and shown["train"]["trainer"]["num_train_epochs"] == 3
     bad = cli("config", "show", "-c", str(path), "--set", "train.learning_rate=-1")
     assert bad.returncode == 2
     assert "train.learning_rate" in bad.stderr and "Traceback" not in bad.stderr

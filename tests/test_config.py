@@ -34,9 +34,10 @@ def test_invalid_configs_name_the_key(tree: dict, message: str) -> None:
 
 
 def test_overrides_parse_yaml_values_and_reject_bad_syntax() -> None:
-    cfg = config_from_dict({}, overrides=["train.epochs=2", "data.columns.extra=[a, b]",
-                                          "data.columns.category=null"])
-    assert cfg.train.epochs == 2 and cfg.data.columns.extra == ["a", "b"]
+    cfg = config_from_dict({}, overrides=["train.trainer.num_train_epochs=2",
+                                          "data.columns.extra=[a, b]", "data.columns.category=null"])
+    assert cfg.train.trainer["num_train_epochs"] == 2 and cfg.data.columns.extra == ["a", "b"]
+    assert cfg.train.trainer["eval_steps"] == 50  # the keys not given keep ticketsim's defaults
     with pytest.raises(ConfigError, match="section.key=value"):
         config_from_dict({}, overrides=["epochs"])
     with pytest.raises(ConfigError, match="unknown key"):
@@ -91,3 +92,39 @@ def test_default_yaml_documents_every_key() -> None:
     text = default_config_yaml()
     for key in leaf_keys():
         assert f"{key.split('.')[-1]}:" in text, key
+
+
+@pytest.mark.parametrize(
+    ("tree", "new"),
+    [
+        ({"train": {"epochs": 3}}, "train.trainer.num_train_epochs"),
+        ({"train": {"warmup_ratio": 0.2}}, "train.trainer.warmup_steps"),
+        ({"train": {"dataloader_workers": 2}}, "train.trainer.dataloader_num_workers"),
+        ({"train": {"save_steps": 10}}, "train.trainer.save_steps"),
+        ({"data": {"max_text_chars": 10}}, "data.truncate_text_at_chars"),
+        ({"serve": {"max_text_chars": 10}}, "serve.reject_text_over_chars"),
+        ({"evaluate": {"encoder": "onnx"}}, "index.encoder"),
+        ({"pairs": {"augment": {"wordnet": {"seed": 3}}}}, "pairs.augment.seed"),
+    ],
+)
+def test_keys_that_moved_name_their_new_key(tree: dict, new: str) -> None:
+    """Copies of trainer arguments and keys whose name hid their meaning are gone: the old key
+    is an error naming the new one."""
+    old, node = "", tree
+    while isinstance(node, dict):
+        key = next(iter(node))
+        old, node = f"{old}.{key}".lstrip("."), node[key]
+    with pytest.raises(ConfigError, match=f"{old} moved to {new}") as err:
+        config_from_dict(tree)
+    assert err.value.hint == f"write it as {new}"
+
+
+def test_trainer_arguments_ticketsim_sets_are_refused_with_the_key_to_use() -> None:
+    with pytest.raises(ConfigError, match="per_device_train_batch_size is set by ticketsim: "
+                       "set train.batch_size instead"):
+        config_from_dict({"train": {"trainer": {"per_device_train_batch_size": 8}}})
+    with pytest.raises(ConfigError, match="train.trainer: .*mapping"):
+        config_from_dict({"train": {"trainer": [1, 2]}})
+    cfg = config_from_dict({"train": {"trainer": {"adam_beta2": 0.95, "eval_steps": 7}}})
+    assert cfg.train.trainer["adam_beta2"] == 0.95 and cfg.train.trainer["eval_steps"] == 7
+    assert cfg.train.trainer["save_steps"] == 50

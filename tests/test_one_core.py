@@ -138,7 +138,7 @@ def test_search_and_serve_use_the_champion_unless_told_otherwise(
 def test_crossfitting_makes_every_linked_ticket_a_query_once(tmp_path: Path,
                                                              tiny_model_dir: Path) -> None:
     tree = tiny_config(tmp_path, tiny_model_dir)
-    tree["train"]["epochs"] = 1
+    tree["train"]["trainer"] = {"num_train_epochs": 1}
     tree["evaluate"] = {"crossfit_min_queries": 1000, "folds": {"k": 3},
                         "systems": ["bm25", "finetuned"], "bootstrap": {"samples": 100}}
     run = RunDir(tmp_path / "run")

@@ -24,7 +24,7 @@ def tiny_config(tmp_path: Path, model: Path) -> dict:
                  "links_store": str(tmp_path / "links.sqlite"),
                  "columns": {"category": "category", "subcategory": "subcategory",
                              "created": "created", "extra": ["notes"]}},
-        "train": {"base_model": str(model), "epochs": 1, "batch_size": 4, "max_seq_length": 32},
+        "train": {"base_model": str(model), "trainer": {"num_train_epochs": 1}, "batch_size": 4, "max_seq_length": 32},
         "evaluate": {"crossfit_min_queries": 0},  # one split (tests/test_one_core.py cross-fits)
     }
 

@@ -106,8 +106,9 @@ class DataConfig(Section):
         "by default (they would leak into routing evaluation).",
     )
     cleaning: CleaningConfig = Field(default_factory=CleaningConfig)
-    max_text_chars: int = Field(
-        4000, gt=0, description="Model text is cut to this many characters (stored text is whole)."
+    truncate_text_at_chars: int = Field(
+        4000, gt=0, description="The text models and keyword search read is cut to this many "
+        "characters (the stored text stays whole; nothing is refused)."
     )
     links_store: Path = Field(
         Path("ticketsim-links.sqlite"),
@@ -244,42 +245,40 @@ class NegativesConfig(Section):
     )
 
 
-class SimpleAugmentConfig(Section):
-    """Word drop and local shuffle (the baseline augmenter)."""
+class AugmenterSection(Section):
+    """What every augmenter has: the share of training pairs it gives an augmented copy."""
 
     rate: float = Field(0.0, ge=0, le=1, description="Share of training pairs given an augmented copy.")
-    seed: int = Field(0, description="Seed of the augmenter.")
+
+
+class SimpleAugmentConfig(AugmenterSection):
+    """Word drop and local shuffle (the baseline augmenter)."""
+
     drop: float = Field(0.1, ge=0, lt=1, description="Probability of dropping each word.")
     shuffle_window: int = Field(3, ge=1, description="Words move at most this far (1: no shuffle).")
 
 
-class WordnetAugmentConfig(Section):
+class WordnetAugmentConfig(AugmenterSection):
     """Synonym replacement from WordNet (offline), sparing codes, names and numbers."""
 
-    rate: float = Field(0.0, ge=0, le=1, description="Share of training pairs given an augmented copy.")
-    seed: int = Field(0, description="Seed of the augmenter.")
     replace: float = Field(0.2, gt=0, le=1, description="Share of eligible words replaced.")
     data_dir: Path | None = Field(
         None, description="NLTK data folder holding corpora/wordnet (null: NLTK's search path)."
     )
 
 
-class BackTranslateAugmentConfig(Section):
+class BackTranslateAugmentConfig(AugmenterSection):
     """Back-translation through two local translation model folders."""
 
-    rate: float = Field(0.0, ge=0, le=1, description="Share of training pairs given an augmented copy.")
-    seed: int = Field(0, description="Seed of the augmenter.")
     forward_model: Path | None = Field(None, description="Folder of e.g. opus-mt-en-de.")
     backward_model: Path | None = Field(None, description="Folder of e.g. opus-mt-de-en.")
     batch_size: int = Field(16, gt=0, description="Texts per translation batch.")
     max_length: int = Field(128, gt=0, description="Generated tokens at most.")
 
 
-class ParaphraseAugmentConfig(Section):
+class ParaphraseAugmentConfig(AugmenterSection):
     """Generative paraphrase: an OpenAI-compatible endpoint or a local text-generation folder."""
 
-    rate: float = Field(0.0, ge=0, le=1, description="Share of training pairs given an augmented copy.")
-    seed: int = Field(0, description="Seed of the augmenter.")
     url: str | None = Field(
         None, description="Base URL of an OpenAI-compatible API (vLLM, Ollama, llama.cpp), e.g. "
         "http://localhost:8000/v1."
@@ -307,6 +306,10 @@ class AugmentConfig(Section):
     wordnet: WordnetAugmentConfig = Field(default_factory=WordnetAugmentConfig)
     backtranslate: BackTranslateAugmentConfig = Field(default_factory=BackTranslateAugmentConfig)
     paraphrase: ParaphraseAugmentConfig = Field(default_factory=ParaphraseAugmentConfig)
+    seed: int = Field(
+        0, description="Seed of augmentation: which pairs each augmenter copies (a stream per "
+        "augmenter) and the augmenters' own randomness (word drops, synonyms, generation)."
+    )
 
 
 class PairsConfig(Section):
@@ -459,6 +462,48 @@ class CrossEncoderTrainConfig(Section):
     max_length: int = Field(256, gt=0, description="Tokens of query + candidate read together.")
 
 
+# SentenceTransformerTrainingArguments fields that ticketsim gives its own default (the trainer's
+# own names, so each is declared once, by the library). Any other field of that dataclass may be
+# set as well; the names are checked against it when train builds the trainer (importing it here
+# would cost every command ~10 s of transformers and torch).
+TRAINER_DEFAULTS: dict[str, Any] = {
+    "num_train_epochs": 1.0,
+    "max_steps": -1,
+    "lr_scheduler_type": "linear",
+    "warmup_steps": 0.1,  # below 1: a share of the steps
+    "weight_decay": 0.01,
+    "max_grad_norm": 1.0,
+    "gradient_accumulation_steps": 1,
+    "eval_strategy": "steps",
+    "eval_steps": 50,
+    "save_steps": 50,
+    "save_total_limit": 2,
+    "logging_steps": 5,
+    "load_best_model_at_end": True,
+    "report_to": [],
+    "dataloader_num_workers": 0,
+}
+
+# trainer arguments ticketsim sets itself: what to set instead
+TRAINER_OWNED: dict[str, str] = {
+    "output_dir": "the run directory (--run-dir)",
+    "learning_rate": "train.learning_rate",
+    "per_device_train_batch_size": "train.batch_size",
+    "per_device_eval_batch_size": "train.batch_size",
+    "batch_sampler": "train.batch_sampler",
+    "group_by_length": "train.group_by_length",
+    "seed": "train.seed",
+    "data_seed": "train.seed",
+    "fp16": "train.precision",
+    "bf16": "train.precision",
+    "use_cpu": "train.precision (and the device found)",
+    "metric_for_best_model": "nothing: the validation evaluator's MRR@10 is the metric",
+    "greater_is_better": "nothing: the validation metric grows",
+    "disable_tqdm": "nothing: progress goes through ticketsim's reporter",
+    "logging_first_step": "nothing: the loss curve starts at step 1",
+}
+
+
 class TrainConfig(Section):
     """Fine-tuning through sentence-transformers' SentenceTransformerTrainer."""
 
@@ -475,22 +520,20 @@ class TrainConfig(Section):
     learning_rate: float | None = Field(
         None, gt=0, description="Peak learning rate (null: 3e-5 full fine-tuning, 2e-4 with LoRA)."
     )
-    scheduler: Literal[
-        "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"
-    ] = Field("linear", description="Learning-rate schedule after warm-up.")
-    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of steps with linear warm-up.")
-    warmup_steps: int = Field(0, ge=0, description="Warm-up steps; overrides warmup_ratio when > 0.")
-    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
-    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
-    epochs: float = Field(1.0, gt=0, description="Training epochs.")
-    max_steps: int = Field(-1, ge=-1, description="Stop after this many optimizer steps (-1: epochs).")
     batch_size: int = Field(32, gt=1, description="Examples per batch (in-batch negatives for MNRL).")
+    trainer: dict[str, Any] = Field(
+        default_factory=lambda: dict(TRAINER_DEFAULTS),
+        description="Any other SentenceTransformerTrainingArguments field, by its own name (see "
+        "transformers' TrainingArguments docs, e.g. num_train_epochs, max_steps, "
+        "lr_scheduler_type, warmup_steps, weight_decay, eval_steps, save_steps, report_to), "
+        "passed through as given; keys you leave out keep ticketsim's defaults shown here. "
+        "Names are checked against the dataclass when train builds the trainer.",
+    )
     time_budget: str | None = Field(
         None, description="Wall time training may take, e.g. '10m', '90s', '1h30m' (null: no "
         "limit). The trainer measures its steps/s over the first steps and cuts the steps "
         "(and the learning-rate schedule) to fit; a hard stop guards the rest."
     )
-    gradient_accumulation_steps: int = Field(1, gt=0, description="Batches per optimizer step.")
     batch_sampler: Literal["auto", "no_duplicates", "batch_sampler"] = Field(
         "auto", description="auto: no_duplicates for in-batch-negative losses (a text twice in a "
         "batch would be a false negative), plain batches otherwise."
@@ -515,16 +558,6 @@ class TrainConfig(Section):
         "auto", description="auto: bf16/fp16 on a GPU that supports it, fp32 on CPU "
         "(bf16 on a CPU trains ~30x slower)."
     )
-    eval_strategy: Literal["no", "steps", "epoch"] = Field(
-        "steps", description="When to evaluate on the validation split."
-    )
-    eval_steps: int = Field(50, gt=0, description="Steps between evaluations (eval_strategy: steps).")
-    save_steps: int = Field(50, gt=0, description="Steps between checkpoints (for --resume).")
-    save_total_limit: int = Field(2, gt=0, description="Checkpoints kept.")
-    logging_steps: int = Field(5, gt=0, description="Steps between loss log entries.")
-    load_best_model_at_end: bool = Field(
-        True, description="Keep the checkpoint with the best validation metric (needs evaluation)."
-    )
     early_stopping_patience: int = Field(
         0, ge=0, description="Stop after this many evaluations without improvement (0: off)."
     )
@@ -536,15 +569,24 @@ class TrainConfig(Section):
     )
     lora: LoraConfig = Field(default_factory=LoraConfig)
     cross_encoder: CrossEncoderTrainConfig = Field(default_factory=CrossEncoderTrainConfig)
-    report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
-        default_factory=list, description="Experiment trackers the trainer logs to (empty: none)."
-    )
-    dataloader_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
     seed: int = Field(42, description="Seed of training (shuffling, dropout).")
     model_card_examples: bool = Field(
         False, description="Keep sentence-transformers' card with its widget and sample rows, "
         "which quote training tickets verbatim (false: ticketsim's card, no ticket text)."
     )
+
+    @field_validator("trainer", mode="before")
+    @classmethod
+    def _trainer_args(cls, v: Any) -> dict[str, Any]:
+        if v is None:
+            v = {}
+        if not isinstance(v, dict):
+            raise ValueError("must be a mapping of SentenceTransformerTrainingArguments names to "
+                             "values, e.g. {num_train_epochs: 3}")
+        for name in v:
+            if name in TRAINER_OWNED:
+                raise ValueError(f"{name} is set by ticketsim: set {TRAINER_OWNED[name]} instead")
+        return {**TRAINER_DEFAULTS, **v}
 
     @field_validator("max_seq_length")
     @classmethod
@@ -648,10 +690,6 @@ class EvaluateConfig(Section):
         "mrr@10", description="Metric shown first and used for the confidence interval."
     )
     batch_size: int = Field(64, gt=0, description="Encoding batch size.")
-    encoder: Literal["torch", "onnx", "onnx-int8"] = Field(
-        "torch", description="Inference backend for the dense systems; evaluate with onnx-int8 "
-        "to check its retrieval quality before indexing with it."
-    )
     time_aware: bool = Field(
         False, description="Each query sees only tickets created before it (needs created dates)."
     )
@@ -689,9 +727,10 @@ class IndexConfig(Section):
 
     batch_size: int = Field(64, gt=0, description="Encoding batch size while indexing.")
     encoder: Literal["torch", "onnx", "onnx-int8"] = Field(
-        "torch", description="Inference backend that embeds tickets and queries (index, search, "
-        "serve): onnx ~2x, onnx-int8 ~3.5x torch's speed on CPU (docs/performance.md). The model "
-        "is exported once into the run's cache/; queries always use the index's backend."
+        "torch", description="Inference backend that embeds tickets and queries (evaluate, index, "
+        "search, serve, so the report measures the backend that serves): onnx ~2x, onnx-int8 "
+        "~3.5x torch's speed on CPU (docs/performance.md). The model is exported once into the "
+        "run's cache/; queries always use the index's backend."
     )
     backend: Literal["usearch", "qdrant"] = Field(
         "usearch", description="usearch: local HNSW file; qdrant: Qdrant (local folder, or "
@@ -779,8 +818,9 @@ class ServeConfig(Section):
     max_body_bytes: int = Field(
         1_000_000, gt=0, description="Larger request bodies are refused with 413."
     )
-    max_text_chars: int = Field(
-        20_000, gt=0, description="Longest query or ticket text field accepted (422 beyond)."
+    reject_text_over_chars: int = Field(
+        20_000, gt=0, description="A query or ticket text field longer than this is refused "
+        "(422; nothing is cut)."
     )
     max_batch: int = Field(500, gt=0, description="Most tickets one POST /tickets may carry.")
     timeout_seconds: float = Field(
@@ -909,26 +949,56 @@ def _resolve_paths(model: BaseModel, base: Path) -> None:
         del field
 
 
-MOVED = {
-    ("evaluate", "hybrid"): "evaluate.hybrid was removed: evaluate scores hybrid search with the "
+MOVED: dict[str, str] = {
+    "evaluate.hybrid": "evaluate.hybrid was removed: evaluate scores hybrid search with the "
     "search section's fusion (search.rrf_k, search.window, search.dense_weight, "
     "search.keyword_weight) and with each model (hybrid, hybrid-base)",
-    ("evaluate", "folds", "min_queries"): "evaluate.folds.min_queries was removed: "
+    "evaluate.folds.min_queries": "evaluate.folds.min_queries was removed: "
     "evaluate.crossfit_min_queries says when held-out queries are too few; below it `ticketsim "
     "run` cross-fits, and an evaluation that did not also reports the spread over "
     "evaluate.folds.k folds",
 }
+# train keys that were copies of SentenceTransformerTrainingArguments: now under train.trainer,
+# by the trainer's own name
+_TRAINER_MOVED = {
+    "epochs": "num_train_epochs", "max_steps": "max_steps", "scheduler": "lr_scheduler_type",
+    "warmup_ratio": "warmup_steps", "warmup_steps": "warmup_steps", "weight_decay": "weight_decay",
+    "max_grad_norm": "max_grad_norm", "gradient_accumulation_steps": "gradient_accumulation_steps",
+    "eval_strategy": "eval_strategy", "eval_steps": "eval_steps", "save_steps": "save_steps",
+    "save_total_limit": "save_total_limit", "logging_steps": "logging_steps",
+    "load_best_model_at_end": "load_best_model_at_end", "report_to": "report_to",
+    "dataloader_workers": "dataloader_num_workers",
+}
+MOVED["evaluate.encoder"] = ("evaluate.encoder moved to index.encoder: evaluate embeds with the "
+                             "backend that index, search and serve use, so the report measures "
+                             "what is served (compare backends with --set index.encoder=...)")
+for _aug in ("simple", "wordnet", "backtranslate", "paraphrase"):
+    MOVED[f"pairs.augment.{_aug}.seed"] = (f"pairs.augment.{_aug}.seed moved to "
+                                           "pairs.augment.seed (one seed for every augmenter)")
+MOVED["data.max_text_chars"] = ("data.max_text_chars moved to data.truncate_text_at_chars (it "
+                                "cuts text; serve.reject_text_over_chars refuses it)")
+MOVED["serve.max_text_chars"] = ("serve.max_text_chars moved to serve.reject_text_over_chars (it "
+                                 "refuses text; data.truncate_text_at_chars cuts it)")
+for _old, _new in _TRAINER_MOVED.items():
+    MOVED[f"train.{_old}"] = (
+        f"train.{_old} moved to train.trainer.{_new} (the trainer's own argument name"
+        + ("; a value below 1 is a share of the steps" if _old == "warmup_ratio" else "") + ")")
 
 
 def _moved_keys(tree: dict[str, Any], source: str) -> None:
     """A clear error for keys that moved or were removed (not pydantic's 'extra not permitted')."""
-    for path, why in MOVED.items():
+    for dotted, why in MOVED.items():
+        *parents, key = dotted.split(".")
         node: Any = tree
-        for part in path[:-1]:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict) and path[-1] in node:
-            dotted = ".".join(path)
-            raise ConfigError(f"{source}: {dotted}: {why}", hint=f"delete {dotted} from the config")
+        for p in parents:
+            node = node.get(p) if isinstance(node, dict) else None
+        if isinstance(node, dict) and key in node:
+            to = re.search(r" moved to ([\w.]+)", why)
+            raise ConfigError(f"{source}: {dotted}: {why}",
+                              hint=f"write it as {to.group(1)}" if to else
+                              f"delete {dotted} from the config")
+
+
 def relative_paths(cfg: Config, run_dir: Path) -> dict[str, Any]:
     """The config as a plain tree for ``run_dir/config.yaml``: paths inside ``run_dir`` and the
     links store relative to it, every other path absolute (issue 17: relocatable runs)."""
@@ -996,6 +1066,8 @@ def leaf_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
         ann = field.annotation
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             keys.extend(leaf_keys(ann, f"{prefix}{name}."))
+        elif name == "trainer" and model is TrainConfig:  # the defaults ticketsim sets
+            keys.extend(f"{prefix}{name}.{k}" for k in TRAINER_DEFAULTS)
         else:
             keys.append(f"{prefix}{name}")
     return keys
@@ -1020,6 +1092,10 @@ def _commented(model: BaseModel, indent: int = 0) -> list[str]:
             continue
         if field.description:
             out.append(f"{pad}# {field.description}")
+        if isinstance(value, dict) and value:
+            out.append(f"{pad}{name}:")
+            out.extend(f"{pad}  {k}: {_yaml_scalar(v)}" for k, v in value.items())
+            continue
         out.append(f"{pad}{name}: {_yaml_scalar(value if not isinstance(value, Path) else str(value))}")
     return out
 

@@ -22,7 +22,7 @@ def tiny_tree(tmp: Path, model: Path, categories: bool = True) -> dict:
                  "links_store": str(tmp / "links.sqlite"),
                  "columns": {"category": "category", "subcategory": "subcategory",
                              "created": "created"}},
-        "train": {"base_model": str(model), "epochs": 1, "batch_size": 4, "max_seq_length": 32},
+        "train": {"base_model": str(model), "trainer": {"num_train_epochs": 1}, "batch_size": 4, "max_seq_length": 32},
         "label": {"n": 5, "candidates_k": 3, "keyword_k": 3, "who": "tester"},
     }
 

@@ -166,8 +166,8 @@ def corpus() -> list[Case]:
              {"links": "l.json"}, False, error=["l.json", "row 1", "field 'label'"]),
         Case("unknown-config-key", {"t.csv": (HEAD + "1,a,b\n").encode()}, {"colums": {}}, False,
              error=["data.colums: unknown key"]),
-        Case("wrong-type", {"t.csv": (HEAD + "1,a,b\n").encode()}, {"max_text_chars": "many"},
-             False, error=["data.max_text_chars"]),
+        Case("wrong-type", {"t.csv": (HEAD + "1,a,b\n").encode()}, {"truncate_text_at_chars": "many"},
+             False, error=["data.truncate_text_at_chars"]),
         # ---- issue 18: silent changes now warn (summary.json and the terminal)
         Case("nul-bytes", {"t.csv": (HEAD + "1\x002,a,b\n3,c\x00,d\n").encode()}, {}, True,
              eq("id", ["12", "3"]), warn=["t.csv: 2 NUL byte(s) removed (first on line 2)"]),

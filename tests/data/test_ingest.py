@@ -155,11 +155,11 @@ def test_no_id_column_uses_row_numbers(tmp_path: Path) -> None:
     assert df.id.tolist() == ["2", "3"]
 
 
-@pytest.mark.config_keys("data.text_template", "data.max_text_chars")
+@pytest.mark.config_keys("data.text_template", "data.truncate_text_at_chars")
 def test_text_template_and_max_chars_shape_the_embedded_text(tmp_path: Path) -> None:
     tickets = write_csv(tmp_path / "t.csv")
     cfg = make_cfg(tmp_path, tickets, text_template="{short_description} | {resolution}",
-                   max_text_chars=12)
+                   truncate_text_at_chars=12)
     df, _ = build_tickets(cfg.data)
     assert df.text[0] == "VPN drops | "
     assert all(len(t) <= 12 for t in df.text)

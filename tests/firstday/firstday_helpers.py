@@ -28,7 +28,7 @@ def cold_config(folder: Path, model: Path, *, subcategory: bool = False) -> Path
     if subcategory:
         cols["subcategory"] = "subcategory"
     tree = {"data": {"tickets": str(tickets), "links_store": "links.sqlite", "columns": cols},
-            "train": {"base_model": str(model), "epochs": 1, "batch_size": 4,
+            "train": {"base_model": str(model), "trainer": {"num_train_epochs": 1}, "batch_size": 4,
                       "max_seq_length": 32},
             "index": {"exact_below": 100000, "encoder": "onnx"}}
     path = folder / "desk.yaml"

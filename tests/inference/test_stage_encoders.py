@@ -1,4 +1,4 @@
-"""index.encoder / evaluate.encoder: the ONNX backends reach the index, search, serve and evaluate."""
+"""index.encoder: the ONNX backends reach the index, search, serve and evaluate."""
 
 from __future__ import annotations
 
@@ -68,10 +68,13 @@ def test_index_encoder_reaches_index_search_and_updates(tmp_path: Path, tiny_mod
     t.close()
 
 
-@pytest.mark.config_keys("evaluate.encoder")
-def test_evaluate_encoder_and_cache_reuse(tmp_path: Path, tiny_model_dir: Path) -> None:
+@pytest.mark.config_keys("index.encoder")
+def test_evaluate_embeds_with_the_index_encoder_and_reuses_the_cache(tmp_path: Path,
+                                                                    tiny_model_dir: Path) -> None:
     run = write_run(tmp_path / "run", eval_tickets(), tiny_test_links(), tiny_model_dir)
-    m8 = run_evaluate(tiny_config(tiny_model_dir, encoder="onnx-int8"), run).summary
+    int8_cfg = tiny_config(tiny_model_dir)
+    int8_cfg.index.encoder = "onnx-int8"
+    m8 = run_evaluate(int8_cfg, run).summary
     assert m8["encoder"] == "onnx-int8"
     fps = _cached_fingerprints(run.path)
     export = run.path / "cache" / f"onnx-{model_fingerprint(tiny_model_dir)}"

@@ -20,7 +20,7 @@ from ticketsim.config import (
     WordnetAugmentConfig,
 )
 from ticketsim.errors import TicketsimError
-from ticketsim.pairs.augment import augment_pairs
+from ticketsim.pairs.augment import augment_pairs, build
 from ticketsim.pairs.augment.simple import SimpleAugmenter
 from ticketsim.pairs.augment.wordnet import DEBIAN_DICT, WordnetAugmenter
 
@@ -36,13 +36,13 @@ def _pairs(n: int = 20) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- simple
-@pytest.mark.config_keys("pairs.augment.simple.rate", "pairs.augment.simple.seed")
+@pytest.mark.config_keys("pairs.augment.simple.rate", "pairs.augment.seed")
 def test_rate_and_seed_choose_how_many_and_which_pairs_get_a_copy() -> None:
     pairs = _pairs(20)
-    out = augment_pairs(pairs, AugmentConfig(simple=SimpleAugmentConfig(rate=0.25, seed=1)))
+    out = augment_pairs(pairs, AugmentConfig(simple=SimpleAugmentConfig(rate=0.25), seed=1))
     assert len(out) == 5 and set(out.source) == {"augment:simple"}
-    again = augment_pairs(pairs, AugmentConfig(simple=SimpleAugmentConfig(rate=0.25, seed=1)))
-    other = augment_pairs(pairs, AugmentConfig(simple=SimpleAugmentConfig(rate=0.25, seed=2)))
+    again = augment_pairs(pairs, AugmentConfig(simple=SimpleAugmentConfig(rate=0.25), seed=1))
+    other = augment_pairs(pairs, AugmentConfig(simple=SimpleAugmentConfig(rate=0.25), seed=2))
     assert out.anchor_id.tolist() == again.anchor_id.tolist()
     assert out.anchor.tolist() == again.anchor.tolist()
     assert out.anchor_id.tolist() != other.anchor_id.tolist()
@@ -67,16 +67,15 @@ SYN = {"laptop": ["notebook"], "screen": ["display"], "black": ["dark"], "stays"
        "update": ["upgrade"], "error": ["mistake"], "build": ["construct"]}
 
 
-@pytest.mark.config_keys("pairs.augment.wordnet.replace", "pairs.augment.wordnet.seed",
-                         "pairs.augment.wordnet.rate")
+@pytest.mark.config_keys("pairs.augment.wordnet.replace", "pairs.augment.wordnet.rate")
 def test_wordnet_replaces_words_but_never_codes_hosts_or_numbers(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    aug = WordnetAugmenter(WordnetAugmentConfig(replace=1.0, seed=0), synonyms=lambda w: SYN.get(w, []))
+    aug = WordnetAugmenter(WordnetAugmentConfig(replace=1.0), synonyms=lambda w: SYN.get(w, []))
     out = aug.one(TEXT)
     assert "notebook" in out and "display" in out and "upgrade" in out
     for kept in ("host-01.corp", "0x80070005", "22H2", "the", "after"):
         assert kept in out.split()
-    some = WordnetAugmenter(WordnetAugmentConfig(replace=0.3, seed=0), synonyms=lambda w: SYN.get(w, []))
+    some = WordnetAugmenter(WordnetAugmentConfig(replace=0.3), synonyms=lambda w: SYN.get(w, []))
     changed = sum(a != b for a, b in zip(some.one(TEXT).split(), TEXT.split(), strict=True))
     assert changed == 2  # 30% of the 7 eligible words, rounded
     assert WordnetAugmenter.protected("KB5034441") and WordnetAugmenter.protected("SAP")
@@ -151,12 +150,12 @@ def translators(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
                          "pairs.augment.backtranslate.backward_model",
                          "pairs.augment.backtranslate.batch_size",
                          "pairs.augment.backtranslate.max_length",
-                         "pairs.augment.backtranslate.rate", "pairs.augment.backtranslate.seed")
+                         "pairs.augment.backtranslate.rate")
 def test_backtranslation_runs_both_models_in_batches(translators: tuple[Path, Path]) -> None:
     from ticketsim.pairs.augment.backtranslate import BackTranslateAugmenter
 
     fwd, bwd = translators
-    cfg = BackTranslateAugmentConfig(rate=0.5, seed=3, forward_model=fwd, backward_model=bwd,
+    cfg = BackTranslateAugmentConfig(rate=0.5, forward_model=fwd, backward_model=bwd,
                                      batch_size=2, max_length=6)
     aug = BackTranslateAugmenter(cfg)
     calls: list[int] = []
@@ -248,7 +247,7 @@ def server():  # type: ignore[no-untyped-def]
 
 @pytest.mark.config_keys("pairs.augment.paraphrase.url", "pairs.augment.paraphrase.model",
                          "pairs.augment.paraphrase.api_key_env", "pairs.augment.paraphrase.prompt",
-                         "pairs.augment.paraphrase.cache", "pairs.augment.paraphrase.seed",
+                         "pairs.augment.paraphrase.cache", "pairs.augment.seed",
                          "pairs.augment.paraphrase.rate")
 def test_paraphrase_through_an_openai_compatible_server_with_cache(
         server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -257,9 +256,11 @@ def test_paraphrase_through_an_openai_compatible_server_with_cache(
     url, handler = server
     monkeypatch.setenv("MY_LLM_KEY", "sekret")
     cfg = ParaphraseAugmentConfig(url=url, model="qwen-tiny", api_key_env="MY_LLM_KEY",
-                                  prompt="Say it differently:\n{text}", seed=7,
+                                  prompt="Say it differently:\n{text}",
                                   cache=tmp_path / "para.jsonl", rate=0.5, max_tokens=33)
-    out = ParaphraseAugmenter(cfg).augment(["vpn drops", "printer jam"])
+    aug = build("paraphrase", AugmentConfig(paraphrase=cfg, seed=7), cache_dir=None)
+    assert isinstance(aug, ParaphraseAugmenter)
+    out = aug.augment(["vpn drops", "printer jam"])
     assert out == ["reworded: vpn drops", "reworded: printer jam"]
     first = handler.log[0]
     assert first["path"] == "/v1/chat/completions" and first["auth"] == "Bearer sekret"

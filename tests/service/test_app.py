@@ -147,9 +147,9 @@ def test_api_key_from_environment(make_client, monkeypatch: pytest.MonkeyPatch) 
     assert open_client.get("/stats").status_code == 200
 
 
-@pytest.mark.config_keys("serve.max_k", "serve.max_text_chars", "serve.max_batch")
+@pytest.mark.config_keys("serve.max_k", "serve.reject_text_over_chars", "serve.max_batch")
 def test_k_text_and_batch_limits(make_client) -> None:  # type: ignore[no-untyped-def]
-    c = make_client(max_k=5, max_text_chars=50, max_batch=2)
+    c = make_client(max_k=5, reject_text_over_chars=50, max_batch=2)
     schemas = c.app.openapi()["components"]["schemas"]
     k_schema = schemas["SearchByText"]["properties"]["k"]["anyOf"][0]
     assert k_schema["maximum"] == 5

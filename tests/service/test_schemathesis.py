@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis.errors import Unsatisfiable  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
 
-LIMITS = {"max_k": 20, "max_text_chars": 2000, "max_batch": 5}
+LIMITS = {"max_k": 20, "reject_text_over_chars": 2000, "max_batch": 5}
 
 
 def _fuzz(op, mode, examples: int, runs, statuses, failures) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from ticketsim.training.estimate import estimate_run, recipe_steps
 
 
 def test_estimate_counts_the_runs_sizes(pair_run: RunDir, tiny_model_dir: Path) -> None:
-    cfg = tiny_cfg(tiny_model_dir, epochs=3)
+    cfg = tiny_cfg(tiny_model_dir, num_train_epochs=3)
     est = estimate_run(cfg, pair_run)
     pairs = len(pd.read_parquet(pair_run.path / "pairs" / "train.parquet"))
     assert est.pairs == pairs and est.tickets == 96 and est.max_seq_length == 32
@@ -27,7 +27,7 @@ def test_estimate_counts_the_runs_sizes(pair_run: RunDir, tiny_model_dir: Path) 
 
 
 def test_a_budget_caps_the_estimated_training(pair_run: RunDir, tiny_model_dir: Path) -> None:
-    est = estimate_run(tiny_cfg(tiny_model_dir, epochs=10_000, time_budget="5s"), pair_run)
+    est = estimate_run(tiny_cfg(tiny_model_dir, num_train_epochs=10_000, time_budget="5s"), pair_run)
     assert est.recipe_steps > est.steps and est.train_s <= 5.0
     assert "(budget; recipe" in est.line()
 

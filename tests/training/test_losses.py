@@ -34,7 +34,7 @@ def test_each_loss_goes_down(loss: str, tmp_path: Path, tiny_model_dir: Path) ->
         extra = {"losses": {"cached_mnrl": {"mini_batch_size": 4}}}
     trainer, model, _ = built_trainer(
         tmp_path, tiny_model_dir, fmt=FORMATS[loss], evaluator=False, loss=loss, max_steps=6,
-        learning_rate=3e-3, warmup_ratio=0.0, batch_size=8, save_steps=1000, **extra)
+        learning_rate=3e-3, warmup_steps=0, batch_size=8, save_steps=1000, **extra)
     batches = [trainer._prepare_inputs(b) for b in trainer.get_train_dataloader()][:4]
     before = _fixed_batch_loss(trainer, model, batches)
     trainer.train()

@@ -1,4 +1,4 @@
-"""train.report_to: the trainer logs to TensorBoard, and the event files outlive the checkpoints."""
+"""train.trainer.report_to: the trainer logs to TensorBoard, and the event files outlive the checkpoints."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _args_probe(seen: dict[str, Any]) -> Any:
     return Probe()
 
 
-@pytest.mark.config_keys("train.report_to")
+@pytest.mark.config_keys("train.trainer.report_to")
 def test_tensorboard_events_hold_the_training_loss(tmp_path: Path, tiny_model_dir: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("tensorboard")

@@ -43,8 +43,8 @@ def test_plan_cuts_the_steps_and_the_schedule_ends_there(tmp_path: Path,
     rep = ListReporter()
     # 1 s per step: at step 4 (3 steps timed after the first) 16 s of the 20 remain = 16 steps
     budget = TimeBudget(20, rep, probe_steps=3, clock=StepClock())
-    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False, epochs=30,
-                                  warmup_ratio=0.5, save_steps=1000)
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False, num_train_epochs=30,
+                                  warmup_steps=0.5, save_steps=1000)
     trainer.add_callback(budget.callback())
     trainer.train()
     info = budget.info
@@ -59,7 +59,7 @@ def test_plan_cuts_the_steps_and_the_schedule_ends_there(tmp_path: Path,
 
 def test_hard_stop_when_the_budget_runs_out(tmp_path: Path, tiny_model_dir: Path) -> None:
     budget = TimeBudget(6, probe_steps=50, clock=StepClock())  # runs out before planning
-    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False, epochs=30,
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False, num_train_epochs=30,
                                   save_steps=1000)
     trainer.add_callback(budget.callback())
     trainer.train()
@@ -69,7 +69,7 @@ def test_hard_stop_when_the_budget_runs_out(tmp_path: Path, tiny_model_dir: Path
 
 def test_the_recipe_is_kept_when_it_fits(tmp_path: Path, tiny_model_dir: Path) -> None:
     budget = TimeBudget(1000, probe_steps=2, clock=StepClock())
-    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False, epochs=1,
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False, num_train_epochs=1,
                                   save_steps=1000)
     trainer.add_callback(budget.callback())
     trainer.train()
@@ -82,7 +82,7 @@ def test_the_recipe_is_kept_when_it_fits(tmp_path: Path, tiny_model_dir: Path) -
 def test_budget_key_reaches_the_trainer_and_the_summary(pair_run: RunDir,
                                                         tiny_model_dir: Path) -> None:
     rep = ListReporter()
-    cfg = tiny_cfg(tiny_model_dir, time_budget="2s", epochs=200, eval_strategy="no",
+    cfg = tiny_cfg(tiny_model_dir, time_budget="2s", num_train_epochs=200, eval_strategy="no",
                    save_steps=1000)
     res = run_train(cfg, pair_run, reporter=rep)
     tb = res.summary["time_budget"]

@@ -32,18 +32,19 @@ def _early(trainer: Any) -> Any:
 # key -> (overrides, read back from the built trainer, expected)
 CASES: dict[str, tuple[dict[str, Any], Any, Any]] = {
     "learning_rate": ({"learning_rate": 4.2e-5}, lambda t: _group(t)["initial_lr"], 4.2e-5),
-    "scheduler": ({"scheduler": "cosine"}, lambda t: _lambda(t).func.__name__,
-                  "_get_cosine_schedule_with_warmup_lr_lambda"),
-    "warmup_ratio": ({"warmup_ratio": 0.25}, lambda t: _lambda(t).keywords["num_warmup_steps"], 25),
-    "warmup_steps": ({"warmup_steps": 7, "warmup_ratio": 0.5},
-                     lambda t: _lambda(t).keywords["num_warmup_steps"], 7),
-    "weight_decay": ({"weight_decay": 0.123}, lambda t: _group(t)["weight_decay"], 0.123),
-    "max_grad_norm": ({"max_grad_norm": 0.3}, lambda t: t.args.max_grad_norm, 0.3),
-    "epochs": ({"epochs": 3.0}, lambda t: t.args.num_train_epochs, 3.0),
-    "max_steps": ({"max_steps": 9}, lambda t: t.args.max_steps, 9),
+    "trainer.lr_scheduler_type": ({"lr_scheduler_type": "cosine"}, lambda t: _lambda(t).func.__name__,
+                                  "_get_cosine_schedule_with_warmup_lr_lambda"),
+    "trainer.warmup_steps": ({"warmup_steps": 0.25},
+                             lambda t: _lambda(t).keywords["num_warmup_steps"], 25),
+    "trainer.warmup_steps=7": ({"warmup_steps": 7},
+                               lambda t: _lambda(t).keywords["num_warmup_steps"], 7),
+    "trainer.weight_decay": ({"weight_decay": 0.123}, lambda t: _group(t)["weight_decay"], 0.123),
+    "trainer.max_grad_norm": ({"max_grad_norm": 0.3}, lambda t: t.args.max_grad_norm, 0.3),
+    "trainer.num_train_epochs": ({"num_train_epochs": 3.0}, lambda t: t.args.num_train_epochs, 3.0),
+    "trainer.max_steps": ({"max_steps": 9}, lambda t: t.args.max_steps, 9),
     "batch_size": ({"batch_size": 6}, lambda t: _loader(t).batch_sampler.batch_size, 6),
-    "gradient_accumulation_steps": ({"gradient_accumulation_steps": 3},
-                                    lambda t: t.args.gradient_accumulation_steps, 3),
+    "trainer.gradient_accumulation_steps": ({"gradient_accumulation_steps": 3},
+                                            lambda t: t.args.gradient_accumulation_steps, 3),
     "batch_sampler": ({"batch_sampler": "batch_sampler", "group_by_length": False},
                       lambda t: type(_loader(t).batch_sampler).__name__, "DefaultBatchSampler"),
     "group_by_length": ({"group_by_length": False},
@@ -52,48 +53,53 @@ CASES: dict[str, tuple[dict[str, Any], Any, Any]] = {
     "length_group_batches": ({"length_group_batches": 3},
                              lambda t: _loader(t).batch_sampler.group, 3),
     "seed": ({"seed": 1234}, lambda t: t.args.seed, 1234),
-    "eval_strategy": ({"eval_strategy": "epoch"}, lambda t: str(t.args.eval_strategy.value), "epoch"),
-    "eval_steps": ({"eval_steps": 11}, lambda t: t.args.eval_steps, 11),
-    "save_steps": ({"save_steps": 13, "load_best_model_at_end": False},
-                   lambda t: t.args.save_steps, 13),
-    "save_total_limit": ({"save_total_limit": 5}, lambda t: t.args.save_total_limit, 5),
-    "logging_steps": ({"logging_steps": 17}, lambda t: t.args.logging_steps, 17),
-    "load_best_model_at_end": ({"load_best_model_at_end": False},
-                               lambda t: t.args.load_best_model_at_end, False),
+    "trainer.eval_strategy": ({"eval_strategy": "epoch"},
+                              lambda t: (str(t.args.eval_strategy.value),
+                                         str(t.args.save_strategy.value)), ("epoch", "epoch")),
+    "trainer.eval_steps": ({"eval_steps": 11, "save_steps": 22},
+                           lambda t: t.args.eval_steps, 11),
+    "trainer.save_steps": ({"save_steps": 13, "load_best_model_at_end": False},
+                           lambda t: t.args.save_steps, 13),
+    "trainer.save_total_limit": ({"save_total_limit": 5}, lambda t: t.args.save_total_limit, 5),
+    "trainer.logging_steps": ({"logging_steps": 17}, lambda t: t.args.logging_steps, 17),
+    "trainer.load_best_model_at_end": ({"load_best_model_at_end": False},
+                                       lambda t: t.args.load_best_model_at_end, False),
     "early_stopping_patience": ({"early_stopping_patience": 3},
                                 lambda t: _early(t).early_stopping_patience, 3),
     "early_stopping_threshold": ({"early_stopping_patience": 1, "early_stopping_threshold": 0.02},
                                  lambda t: _early(t).early_stopping_threshold, 0.02),
     "eval_max_queries": ({"eval_max_queries": 3}, lambda t: len(t.evaluator.queries), 3),
-    "dataloader_workers": ({"dataloader_workers": 0}, lambda t: _loader(t).num_workers, 0),
+    "trainer.dataloader_num_workers": ({"dataloader_num_workers": 0},
+                                       lambda t: _loader(t).num_workers, 0),
+    # a trainer argument ticketsim has no default for passes through by its own name
+    "trainer.adam_beta2": ({"adam_beta2": 0.95}, lambda t: t.optimizer.defaults["betas"][1], 0.95),
 }
 
 
 @pytest.mark.config_keys(
     "train.learning_rate",
-    "train.scheduler",
-    "train.warmup_ratio",
-    "train.warmup_steps",
-    "train.weight_decay",
-    "train.max_grad_norm",
-    "train.epochs",
-    "train.max_steps",
+    "train.trainer.lr_scheduler_type",
+    "train.trainer.warmup_steps",
+    "train.trainer.weight_decay",
+    "train.trainer.max_grad_norm",
+    "train.trainer.num_train_epochs",
+    "train.trainer.max_steps",
     "train.batch_size",
-    "train.gradient_accumulation_steps",
+    "train.trainer.gradient_accumulation_steps",
     "train.batch_sampler",
     "train.group_by_length",
     "train.length_group_batches",
     "train.seed",
-    "train.eval_strategy",
-    "train.eval_steps",
-    "train.save_steps",
-    "train.save_total_limit",
-    "train.logging_steps",
-    "train.load_best_model_at_end",
+    "train.trainer.eval_strategy",
+    "train.trainer.eval_steps",
+    "train.trainer.save_steps",
+    "train.trainer.save_total_limit",
+    "train.trainer.logging_steps",
+    "train.trainer.load_best_model_at_end",
     "train.early_stopping_patience",
     "train.early_stopping_threshold",
     "train.eval_max_queries",
-    "train.dataloader_workers",
+    "train.trainer.dataloader_num_workers",
 )
 @pytest.mark.parametrize("key", list(CASES))
 def test_key_reaches_trainer(key: str, tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -101,6 +107,38 @@ def test_key_reaches_trainer(key: str, tmp_path: Path, tiny_model_dir: Path) -> 
     trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, **overrides)
     got = read(trainer)
     assert got == pytest.approx(expected) if isinstance(expected, float) else got == expected
+
+
+def test_save_steps_off_the_evaluation_steps_is_an_error_not_a_rewrite(
+        tmp_path: Path, tiny_model_dir: Path) -> None:
+    """load_best_model_at_end needs a checkpoint at each evaluation: said, never rewritten."""
+    from training_helpers import tiny_cfg
+
+    from ticketsim.training.trainer import build_args
+
+    cfg = tiny_cfg(tiny_model_dir, eval_steps=10, save_steps=25).train
+    with pytest.raises(TicketsimError, match=r"save_steps \(25\) is not a multiple of "
+                       r"train.trainer.eval_steps \(10\)") as err:
+        build_args(cfg, tmp_path, precision="fp32", has_evaluator=True)
+    assert "set save_steps to 30" in str(err.value.hint)
+    # without load-best (or without a validation split) the value is passed as given
+    for c, ev in ((tiny_cfg(tiny_model_dir, eval_steps=10, save_steps=25,
+                            load_best_model_at_end=False).train, True), (cfg, False)):
+        assert build_args(c, tmp_path, precision="fp32", has_evaluator=ev).save_steps == 25
+
+
+def test_unknown_trainer_argument_is_a_config_error(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from training_helpers import tiny_cfg
+
+    from ticketsim.training.trainer import build_args
+
+    cfg = tiny_cfg(tiny_model_dir, num_train_epoch=3).train
+    with pytest.raises(TicketsimError, match="train.trainer.num_train_epoch: not an argument") as e:
+        build_args(cfg, tmp_path, precision="fp32", has_evaluator=False)
+    assert "num_train_epochs" in str(e.value.hint)
+    bad = tiny_cfg(tiny_model_dir, lr_scheduler_type="sideways").train
+    with pytest.raises(TicketsimError, match="train.trainer: .*sideways"):
+        build_args(bad, tmp_path, precision="fp32", has_evaluator=False)
 
 
 def test_defaults_mnrl_no_duplicates_and_full_lr(tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -115,7 +153,7 @@ def test_defaults_mnrl_no_duplicates_and_full_lr(tmp_path: Path, tiny_model_dir:
 
 
 def test_dataloader_workers_reach_the_loader(tmp_path: Path, tiny_model_dir: Path) -> None:
-    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, dataloader_workers=2)
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, dataloader_num_workers=2)
     assert _loader(trainer).num_workers == 2
 
 
@@ -126,7 +164,7 @@ def test_no_evaluator_means_no_evaluation(tmp_path: Path, tiny_model_dir: Path) 
     assert not trainer.args.load_best_model_at_end
 
 
-@pytest.mark.config_keys("train.report_to")
+@pytest.mark.config_keys("train.trainer.report_to")
 def test_report_to(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from training_helpers import tiny_cfg
 

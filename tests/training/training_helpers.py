@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ticketsim.config import Config, config_from_dict
+from ticketsim.config import Config, TrainConfig, config_from_dict
 from ticketsim.rundir import RunDir, atomic_write_json
 
 TOPICS = [
@@ -88,10 +88,15 @@ def make_run(root: Path, fmt: str = "pair", n_tickets: int = 96, seed: int = 0,
 
 
 def tiny_cfg(model_dir: Path, **train: object) -> Config:
-    """A config training the tiny model quickly (few steps, small batches, fp32)."""
+    """A config training the tiny model quickly (few steps, small batches, fp32).
+
+    Keyword arguments that are not train keys are trainer arguments (``train.trainer``)."""
+    own = {k: v for k, v in train.items() if k in TrainConfig.model_fields}
+    hf = {k: v for k, v in train.items() if k not in own}
     tree = {"train": {"base_model": str(model_dir), "batch_size": 8, "max_seq_length": 32,
-                      "epochs": 1, "eval_steps": 4, "save_steps": 4, "logging_steps": 1,
-                      "learning_rate": 1e-3, **train}}
+                      "learning_rate": 1e-3, **own,
+                      "trainer": {"num_train_epochs": 1, "eval_steps": 4, "save_steps": 4,
+                                  "logging_steps": 1, **hf}}}
     return config_from_dict(tree)
 
 

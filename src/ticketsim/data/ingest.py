@@ -147,7 +147,7 @@ def build_tickets(
         text = cfg.text_template.format(**values)
         # An empty field leaves a dangling separator ("Title. "): trim separators at the ends.
         text = _EDGE_SEP_RE.sub("", re.sub(r"\s+", " ", text))
-        texts.append(text[: cfg.max_text_chars])
+        texts.append(text[: cfg.truncate_text_at_chars])
     out["text"] = texts
 
     reasons: Counter[str] = Counter()

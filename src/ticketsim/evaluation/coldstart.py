@@ -51,8 +51,9 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, *,
     if "finetuned" in ev.systems and trained is not None and trained.model_dir is not None:
         dense.append(("finetuned", str(trained.model_dir)))
     for name, path in dense:
-        enc = encoder_for(path, ev.encoder, cache_dir=run.path / "cache", reporter=reporter)
-        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({ev.encoder})")
+        enc = encoder_for(path, cfg.index.encoder, cache_dir=run.path / "cache", reporter=reporter)
+        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} "
+                     f"({cfg.index.encoder})")
         scorers[name] = DenseScorer(name, enc.encode(d.texts, ev.batch_size, reporter), path)
     fields = {f: d.tickets[f].fillna("").astype(str).to_numpy(dtype=object)
               for f in routing.routing_fields(list(d.tickets.columns), ev.routing.fields)}
@@ -63,7 +64,7 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, *,
                      "measured until links exist")
     skipped = {reason: len(ids) for reason, ids in d.skipped.items()}
     result = EvaluationResult(
-        primary_metric=ev.primary_metric, encoder=ev.encoder, metrics=[], systems={},
+        primary_metric=ev.primary_metric, encoder=cfg.index.encoder, metrics=[], systems={},
         n_queries=0, n_candidates=d.n - 1, skipped_queries=sum(skipped.values()),
         skipped_reasons=skipped, cold_start=True, routing=route, notes=notes)
     lines = ["# ticketsim evaluation (cold start)", "", *[f"- {n}" for n in notes], ""]

@@ -1,4 +1,4 @@
-"""The evaluate stage: held-out links -> metrics.json, champion.json, thresholds.json, report.
+"""The evaluate stage: held-out links -> summary.json (the result), champion.json, thresholds.json, report.
 
 Every system sees the same queries (held-out tickets with a true link) against the
 whole history, the query itself always excluded. Retrieval is scored through the very
@@ -284,8 +284,10 @@ def embed_models(cfg: Config, run: RunDir, d: EvalData, notes: list[str],
         wanted.append(("base", resolve_model(cfg.train.base_model)))
     out: dict[str, DenseModel] = {}
     for name, path in wanted:
-        encoder = encoder_for(path, ev.encoder, cache_dir=run.path / "cache", reporter=reporter)
-        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({ev.encoder})")
+        encoder = encoder_for(path, cfg.index.encoder, cache_dir=run.path / "cache",
+                              reporter=reporter)
+        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} "
+                     f"({cfg.index.encoder})")
         emb = encoder.encode(d.texts, ev.batch_size, reporter)
         out[name] = DenseModel(name, path, emb, getattr(encoder, "encoder", encoder))
     return out
@@ -295,8 +297,7 @@ def rank_systems(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseM
                  specs: dict[str, tuple[str, str | None]], keep: int,
                  reporter: Reporter) -> dict[str, metrics.Ranking]:
     """Rank every query with the Searcher over a temporary index per model (see module doc)."""
-    icfg = cfg.index.model_copy(update={"encoder": cfg.evaluate.encoder, "qdrant_url": None,
-                                        "embeddings": None})
+    icfg = cfg.index.model_copy(update={"qdrant_url": None, "embeddings": None})
     by_model: dict[str, list[str]] = {}
     for name, (_, model) in specs.items():
         by_model.setdefault(model or next(iter(models)), []).append(name)
@@ -532,7 +533,7 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
 
     skipped = pooled_skips(parts)
     result = EvaluationResult(
-        primary_metric=pm, encoder=ev.encoder, metrics=metrics.metric_names(ev.k_values),
+        primary_metric=pm, encoder=cfg.index.encoder, metrics=metrics.metric_names(ev.k_values),
         systems=systems,
         modes={n: {"mode": mode, "model": model} for n, (mode, model) in parts[0].systems.items()
                if n in systems},

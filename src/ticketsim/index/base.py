@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ticketsim.errors import TicketsimError
 from ticketsim.ids import RESERVED_COLUMNS
 
 
@@ -60,8 +61,6 @@ class Filters:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(value) - known
         if unknown:
-            from ticketsim.errors import TicketsimError
-
             raise TicketsimError(f"unknown filter(s) {sorted(unknown)}", field="filters",
                                  hint=f"use {', '.join(sorted(known))}")
         data = dict(value)
@@ -73,13 +72,15 @@ class Filters:
                 try:
                     data[key] = datetime.fromisoformat(data[key])
                 except ValueError:
-                    from ticketsim.errors import TicketsimError
-
                     raise TicketsimError(f"not an ISO 8601 date: {data[key]!r}", field=key,
                                          hint="e.g. 2024-05-01 or 2024-05-01T12:00:00+02:00") from None
             if isinstance(data.get(key), datetime):
                 data[key] = naive_utc(data[key])
         return cls(**data)
+
+
+# scores a Hit carries only when its mode produced them (left out of its dict when None)
+MODE_SCORES = ("keyword", "fused", "rerank")
 
 
 @dataclasses.dataclass
@@ -113,7 +114,7 @@ class Hit:
         """
         fixed = [f.name for f in dataclasses.fields(self) if f.name != "extra"]
         d = {name: getattr(self, name) for name in fixed}
-        for key in ("keyword", "fused", "rerank"):
+        for key in MODE_SCORES:
             if d[key] is None:
                 del d[key]
         d.update({k: v for k, v in self.extra.items() if k not in fixed and k not in RESERVED_COLUMNS})

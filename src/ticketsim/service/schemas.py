@@ -9,8 +9,9 @@ Limits that come from the config (k, text length, batch size) are set by
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_type_hints
 
 from pydantic import (
     AfterValidator,
@@ -26,7 +27,7 @@ from pydantic import (
 from ticketsim.config import ServeConfig
 from ticketsim.errors import TicketsimError
 from ticketsim.ids import MAX_LEN, RESERVED_COLUMNS
-from ticketsim.index.base import naive_utc
+from ticketsim.index.base import MODE_SCORES, Hit, naive_utc
 
 NonBlank = Annotated[str, Field(min_length=1, max_length=MAX_LEN, pattern=r"\S")]
 # White space as Python's str.strip() sees it, spelled out: `\s` differs between Python's re
@@ -115,19 +116,18 @@ class FiltersIn(Strict):
         return d
 
 
-class HitOut(BaseModel):
-    """One similar ticket: cosine score, calibrated duplicate probability, label, columns."""
+def _hit_fields() -> dict[str, Any]:
+    """:class:`Hit`'s fields, declared there once; the mode scores and the carried-through
+    columns stay undeclared extras (present only when a mode or a column supplies them)."""
+    hints = get_type_hints(Hit)
+    return {f.name: (hints[f.name], ... if f.default is dataclasses.MISSING else f.default)
+            for f in dataclasses.fields(Hit) if f.name != "extra" and f.name not in MODE_SCORES}
 
-    model_config = ConfigDict(extra="allow")
 
-    id: str
-    score: float
-    probability: float | None = None
-    label: str | None = None
-    short_description: str = ""
-    category: str = ""
-    subcategory: str = ""
-    created: str | None = None
+HitOut = create_model(
+    "HitOut", __config__=ConfigDict(extra="allow"), __module__=__name__,
+    __doc__="One similar ticket: cosine score, calibrated duplicate probability, label, columns.",
+    **_hit_fields())
 
 
 class RoutingOut(BaseModel):
@@ -199,8 +199,8 @@ class FeedbackIn(Strict):
 
 def request_models(cfg: ServeConfig) -> dict[str, type[BaseModel]]:
     """Search and ticket request models with this app's limits (k, text size, batch size)."""
-    text = Annotated[str, Field(min_length=1, max_length=cfg.max_text_chars)]
-    opt_text = Annotated[str, Field(max_length=cfg.max_text_chars)]
+    text = Annotated[str, Field(min_length=1, max_length=cfg.reject_text_over_chars)]
+    opt_text = Annotated[str, Field(max_length=cfg.reject_text_over_chars)]
     k = Annotated[int | None, Field(None, ge=1, le=cfg.max_k, description="Results (default: search.k).")]
     mode = Literal["dense", "keyword", "hybrid"] | None
     common: dict[str, Any] = {"k": (k, None), "mode": (mode, None), "filters": (FiltersIn | None, None)}

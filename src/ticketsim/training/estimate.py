@@ -69,11 +69,11 @@ def _fmt(seconds: float) -> str:
 
 
 def recipe_steps(cfg: Config, pairs: int) -> int:
-    tc = cfg.train
-    if tc.max_steps > 0:
-        return tc.max_steps
-    per_epoch = math.ceil(pairs / tc.batch_size / tc.gradient_accumulation_steps)
-    return max(1, math.ceil(per_epoch * tc.epochs))
+    tc, hf = cfg.train, cfg.train.trainer
+    if hf["max_steps"] > 0:
+        return int(hf["max_steps"])
+    per_epoch = math.ceil(pairs / tc.batch_size / hf["gradient_accumulation_steps"])
+    return max(1, math.ceil(per_epoch * hf["num_train_epochs"]))
 
 
 def _padded(lengths: np.ndarray, batches: list[list[int]]) -> float:
@@ -134,7 +134,7 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
     per_batch = _padded(lengths, batches) / max(1, len(batches))
     probe_cost = _padded(lengths, [rows.tolist()]) * tc.batch_size / b
     step_s *= per_batch / probe_cost if probe_cost else 1.0
-    step_s *= tc.gradient_accumulation_steps
+    step_s *= tc.trainer["gradient_accumulation_steps"]
 
     # embedding rate on the run's tickets (length-sorted batches, as the encoders do)
     texts = tickets["text"].astype(str).sample(min(len(tickets), PROBE_TEXTS),
@@ -149,8 +149,9 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
     if budget is not None:
         steps = min(recipe, max(1, int(budget / step_s)))
     n = len(tickets)
-    evals = (steps // tc.eval_steps + 1 if tc.eval_strategy == "steps" else
-             math.ceil(tc.epochs) if tc.eval_strategy == "epoch" else 0)
+    hf = tc.trainer
+    evals = (int(steps // hf["eval_steps"]) + 1 if hf["eval_strategy"] == "steps" else
+             math.ceil(hf["num_train_epochs"]) if hf["eval_strategy"] == "epoch" else 0)
     # each early-stopping evaluation embeds the non-test tickets (~90 %)
     train_s = steps * step_s + evals * 0.9 * n / encode_per_s
     if budget is not None:

@@ -251,7 +251,7 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
 
     evaluator = None
     links_path = pairs.validation_links_path
-    if tc.eval_strategy != "no" and links_path.is_file():
+    if tc.trainer["eval_strategy"] != "no" and links_path.is_file():
         tickets = IngestOutput.read(run, STAGE).tickets(columns=["id", "text"])
         split = pairs.split()
         evaluator = build_evaluator(tickets, split, pd.read_parquet(links_path),

@@ -7,6 +7,9 @@ trains; :mod:`ticketsim.training.stage` calls ``trainer.train``.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,66 +31,91 @@ def batch_sampler(cfg: TrainConfig) -> str:
 TRACKER_PACKAGES = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb"}
 
 
-def check_trackers(names: list[str]) -> None:
+def check_trackers(names: list[str] | str | None) -> None:
     """Fail before training when a ``report_to`` tracker's package is not installed."""
     import importlib.util
 
     from ticketsim.errors import ConfigError
 
-    for name in names:
-        pkg = TRACKER_PACKAGES[name]
-        if importlib.util.find_spec(pkg) is None:
+    for name in [names] if isinstance(names, str) else names or []:
+        pkg = TRACKER_PACKAGES.get(name)
+        if pkg is not None and importlib.util.find_spec(pkg) is None:
             raise ConfigError(f"report_to '{name}' needs the '{pkg}' package, which is not installed",
-                              field="train.report_to",
-                              hint=f"pip install {pkg}, or remove '{name}' from train.report_to")
+                              field="train.trainer.report_to",
+                              hint=f"pip install {pkg}, or remove '{name}' from train.trainer.report_to")
+
+
+def trainer_kwargs(cfg: TrainConfig, *, has_evaluator: bool) -> dict[str, Any]:
+    """``train.trainer`` as given, checked against SentenceTransformerTrainingArguments' fields.
+
+    ticketsim's rules: without a validation split there is nothing to evaluate (evaluation and
+    load-best are off); with eval_strategy epoch, checkpoints follow the epochs unless
+    save_strategy is given; load_best_model_at_end needs a checkpoint on every evaluation step,
+    so a save_steps that is not a multiple of eval_steps is an error here, not a rewrite.
+    """
+    from sentence_transformers import SentenceTransformerTrainingArguments
+
+    from ticketsim.errors import ConfigError
+
+    known = {f.name for f in dataclasses.fields(SentenceTransformerTrainingArguments) if f.init}
+    for name in cfg.trainer:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            raise ConfigError(f"train.trainer.{name}: not an argument of "
+                              "SentenceTransformerTrainingArguments", field=f"train.trainer.{name}",
+                              hint=f"did you mean {close[0]}?" if close else
+                              "see transformers' TrainingArguments for the names")
+    kw = dict(cfg.trainer)
+    if not has_evaluator:
+        kw.update(eval_strategy="no", load_best_model_at_end=False)
+    evaluating = str(kw.get("eval_strategy", "no")) != "no"
+    kw["load_best_model_at_end"] = bool(kw.get("load_best_model_at_end")) and evaluating
+    if str(kw.get("eval_strategy")) == "epoch" and "save_strategy" not in cfg.trainer:
+        kw["save_strategy"] = "epoch"  # checkpoints follow the evaluations unless told otherwise
+    if (kw["load_best_model_at_end"] and str(kw["eval_strategy"]) == "steps"
+            and str(kw.get("save_strategy", "steps")) == "steps"):
+        save, every = kw.get("save_steps"), kw.get("eval_steps")
+        if save and every and save % every:
+            raise ConfigError(
+                f"save_steps ({save}) is not a multiple of train.trainer.eval_steps "
+                f"({every}): load_best_model_at_end needs a checkpoint at every evaluation",
+                field="train.trainer.save_steps",
+                hint=f"set save_steps to {every * math.ceil(save / every)}, or "
+                     "load_best_model_at_end: false")
+    if not evaluating:
+        kw.pop("eval_steps", None)
+    kw["report_to"] = kw.get("report_to") or "none"
+    return kw
 
 
 def build_args(cfg: TrainConfig, output_dir: Path, *, precision: str, has_evaluator: bool,
                use_cpu: bool = False) -> Any:
-    """SentenceTransformerTrainingArguments for ``cfg``."""
+    """SentenceTransformerTrainingArguments for ``cfg``: ticketsim's keys plus ``train.trainer``."""
     from sentence_transformers import SentenceTransformerTrainingArguments
 
-    check_trackers(list(cfg.report_to))
-    evaluating = has_evaluator and cfg.eval_strategy != "no"
-    eval_strategy = cfg.eval_strategy if evaluating else "no"
-    # checkpoints follow the evaluation cadence when evaluating per epoch
-    save_strategy = "epoch" if eval_strategy == "epoch" else "steps"
-    save_steps = cfg.save_steps
-    if evaluating and eval_strategy == "steps" and cfg.load_best_model_at_end:
-        # load_best_model_at_end needs checkpoints on evaluation steps
-        save_steps = cfg.eval_steps * max(1, round(cfg.save_steps / cfg.eval_steps))
-    load_best = cfg.load_best_model_at_end and evaluating
-    return SentenceTransformerTrainingArguments(
-        output_dir=str(output_dir),
-        learning_rate=cfg.lr(),
-        lr_scheduler_type=cfg.scheduler,
-        warmup_steps=cfg.warmup_steps if cfg.warmup_steps > 0 else cfg.warmup_ratio,
-        weight_decay=cfg.weight_decay,
-        max_grad_norm=cfg.max_grad_norm,
-        num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        batch_sampler=batch_sampler(cfg),
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        eval_strategy=eval_strategy,
-        eval_steps=cfg.eval_steps if eval_strategy == "steps" else None,
-        save_strategy=save_strategy,
-        save_steps=save_steps,
-        save_total_limit=cfg.save_total_limit,
-        logging_steps=cfg.logging_steps,
-        logging_first_step=True,
-        load_best_model_at_end=load_best,
-        metric_for_best_model=PRIMARY if evaluating else None,
-        greater_is_better=True,
-        report_to=list(cfg.report_to) or "none",
-        dataloader_num_workers=cfg.dataloader_workers,
-        disable_tqdm=True,
-        use_cpu=use_cpu,
-        **trainer_flags(precision),
-    )
+    from ticketsim.errors import ConfigError
+
+    kw = trainer_kwargs(cfg, has_evaluator=has_evaluator)
+    check_trackers(kw["report_to"])
+    try:
+        return SentenceTransformerTrainingArguments(
+            output_dir=str(output_dir),
+            learning_rate=cfg.lr(),
+            per_device_train_batch_size=cfg.batch_size,
+            per_device_eval_batch_size=cfg.batch_size,
+            batch_sampler=batch_sampler(cfg),
+            seed=cfg.seed,
+            data_seed=cfg.seed,
+            logging_first_step=True,
+            metric_for_best_model=PRIMARY if str(kw["eval_strategy"]) != "no" else None,
+            greater_is_better=True,
+            disable_tqdm=True,
+            use_cpu=use_cpu,
+            **trainer_flags(precision),
+            **kw,
+        )
+    except (ValueError, TypeError) as exc:  # the trainer's own checks of a value
+        raise ConfigError(f"train.trainer: {exc}", field="train.trainer") from None
 
 
 class _ReporterCallback:

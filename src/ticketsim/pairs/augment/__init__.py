@@ -3,7 +3,8 @@
 An augmenter rewrites anchor texts; the copy keeps the pair's positive and ticket ids,
 so split safety and negative exclusion still hold. Augmentation touches the training
 side only: validation pairs and held-out links are never augmented. One module per
-augmenter (simple, wordnet, backtranslate, paraphrase), each with its own seed and rate.
+augmenter (simple, wordnet, backtranslate, paraphrase), each with its own rate; one
+``pairs.augment.seed`` seeds them all (a separate stream per augmenter).
 """
 
 from __future__ import annotations
@@ -36,13 +37,14 @@ class Augmenter(Protocol):
 def build(name: str, cfg: AugmentConfig, cache_dir: Path | None, reporter: Reporter = NULL) -> Augmenter:
     """The configured augmenter ``name`` (each imports its heavy libraries itself, when used)."""
     if name == "simple":
-        return SimpleAugmenter(cfg.simple)
+        return SimpleAugmenter(cfg.simple, seed=cfg.seed)
     if name == "wordnet":
-        return WordnetAugmenter(cfg.wordnet)
+        return WordnetAugmenter(cfg.wordnet, seed=cfg.seed)
     if name == "backtranslate":
         return BackTranslateAugmenter(cfg.backtranslate, reporter=reporter)
     if name == "paraphrase":
-        return ParaphraseAugmenter(cfg.paraphrase, cache_dir=cache_dir, reporter=reporter)
+        return ParaphraseAugmenter(cfg.paraphrase, cache_dir=cache_dir, reporter=reporter,
+                                   seed=cfg.seed)
     raise KeyError(name)
 
 
@@ -52,11 +54,11 @@ def augment_pairs(
 ) -> pd.DataFrame:
     """The augmented copies (source ``augment:<name>``) of a share of ``pairs``; not the originals."""
     out = []
-    for name in ORDER:
+    for i, name in enumerate(ORDER):
         sub = getattr(cfg, name)
         if sub.rate <= 0 or pairs.empty:
             continue
-        rng = np.random.default_rng(sub.seed)
+        rng = np.random.default_rng([cfg.seed, i])  # one seed, a stream per augmenter
         n = int(round(sub.rate * len(pairs)))
         if n == 0:
             continue

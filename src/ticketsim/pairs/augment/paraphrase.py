@@ -50,7 +50,8 @@ class ParaphraseAugmenter:
     name = "paraphrase"
 
     def __init__(self, cfg: ParaphraseAugmentConfig, cache_dir: Path | None = None,
-                 reporter: Reporter = NULL) -> None:
+                 reporter: Reporter = NULL, seed: int = 0) -> None:
+        self.seed = seed
         if not cfg.url and cfg.local_model is None:
             raise TicketsimError(
                 "the paraphrase augmenter needs an endpoint or a local model",
@@ -85,7 +86,7 @@ class ParaphraseAugmenter:
         url = str(self.cfg.url).rstrip("/") + "/chat/completions"
         body = json.dumps({
             "model": self.cfg.model, "max_tokens": self.cfg.max_tokens, "temperature": 0.7,
-            "seed": self.cfg.seed,
+            "seed": self.seed,
             "messages": [{"role": "user", "content": self.cfg.prompt.format(text=text)}],
         }).encode()
         headers = {"Content-Type": "application/json"}
@@ -119,7 +120,7 @@ class ParaphraseAugmenter:
         prompt = self.cfg.prompt.format(text=text)
         enc = tok(prompt, return_tensors="pt")
         enc.pop("token_type_ids", None)
-        torch.manual_seed(self.cfg.seed)
+        torch.manual_seed(self.seed)
         with torch.no_grad():
             out = model.generate(**enc, max_new_tokens=self.cfg.max_tokens, do_sample=False,
                                  pad_token_id=tok.pad_token_id or tok.eos_token_id or 0)

@@ -15,9 +15,9 @@ from ticketsim.config import SimpleAugmentConfig
 class SimpleAugmenter:
     name = "simple"
 
-    def __init__(self, cfg: SimpleAugmentConfig) -> None:
+    def __init__(self, cfg: SimpleAugmentConfig, seed: int = 0) -> None:
         self.cfg = cfg
-        self.rng = np.random.default_rng(cfg.seed)
+        self.rng = np.random.default_rng(seed)
 
     def one(self, text: str) -> str:
         words = text.split()

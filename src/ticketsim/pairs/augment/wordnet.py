@@ -110,9 +110,10 @@ def wordnet_synonyms(data_dir: Path | None) -> Synonyms:
 class WordnetAugmenter:
     name = "wordnet"
 
-    def __init__(self, cfg: WordnetAugmentConfig, synonyms: Synonyms | None = None) -> None:
+    def __init__(self, cfg: WordnetAugmentConfig, synonyms: Synonyms | None = None,
+                 seed: int = 0) -> None:
         self.replace = cfg.replace
-        self.rng = np.random.default_rng(cfg.seed)
+        self.rng = np.random.default_rng(seed)
         self.synonyms = synonyms or wordnet_synonyms(cfg.data_dir)
 
     @staticmethod
