@@ -37,13 +37,11 @@ LAZY_ALLOWED = {
     "ticketsim.active.session",  # also termios/tty: Unix-only, so they must stay lazy there
     "ticketsim.cli.export",  # ticketsim.cli (one module until issue 19 split it)
     "ticketsim.cli.label",
-    "ticketsim.cli.render",
     "ticketsim.cli.search",
     "ticketsim.cli.stages",
     "ticketsim.evaluation.coldstart",
     "ticketsim.evaluation.report",
     "ticketsim.evaluation.stage",
-    "ticketsim.index.base",
     "ticketsim.index.core",
     "ticketsim.index.embed",
     "ticketsim.index.ray_embed",

@@ -1,9 +1,12 @@
 """Runs the stages in order over one run directory.
 
 Each stage is a function ``(cfg, run, *, force, reporter) -> StageResult`` in its own
-package; this module only sequences them, so ``ticketsim run`` and the single-stage
-commands share one code path. Stage modules are imported lazily: importing
-sentence-transformers costs seconds.
+package, written with :meth:`ticketsim.rundir.RunDir.produce` (skip when unchanged, temp
+folder, ``summary.json``, rename) and reading earlier stages through their typed readers;
+adding a stage is writing that function and one line in :data:`STAGES` (docs/artifacts.md).
+This module only sequences them, so ``ticketsim run`` and the single-stage commands share
+one code path. Stage modules are imported lazily: importing sentence-transformers costs
+seconds.
 """
 
 from __future__ import annotations
