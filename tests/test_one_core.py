@@ -154,6 +154,9 @@ def test_crossfitting_makes_every_linked_ticket_a_query_once(tmp_path: Path,
     assert m["crossfit"]["k"] == 3 and len(m["crossfit"]["folds"]) == 3
     assert sorted(details["query_ids"]) == sorted(linked)  # each linked ticket exactly once
     assert m["n_queries"] == len(linked) == m["champion"]["n_queries"]
+    # every ticket is held out in one fold: a query there, or skipped once (no known link)
+    assert m["skipped_reasons"] == {"held-out ticket without a known link": len(ids - linked)}
+    assert m["skipped_queries"] + m["n_queries"] == len(ids)
     assert "crossfit_min_queries" in m["crossfit"]["why"] and "trainings" in m["crossfit"]["cost"]
     # the served model trains on all links: no test split in the run's own pairs stage
     split = pd.read_parquet(run.path / "pairs" / "split.parquet")
