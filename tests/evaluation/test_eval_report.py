@@ -10,6 +10,7 @@ from evaluation_helpers import tiny_config, tiny_test_links, tiny_tickets, write
 from typer.testing import CliRunner
 
 from ticketsim.cli import app
+from ticketsim.errors import TicketsimError
 from ticketsim.evaluation.report import regenerate_report
 from ticketsim.evaluation.stage import run_evaluate
 
@@ -43,6 +44,9 @@ def test_report_escapes_ticket_text_and_regenerates(evil_run) -> None:  # type: 
     assert (folder / "report.html").is_file() and (folder / "loss.png").is_file()
     result = CliRunner().invoke(app, ["report", str(evil_run.path)])
     assert result.exit_code == 0, result.output
+    (folder / "summary.json").unlink()  # a run from before summary.json: a clear error
+    with pytest.raises(TicketsimError, match="evaluation result is missing"):
+        regenerate_report(evil_run.path)
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium missing: run `make sysdeps`")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ticketsim.errors import TicketsimError
 from ticketsim.rundir import RunDir
 
 STAGE = "evaluate"
@@ -56,8 +57,13 @@ class EvaluationResult:
     @classmethod
     def read(cls, run: RunDir, what: str | None = None) -> EvaluationResult:
         """The finished evaluate stage's result (a clear error naming the command when missing)."""
-        run.require(STAGE, what)
-        return cls.from_dict(run.summary(STAGE))
+        folder = run.require(STAGE, what)
+        try:
+            return cls.from_dict(run.summary(STAGE))
+        except TypeError:  # no summary.json (a run from before it), or one missing its fields
+            raise TicketsimError("the evaluation result is missing or incomplete",
+                                 file=folder / "summary.json",
+                                 hint=f"rerun `ticketsim evaluate --run-dir {run.path} --force`") from None
 
     @property
     def skipped_sentence(self) -> str:
