@@ -94,16 +94,12 @@ def label_import(
     """
     from ticketsim.active.exchange import import_answers
     from ticketsim.active.suggest import who_answers
-    from ticketsim.data.ingest import IngestOutput
+    from ticketsim.data.ingest import ticket_ids
     from ticketsim.data.store import LinksStore
 
     cfg = _label_cfg(config, set_, run_dir, who, writes=True)
-    known = None
-    run = RunDir(run_dir)
-    if run.read_stamp("ingest") is not None:  # ids checked against the ingested tickets
-        known = set(IngestOutput.read(run).tickets(columns=["id"])["id"].astype(str))
     res = import_answers(file, LinksStore(cfg.data.links_store), who=who_answers(cfg.label),
-                         known_ids=known, fmt=fmt)
+                         known_ids=ticket_ids(RunDir(run_dir)), fmt=fmt)
     console.print(f"{file}: {res.added} answers added, {res.unchanged} already known, "
                   f"{res.unanswered} left blank", highlight=False)
     for a, b, old, new in res.conflicts:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ticketsim.config import Config
 from ticketsim.evaluation import routing
-from ticketsim.evaluation.dense import DenseScorer
+from ticketsim.evaluation.dense import DenseScorer, resolve_encoder
 from ticketsim.evaluation.result import EvaluationResult
 from ticketsim.progress import NULL, Reporter
 from ticketsim.retrieval.keyword import KeywordRows
@@ -50,10 +50,11 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, *,
     trained = TrainOutput.find(run)
     if "finetuned" in ev.systems and trained is not None and trained.model_dir is not None:
         dense.append(("finetuned", str(trained.model_dir)))
+    encoders: dict[str, str] = {}
     for name, path in dense:
-        enc = encoder_for(path, cfg.index.encoder, cache_dir=run.path / "cache", reporter=reporter)
-        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} "
-                     f"({cfg.index.encoder})")
+        backend = encoders[name] = resolve_encoder(cfg, run, path, d.texts, notes, name, reporter)
+        enc = encoder_for(path, backend, cache_dir=run.path / "cache", reporter=reporter)
+        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({backend})")
         scorers[name] = DenseScorer(name, enc.encode(d.texts, ev.batch_size, reporter), path)
     fields = {f: d.tickets[f].fillna("").astype(str).to_numpy(dtype=object)
               for f in routing.routing_fields(list(d.tickets.columns), ev.routing.fields)}
@@ -66,7 +67,7 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, *,
     result = EvaluationResult(
         primary_metric=ev.primary_metric, encoder=cfg.index.encoder, metrics=[], systems={},
         n_queries=0, n_candidates=d.n - 1, skipped_queries=sum(skipped.values()),
-        skipped_reasons=skipped, cold_start=True, routing=route, notes=notes)
+        skipped_reasons=skipped, encoders=encoders, cold_start=True, routing=route, notes=notes)
     lines = ["# ticketsim evaluation (cold start)", "", *[f"- {n}" for n in notes], ""]
     if route:
         lines += ["## Routing (kNN category of held-out tickets)", "",

@@ -30,6 +30,7 @@ class EvaluationResult:
     n_queries: int
     n_candidates: int
     encoder: str = "torch"
+    encoders: dict[str, str] = dataclasses.field(default_factory=dict)  # model -> backend used
     modes: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     skipped_queries: int = 0
     skipped_reasons: dict[str, int] = dataclasses.field(default_factory=dict)

@@ -31,7 +31,7 @@ from ticketsim.data.ingest import IngestOutput
 from ticketsim.errors import TicketsimError
 from ticketsim.evaluation import bootstrap, champion, crossfit, duplicates, folds, metrics, routing
 from ticketsim.evaluation.coldstart import evaluate_routing_only
-from ticketsim.evaluation.dense import DenseScorer
+from ticketsim.evaluation.dense import DenseScorer, resolve_encoder
 from ticketsim.evaluation.report import write_report
 from ticketsim.evaluation.result import EvaluationResult
 from ticketsim.index.search import Searcher
@@ -220,6 +220,7 @@ class DenseModel:
     path: str
     embeddings: np.ndarray
     model: Any  # the loaded encoder (its tokenizer feeds the token-length plot)
+    backend: str = "torch"  # the inference backend that embedded it (index.encoder, resolved)
 
 
 @dataclasses.dataclass
@@ -284,12 +285,11 @@ def embed_models(cfg: Config, run: RunDir, d: EvalData, notes: list[str],
         wanted.append(("base", resolve_model(cfg.train.base_model)))
     out: dict[str, DenseModel] = {}
     for name, path in wanted:
-        encoder = encoder_for(path, cfg.index.encoder, cache_dir=run.path / "cache",
-                              reporter=reporter)
-        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} "
-                     f"({cfg.index.encoder})")
+        backend = resolve_encoder(cfg, run, path, d.texts, notes, name, reporter)
+        encoder = encoder_for(path, backend, cache_dir=run.path / "cache", reporter=reporter)
+        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({backend})")
         emb = encoder.encode(d.texts, ev.batch_size, reporter)
-        out[name] = DenseModel(name, path, emb, getattr(encoder, "encoder", encoder))
+        out[name] = DenseModel(name, path, emb, getattr(encoder, "encoder", encoder), backend)
     return out
 
 
@@ -311,7 +311,8 @@ def rank_systems(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseM
         for model_name, names in by_model.items():
             m = models[model_name]
             folder = Path(td) / model_name
-            meta = ticket_meta(cfg, icfg, d.tickets, int(m.embeddings.shape[1]), m.path)
+            meta = ticket_meta(cfg, icfg.model_copy(update={"encoder": m.backend}), d.tickets,
+                               int(m.embeddings.shape[1]), m.path)
             build_index(folder, meta, d.tickets, m.embeddings, icfg.save_every)
             searcher = Searcher(run, cfg, model=m.path, index_dir=folder)
             try:
@@ -534,6 +535,7 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
     skipped = pooled_skips(parts)
     result = EvaluationResult(
         primary_metric=pm, encoder=cfg.index.encoder, metrics=metrics.metric_names(ev.k_values),
+        encoders={n: m.backend for n, m in parts[-1].models.items()},
         systems=systems,
         modes={n: {"mode": mode, "model": model} for n, (mode, model) in parts[0].systems.items()
                if n in systems},

@@ -1,8 +1,8 @@
 """Embedding ticket texts in batches, and the weights fingerprint an index is stamped with.
 
 An index stamps itself with its model's name and weights hash so a query embedded by
-another model is refused instead of silently returning nonsense (which model: the
-index stage's :func:`ticketsim.index.stage.index_model`).
+another model is refused instead of silently returning nonsense (which model, and
+``index --model``: :func:`ticketsim.index.model.index_model`).
 """
 
 from __future__ import annotations

@@ -87,10 +87,15 @@ def inputs_hash(cfg: Config, run: RunDir, model_path: str) -> str:
                           cfg.index.fingerprint(), model_path)  # the champion may switch model
 
 
-def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL) -> StageResult:
-    """Embed all tickets (batches, progress bar) and build the index; skipped when inputs are unchanged."""
+def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL,
+              model: str | None = None) -> StageResult:
+    """Embed all tickets (batches, progress bar) and build the index; skipped when inputs are unchanged.
+
+    ``model``: ``finetuned``, ``base`` or a model folder instead of the champion's model
+    (``index --model``, see :func:`ticketsim.index.model.index_model`).
+    """
     ingest = IngestOutput.read(run, STAGE)
-    model_path = index_model(cfg, run)
+    model_path = index_model(cfg, run, model)
     h = inputs_hash(cfg, run, model_path)
     if cfg.index.embeddings is not None:  # vectors from `ticketsim embed`: rerun when they change
         from ticketsim.index.ray_embed import manifest_hash
@@ -100,7 +105,15 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     meta: dict[str, Any] = {}
 
     def build() -> Output:
+        nonlocal icfg
         tickets = ingest.tickets()
+        if icfg.encoder == "auto":  # the sample's vectors are in the cache when evaluate chose
+            from ticketsim.inference import pick_backend
+
+            backend, _ = pick_backend(model_path, tickets["text"].tolist(),
+                                      cache_dir=run.path / "cache",
+                                      min_cosine=cfg.index.int8_min_cosine, reporter=reporter)
+            icfg = icfg.model_copy(update={"encoder": backend})
         t0 = time.perf_counter()
         if icfg.embeddings is not None:
             from ticketsim.index.ray_embed import load_shards

@@ -154,13 +154,16 @@ def run_train(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     """Fine-tune ``train.base_model`` on the pairs stage's dataset; skipped when inputs are unchanged.
 
     Every process of a distributed training builds; only the main one writes the folder."""
+    import time
+
+    started = time.perf_counter()  # train.time_budget bounds the stage from here
     pairs = PairsOutput.read(run, STAGE)
     h = inputs_hash(cfg, run)
 
     def build() -> Output:
         with quiet_libraries():
             return _train(cfg, run, pairs, h, reporter=reporter, resume=resume,
-                          callbacks=callbacks)
+                          callbacks=callbacks, started=started)
 
     result = run.produce(STAGE, h, build, force=force or resume, reporter=reporter,
                          write=_is_main())
@@ -196,8 +199,26 @@ def _end_distributed() -> None:
         dist.destroy_process_group()
 
 
+def _final_validation(trainer: Any, evaluator: Any, model: Any,
+                      budget_spent: bool = False) -> float | None:
+    """The validation metric of the model being saved, without evaluating it again when the
+    trainer already did (the best checkpoint's, or the last step's evaluation)."""
+    from ticketsim.training.evaluator import KEY, PRIMARY
+
+    state = trainer.state
+    if trainer.args.load_best_model_at_end and state.best_metric is not None:
+        return float(state.best_metric)
+    last = [h for h in state.log_history if PRIMARY in h]
+    if last and last[-1].get("step") == state.global_step:
+        return float(last[-1][PRIMARY])
+    if budget_spent:  # the time budget has no room for an evaluation: not measured
+        return None
+    final = evaluator(model)
+    return float(final[KEY]) if KEY in final else None
+
+
 def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Reporter,
-           resume: bool, callbacks: list[Any] | None) -> Output:
+           resume: bool, callbacks: list[Any] | None, started: float) -> Output:
     import time
 
     import pandas as pd
@@ -205,7 +226,7 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
 
     from ticketsim.models import load_model, resolve_model
     from ticketsim.training import seqlen
-    from ticketsim.training.evaluator import KEY, METRIC, build_evaluator
+    from ticketsim.training.evaluator import METRIC, build_evaluator
     from ticketsim.training.lora import add_lora, merge_into, parameter_counts, save_adapter
     from ticketsim.training.precision import device_kind, resolve_precision
     from ticketsim.training.trainer import TimeBudget, build_trainer
@@ -244,6 +265,9 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
         if length_rep[key]:
             reporter.log(f"train: {length_rep[key]}")
 
+    seqlen_png = seqlen.histogram_png(lengths, limit)  # before training: plotting's import
+    # costs seconds on a busy machine, which a time budget cannot see coming after the last step
+
     lora_info = add_lora(model, tc.lora) if tc.lora.enabled else parameter_counts(model)
     if tc.lora.enabled:
         reporter.log(f"train: LoRA adapter, {lora_info['trainable_parameters']:,} trainable "
@@ -264,7 +288,9 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
         if val_df is not None and not val_df.empty else None
     ck, resume_from = _checkpoint_dir(run, h, resume, reporter)
     resuming = resume_from is not None
-    budget = TimeBudget(tc.budget_seconds() or 0.0, reporter) if tc.time_budget else None
+    budget = TimeBudget(tc.budget_seconds() or 0.0, reporter, started=started,
+                        model_bytes=4 * sum(p.numel() for p in model.parameters())
+                        ) if tc.time_budget else None
     trainer = build_trainer(model, tc, train_ds, eval_ds, evaluator, ck, precision=precision,
                             reporter=reporter, callbacks=callbacks, use_cpu=device == "cpu",
                             logging_dir=run.path / LOGS, budget=budget)
@@ -292,8 +318,8 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
         "final_validation_mrr@10": None,
     }
     if evaluator is not None:
-        final = evaluator(model)
-        summary["final_validation_mrr@10"] = float(final[KEY]) if KEY in final else None
+        spent = budget is not None and bool(budget.info.get("final_evaluation_skipped"))
+        summary["final_validation_mrr@10"] = _final_validation(trainer, evaluator, model, spent)
     exact = cfg.train.model_dump(mode="json")
 
     def save(tmp: Path) -> None:
@@ -303,7 +329,8 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
             if tc.lora.merge:
                 merge_into(tmp / ADAPTER, tmp / MODEL, tc.base_model)
         else:
-            model.save(str(tmp / MODEL))
+            # the stock card (widget examples encoded on save) only when it is kept
+            model.save(str(tmp / MODEL), create_model_card=tc.model_card_examples)
         from ticketsim.training.card import write_card
 
         if (tmp / MODEL).is_dir():
@@ -314,11 +341,13 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
         atomic_write_json(tmp / LOG, {"log_history": history})
         (tmp / "loss.png").write_bytes(loss_png(history))
         atomic_write_json(tmp / "seqlen.json", {**length_rep, "lengths_sample": lengths[:2000].tolist()})
-        (tmp / "seqlen.png").write_bytes(seqlen.histogram_png(lengths, limit))
+        (tmp / "seqlen.png").write_bytes(seqlen_png)
         if tc.cross_encoder.enabled:  # the re-ranker, on the same training links
             from ticketsim.training.cross_encoder import OUTPUT, train_from_run
 
             summary["cross_encoder"] = train_from_run(cfg, run, tmp / OUTPUT, reporter=reporter)
+        if budget is not None:  # what the budget bounds: the whole stage, model load to save
+            summary["time_budget"]["stage_s"] = round(time.perf_counter() - started, 2)
 
     return Output(summary, save)
 
