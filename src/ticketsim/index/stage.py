@@ -84,15 +84,20 @@ def inputs_hash(cfg: Config, run: RunDir, model_path: str) -> str:
                           cfg.index.fingerprint(), model_path)  # the champion may switch model
 
 
-def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL) -> StageResult:
-    """Embed all tickets (batches, progress bar) and build the index; skipped when inputs are unchanged."""
+def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL,
+              model: str | None = None) -> StageResult:
+    """Embed all tickets (batches, progress bar) and build the index; skipped when inputs are unchanged.
+
+    ``model``: ``finetuned``, ``base`` or a model folder instead of the champion's model
+    (``index --model``, see :func:`ticketsim.index.embed.index_model`).
+    """
     import json
 
     from ticketsim.data.ingest import load_tickets
     from ticketsim.index.embed import embed_texts, fingerprint_of, index_model
 
     run.require("ingest", "index")
-    model_path = index_model(cfg, run)
+    model_path = index_model(cfg, run, model)
     h = inputs_hash(cfg, run, model_path)
     if cfg.index.embeddings is not None:  # vectors from `ticketsim embed`: rerun when they change
         from ticketsim.index.ray_embed import manifest_hash
