@@ -341,10 +341,11 @@ def rank_systems(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseM
                     rel_rank: list[dict[int, int]] = []
                     for i, q in enumerate(reporter.track(d.query_idx, description=f"ranking {name}")):
                         filters = None
-                        if created is not None and created[q] is not None:
-                            filters = {"created_to": created[q]}
+                        stamp = created[q] if created is not None else None
+                        if stamp is not None:
+                            filters = {"created_to": stamp}
                             if d.window_days is not None:
-                                filters["created_from"] = created[q] - timedelta(days=d.window_days)
+                                filters["created_from"] = stamp - timedelta(days=d.window_days)
                         ranked, _ = searcher.rank(ticket_id=d.ids[q], k=keep, mode=mode,
                                                   filters=filters)
                         hits = [(d.index[pos[key]], float(s)) for key, s in ranked]

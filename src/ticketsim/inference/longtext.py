@@ -108,5 +108,5 @@ def with_long_text(encoder: Encoder, mode: str) -> Encoder:
     """``encoder`` itself for ``truncate``, else wrapped (the tokenizer of its backend)."""
     if mode == "truncate":
         return encoder
-    base = getattr(encoder, "encoder", encoder)  # the model under an embedding cache
-    return LongTextEncoder(encoder, mode, base.tokenizer)  # type: ignore[return-value]
+    base: Any = getattr(encoder, "encoder", encoder)  # the model under an embedding cache
+    return LongTextEncoder(encoder, mode, base.tokenizer)

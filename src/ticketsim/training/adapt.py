@@ -56,6 +56,7 @@ def adapt(model: Any, texts: list[str], method: str, steps: int, batch_size: int
     if len(chosen) < 2:
         return {"method": method, "steps": 0, "texts": len(chosen), "skipped": "too few texts"}
     rng = random.Random(seed)
+    loss: Any
     if method == "simcse":
         ds = Dataset.from_dict({"anchor": chosen, "positive": chosen})
         loss = MultipleNegativesRankingLoss(model)
