@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ticketsim.config import Config
+from ticketsim.models import model_fingerprint
+from ticketsim.pipeline import run_all
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, StageResult, atomic_write_json
 
@@ -42,9 +44,6 @@ def retrain(cfg: Config, source: RunDir, target: RunDir | None = None, *,
 
     ``before_run`` gets the effective config first (the CLI saves it as the run's config).
     """
-    from ticketsim.models import model_fingerprint
-    from ticketsim.pipeline import run_all
-
     target = target or source
     prev = source.require("train", "retrain") / "model"
     fp = model_fingerprint(prev)

@@ -15,9 +15,12 @@ from typing import Any
 from ticketsim.config import Config
 from ticketsim.evaluation import routing
 from ticketsim.evaluation.dense import DenseScorer
+from ticketsim.inference import encoder_for
+from ticketsim.models import resolve_model
 from ticketsim.progress import NULL, Reporter
 from ticketsim.retrieval.keyword import KeywordRows
 from ticketsim.rundir import RunDir, StageResult, atomic_write_json, atomic_write_text
+from ticketsim.training.card import add_evaluation
 
 NO_LINKS_NOTE = ("link retrieval skipped: no held-out ticket has a known link, so MRR, recall "
                  "and duplicate thresholds cannot be measured yet (cold start)")
@@ -33,9 +36,6 @@ def labelling_hint(run_dir: str) -> str:
 def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, inputs_hash: str, *,
                           reporter: Reporter = NULL) -> StageResult:
     """Routing of held-out tickets per system; metrics.json says what could not be measured."""
-    from ticketsim.inference import encoder_for
-    from ticketsim.models import resolve_model
-
     ev = cfg.evaluate
     notes = [NO_LINKS_NOTE]
     scorers: dict[str, Any] = {}
@@ -76,7 +76,6 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, inputs_hash: str, *,
     with run.stage("evaluate", inputs_hash, {"systems": [], "cold_start": True}) as tmp:
         atomic_write_json(tmp / "metrics.json", result)
         atomic_write_text(tmp / "report.md", "\n".join(lines) + "\n")
-    from ticketsim.training.card import add_evaluation
 
     add_evaluation(run.stage_path("train") / "model", result)
     reporter.log("evaluate: cold start, routing only")

@@ -16,6 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ticketsim.errors import TicketsimError
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, atomic_write_bytes, atomic_write_text
@@ -103,7 +105,6 @@ def make_plots(result: Any, details: dict[str, Any]) -> dict[str, bytes]:
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
-    import numpy as np
 
     out: dict[str, bytes] = {}
     systems = list(result["systems"])

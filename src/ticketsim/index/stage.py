@@ -9,6 +9,7 @@ leaves the previous index in place.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,12 @@ from typing import Any
 import numpy as np
 
 from ticketsim.config import Config, IndexConfig
+from ticketsim.data.ingest import load_tickets
+from ticketsim.index.core import TicketIndex
+from ticketsim.index.embed import embed_texts, fingerprint_of, index_model, ticket_records
+from ticketsim.index.qdrant_backend import alias_swap  # Qdrant server: build aside, swap alias
+from ticketsim.index.ray_embed import load_shards, manifest_hash
+from ticketsim.index.routing import train_routing
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes
 
@@ -40,8 +47,6 @@ def ticket_meta(cfg: Config, icfg: IndexConfig, tickets: Any, full_dim: int,
                 model_path: str, stored_path: str | None = None) -> dict[str, Any]:
     """meta.json of an index of ``tickets`` embedded by ``model_path`` (index stage and evaluate);
     ``stored_path``: how meta.json names the model (relative to the run directory)."""
-    from ticketsim.index.embed import fingerprint_of
-
     return build_meta(icfg, full_dim=full_dim, model_path=stored_path or model_path,
                       model_fp=fingerprint_of(model_path),
                       extra={"extra_columns": [c for c in tickets.columns if c not in (
@@ -56,9 +61,6 @@ def build_index(folder: Path, meta: dict[str, Any], tickets: Any, vectors: np.nd
     The one way an index is built: the index stage builds the served one, ``evaluate`` a
     temporary one per model, so both rank through the same store, backend and keyword table.
     """
-    from ticketsim.index.core import TicketIndex
-    from ticketsim.index.embed import ticket_records
-
     records = ticket_records(tickets)
     texts = tickets["text"].tolist()
     t1 = time.perf_counter()
@@ -86,16 +88,10 @@ def inputs_hash(cfg: Config, run: RunDir, model_path: str) -> str:
 
 def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL) -> StageResult:
     """Embed all tickets (batches, progress bar) and build the index; skipped when inputs are unchanged."""
-    import json
-
-    from ticketsim.data.ingest import load_tickets
-    from ticketsim.index.embed import embed_texts, fingerprint_of, index_model
-
     run.require("ingest", "index")
     model_path = index_model(cfg, run)
     h = inputs_hash(cfg, run, model_path)
     if cfg.index.embeddings is not None:  # vectors from `ticketsim embed`: rerun when they change
-        from ticketsim.index.ray_embed import manifest_hash
 
         h = combine_hashes(h, manifest_hash(cfg.index.embeddings))
     if not force and run.is_fresh(STAGE, h):
@@ -107,8 +103,6 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     tickets = load_tickets(run)
     t0 = time.perf_counter()
     if icfg.embeddings is not None:
-        from ticketsim.index.ray_embed import load_shards
-
         vectors = load_shards(icfg.embeddings, tickets["id"].tolist(),
                               model_fingerprint=fingerprint_of(model_path), encoder=icfg.encoder)
     else:
@@ -116,13 +110,11 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
                               cache_dir=run.path / "cache", backend=icfg.encoder, reporter=reporter)
     embed_s = time.perf_counter() - t0
     meta = ticket_meta(cfg, icfg, tickets, int(vectors.shape[1]), model_path, run.rel(model_path))
-    from ticketsim.index.qdrant_backend import alias_swap  # Qdrant server: build aside, swap alias
 
     with alias_swap(meta), run.stage(STAGE, h, {"model_fingerprint": meta["model_fingerprint"]}) as tmp:
         summary = build_index(tmp, meta, tickets, vectors, icfg.save_every, reporter)
         summary["embed_s"] = round(embed_s, 2)
         if icfg.routing:  # routing suggestions: a head per label field on these vectors
-            from ticketsim.index.routing import train_routing
 
             summary["routing"] = train_routing(tmp, vectors, tickets, icfg, meta["model_fingerprint"])
         meta["summary"] = summary

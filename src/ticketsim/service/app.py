@@ -16,6 +16,7 @@ import os
 import re
 import time
 from collections.abc import AsyncIterator
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,8 +28,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticketsim.config import Config
+from ticketsim.data.store import LinksStore
 from ticketsim.errors import TicketsimError
 from ticketsim.ids import short
+from ticketsim.index.base import Filters
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir
 from ticketsim.service.holder import SearcherHolder
@@ -201,7 +204,6 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
             hits = s.search(text, ticket_id=ticket_id, k=k, filters=filters, mode=mode)
             notes = []
             if not hits and filters:  # say which filter values exist (matching ignores case)
-                from ticketsim.index.base import Filters
 
                 notes = s.index.store.unmatched_filters(Filters.coerce(filters))
             meaning = s.label_meaning()
@@ -267,8 +269,6 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
               responses={**ERRORS, **NOT_FOUND, **CONFLICT}, tags=["feedback"])
     def feedback(body: FeedbackIn, request: Request) -> dict[str, Any]:
         """A person's answer for a pair: written to the links store (source 'web')."""
-        from ticketsim.data.store import LinksStore
-
         a, b = body.a.strip(), body.b.strip()
         with holder.lease() as s:  # the ticket being handled may be new; the other must be indexed
             if s.index.store.key_of(a) is None and s.index.store.key_of(b) is None:
@@ -315,8 +315,6 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
 def _offline_docs(app: FastAPI) -> None:
     """/docs with Swagger UI served from the packaged fastapi-offline assets, not a CDN, so the
     API docs work on a desk's network without internet (issue 17)."""
-    from importlib.resources import files
-
     from fastapi.openapi.docs import get_swagger_ui_html
 
     assets = Path(str(files("fastapi_offline") / "static"))
