@@ -37,10 +37,13 @@ def stage_function(name: str) -> Callable[..., StageResult]:
 
 
 def run_stage(
-    name: str, cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL
+    name: str, cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL,
+    **options: Any,
 ) -> StageResult:
-    """Run one stage (skipped by the stage itself when its inputs are unchanged)."""
-    return stage_function(name)(cfg, run, force=force, reporter=reporter)
+    """Run one stage (skipped by the stage itself when its inputs are unchanged); ``options``
+    are the stage's run-time arguments, never written to the config (train ``resume``,
+    evaluate ``extra_models``, index ``model``)."""
+    return stage_function(name)(cfg, run, force=force, reporter=reporter, **options)
 
 
 def run_all(

@@ -17,7 +17,7 @@ cfg = config_from_dict({"train": {"base_model": model_dir, "batch_size": 8, "max
 res = run_train(cfg, RunDir(run_dir))
 import torch.distributed as dist  # noqa: E402
 
-info = {"rank": int(os.environ["RANK"]), "world": dist.get_world_size() if dist.is_initialized()
-        else 1, "backend": dist.get_backend() if dist.is_initialized() else None,
-        "steps": res.summary["steps"]}
+info = {"rank": int(os.environ["RANK"]), "world": res.summary["processes"],
+        "backend": res.summary["distributed_backend"], "steps": res.summary["steps"],
+        "group_closed": not dist.is_initialized()}
 (run_dir / f"rank{info['rank']}.json").write_text(json.dumps(info))

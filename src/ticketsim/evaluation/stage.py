@@ -646,10 +646,25 @@ def write(run: RunDir, h: str, result: EvaluationResult, details: dict[str, Any]
     return run.stage_path(STAGE)
 
 
+def with_extra_models(cfg: Config, models: Sequence[str | Path]) -> Config:
+    """``cfg`` comparing ``models`` too (``evaluate --model``, a run-time choice): a copy, so no
+    saved config grows with each run, and a folder listed twice is compared once."""
+    extra: dict[Path, Path] = {}
+    for p in [*cfg.evaluate.extra_models, *models]:
+        extra.setdefault(Path(p).expanduser().resolve(), Path(p))
+    if len(extra) == len(cfg.evaluate.extra_models) and not models:
+        return cfg
+    ev = cfg.evaluate.model_copy(update={"extra_models": list(extra.values())})
+    return cfg.model_copy(update={"evaluate": ev})
+
+
 def run_evaluate(
-    cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL
+    cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL,
+    extra_models: Sequence[str | Path] = (),
 ) -> StageResult:
-    """Evaluate every available system on the held-out links and write metrics, champion, report."""
+    """Evaluate every available system on the held-out links and write metrics, champion, report;
+    ``extra_models``: further model folders compared in this run only (the config is not changed)."""
+    cfg = with_extra_models(cfg, extra_models)
     plan = crossfit.planned(run)
     h = inputs_hash(cfg, run)
     if plan is not None:

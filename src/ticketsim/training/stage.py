@@ -151,8 +151,33 @@ def run_train(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         reporter.log("train: inputs unchanged, skipped")
         return StageResult(STAGE, True, run.stage_path(STAGE), summary)
     with quiet_libraries():
-        return _train(cfg, run, pairs_dir, h, reporter=reporter, resume=resume,
-                      callbacks=callbacks)
+        result = _train(cfg, run, pairs_dir, h, reporter=reporter, resume=resume,
+                        callbacks=callbacks)
+    _end_distributed()
+    return result
+
+
+def _distributed() -> tuple[int, str | None]:
+    """(processes, backend) of the data-parallel group the trainer set up; (1, None) alone."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size(), str(dist.get_backend())
+    return 1, None
+
+
+def _end_distributed() -> None:
+    """Under torchrun, wait for the main process to finish writing, then close the group.
+
+    Without it a non-main process returned as soon as training ended and exited while its
+    gloo threads were still connected to the main one, which aborts now and then
+    (``terminate called without an active exception``, exit -6) under load.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Reporter,
@@ -231,7 +256,9 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
     out = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.perf_counter() - start
     history = [dict(r) for r in trainer.state.log_history]
+    processes, backend = _distributed()
     summary: dict[str, Any] = {
+        "processes": processes, "distributed_backend": backend,
         "base_model": tc.base_model, "loss": tc.loss, "precision": precision, "device": device,
         "max_seq_length": limit, "truncated_share": length_rep["truncated_share"],
         "train_rows": len(train_df), "steps": int(trainer.state.global_step),
