@@ -139,11 +139,16 @@ def _keyword(rep: dict[str, Any]) -> list[str]:
 
 def _load_test(rep: dict[str, Any]) -> list[str]:
     s = rep["settings"]
-    return _rows(rep, f"**Service under load** (`bench/load.py`; {s['tickets']:,} tickets, "
-                 f"{s['clients']} clients, adds and deletes running):",
-                 [("search_requests", "searches", 0), ("queries_per_s", "searches/s", 1),
-                  ("p50_ms", "p50 ms", 0), ("p99_ms", "p99 ms", 0), ("search_errors", "errors", 0),
-                  ("adds_missing_after", "adds lost", 0)])
+    champion = f"; champion's mode: {s['champion_mode']}" if s.get("champion_mode") else ""
+    out = _rows(rep, f"**Service under load** (`bench/load.py`; {s['tickets']:,} tickets, "
+                f"{s['clients']} clients, adds and deletes running{champion}):",
+                [("search_requests", "searches", 0), ("queries_per_s", "searches/s", 1),
+                 ("p50_ms", "p50 ms", 0), ("p99_ms", "p99 ms", 0), ("search_errors", "errors", 0),
+                 ("adds_missing_after", "adds lost", 0)])
+    for prev in rep.get("previous") or []:  # the run this one replaced
+        out.append(f"| before: {prev.get('system')} | - | {_cell(prev.get('queries_per_s'), 1)} | "
+                   f"{_cell(prev.get('p50_ms'), 0)} | {_cell(prev.get('p99_ms'), 0)} | - | - |")
+    return out
 
 
 def _pipeline(rep: dict[str, Any]) -> list[str]:
@@ -163,6 +168,14 @@ def _pipeline(rep: dict[str, Any]) -> list[str]:
                  " MB)" for st in STAGE_NAMES]
         out.append(f"| {ds['dataset']} | {_f(cold['wall_s'], 0)} | " + " | ".join(cells)
                    + f" | {_f(cold['peak_rss_mb'], 0)} | {_f(warm['wall_s'], 1)} |")
+    for c in rep.get("comparisons") or []:
+        r = c.get("routing")
+        if r:
+            out += ["", f"Held-out routing ({c['dataset']}, {r['n']:,} tickets, served model, "
+                    f"kNN {r['field']}): with the speed-ups {r['fast_accuracy']:.3f}, without "
+                    f"{r['plain_accuracy']:.3f}, difference {r['diff']:+.3f} (95 % paired "
+                    f"bootstrap {r['ci95'][0]:+.3f} to {r['ci95'][1]:+.3f}); cold wall s "
+                    f"{c['cold_s']['fast']:.0f} vs {c['cold_s']['plain']:.0f}."]
     return out
 
 
@@ -179,7 +192,9 @@ def _cold_search(rep: dict[str, Any]) -> list[str]:
 
 SECTIONS = [("summary", _summary), ("encode", _encode), ("train", _train), ("search", _search),
             ("keyword_search", _keyword), ("load", _load_test), ("pipeline", _pipeline),
-            ("cold_search", _cold_search)]
+            ("cold_search", _cold_search),
+            # make bench-large's results, when present (the desk-scale tables of issue 20)
+            ("load-large", _load_test), ("pipeline-large", _pipeline)]
 
 
 def update_readme(results: Path, readme: Path) -> None:

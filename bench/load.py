@@ -121,7 +121,10 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def run_load(base: str, key: str, queries: list[str], args: argparse.Namespace) -> dict[str, Any]:
+def run_load(base: str, key: str, queries: list[str], args: argparse.Namespace,
+             mode: str = "mixed") -> dict[str, Any]:
+    """One load round; ``mode``: mixed (dense 2/3, hybrid 1/3), dense, hybrid, keyword, or
+    champion (requests name no mode: the service searches with the champion's)."""
     import httpx
 
     headers = {"X-API-Key": key}
@@ -149,8 +152,11 @@ def run_load(base: str, key: str, queries: list[str], args: argparse.Namespace) 
                         stop.set()
                         break
                     searches[0] += 1
-                body = {"text": rng.choice(queries), "k": 10,
-                        "mode": rng.choice(["dense", "dense", "hybrid"])}
+                body: dict[str, Any] = {"text": rng.choice(queries), "k": 10}
+                if mode == "mixed":
+                    body["mode"] = rng.choice(["dense", "dense", "hybrid"])
+                elif mode != "champion":  # champion: no mode, the service's own choice
+                    body["mode"] = mode
                 t0 = time.perf_counter()
                 try:
                     r = c.post("/search", json=body)
@@ -276,7 +282,8 @@ def run_load(base: str, key: str, queries: list[str], args: argparse.Namespace) 
     ok = len(lat)
     search_errors = sum(v for k, v in statuses.items() if k.startswith("search:") and k != "search:200")
     return {
-        "system": f"serve/{args.n}", "tickets": args.n, "clients": args.clients, "wall_s": round(wall, 1),
+        "system": f"serve/{args.n}" + ("" if mode == "mixed" else f"/{mode}"), "mode": mode,
+        "tickets": args.n, "clients": args.clients, "wall_s": round(wall, 1),
         "search_requests": searches[0], "search_ok": ok, "search_errors": search_errors,
         "queries_per_s": round(ok / wall, 1), "p50_ms": round(percentile(lat, 50) * 1000, 1),
         "p99_ms": round(percentile(lat, 99) * 1000, 1), "max_ms": round(max(lat, default=0) * 1000, 1),
@@ -304,9 +311,20 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="Print the JSON result on stdout.")
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--modes", default=None,
+                   help="comma-separated rounds, one server: mixed, dense, hybrid, keyword, "
+                   "champion (default: mixed; --large: champion,dense,hybrid)")
     args = p.parse_args()
     if args.large:
         args.n, args.duration = max(args.n, 100_000), max(args.duration, 60.0)
+    modes = (args.modes or ("champion,dense,hybrid" if args.large else "mixed")).split(",")
+    previous = None  # today's numbers (the file this run replaces), shown next to the new ones
+    if args.out and args.out.is_file():
+        try:
+            previous = [{k: r.get(k) for k in ("system", "queries_per_s", "p50_ms", "p99_ms")}
+                        for r in json.loads(args.out.read_text()).get("results", [])]
+        except (OSError, ValueError):
+            previous = None
     if not DATA.is_file():
         result = {"benchmark": "load", "skipped": [f"{DATA} absent"], "settings": {}, "results": []}
         print(json.dumps(result))
@@ -327,27 +345,39 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     try:
         startup = wait_healthy(httpx.Client(base_url=base), proc)
-        row = run_load(base, key, built["queries"], args)
+        with httpx.Client(base_url=base, headers={"X-API-Key": key}) as c:
+            served = c.get("/stats").json()
+        rows = [run_load(base, key, built["queries"], args, mode) for mode in modes]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    row.update({"index_build_s": built["build_s"], "startup_s": round(startup, 1)})
+    for row in rows:
+        row.update({"index_build_s": built["build_s"], "startup_s": round(startup, 1)})
+    row = rows[0]
     result = {"benchmark": "load", "settings": {
         "tickets": args.n, "duration_s": args.duration, "max_requests": args.max_requests,
         "clients": args.clients, "write_interval_s": args.write_interval, "k": 10,
-        "modes": "dense 2/3, hybrid 1/3", "model": "default (all-MiniLM-L6-v2)", "host": "127.0.0.1",
-        "cpus": os.cpu_count(), "load_avg_before": os.getloadavg()[0]}, "results": [row]}
-    ok = (row["adds_missing_after"] == 0 and row["deletes_still_present"] == 0
-          and row["search_errors"] == 0 and row["write_errors"] == 0
-          and row["faults"]["unexpected"] == 0)
+        "modes": ["dense 2/3, hybrid 1/3" if m == "mixed" else m for m in modes],
+        "champion_mode": served.get("default_mode"),
+        "model": "default (all-MiniLM-L6-v2)", "host": "127.0.0.1",
+        "cpus": os.cpu_count(), "load_avg_before": os.getloadavg()[0]},
+        "results": rows, "previous": previous}
+    ok = all(r["adds_missing_after"] == 0 and r["deletes_still_present"] == 0
+             and r["search_errors"] == 0 and r["write_errors"] == 0
+             and r["faults"]["unexpected"] == 0 for r in rows)
     result["passed"] = ok
-    if not emit(result, args.out, args.json):
+    if emit(result, args.out, args.json):
+        return 0 if ok else 1
+    for row in rows:
         print(f"load: {row['tickets']} tickets, {row['clients']} clients, {row['wall_s']} s: "
               f"{row['search_ok']} searches ({row['queries_per_s']}/s), p50 {row['p50_ms']} ms, "
               f"p99 {row['p99_ms']} ms, search errors {row['search_errors']}; "
               f"adds {row['adds_acknowledged']} (missing after: {row['adds_missing_after']}), "
               f"deletes {row['deletes_acknowledged']} (still present: {row['deletes_still_present']}); "
-              f"faults {row['faults']}; passed={ok}")
+              f"faults {row['faults']}")
+    for prev in previous or []:
+        print(f"  before: {prev}")
+    print(f"passed={ok}")
     return 0 if ok else 1
 
 

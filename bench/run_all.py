@@ -16,8 +16,9 @@ The contract every ``bench/<name>.py`` follows (run_all relies on nothing else):
 Files starting with ``_`` and this runner are not benchmarks. Results land under
 ``bench/results/`` (``summary.json`` lists every script's status, time and file). Scripts in
 ``LARGE_ONLY`` run only with ``--large`` (they cannot fit the 20-minute small run). After a
-small run the README's "Performance" table is regenerated from the results
-(``bench/_readme.py``), so the README always shows the latest ``make bench``.
+run (small or ``--large``) the README's "Performance" tables are regenerated from the
+results (``bench/_readme.py``; the large runs' tables when their files exist), so the
+README always shows the latest ``make bench`` and ``make bench-large``.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def main() -> None:
                "loadavg_end": [round(x, 2) for x in os.getloadavg()], "benchmarks": entries}
     atomic_write_json(args.results / f"summary{suffix}.json", summary)
     print_summary(entries)
-    if not args.large and not args.only:
+    if not args.only:  # a large run adds its desk-scale tables next to the small ones
         update_readme(args.results, ROOT / "README.md")
         print("README.md: Performance table regenerated from bench/results/")
     print(f"\ntotal {summary['total_wall_s']:.0f} s; summary: "

@@ -62,6 +62,19 @@ def test_pipeline_runs_every_stage_and_skips_on_rerun(tmp_path: Path, tiny_model
     again = run_all(cfg, run)
     assert all(r.skipped for r in again)
 
+    # an unchanged rerun in a fresh process loads no model: torch and sentence-transformers
+    # stay unimported (importing them was most of the 41 s a warm rerun took, issue 20)
+    (tmp_path / "cfg.json").write_text(json.dumps(tiny_config(tmp_path, tiny_model_dir)))
+    code = ("import json, sys; from ticketsim.config import config_from_dict; "
+            "from ticketsim.pipeline import run_all; from ticketsim.rundir import RunDir; "
+            f"cfg = config_from_dict(json.load(open({str(tmp_path / 'cfg.json')!r}))); "
+            f"res = run_all(cfg, RunDir({str(run.path)!r})); "
+            "print(all(r.skipped for r in res), sorted(m for m in ('torch', "
+            "'sentence_transformers', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ), check=True).stdout.strip().splitlines()[-1]
+    assert out == "True []", out
+
 
 def test_search_cli_prints_closest_tickets(tmp_path: Path, tiny_model_dir: Path) -> None:
     tree = tiny_config(tmp_path, tiny_model_dir)

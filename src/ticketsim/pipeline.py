@@ -74,7 +74,9 @@ def run_all(
                 reporter.log(f"cross-fitting: {plan.why}")
                 crossfit.save_plan(run, plan)
                 cfg = crossfit.all_links(cfg)
-        if name in BEFORE:
+        if name in BEFORE and (force or not _fresh(name, cfg, run)):
+            # imported only when the stage will run: the estimate loads torch (seconds), which
+            # an unchanged rerun must not pay
             module, func = BEFORE[name].split(":")
             getattr(importlib.import_module(module), func)(cfg, run, force=force, reporter=reporter)
         try:
@@ -92,6 +94,12 @@ def run_all(
         if on_done:
             on_done(result)
     return results
+
+
+def _fresh(name: str, cfg: Config, run: RunDir) -> bool:
+    """Whether stage ``name`` would be skipped (its module's ``inputs_hash`` is cheap to import)."""
+    module = importlib.import_module(STAGES[name].split(":")[0])
+    return run.is_fresh(name, module.inputs_hash(cfg, run))
 
 
 def cold_start_plan(ingest_summary: dict[str, Any]) -> list[str]:

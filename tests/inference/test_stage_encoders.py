@@ -91,3 +91,44 @@ def test_evaluate_embeds_with_the_index_encoder_and_reuses_the_cache(tmp_path: P
     # neighbours (test_export), so the rankings, and MRR@10, barely move
     for name in ("base", "finetuned"):
         assert abs(m8["systems"][name]["mrr@10"] - mt["systems"][name]["mrr@10"]) <= 0.05
+
+
+@pytest.mark.slow  # an ONNX export and three stages on a busy machine: ~1-3 min
+def _auto(model: Path, min_cosine: float):  # type: ignore[no-untyped-def]
+    cfg = tiny_config(model)
+    cfg.index.encoder = "auto"
+    cfg.index.int8_min_cosine = min_cosine
+    return cfg
+
+
+@pytest.mark.config_keys("index.int8_min_cosine")
+def test_auto_encoder_follows_the_measured_agreement_and_the_index_reuses_it(
+        tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ticketsim.inference.agreement as agreement_mod
+    from ticketsim.inference import pick_backend
+
+    texts = eval_tickets()["text"].tolist()
+    lenient, agree = pick_backend(str(tiny_model_dir), texts, cache_dir=tmp_path / "c",
+                                  min_cosine=0.5)
+    assert lenient == "onnx-int8" and agree["cosine_mean"] > 0.9 and agree["sample"] == len(texts)
+
+    run = write_run(tmp_path / "run", eval_tickets(), tiny_test_links(), tiny_model_dir)
+    res = run_evaluate(_auto(tiny_model_dir, 0.5), run).summary
+    assert any("embedded by onnx-int8" in n for n in res["notes"]), res["notes"]
+    int8_fp = load_encoder(run.path / "cache" / f"onnx-{model_fingerprint(tiny_model_dir)}",
+                           "onnx-int8").fingerprint
+    before = _cached_fingerprints(run.path)
+    # index.encoder auto decides as evaluate did, and finds every vector in the run's cache
+    summary = run_index(_auto(tiny_model_dir, 0.5), run).summary
+    assert summary["encoder"] == "onnx-int8"
+    assert _cached_fingerprints(run.path) == before and before[int8_fp] > 0
+
+    # a model whose int8 graph agrees less (measured 0.98) than the tolerance: torch
+    real = agreement_mod.agreement
+    monkeypatch.setattr(agreement_mod, "agreement",
+                        lambda a, b, k=10: {**real(a, b, k), "cosine_mean": 0.98})
+    strict_run = write_run(tmp_path / "strict", eval_tickets(), tiny_test_links(), tiny_model_dir)
+    res = run_evaluate(_auto(tiny_model_dir, 0.99), strict_run).summary
+    assert any("embedded by torch" in n for n in res["notes"]), res["notes"]
+    assert any("embedded by onnx-int8" in n for n in run_evaluate(
+        _auto(tiny_model_dir, 0.97), strict_run, force=True).summary["notes"])

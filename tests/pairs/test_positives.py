@@ -131,3 +131,35 @@ def test_negative_links_keep_columns_when_there_are_none() -> None:
     neg = negative_links(links, PositivesConfig())
     assert neg.empty and {"a", "b"} <= set(neg.columns)
     assert labelled_negatives(neg, {"1", "2", "3", "4"}) == {}
+
+
+def _many(n: int, cat: str, sub: str, word: str) -> list[tuple[str, str, str, str]]:
+    # every ticket shares `word` with every other: each anchor has n-1 overlapping positives
+    return [(f"{cat}{i:03d}", f"{word} problem number {i}", cat, sub) for i in range(n)]
+
+
+def test_category_cap_spends_the_budget_on_new_anchors_first() -> None:
+    # 40 tickets x 3 positives each = 120 candidate pairs; a cap of 40 keeps one positive of
+    # every anchor (a random cap of 40 of 120 would miss ~30 % of the anchors)
+    t = _t(_many(40, "Net", "VPN", "vpn"))
+    cfg = _only(category=True, max_per_anchor=3, max_per_category=40)
+    for seed in range(3):
+        pos = build_positives(t, pd.DataFrame(columns=["a", "b"]), set(t.id), cfg, seed)
+        assert len(pos) <= 40
+        assert pos.anchor_id.nunique() >= 38  # finalise may drop a pair seen in both orders
+        assert "_rank" not in pos.columns
+
+
+def test_total_cap_lets_a_small_category_keep_its_pairs() -> None:
+    # a big category (60 tickets, 180 pairs) and a small one (6 tickets, 18 pairs), total cap
+    # 30: the categories take turns, so the small one keeps its anchors' best pairs
+    t = _t(_many(60, "Net", "VPN", "vpn") + _many(6, "HW", "Printer", "printer"))
+    cfg = _only(category=True, max_per_anchor=3, max_total=30)
+    pos = build_positives(t, pd.DataFrame(columns=["a", "b"]), set(t.id), cfg, 0)
+    assert len(pos) == 30
+    small = pos[pos.category.str.startswith("HW")]
+    # every small-category ticket's best positive is kept (5 pairs: one is two tickets' best)
+    assert set(small.anchor_id) | set(small.positive_id) == {f"HW{i:03d}" for i in range(6)}
+    assert len(small) >= 5
+    # (a random cap would give the small category 30 x 18/198 = ~3 pairs)
+    assert (~pos.category.str.startswith("HW")).sum() == 30 - len(small)

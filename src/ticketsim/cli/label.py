@@ -20,6 +20,7 @@ from ticketsim.cli.common import (
 from ticketsim.cli.render import reporter
 from ticketsim.config import Config
 from ticketsim.errors import TicketsimError
+from ticketsim.runconfig import config_path
 from ticketsim.rundir import RunDir
 
 StrategyOpt = Annotated[str | None, typer.Option(
@@ -43,7 +44,7 @@ def _require_label_target(config: Path | None, set_: list[str] | None, run_dir: 
     """Labels go to the run's links store: without a run (or a config or --set naming the
     store) they would land in a fresh store no run reads, so say so instead (issue 17)."""
     named = any(s.split("=", 1)[0].strip() == "data.links_store" for s in set_ or [])
-    if config is None and not named and not (Path(run_dir) / "config.yaml").is_file():
+    if config is None and not named and config_path(run_dir) is None:
         raise TicketsimError(
             f"{run_dir} is not a run directory (no config.yaml), so there is no links store "
             "to write labels to",
@@ -94,17 +95,12 @@ def label_import(
     """
     from ticketsim.active.exchange import import_answers
     from ticketsim.active.suggest import who_answers
+    from ticketsim.data.ingest import ticket_ids
     from ticketsim.data.store import LinksStore
 
     cfg = _label_cfg(config, set_, run_dir, who, writes=True)
-    known = None
-    tickets = Path(run_dir) / "ingest" / "tickets.parquet"
-    if tickets.is_file():
-        import pandas as pd
-
-        known = set(pd.read_parquet(tickets, columns=["id"])["id"].astype(str))
     res = import_answers(file, LinksStore(cfg.data.links_store), who=who_answers(cfg.label),
-                         known_ids=known, fmt=fmt)
+                         known_ids=ticket_ids(RunDir(run_dir)), fmt=fmt)
     console.print(f"{file}: {res.added} answers added, {res.unchanged} already known, "
                   f"{res.unanswered} left blank", highlight=False)
     for a, b, old, new in res.conflicts:

@@ -269,6 +269,7 @@ def _render_index(result: StageResult) -> None:
         console.print(f"index: {s['tickets']} tickets, {s.get('backend')}/{s.get('precision')}, "
                       f"dim {s.get('dim')}, embedded in {s.get('embed_s', 0):.1f} s, "
                       f"built in {s.get('build_s', 0):.1f} s", highlight=False)
+        console.print(f"index model: {s.get('model')}", highlight=False, markup=False)
     if not result.skipped:
         console.print(f"[green]index[/] done: {result.path}")
 

@@ -68,22 +68,18 @@ def search(
     req = validate_search(cfg.serve, text=query, ticket_id=id_, k=k, mode=mode,
                           filters=_filters(category, status, since, until, exclude))
     filters = req.filters.to_dict() if req.filters is not None else None  # type: ignore[attr-defined]
-    from ticketsim.index.base import Filters
     from ticketsim.index.search import Searcher
 
     searcher = Searcher(RunDir(run_dir), cfg, reporter=reporter())  # warnings (a rebuilt ANN file)
     try:
-        found = searcher.search(query, ticket_id=id_, k=req.k or cfg.search.k,  # type: ignore[attr-defined]
-                                filters=filters, mode=mode)
-        hits = [h.to_dict() for h in found]
-        routing = searcher.route(query) if query is not None and not as_json else None
-        meaning = searcher.label_meaning() or {}
-        unmatched = (searcher.index.store.unmatched_filters(Filters.coerce(filters))
-                     if not hits and filters else [])
+        ans = searcher.answer(query, ticket_id=id_, k=req.k or cfg.search.k,  # type: ignore[attr-defined]
+                              filters=filters, mode=mode, route=not as_json)
     finally:
         searcher.close()
-    if unmatched:
-        raise TicketsimError("; ".join(unmatched), hint="filter values match case-insensitively")
+    if ans.notes:
+        raise TicketsimError("; ".join(ans.notes), hint="filter values match case-insensitively")
+    hits = [h.to_dict() for h in ans.hits]
+    routing, meaning = ans.routing, ans.label_meaning or {}
     if as_json:
         print(json.dumps(hits, default=str, indent=2))
         return
@@ -100,11 +96,8 @@ def search(
         hits_table(hits, id_, query)
     for label in dict.fromkeys(h["label"] for h in hits if h.get("label")):
         console.print(meaning.get(label, ""), markup=False, highlight=False)  # what a label is worth
-    from ticketsim.evaluation import champion
-
-    champ = champion.load(run_dir)
-    if champ and mode is None and "mode" not in cfg.search.model_fields_set:
-        console.print(champ["sentence"], style="dim", markup=False, highlight=False)
+    if ans.champion:
+        console.print(ans.champion, style="dim", markup=False, highlight=False)
 
 
 @app.command()
@@ -117,7 +110,8 @@ def dedup(
     neighbours: Annotated[int, typer.Option(help="Nearest tickets compared per ticket.")] = 10,
     min_size: Annotated[int | None, typer.Option(help="Smallest cluster (default: "
                                                  "search.dedup_min_size).")] = None,
-    all_tickets: Annotated[bool, typer.Option("--all", help="Every ticket, not only open ones.")
+    all_tickets: Annotated[bool, typer.Option("--all", help="Every ticket, not only the open backlog "
+                                            "(statuses other than resolved, closed, ...).")
                            ] = False,
     category: CategoryOpt = None,
     status: StatusOpt = None,
@@ -127,26 +121,27 @@ def dedup(
     set_: SetOpt = None,
     run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
 ) -> None:
-    """Group the open tickets (or any filter) into likely-duplicate clusters for review.
+    """Group the open backlog (or any filter) into likely-duplicate clusters for review.
 
-    Example: ticketsim dedup --run-dir runs/demo --status open --status new
+    Example: ticketsim dedup --run-dir runs/demo --status New --status "In Progress"
     """
-    from ticketsim.index.dedup import find_clusters, write_clusters
+    from ticketsim.index.dedup import dedup_selection, find_clusters, write_clusters
     from ticketsim.index.search import Searcher
 
     cfg = load(config, set_, run_dir)
-    if not (status or all_tickets):
-        status = ["open"]
     searcher = Searcher(RunDir(run_dir), cfg, reporter=reporter())
     try:
-        result = find_clusters(searcher, _filters(category, status, since, until, None),
-                               threshold=threshold, min_size=min_size, neighbours=neighbours,
-                               reporter=reporter())
+        filters = dedup_selection(searcher, status=status, every_status=all_tickets,
+                                  category=category, created_from=since, created_to=until)
+        result = find_clusters(searcher, filters, threshold=threshold, min_size=min_size,
+                               neighbours=neighbours, reporter=reporter())
     finally:
         searcher.close()
     csv_path, json_path = write_clusters(result, out or Path(run_dir) / "dedup")
+    which = f" (status {', '.join(filters.status)})" if filters.status else ""
     console.print(f"{len(result['clusters'])} clusters of likely duplicates among "
-                  f"{result['selected']} tickets (cosine >= {result['threshold']:.3f})")
+                  f"{result['selected']} tickets{which} (cosine >= {result['threshold']:.3f})",
+                  highlight=False)
     for c in result["clusters"][:10]:
         console.print(f"  #{c['cluster']} ({c['size']}): " + ", ".join(
             f"{t['id']} {str(t.get('short_description', ''))[:40]!r}" for t in c["tickets"][:4]),

@@ -120,12 +120,15 @@ def report(
 
 @app.command()
 def index(config: ConfigOpt = None, set_: SetOpt = None, run_dir: RunDirOpt = Path(DEFAULT_RUN_DIR),
-          force: ForceOpt = False) -> None:
+          force: ForceOpt = False,
+          model: Annotated[str | None, typer.Option(
+              "--model", "-m", help="finetuned, base or a model folder instead of the champion's "
+              "model (evaluate/champion.json); for this build only.")] = None) -> None:
     """Embed every ticket and build the search index.
 
-    Example: ticketsim index --run-dir runs/demo
+    Example: ticketsim index --run-dir runs/demo --model finetuned
     """
-    _stage("index", config, set_, run_dir, force)
+    _stage("index", config, set_, run_dir, force, model=model)
 
 
 @app.command()
@@ -135,21 +138,24 @@ def embed(
         help="Ray cluster address (ray://head:10001 or auto; default: start a local Ray).")] = None,
     workers: Annotated[int, typer.Option(help="Ray actors, each holding one encoder.")] = 2,
     cpus_per_worker: Annotated[int, typer.Option(help="CPUs (threads) per actor.")] = 1,
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="finetuned, base or a model folder instead of the champion's "
+        "model (as index --model; give the index the same).")] = None,
 ) -> None:
     """Embed every ticket with Ray Data into RUN_DIR/embeddings (shards the index can load).
 
     Example: ticketsim embed --run-dir runs/big --address ray://head:10001 --workers 16
     then:    ticketsim index --run-dir runs/big --set index.embeddings=runs/big/embeddings
     """
-    from ticketsim.index.ray_embed import embed_run
+    from ticketsim.index.ray_embed import FOLDER, embed_run
 
     cfg = load(config, set_, run_dir)
     man = embed_run(cfg, RunDir(run_dir), address=address, num_workers=workers,
-                    cpus_per_worker=cpus_per_worker, reporter=reporter())
+                    cpus_per_worker=cpus_per_worker, reporter=reporter(), model=model)
     console.print(f"embed: {man['rows']} tickets, dim {man['dim']}, {len(man['shards'])} shards, "
                   f"{man['embed_s']:.1f} s ({man['tickets_per_s']} tickets/s; Ray start "
                   f"{man['startup_s']:.1f} s)", highlight=False)
-    console.print(f"[green]embed[/] done: {Path(run_dir).resolve() / 'embeddings'} "
+    console.print(f"[green]embed[/] done: {Path(run_dir).resolve() / FOLDER} "
                   f"(use it: --set index.embeddings=...)")
 
 @app.command("run")

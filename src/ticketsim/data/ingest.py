@@ -299,6 +299,15 @@ def load_tickets(run: RunDir) -> pd.DataFrame:
     return pd.read_parquet(run.require(STAGE) / "tickets.parquet")
 
 
+def ticket_ids(run: RunDir) -> set[str] | None:
+    """Ids of the run's ingested tickets (None before ingest ran), e.g. to refuse labels naming
+    a ticket the run does not have."""
+    path = run.stage_path(STAGE) / "tickets.parquet"
+    if run.read_stamp(STAGE) is None or not path.is_file():
+        return None
+    return set(pd.read_parquet(path, columns=["id"])["id"].astype(str))
+
+
 def load_links(run: RunDir) -> pd.DataFrame:
     """The run's snapshot of the links store (a, b, label, score, kind, source, who, at)."""
     return pd.read_parquet(run.require(STAGE) / "links.parquet")

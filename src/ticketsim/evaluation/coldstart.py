@@ -14,7 +14,7 @@ from typing import Any
 
 from ticketsim.config import Config
 from ticketsim.evaluation import routing
-from ticketsim.evaluation.dense import DenseScorer
+from ticketsim.evaluation.dense import DenseScorer, resolve_encoder
 from ticketsim.inference import encoder_for
 from ticketsim.models import resolve_model
 from ticketsim.progress import NULL, Reporter
@@ -47,10 +47,11 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, inputs_hash: str, *,
     ft = run.stage_path("train") / "model"
     if "finetuned" in ev.systems and run.read_stamp("train") is not None and ft.is_dir():
         dense.append(("finetuned", str(ft)))
+    encoders: dict[str, str] = {}
     for name, path in dense:
-        enc = encoder_for(path, cfg.index.encoder, cache_dir=run.path / "cache", reporter=reporter)
-        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} "
-                     f"({cfg.index.encoder})")
+        backend = encoders[name] = resolve_encoder(cfg, run, path, d.texts, notes, name, reporter)
+        enc = encoder_for(path, backend, cache_dir=run.path / "cache", reporter=reporter)
+        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({backend})")
         scorers[name] = DenseScorer(name, enc.encode(d.texts, ev.batch_size, reporter), path)
     fields = {f: d.tickets[f].fillna("").astype(str).to_numpy(dtype=object)
               for f in routing.routing_fields(list(d.tickets.columns), ev.routing.fields)}
@@ -60,7 +61,8 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, inputs_hash: str, *,
         notes.append("routing skipped: no held-out ticket has a category, so nothing can be "
                      "measured until links exist")
     result: dict[str, Any] = {
-        "primary_metric": ev.primary_metric, "encoder": cfg.index.encoder, "metrics": [],
+        "primary_metric": ev.primary_metric, "encoder": cfg.index.encoder, "encoders": encoders,
+        "metrics": [],
         "systems": {}, "n_queries": 0, "n_candidates": d.n - 1,
         "skipped_queries": sum(d.skipped.values()), "skipped_reasons": d.skipped,
         "cold_start": True, "routing": route, "duplicate": {}, "thresholds_model": None,

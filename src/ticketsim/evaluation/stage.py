@@ -31,7 +31,7 @@ from ticketsim.config import Config
 from ticketsim.errors import TicketsimError
 from ticketsim.evaluation import bootstrap, champion, crossfit, duplicates, folds, metrics, routing
 from ticketsim.evaluation.coldstart import evaluate_routing_only
-from ticketsim.evaluation.dense import DenseScorer
+from ticketsim.evaluation.dense import DenseScorer, resolve_encoder
 from ticketsim.evaluation.report import write_report
 from ticketsim.index.search import Searcher
 from ticketsim.index.stage import build_index, ticket_meta
@@ -242,6 +242,7 @@ class DenseModel:
     path: str
     embeddings: np.ndarray
     model: Any  # the loaded encoder (its tokenizer feeds the token-length plot)
+    backend: str = "torch"  # the inference backend that embedded it (index.encoder, resolved)
 
 
 @dataclasses.dataclass
@@ -345,12 +346,11 @@ def embed_models(cfg: Config, run: RunDir, d: EvalData, notes: list[str],
         wanted.append(("base", resolve_model(cfg.train.base_model)))
     out: dict[str, DenseModel] = {}
     for name, path in wanted:
-        encoder = encoder_for(path, cfg.index.encoder, cache_dir=run.path / "cache",
-                              reporter=reporter)
-        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} "
-                     f"({cfg.index.encoder})")
+        backend = resolve_encoder(cfg, run, path, d.texts, notes, name, reporter)
+        encoder = encoder_for(path, backend, cache_dir=run.path / "cache", reporter=reporter)
+        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({backend})")
         emb = encoder.encode(d.texts, ev.batch_size, reporter)
-        out[name] = DenseModel(name, path, emb, getattr(encoder, "encoder", encoder))
+        out[name] = DenseModel(name, path, emb, getattr(encoder, "encoder", encoder), backend)
     return out
 
 
@@ -372,7 +372,8 @@ def rank_systems(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseM
         for model_name, names in by_model.items():
             m = models[model_name]
             folder = Path(td) / model_name
-            meta = ticket_meta(cfg, icfg, d.tickets, int(m.embeddings.shape[1]), m.path)
+            meta = ticket_meta(cfg, icfg.model_copy(update={"encoder": m.backend}), d.tickets,
+                               int(m.embeddings.shape[1]), m.path)
             build_index(folder, meta, d.tickets, m.embeddings, icfg.save_every)
             searcher = Searcher(run, cfg, model=m.path, index_dir=folder)
             try:

@@ -1,4 +1,8 @@
-"""Backlog dedup: group tickets (open ones, or any filter) into likely-duplicate clusters.
+"""Backlog dedup: group tickets (the open backlog, or any filter) into likely-duplicate clusters.
+
+Which tickets are compared is decided here (:func:`dedup_selection`): the statuses asked for,
+every ticket, or by default the open backlog, every status that is not a closed one
+(:data:`CLOSED_STATUSES`), since duplicates among open tickets are the ones still worth merging.
 
 Each selected ticket is compared with its ``neighbours`` nearest selected tickets (the
 search core's dense retriever, so the index's model: the champion's);
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,45 @@ from ticketsim.progress import NULL, Reporter
 from ticketsim.retrieval import Query
 from ticketsim.retrieval.retrievers import DenseRetriever
 from ticketsim.rundir import atomic_write_json, atomic_write_text
+
+# Statuses (case-insensitive) of tickets that are finished: everything else is the backlog.
+CLOSED_STATUSES = frozenset({
+    "resolved", "closed", "done", "completed", "cancelled", "canceled", "rejected", "verified",
+    "fixed", "archived",
+})
+
+
+def backlog_statuses(have: Sequence[str]) -> list[str] | None:
+    """The open statuses among ``have`` (the index's status values): those not in
+    :data:`CLOSED_STATUSES`; None when the tickets carry no status (every ticket is open)."""
+    if not have:
+        return None
+    return [s for s in have if s.strip().lower() not in CLOSED_STATUSES]
+
+
+def dedup_selection(searcher: Any, *, status: Sequence[str] | None = None, every_status: bool = False,
+                    category: Sequence[str] | None = None, created_from: str | None = None,
+                    created_to: str | None = None) -> Filters:
+    """The tickets dedup groups: the ``status`` values asked for, else every ticket with
+    ``every_status``, else the open backlog (:func:`backlog_statuses`); narrowed by category
+    and creation date. Raises when the backlog is empty or a value matches no ticket."""
+    store = searcher.index.store
+    statuses = list(status or [])
+    if not statuses and not every_status:
+        have = store.values("status")
+        backlog = backlog_statuses(have)
+        if backlog == []:
+            raise TicketsimError(f"every ticket has a closed status ({', '.join(have)}), so the "
+                                 "open backlog is empty", hint="pass --all, or --status for the "
+                                 "statuses to group")
+        statuses = backlog or []
+    data: dict[str, Any] = {"category": list(category or []) or None, "status": statuses or None,
+                            "created_from": created_from, "created_to": created_to}
+    filters = Filters.coerce({k: v for k, v in data.items() if v})
+    unmatched = store.unmatched_filters(filters)
+    if unmatched:
+        raise TicketsimError("; ".join(unmatched), hint="filter values match case-insensitively")
+    return filters
 
 
 def find_clusters(searcher: Any, filters: Filters | dict[str, Any] | None = None, *,

@@ -2,7 +2,7 @@
 
 The index uses the champion's model (``evaluate/champion.json``: the base model when the
 fine-tuned one lost beyond the noise), else the fine-tuned model when the train stage
-finished, else the base model, and stamps itself with that model's name and weights hash so a query
+finished, else the base model (``index --model`` overrides the choice for one build), and stamps itself with that model's name and weights hash so a query
 embedded by another model is refused instead of silently returning nonsense.
 """
 
@@ -18,15 +18,31 @@ if TYPE_CHECKING:  # pandas costs a second to import; the query path never needs
     import pandas as pd
 
 from ticketsim.config import Config
+from ticketsim.errors import TicketsimError
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir
 
 
-def index_model(cfg: Config, run: RunDir) -> str:
+def index_model(cfg: Config, run: RunDir, choice: str | None = None) -> str:
     """The champion's model when evaluate named one, else run_dir/train/model when training
-    finished, else the resolved base model (a cold start with nothing trained)."""
+    finished, else the resolved base model (a cold start with nothing trained).
+
+    ``choice`` (``index --model``) overrides that: ``finetuned`` (run_dir/train/model),
+    ``base`` (``train.base_model``) or a model folder or name.
+    """
     from ticketsim.models import resolve_model
 
+    if choice == "finetuned":
+        trained = run.stage_path("train") / "model"
+        if run.read_stamp("train") is None or not trained.is_dir():
+            raise TicketsimError("there is no fine-tuned model to index: the train stage has not "
+                                 "run", field="--model", hint="run `ticketsim train` first, or "
+                                 "pass --model base or a model folder")
+        return str(trained)
+    if choice == "base":
+        return resolve_model(cfg.train.base_model)
+    if choice:
+        return resolve_model(choice)
     champion = champion_model(run)
     if champion is not None:
         return champion

@@ -267,10 +267,12 @@ def load_shards(folder: str | Path, ids: Sequence[str], *, model_fingerprint: st
 
 
 def embed_run(cfg: Config, run: RunDir, *, address: str | None = None, num_workers: int = 2,
-              cpus_per_worker: int = 1, reporter: Reporter = NULL) -> dict[str, Any]:
-    """``ticketsim embed``: the run's tickets, with the index's model and encoder, into ``run_dir/embeddings``."""
+              cpus_per_worker: int = 1, reporter: Reporter = NULL,
+              model: str | None = None) -> dict[str, Any]:
+    """``ticketsim embed``: the run's tickets, with the index's model (or ``model``, as
+    ``index --model``) and encoder, into ``run_dir/embeddings``."""
     tickets = run.require("ingest", "embed") / "tickets.parquet"
-    return embed_with_ray(tickets, index_model(cfg, run), run.path / FOLDER, address=address,
+    return embed_with_ray(tickets, index_model(cfg, run, model), run.path / FOLDER, address=address,
                           num_workers=num_workers, batch_size=cfg.index.batch_size,
                           backend=cfg.index.encoder, cpus_per_worker=cpus_per_worker,
                           cache_dir=run.path / "cache", reporter=reporter)

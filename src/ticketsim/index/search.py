@@ -37,6 +37,18 @@ from ticketsim.thresholds import FILE, Thresholds
 FIXED = ("id", "short_description", "description", "category", "subcategory", "created")
 
 
+@dataclasses.dataclass
+class SearchAnswer:
+    """A search as a person sees it (CLI, API, page): the hits and the words around them."""
+
+    mode: str
+    hits: list[Hit]
+    notes: list[str]  # no hit: the filter values no ticket has, naming those that exist
+    label_meaning: dict[str, str] | None  # what each label is worth, in words
+    routing: dict[str, dict[str, Any]] | None  # suggested routing of a text query
+    champion: str | None  # the champion's verdict in words when its mode was used by default
+
+
 class Searcher:
     """Similar-ticket search over one run directory's index."""
 
@@ -157,6 +169,27 @@ class Searcher:
         else:
             query = self.embed([text or ""])
         return retriever.rank(Query(text or "", query), k, filters), query
+
+    def answer(self, text: str | None = None, *, ticket_id: str | None = None, k: int | None = None,
+               filters: Filters | dict[str, Any] | None = None, mode: str | None = None,
+               route: bool = True) -> SearchAnswer:
+        """:meth:`search` with what the CLI, the API and the page show around the hits
+        (``route``: also suggest routing for a text query)."""
+        hits = self.search(text, ticket_id=ticket_id, k=k, filters=filters, mode=mode)
+        notes = (self.index.store.unmatched_filters(Filters.coerce(filters))
+                 if not hits and filters else [])
+        return SearchAnswer(
+            mode=mode or self.mode, hits=hits, notes=notes, label_meaning=self.label_meaning(),
+            routing=self.route(text) if route and text is not None else None,
+            champion=self.champion_sentence() if mode is None else None)
+
+    def champion_sentence(self) -> str | None:
+        """The champion's verdict in words when the default mode is the champion's (no mode
+        given to the searcher, ``search.mode`` not set), else None."""
+        if (self.champion is None or self.default_mode is not None
+                or "mode" in self.cfg.search.model_fields_set):
+            return None
+        return self.champion.get("sentence")
 
     def search(self, text: str | None = None, *, ticket_id: str | None = None, k: int | None = None,
                filters: Filters | dict[str, Any] | None = None, mode: str | None = None) -> list[Hit]:

@@ -23,6 +23,7 @@ from ticketsim.index.embed import embed_texts, fingerprint_of, index_model, tick
 from ticketsim.index.qdrant_backend import alias_swap  # Qdrant server: build aside, swap alias
 from ticketsim.index.ray_embed import load_shards, manifest_hash
 from ticketsim.index.routing import train_routing
+from ticketsim.inference import pick_backend
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes
 
@@ -86,13 +87,17 @@ def inputs_hash(cfg: Config, run: RunDir, model_path: str) -> str:
                           cfg.index.fingerprint(), model_path)  # the champion may switch model
 
 
-def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL) -> StageResult:
-    """Embed all tickets (batches, progress bar) and build the index; skipped when inputs are unchanged."""
+def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL,
+              model: str | None = None) -> StageResult:
+    """Embed all tickets (batches, progress bar) and build the index; skipped when inputs are unchanged.
+
+    ``model``: ``finetuned``, ``base`` or a model folder instead of the champion's model
+    (``index --model``, see :func:`ticketsim.index.embed.index_model`).
+    """
     run.require("ingest", "index")
-    model_path = index_model(cfg, run)
+    model_path = index_model(cfg, run, model)
     h = inputs_hash(cfg, run, model_path)
     if cfg.index.embeddings is not None:  # vectors from `ticketsim embed`: rerun when they change
-
         h = combine_hashes(h, manifest_hash(cfg.index.embeddings))
     if not force and run.is_fresh(STAGE, h):
         reporter.log("index: inputs unchanged, skipped")
@@ -101,6 +106,10 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
 
     icfg = cfg.index
     tickets = load_tickets(run)
+    if icfg.encoder == "auto":  # the sample's vectors are in the cache when evaluate chose
+        backend, _ = pick_backend(model_path, tickets["text"].tolist(), cache_dir=run.path / "cache",
+                                  min_cosine=cfg.index.int8_min_cosine, reporter=reporter)
+        icfg = icfg.model_copy(update={"encoder": backend})
     t0 = time.perf_counter()
     if icfg.embeddings is not None:
         vectors = load_shards(icfg.embeddings, tickets["id"].tolist(),
@@ -115,7 +124,6 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         summary = build_index(tmp, meta, tickets, vectors, icfg.save_every, reporter)
         summary["embed_s"] = round(embed_s, 2)
         if icfg.routing:  # routing suggestions: a head per label field on these vectors
-
             summary["routing"] = train_routing(tmp, vectors, tickets, icfg, meta["model_fingerprint"])
         meta["summary"] = summary
         atomic_write_json(tmp / "meta.json", meta)

@@ -58,7 +58,7 @@ def _row(t: pd.DataFrame, a: str, b: str, source: str, score: float = 1.0) -> di
             "source": source, "category": _cat(ra), "score": float(score)}
 
 
-def _cat(row: pd.Series) -> str:
+def _cat(row: pd.Series | dict) -> str:
     parts = [_text(row.get(f)) for f in CATEGORY_FIELDS]
     return "/".join(p for p in parts if p)
 
@@ -150,32 +150,75 @@ def category_pairs(
     x = sparse.csr_matrix((np.ones(len(rows), dtype=np.int32), (rows, cols)),
                           shape=(len(kws), max(len(vocab), 1)))
     ids = sub["id"].astype(str).to_numpy()
-    t = tickets.set_index("id", drop=False)
+    # text and category key by id, looked up once: a DataFrame .loc per pair took 80 % of
+    # the stage at 12,000 tickets
+    text_of = dict(zip(ids, sub["text"].tolist(), strict=True))
+    cat_of = dict(zip(ids, [_cat(r) for r in sub.to_dict("records")], strict=True))
+
+    def row(a: str, b: str) -> dict:
+        return {"anchor_id": a, "positive_id": b, "anchor": text_of[a], "positive": text_of[b],
+                "source": "category", "category": cat_of[a], "score": 1.0}
+
     out: list[dict] = []
     for key in sorted(set(keys)):
         members = np.flatnonzero(keys == key)
         if len(members) < 2:
             continue
         xm = x[members]
-        overlap = (xm @ xm.T).toarray()
-        np.fill_diagonal(overlap, -1)
-        chosen: list[tuple[int, int, int]] = []
-        for i in range(len(members)):
-            ok = np.flatnonzero(overlap[i] >= max(cfg.min_keyword_overlap, 0))
-            ok = ok[ok != i]
-            if not len(ok):
-                continue
-            # most overlapping first, ties in random order
-            tie = rng.random(len(ok))
-            order = np.lexsort((tie, -overlap[i, ok]))
-            for j in ok[order][: cfg.max_per_anchor]:
-                chosen.append((i, int(j), int(overlap[i, j])))
+        xt = xm.T.tocsc()
+        chosen: list[tuple[int, int, int]] = []  # (anchor, positive, its rank for the anchor)
+        # row blocks: a dense members x members overlap matrix is GBs for a 15k-ticket category
+        need = max(cfg.min_keyword_overlap, 0)
+        for start in range(0, len(members), CHUNK):
+            block = (xm[start:start + CHUNK] @ xt).toarray().astype(np.float32)
+            rows = np.arange(block.shape[0])
+            block[rows, start + rows] = -1  # never itself
+            # most overlapping first, ties in random order (overlaps are whole numbers, so
+            # half a random number breaks ties only); not allowed: +inf
+            key = np.where(block >= need, -block + 0.5 * rng.random(block.shape, np.float32),
+                           np.inf).astype(np.float32)
+            top = min(cfg.max_per_anchor, key.shape[1])
+            part = np.argpartition(key, top - 1, axis=1)[:, :top] if top < key.shape[1] \
+                else np.broadcast_to(np.arange(key.shape[1]), (len(rows), key.shape[1]))
+            part_key = np.take_along_axis(key, part, axis=1)
+            order = np.argsort(part_key, axis=1, kind="stable")
+            best = np.take_along_axis(part, order, axis=1)
+            best_key = np.take_along_axis(part_key, order, axis=1)
+            for r in range(len(rows)):
+                for rank in range(top):
+                    if not np.isfinite(best_key[r, rank]):
+                        break
+                    chosen.append((start + r, int(best[r, rank]), rank))
         if len(chosen) > cfg.max_per_category:
-            pick = rng.choice(len(chosen), cfg.max_per_category, replace=False)
-            chosen = [chosen[int(k)] for k in sorted(pick)]
-        for i, j, _ov in chosen:
-            out.append(_row(t, ids[members[i]], ids[members[j]], "category"))
+            chosen = [chosen[k] for k in sorted(informative_first(
+                [c[2] for c in chosen], None, cfg.max_per_category, rng))]
+        for i, j, rank in chosen:
+            out.append({**row(ids[members[i]], ids[members[j]]), RANK: rank})
     return out
+
+
+CHUNK = 2048  # anchors whose overlap rows are computed at once
+RANK = "_rank"  # a pair's position among its anchor's positives (0: the anchor's best)
+
+
+def informative_first(ranks: list[int], groups: list[str] | None, n: int,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Indices of the ``n`` pairs a capped budget keeps: every anchor's best positive before
+    any anchor's second (more tickets seen beats more pairs of the same ticket, and with
+    in-batch negatives every extra anchor is another negative for the rest), and within a
+    rank the groups (categories) take turns, so a rare category is not crowded out by a big
+    one. Random among equals. Replaces a random cap, which spends the budget on the second
+    and third positives of a few anchors as often as on new tickets."""
+    ranks_a = np.asarray(ranks, dtype=np.int64)
+    turn = np.zeros(len(ranks_a), dtype=np.int64)
+    if groups is not None:
+        seen: dict[tuple[int, str], int] = {}
+        for k in rng.permutation(len(ranks_a)):
+            g = (int(ranks_a[k]), groups[k])
+            turn[k] = seen.get(g, 0)
+            seen[g] = turn[k] + 1
+    order = np.lexsort((rng.random(len(ranks_a)), turn, ranks_a))
+    return np.sort(order[:n])
 
 
 def view_pairs(tickets: pd.DataFrame, allowed: set[str]) -> list[dict]:
@@ -202,27 +245,32 @@ def wants_views(tickets: pd.DataFrame, cfg: PositivesConfig) -> bool:
 
 def finalise(pairs: list[dict], max_total: int | None = None, seed: int = 0) -> pd.DataFrame:
     """Drop self-pairs and duplicates (either order), keeping the first (links before the rest)."""
-    seen: set[frozenset[str]] = set()
+    seen: dict[frozenset[str], int] = {}
     keep: list[dict] = []
     for p in pairs:
         a, b = normalise(p["anchor"]), normalise(p["positive"])
         if not a or not b or a == b:
             continue
         key = frozenset((a, b))
-        if key in seen:
+        if key in seen:  # B's best positive A, kept as A's second: it is still someone's best
+            first = keep[seen[key]]
+            if RANK in p:
+                first[RANK] = min(int(first.get(RANK, p[RANK])), int(p[RANK]))
             continue
-        seen.add(key)
-        keep.append(p)
+        seen[key] = len(keep)
+        keep.append(dict(p))
     df = pd.DataFrame(keep, columns=PAIR_COLUMNS)
     if max_total is not None and len(df) > max_total:
-        # links are scarce and precious: sample among the other sources first
+        # links are scarce and precious: kept first; the rest by informative_first
         rng = np.random.default_rng(seed)
         is_link = df["source"].str.startswith("link").to_numpy()
         n_link = int(is_link.sum())
         others = np.flatnonzero(~is_link)
         room = max(max_total - n_link, 0)
+        ranks = [int(keep[k].get(RANK, 0)) for k in others]
+        groups = [f"{keep[k]['source']}|{keep[k].get('category', '')}" for k in others]
         keep_idx = np.concatenate([np.flatnonzero(is_link)[:max_total],
-                                   np.sort(rng.choice(others, min(room, len(others)), replace=False))])
+                                   others[informative_first(ranks, groups, room, rng)]])
         df = df.iloc[np.sort(keep_idx)]
     return df.reset_index(drop=True)
 

@@ -31,7 +31,6 @@ from ticketsim.config import Config
 from ticketsim.data.store import LinksStore
 from ticketsim.errors import TicketsimError
 from ticketsim.ids import short
-from ticketsim.index.base import Filters
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir
 from ticketsim.service.holder import SearcherHolder
@@ -197,19 +196,13 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
         k = min(body.k or cfg.search.k, scfg.max_k)
         filters = body.filters.to_dict() if body.filters is not None else None
         with holder.lease() as s:
-            mode = body.mode or s.mode  # the champion's mode unless asked or configured
             if ticket_id is not None and s.index.store.key_of(ticket_id) is None:
                 raise NotFound(f"ticket '{short(ticket_id)}' is not in the index", field="ticket_id",
                                hint="check the id, or add the ticket first")
-            hits = s.search(text, ticket_id=ticket_id, k=k, filters=filters, mode=mode)
-            notes = []
-            if not hits and filters:  # say which filter values exist (matching ignores case)
-
-                notes = s.index.store.unmatched_filters(Filters.coerce(filters))
-            meaning = s.label_meaning()
-            routing = s.route(text) if text is not None else None
-        return {"query_id": ticket_id, "mode": mode, "k": k, "hits": [h.to_dict() for h in hits],
-                "notes": notes, "label_meaning": meaning, "routing": routing}
+            # the champion's mode unless asked or configured; notes name filter values that exist
+            a = s.answer(text, ticket_id=ticket_id, k=k, filters=filters, mode=body.mode)
+        return {"query_id": ticket_id, "mode": a.mode, "k": k, "hits": [h.to_dict() for h in a.hits],
+                "notes": a.notes, "label_meaning": a.label_meaning, "routing": a.routing}
 
     # the request models are built per app, so their annotations are set here, not as strings
     search.__annotations__["body"] = Annotated[by_text | by_id, Body()]

@@ -30,6 +30,9 @@ from ticketsim.training.losses import build_loss
 from ticketsim.training.sampler import grouped_batches
 from ticketsim.training.stage import STAGE, inputs_hash
 
+# the sampler imports sentence-transformers (seconds): ticketsim.pipeline imports this module
+# only when training will run, so an unchanged rerun never loads torch
+
 
 @dataclass
 class RunEstimate:

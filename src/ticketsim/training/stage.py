@@ -143,6 +143,9 @@ def _checkpoint_dir(run: RunDir, h: str, resume: bool,
 def run_train(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL,
               resume: bool = False, callbacks: list[Any] | None = None) -> StageResult:
     """Fine-tune ``train.base_model`` on ``pairs/train.parquet``; skipped when inputs are unchanged."""
+    import time
+
+    started = time.perf_counter()  # train.time_budget bounds the stage from here
     pairs_dir = run.require("pairs", STAGE)
     h = inputs_hash(cfg, run)
     if not (force or resume) and run.is_fresh(STAGE, h):
@@ -152,7 +155,7 @@ def run_train(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         return StageResult(STAGE, True, run.stage_path(STAGE), summary)
     with quiet_libraries():
         result = _train(cfg, run, pairs_dir, h, reporter=reporter, resume=resume,
-                        callbacks=callbacks)
+                        callbacks=callbacks, started=started)
     _end_distributed()
     return result
 
@@ -180,15 +183,33 @@ def _end_distributed() -> None:
         dist.destroy_process_group()
 
 
+def _final_validation(trainer: Any, evaluator: Any, model: Any,
+                      budget_spent: bool = False) -> float | None:
+    """The validation metric of the model being saved, without evaluating it again when the
+    trainer already did (the best checkpoint's, or the last step's evaluation)."""
+    from ticketsim.training.evaluator import KEY, PRIMARY
+
+    state = trainer.state
+    if trainer.args.load_best_model_at_end and state.best_metric is not None:
+        return float(state.best_metric)
+    last = [h for h in state.log_history if PRIMARY in h]
+    if last and last[-1].get("step") == state.global_step:
+        return float(last[-1][PRIMARY])
+    if budget_spent:  # the time budget has no room for an evaluation: not measured
+        return None
+    final = evaluator(model)
+    return float(final[KEY]) if KEY in final else None
+
+
 def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Reporter,
-           resume: bool, callbacks: list[Any] | None) -> StageResult:
+           resume: bool, callbacks: list[Any] | None, started: float) -> StageResult:
     import time
 
     from datasets import Dataset
 
     from ticketsim.models import load_model, resolve_model
     from ticketsim.training import seqlen
-    from ticketsim.training.evaluator import KEY, METRIC, build_evaluator
+    from ticketsim.training.evaluator import METRIC, build_evaluator
     from ticketsim.training.lora import add_lora, merge_into, parameter_counts, save_adapter
     from ticketsim.training.precision import device_kind, resolve_precision
     from ticketsim.training.trainer import TimeBudget, build_trainer
@@ -227,6 +248,9 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
         if length_rep[key]:
             reporter.log(f"train: {length_rep[key]}")
 
+    seqlen_png = seqlen.histogram_png(lengths, limit)  # before training: plotting's import
+    # costs seconds on a busy machine, which a time budget cannot see coming after the last step
+
     lora_info = add_lora(model, tc.lora) if tc.lora.enabled else parameter_counts(model)
     if tc.lora.enabled:
         reporter.log(f"train: LoRA adapter, {lora_info['trainable_parameters']:,} trainable "
@@ -248,7 +272,9 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
         if val_df is not None and not val_df.empty else None
     ck, resume_from = _checkpoint_dir(run, h, resume, reporter)
     resuming = resume_from is not None
-    budget = TimeBudget(tc.budget_seconds() or 0.0, reporter) if tc.time_budget else None
+    budget = TimeBudget(tc.budget_seconds() or 0.0, reporter, started=started,
+                        model_bytes=4 * sum(p.numel() for p in model.parameters())
+                        ) if tc.time_budget else None
     trainer = build_trainer(model, tc, train_ds, eval_ds, evaluator, ck, precision=precision,
                             reporter=reporter, callbacks=callbacks, use_cpu=device == "cpu",
                             logging_dir=run.path / LOGS, budget=budget)
@@ -276,8 +302,8 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
         "final_validation_mrr@10": None,
     }
     if evaluator is not None:
-        final = evaluator(model)
-        summary["final_validation_mrr@10"] = float(final[KEY]) if KEY in final else None
+        spent = budget is not None and bool(budget.info.get("final_evaluation_skipped"))
+        summary["final_validation_mrr@10"] = _final_validation(trainer, evaluator, model, spent)
     if not trainer.is_world_process_zero():
         return StageResult(STAGE, False, run.stage_path(STAGE), summary)
 
@@ -289,7 +315,8 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
             if tc.lora.merge:
                 merge_into(tmp / "adapter", tmp / "model", tc.base_model)
         else:
-            model.save(str(tmp / "model"))
+            # the stock card (widget examples encoded on save) only when it is kept
+            model.save(str(tmp / "model"), create_model_card=tc.model_card_examples)
         if (tmp / "model").is_dir():
             atomic_write_json(tmp / "model" / "ticketsim_config.json", exact)
             from ticketsim.training.card import write_card
@@ -302,11 +329,13 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
         atomic_write_json(tmp / "log.json", {"log_history": history})
         (tmp / "loss.png").write_bytes(loss_png(history))
         atomic_write_json(tmp / "seqlen.json", {**length_rep, "lengths_sample": lengths[:2000].tolist()})
-        (tmp / "seqlen.png").write_bytes(seqlen.histogram_png(lengths, limit))
+        (tmp / "seqlen.png").write_bytes(seqlen_png)
         if tc.cross_encoder.enabled:  # the re-ranker, on the same training links
             from ticketsim.training.cross_encoder import OUTPUT, train_from_run
 
             summary["cross_encoder"] = train_from_run(cfg, run, tmp / OUTPUT, reporter=reporter)
+        if budget is not None:  # what the budget bounds: the whole stage, model load to save
+            summary["time_budget"]["stage_s"] = round(time.perf_counter() - started, 2)
         atomic_write_json(tmp / "summary.json", summary)
     shutil.rmtree(run.path / CHECKPOINTS, ignore_errors=True)
     reporter.log(f"train: {summary['steps']} steps in {seconds:.0f} s "

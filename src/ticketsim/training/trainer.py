@@ -171,26 +171,53 @@ def _no_final_checkpoint() -> Any:
 
 
 PROBE_STEPS = 10  # steps timed (after the first, which pays one-off costs) to plan a budget
+RATE_WINDOW = 20  # recent steps whose mean time is the current step time (re-measured as load changes)
+SAVE_BYTES_PER_S = 50e6  # assumed disk speed for the final model save until a checkpoint is timed
 
 
 class TimeBudget:
-    """``train.time_budget``: times the first steps, then cuts ``max_steps`` to fit the budget.
+    """``train.time_budget``: the whole train stage, model load to saved model, fits the budget.
 
-    The plan (measured steps/s, the recipe's steps, the steps planned) is in ``info`` for
-    the summary. The learning-rate schedule is re-planned to end at the new last step, and a
-    hard stop at the budget covers what the first steps cannot predict (evaluations,
-    checkpoints, a busier machine).
+    The clock starts when the stage starts (``started``), so loading the model, the length
+    report and the evaluator count. The first step pays one-off costs and is not timed;
+    after ``probe_steps`` more, and again at every step, the mean time of the last
+    ``RATE_WINDOW`` steps (re-measured, so a machine that gets busier is followed), the
+    measured cost of an evaluation and of a checkpoint, and a reserve for what follows the
+    last step (the final evaluation, a checkpoint, saving the model) give the steps that
+    still fit; ``max_steps`` and the learning-rate schedule are cut (or grown back, never
+    above the recipe) to that. A hard stop ends training when the next step would eat into
+    the reserve. ``info`` holds the plan and the measurements for the summary.
     """
 
     def __init__(self, seconds: float, reporter: Reporter = NULL, probe_steps: int = PROBE_STEPS,
-                 clock: Any = None) -> None:
+                 clock: Any = None, started: float | None = None, model_bytes: int = 0) -> None:
         self.seconds = seconds
         self.reporter = reporter
         self.probe_steps = probe_steps
         self.clock = clock or time.perf_counter
+        self.started = self.clock() if started is None else started
+        self.deadline = self.started + seconds
+        self.model_bytes = model_bytes
+        self.step_times: list[float] = []
+        self.eval_s: float | None = None
+        self.save_s: float | None = None
+        self.evaluating = False
+        self.early_eval = False
         self.info: dict[str, Any] = {"budget_s": seconds, "steps_per_s": None,
                                      "measured_steps": 0, "recipe_steps": None,
-                                     "planned_steps": None, "stopped_by_budget": False}
+                                     "planned_steps": None, "stopped_by_budget": False,
+                                     "setup_s": None, "eval_s": None, "save_s": None,
+                                     "reserve_s": None, "replans": 0,
+                                     "final_evaluation_skipped": False}
+
+    def reserve(self) -> float:
+        """Seconds kept for after the last step: one evaluation, one checkpoint, the model save."""
+        save = self.save_s if self.save_s is not None else self.model_bytes / SAVE_BYTES_PER_S
+        return ((self.eval_s or 0.0) if self.evaluating else 0.0) + 2 * save
+
+    def step_s(self) -> float | None:
+        recent = self.step_times[-RATE_WINDOW:]
+        return sum(recent) / len(recent) if recent else None
 
     def callback(self) -> Any:
         from transformers import TrainerCallback
@@ -199,41 +226,98 @@ class TimeBudget:
 
         class TimeBudgetCallback(TrainerCallback):
             def __init__(self) -> None:
-                self.start = self.first_done = 0.0
+                self.mark = 0.0  # time of the last event (step end, evaluation, checkpoint)
                 self.first_step = 0
 
             def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-                self.start = budget.clock()
+                self.mark = budget.clock()
+                budget.info["setup_s"] = round(self.mark - budget.started, 3)
                 self.first_step = state.global_step
+                budget.evaluating = _eval_strategy(args) != "no"
                 budget.info["recipe_steps"] = budget.info["planned_steps"] = int(state.max_steps)
 
             def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
                 now = budget.clock()
                 done = state.global_step - self.first_step
-                if done == 1:
-                    self.first_done = now
-                elif done == 1 + budget.probe_steps:
-                    budget.plan(state, control, done - 1, now - self.first_done,
-                                now - self.start, kw.get("lr_scheduler"), args)
-                if now - self.start >= budget.seconds and not control.should_training_stop:
+                if done > 1:  # the first step pays one-off costs
+                    budget.step_times.append(now - self.mark)
+                self.mark = now
+                if len(budget.step_times) >= budget.probe_steps:
+                    if budget.evaluating and budget.eval_s is None and not budget.early_eval:
+                        # evaluate (and checkpoint) once now, so their cost is measured before
+                        # the plan has to count them, not discovered at the end
+                        budget.early_eval = True
+                        control.should_evaluate = True
+                        control.should_save = control.should_save or args.load_best_model_at_end
+                    budget.plan(state, control, now, kw.get("lr_scheduler"), args)
+                # the next step may be as slow as the last one (a machine getting busier)
+                step = max(budget.step_s() or 0.0, budget.step_times[-1] if budget.step_times
+                           else 0.0)
+                if (now + step + budget.reserve() > budget.deadline
+                        and not control.should_training_stop):
                     budget.stop(state, control, args)
+
+            def on_evaluate(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+                now = budget.clock()
+                budget.eval_s = now - self.mark
+                budget.info["eval_s"] = round(budget.eval_s, 3)
+                self.mark = now
+
+            def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+                now = budget.clock()
+                budget.save_s = now - self.mark
+                budget.info["save_s"] = round(budget.save_s, 3)
+                self.mark = now
 
         return TimeBudgetCallback()
 
-    def plan(self, state: Any, control: Any, steps: int, seconds: float, elapsed: float,
-             scheduler: Any, args: Any) -> None:
-        """Set ``max_steps`` to what fits in the rest of the budget at the measured rate."""
-        rate = steps / seconds if seconds > 0 else float("inf")
-        fit = state.global_step + int(rate * max(0.0, self.seconds - elapsed))
-        self.info.update(steps_per_s=rate, measured_steps=steps)
-        if fit >= state.max_steps:
+    def fit_steps(self, state: Any, now: float, args: Any) -> int:
+        """Steps from now (up to the recipe's) whose training, evaluations and checkpoints fit."""
+        step = self.step_s() or 0.0
+        left = self.deadline - now - self.reserve()
+        room = int(self.info["recipe_steps"]) - state.global_step
+        every = int(args.eval_steps or 0) if _eval_strategy(args) == "steps" else 0
+        pause = (self.eval_s or 0.0) + ((self.save_s or 0.0) if args.load_best_model_at_end else 0.0)
+
+        def cost(k: int) -> float:
+            evals = ((state.global_step + k) // every - state.global_step // every) if every else 0
+            return k * step + evals * pause
+
+        lo, hi = 0, max(room, 0)
+        while lo < hi:  # the largest k with cost(k) <= left (cost grows with k)
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if cost(mid) <= left else (lo, mid - 1)
+        return lo
+
+    def plan(self, state: Any, control: Any, now: float, scheduler: Any, args: Any) -> None:
+        """Set ``max_steps`` to what fits in the rest of the budget at the current rate."""
+        first = self.info["measured_steps"] == 0
+        step = self.step_s() or 0.0
+        rate = 1.0 / step if step > 0 else float("inf")
+        self.info.update(steps_per_s=rate, measured_steps=len(self.step_times),
+                         reserve_s=round(self.reserve(), 3))
+        fit = state.global_step + self.fit_steps(state, now, args)
+        current = int(state.max_steps)
+        recipe = int(self.info["recipe_steps"])
+        if first and fit >= recipe:
             self.reporter.log(f"train: time budget {self.seconds:.0f} s: {rate:.2f} steps/s "
-                              f"measured, the recipe's {state.max_steps} steps fit")
+                              f"measured, the recipe's {recipe} steps fit")
             return
-        fit = max(fit, state.global_step)
-        self.reporter.log(f"train: time budget {self.seconds:.0f} s: {rate:.2f} steps/s measured "
-                          f"over {steps} steps; {fit} of the recipe's {state.max_steps} steps fit")
+        # hysteresis (the hard stop covers small overruns): re-plan on a clear change only
+        if not (first or fit < min(current * 0.98, current - 2) or fit > max(current * 1.05, current + 2)):
+            return
+        fit = min(max(fit, state.global_step), recipe)
+        if fit == current:
+            return
+        if first:
+            self.reporter.log(f"train: time budget {self.seconds:.0f} s: {rate:.2f} steps/s "
+                              f"measured over {len(self.step_times)} steps; {fit} of the recipe's "
+                              f"{recipe} steps fit")
+        elif abs(fit - current) > 0.05 * current:
+            self.reporter.log(f"train: time budget: {rate:.2f} steps/s now; re-planned to "
+                              f"{fit} steps (was {current})")
         self.info["planned_steps"] = fit
+        self.info["replans"] += 0 if first else 1
         state.max_steps = fit
         _replan_schedule(scheduler, fit, state.global_step, args)
         if state.global_step >= fit:
@@ -245,12 +329,23 @@ class TimeBudget:
         self.info["planned_steps"] = int(state.global_step)
         state.max_steps = state.global_step
         control.should_training_stop = True
-        if str(getattr(args.eval_strategy, "value", args.eval_strategy)) == "steps":
-            control.should_evaluate = True
-        if args.load_best_model_at_end:  # the best may be this step's: it must be saved
-            control.should_save = True
+        if self.eval_s is None or self.clock() + self.eval_s > self.deadline:
+            # an evaluation of unknown (or too high) cost would overrun: the best checkpoint
+            # evaluated so far (or this model, when none was) is the result
+            control.should_evaluate = False
+            control.should_save = False
+            self.info["final_evaluation_skipped"] = True
+        else:
+            if _eval_strategy(args) == "steps":
+                control.should_evaluate = True
+            if args.load_best_model_at_end:  # the best may be this step's: it must be saved
+                control.should_save = True
         self.reporter.log(f"train: time budget {self.seconds:.0f} s reached, "
                           f"stopping at step {state.global_step}")
+
+
+def _eval_strategy(args: Any) -> str:
+    return str(getattr(args.eval_strategy, "value", args.eval_strategy))
 
 
 def _replan_schedule(scheduler: Any, total: int, step: int, args: Any) -> None:
@@ -294,7 +389,8 @@ def build_trainer(model: Any, cfg: TrainConfig, train_ds: Any, eval_ds: Any, eva
     loss = build_loss(model, cfg)
     cbs: list[Any] = [_ReporterCallback(reporter), *(callbacks or [])]
     if budget is None and cfg.budget_seconds():
-        budget = TimeBudget(cfg.budget_seconds() or 0.0, reporter)
+        budget = TimeBudget(cfg.budget_seconds() or 0.0, reporter,
+                            model_bytes=4 * sum(p.numel() for p in model.parameters()))
     if budget is not None:
         cbs.append(budget.callback())
     if not args.load_best_model_at_end:
