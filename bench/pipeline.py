@@ -45,7 +45,7 @@ import numpy as np
 from bench._common import ENDAVA_FULL as ENDAVA_LARGE
 from bench._common import RESULTS, ROOT
 from bench._common import SEAMONKEY_DIR as SEAMONKEY
-from ticketsim.rundir import atomic_write_json
+from ticketsim.rundir import RunDir, atomic_write_json
 
 STAGES = ["ingest", "pairs", "train", "evaluate", "index"]
 TARGET_S = 20 * 60  # issue 20: export to index in under 20 minutes on this 2-core machine
@@ -161,10 +161,10 @@ def routing_correct(run_dir: Path, field: str = "category") -> tuple[list[str], 
     vectors the index holds, so each run is judged by the model and backend it serves."""
     import pandas as pd
 
-    from ticketsim.config import load_config
     from ticketsim.evaluation.dense import DenseScorer
     from ticketsim.evaluation.routing import knn_labels
     from ticketsim.inference import encoder_for
+    from ticketsim.runconfig import load_run_config
     from ticketsim.rundir import RunDir
 
     tickets = pd.read_parquet(run_dir / "ingest" / "tickets.parquet")
@@ -180,7 +180,7 @@ def routing_correct(run_dir: Path, field: str = "category") -> tuple[list[str], 
     train = np.flatnonzero(np.isin(where, ["train", "validation"]) & has)
     if not len(test) or not len(train):
         return None
-    cfg = load_config(run_dir / "config.yaml")
+    cfg = load_run_config(run_dir)
     meta = json.loads((run_dir / "index" / "meta.json").read_text())
     model = RunDir(run_dir).resolve(meta["model_path"])
     enc = encoder_for(model, meta["encoder"], cache_dir=run_dir / "cache")  # cache hits
@@ -233,12 +233,12 @@ def bench_one(name: str, tmp: Path, n_tickets: int | None, extra: list[str] | No
     estimate = next((ln.strip() for ln in log_lines if "estimate:" in ln), None)
     budget_lines = [ln.strip() for ln in log_lines if "time budget" in ln]
     warm, _ = _run(cmd)
-    metrics = json.loads((run_dir / "evaluate" / "metrics.json").read_text())
+    metrics = RunDir(run_dir).summary("evaluate")
     held_out = {sys_name: {k: round(float(v), 4) for k, v in vals.items()
                            if k in ("mrr@10", "recall@10", "routing_acc", "category_acc")
                            and isinstance(v, int | float)}
                 for sys_name, vals in metrics.get("systems", {}).items()}
-    train = json.loads((run_dir / "train" / "summary.json").read_text())
+    train = RunDir(run_dir).summary("train")
     tickets = json.loads((run_dir / "ingest" / "_stamp.json").read_text())
     index_meta = json.loads((run_dir / "index" / "meta.json").read_text())
     routing = {s: {f: round(v["accuracy"], 4) for f, v in per.items()}

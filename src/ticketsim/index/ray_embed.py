@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ticketsim.errors import TicketsimError
-from ticketsim.index.embed import fingerprint_of, index_model
+from ticketsim.index.embed import fingerprint_of
 from ticketsim.inference import BACKENDS, load_encoder, onnx_source
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import atomic_write_json, file_hash, recover_dir, replace_dir
@@ -271,7 +271,10 @@ def embed_run(cfg: Config, run: RunDir, *, address: str | None = None, num_worke
               model: str | None = None) -> dict[str, Any]:
     """``ticketsim embed``: the run's tickets, with the index's model (or ``model``, as
     ``index --model``) and encoder, into ``run_dir/embeddings``."""
-    tickets = run.require("ingest", "embed") / "tickets.parquet"
+    from ticketsim.data.ingest import IngestOutput  # both load pandas: only embed_run needs them
+    from ticketsim.index.model import index_model
+
+    tickets = IngestOutput.read(run, "embed").tickets_path
     return embed_with_ray(tickets, index_model(cfg, run, model), run.path / FOLDER, address=address,
                           num_workers=num_workers, batch_size=cfg.index.batch_size,
                           backend=cfg.index.encoder, cpus_per_worker=cpus_per_worker,
