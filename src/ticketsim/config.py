@@ -7,7 +7,10 @@ Paths are resolved relative to the config file's folder.
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -503,7 +506,6 @@ TRAINER_OWNED: dict[str, str] = {
     "per_device_train_batch_size": "train.batch_size",
     "per_device_eval_batch_size": "train.batch_size",
     "batch_sampler": "train.batch_sampler",
-    "group_by_length": "train.group_by_length",
     "seed": "train.seed",
     "data_seed": "train.seed",
     "fp16": "train.precision",
@@ -514,6 +516,36 @@ TRAINER_OWNED: dict[str, str] = {
     "disable_tqdm": "nothing: progress goes through ticketsim's reporter",
     "logging_first_step": "nothing: the loss curve starts at step 1",
 }
+
+
+# where SentenceTransformerTrainingArguments and its bases declare their fields
+_TRAINER_SOURCES = (("transformers", "training_args.py"),
+                    ("sentence_transformers", "base/training_args.py"),
+                    ("sentence_transformers", "sentence_transformer/training_args.py"))
+
+
+@functools.cache
+def trainer_help() -> dict[str, str]:
+    """The help text of each SentenceTransformerTrainingArguments field, read from the dataclass
+    source of the installed libraries (their ``metadata={"help": ...}``) without importing them
+    (transformers loads torch, ~10 s), for the commented default config."""
+    out: dict[str, str] = {}
+    for pkg, rel in _TRAINER_SOURCES:
+        spec = importlib.util.find_spec(pkg)
+        path = Path(spec.origin).parent / rel if spec is not None and spec.origin else None
+        if path is None or not path.is_file():
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                    and isinstance(node.value, ast.Call)):
+                continue
+            for kw in node.value.keywords:
+                if kw.arg == "metadata" and isinstance(kw.value, ast.Dict):
+                    for k, v in zip(kw.value.keys, kw.value.values, strict=True):
+                        if isinstance(k, ast.Constant) and k.value == "help" and (
+                                isinstance(v, ast.Constant) and isinstance(v.value, str)):
+                            out[node.target.id] = " ".join(v.value.split())
+    return out
 
 
 class TrainConfig(Section):
@@ -1160,7 +1192,11 @@ def _commented(model: BaseModel, indent: int = 0) -> list[str]:
             out.append(f"{pad}# {field.description}")
         if isinstance(value, dict) and value:
             out.append(f"{pad}{name}:")
-            out.extend(f"{pad}  {k}: {_yaml_scalar(v)}" for k, v in value.items())
+            helps = trainer_help() if isinstance(model, TrainConfig) and name == "trainer" else {}
+            for k, v in value.items():
+                if helps.get(k):
+                    out.append(f"{pad}  # {helps[k]} (transformers)")
+                out.append(f"{pad}  {k}: {_yaml_scalar(v)}")
             continue
         out.append(f"{pad}{name}: {_yaml_scalar(value if not isinstance(value, Path) else str(value))}")
     return out

@@ -18,6 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ticketsim.errors import TicketsimError
 from ticketsim.evaluation.result import EvaluationResult
 from ticketsim.progress import NULL, Reporter
@@ -175,7 +177,6 @@ def make_plots(result: EvaluationResult, details: dict[str, Any]) -> dict[str, b
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
-    import numpy as np
 
     out: dict[str, bytes] = {}
     systems = list(result.systems)

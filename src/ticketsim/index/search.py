@@ -24,11 +24,15 @@ from ticketsim.evaluation import champion
 from ticketsim.ids import id_problem, short
 from ticketsim.index.base import Filters, Hit
 from ticketsim.index.core import TicketIndex
+from ticketsim.index.embed import fingerprint_of
+from ticketsim.index.routing import Router
+from ticketsim.inference import encoder_for
 from ticketsim.progress import NULL, Reporter
 from ticketsim.retrieval import MODES, Query
 from ticketsim.retrieval import retrievers as rtv
 from ticketsim.retrieval.fusion import Fusion
 from ticketsim.rundir import RunDir
+from ticketsim.thresholds import FILE, Thresholds
 
 FIXED = ("id", "short_description", "description", "category", "subcategory", "created")
 
@@ -63,9 +67,6 @@ class Searcher:
 
     # ------------------------------------------------------------------ loading
     def _load(self, model: str | Path | None = None) -> None:
-        from ticketsim.index.embed import fingerprint_of
-        from ticketsim.inference import encoder_for
-
         folder = self.index_dir or self.run.require("index", "search")
         icfg: IndexConfig = self.cfg.index
         index = TicketIndex.open(folder, save_every=icfg.save_every, options={
@@ -88,7 +89,6 @@ class Searcher:
                               cache_dir=self.run.path / "cache", cache_embeddings=False,
                               long_text=meta.get("long_text", "truncate"), reporter=self.reporter)
         thresholds = self._thresholds(meta["model_fingerprint"])
-        from ticketsim.index.routing import Router
 
         router = Router.load(folder, meta["model_fingerprint"])
         reranker = None
@@ -117,8 +117,6 @@ class Searcher:
             old.close()
 
     def _thresholds(self, fingerprint: str) -> Any:
-        from ticketsim.thresholds import FILE, Thresholds
-
         path = self.run.stage_path("evaluate") / FILE
         if not path.is_file():
             return None
