@@ -161,10 +161,10 @@ def routing_correct(run_dir: Path, field: str = "category") -> tuple[list[str], 
     vectors the index holds, so each run is judged by the model and backend it serves."""
     import pandas as pd
 
-    from ticketsim.config import load_config
     from ticketsim.evaluation.dense import DenseScorer
     from ticketsim.evaluation.routing import knn_labels
     from ticketsim.inference import encoder_for
+    from ticketsim.runconfig import load_run_config
     from ticketsim.rundir import RunDir
 
     tickets = pd.read_parquet(run_dir / "ingest" / "tickets.parquet")
@@ -180,7 +180,7 @@ def routing_correct(run_dir: Path, field: str = "category") -> tuple[list[str], 
     train = np.flatnonzero(np.isin(where, ["train", "validation"]) & has)
     if not len(test) or not len(train):
         return None
-    cfg = load_config(run_dir / "config.yaml")
+    cfg = load_run_config(run_dir)
     meta = json.loads((run_dir / "index" / "meta.json").read_text())
     model = RunDir(run_dir).resolve(meta["model_path"])
     enc = encoder_for(model, meta["encoder"], cache_dir=run_dir / "cache")  # cache hits

@@ -21,13 +21,11 @@ def open(run_dir: str | Path, **overrides: Any) -> Searcher:  # noqa: A001 - the
     ``overrides`` are ``section.key`` settings as keyword arguments with ``__`` for the dot,
     e.g. ``ticketsim.open("runs/demo", search__k=5)``. Close it with ``.close()``.
     """
-    from ticketsim.config import load_config
     from ticketsim.index.search import Searcher
+    from ticketsim.runconfig import load_run_config
     from ticketsim.rundir import RunDir
 
     run = RunDir(run_dir)
     run.require("index", "ticketsim.open")
-    config = run.path / "config.yaml"
     sets = [f"{k.replace('__', '.')}={v}" for k, v in overrides.items()]
-    cfg = load_config(config if config.is_file() else None, sets)
-    return Searcher(run, cfg)
+    return Searcher(run, load_run_config(run.path, None, sets))

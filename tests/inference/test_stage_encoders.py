@@ -93,7 +93,6 @@ def test_evaluate_embeds_with_the_index_encoder_and_reuses_the_cache(tmp_path: P
         assert abs(m8["systems"][name]["mrr@10"] - mt["systems"][name]["mrr@10"]) <= 0.05
 
 
-@pytest.mark.slow  # an ONNX export and three stages on a busy machine: ~1-3 min
 def _auto(model: Path, min_cosine: float):  # type: ignore[no-untyped-def]
     cfg = tiny_config(model)
     cfg.index.encoder = "auto"
@@ -101,10 +100,11 @@ def _auto(model: Path, min_cosine: float):  # type: ignore[no-untyped-def]
     return cfg
 
 
+@pytest.mark.slow  # an ONNX export and three stages on a busy machine: ~1-3 min
 @pytest.mark.config_keys("index.int8_min_cosine")
 def test_auto_encoder_follows_the_measured_agreement_and_the_index_reuses_it(
         tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ticketsim.inference.agreement as agreement_mod
+    import ticketsim.inference as inference
     from ticketsim.inference import pick_backend
 
     texts = eval_tickets()["text"].tolist()
@@ -124,8 +124,8 @@ def test_auto_encoder_follows_the_measured_agreement_and_the_index_reuses_it(
     assert _cached_fingerprints(run.path) == before and before[int8_fp] > 0
 
     # a model whose int8 graph agrees less (measured 0.98) than the tolerance: torch
-    real = agreement_mod.agreement
-    monkeypatch.setattr(agreement_mod, "agreement",
+    real = inference.embedding_agreement
+    monkeypatch.setattr(inference, "embedding_agreement",
                         lambda a, b, k=10: {**real(a, b, k), "cosine_mean": 0.98})
     strict_run = write_run(tmp_path / "strict", eval_tickets(), tiny_test_links(), tiny_model_dir)
     res = run_evaluate(_auto(tiny_model_dir, 0.99), strict_run).summary

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 
-from ticketsim.config import Config, load_config, relative_paths
-from ticketsim.rundir import atomic_write_text
+from ticketsim.config import Config
+from ticketsim.runconfig import load_run_config, save_run_config
 
 app = typer.Typer(
     name="ticketsim",
@@ -52,18 +51,11 @@ ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Redo even if inpu
 
 def load(config: Path | None, overrides: list[str] | None, run_dir: Path | None) -> Config:
     """Config from -c, else the run directory's saved config, else defaults; then --set."""
-    if config is None and run_dir is not None and (run_dir / "config.yaml").is_file():
-        config = run_dir / "config.yaml"
-    return load_config(config, overrides)
+    return load_run_config(run_dir, config, overrides)
 
 
 def save_config(cfg: Config, run_dir: Path) -> None:
-    """Record the exact config a run used in the run directory, once a stage has succeeded.
-
-    Paths inside the run and the links store are written relative to the run directory
-    (where this config.yaml lives), so a copied or moved run uses its own model, index and
-    store; other paths (the export) stay absolute.
-    """
-    tree = relative_paths(cfg, Path(run_dir).resolve())
-    atomic_write_text(Path(run_dir) / "config.yaml", yaml.safe_dump(tree, sort_keys=False))
+    """Record the exact config a run used, once a stage has succeeded (a failed stage never
+    rewrites it); :mod:`ticketsim.runconfig` says how."""
+    save_run_config(cfg, run_dir)
 

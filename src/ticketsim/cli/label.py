@@ -20,6 +20,7 @@ from ticketsim.cli.common import (
 from ticketsim.cli.render import reporter
 from ticketsim.config import Config
 from ticketsim.errors import TicketsimError
+from ticketsim.runconfig import config_path
 from ticketsim.rundir import RunDir
 
 StrategyOpt = Annotated[str | None, typer.Option(
@@ -43,7 +44,7 @@ def _require_label_target(config: Path | None, set_: list[str] | None, run_dir: 
     """Labels go to the run's links store: without a run (or a config or --set naming the
     store) they would land in a fresh store no run reads, so say so instead (issue 17)."""
     named = any(s.split("=", 1)[0].strip() == "data.links_store" for s in set_ or [])
-    if config is None and not named and not (Path(run_dir) / "config.yaml").is_file():
+    if config is None and not named and config_path(run_dir) is None:
         raise TicketsimError(
             f"{run_dir} is not a run directory (no config.yaml), so there is no links store "
             "to write labels to",

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ticketsim.errors import TicketsimError
-from ticketsim.inference.agreement import agreement
+from ticketsim.inference.agreement import agreement as embedding_agreement
 from ticketsim.inference.cache import CACHE_FILE, CachedEncoder
 from ticketsim.inference.encoder import BACKENDS, Backend, Encoder
 from ticketsim.inference.export import export_onnx
@@ -116,7 +116,7 @@ def pick_backend(model: str | Path, texts: list[str], *, cache_dir: str | Path |
     probe = [texts[i] for i in pick]
     ref = encoder_for(model, "torch", cache_dir=cache_dir, reporter=reporter).encode(probe)
     other = encoder_for(model, "onnx-int8", cache_dir=cache_dir, reporter=reporter).encode(probe)
-    agree = agreement(ref, other, k=min(10, max(1, len(probe) - 1)))
+    agree = embedding_agreement(ref, other, k=min(10, max(1, len(probe) - 1)))
     agree["min_cosine"] = min_cosine
     agree["sample"] = len(probe)
     backend = "onnx-int8" if agree["cosine_mean"] >= min_cosine else "torch"
