@@ -167,8 +167,10 @@ def run_train(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
 
     result = run.produce(STAGE, h, build, force=force or resume, reporter=reporter,
                          write=_is_main())
+    if result.skipped:  # nothing trained: torch stays unimported
+        return result
     _end_distributed()
-    if not result.skipped and _is_main():
+    if _is_main():
         shutil.rmtree(run.path / CHECKPOINTS, ignore_errors=True)
         s = result.summary
         reporter.log(f"train: {s['steps']} steps in {s['train_seconds']:.0f} s "
