@@ -81,8 +81,8 @@ def build_run(run_dir: Path, n: int, seed: int) -> dict[str, Any]:
             idx.upsert(recs, v)
         idx.flush()
         idx.close()
-        meta["summary"] = {"tickets": n}
         atomic_write_json(tmp / "meta.json", meta)
+        atomic_write_json(tmp / "summary.json", {"tickets": n})
     return {"build_s": round(time.perf_counter() - t0, 1), "queries": [
         f"{t}. {b}"[:300] for t, b in zip(titles, bodies, strict=True) if t or b]}
 

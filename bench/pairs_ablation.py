@@ -24,6 +24,7 @@ from typing import Any
 
 from bench._common import RESULTS, ROOT
 from bench._common import SEAMONKEY_DIR as SHARED
+from ticketsim.rundir import RunDir
 
 STRATEGIES = ["random", "bm25", "model"]
 
@@ -41,7 +42,7 @@ def _demo_tree(data: Path, store: Path, strategy: str, train: dict[str, Any]) ->
 
 
 def _metrics(run_path: Path) -> dict[str, dict[str, float]]:
-    m = json.loads((run_path / "evaluate" / "metrics.json").read_text())
+    m = RunDir(run_path).summary("evaluate")
     return {name: {k: round(float(v), 4) for k, v in vals.items()
                    if k in ("mrr@10", "recall@10", "recall@1")}
             for name, vals in m["systems"].items()}
@@ -51,7 +52,6 @@ def demo(work: Path, do_train: bool, epochs: float) -> list[dict[str, Any]]:
     from ticketsim.config import config_from_dict
     from ticketsim.data.demo import generate_demo
     from ticketsim.pipeline import run_stage
-    from ticketsim.rundir import RunDir
 
     data = work / "demo-data"
     generate_demo(data, n_tickets=2000, seed=0)
@@ -92,7 +92,6 @@ def demo(work: Path, do_train: bool, epochs: float) -> list[dict[str, Any]]:
 def seamonkey(work: Path, folds: int, epochs: float) -> list[dict[str, Any]]:
     from ticketsim.config import load_config
     from ticketsim.pipeline import run_stage
-    from ticketsim.rundir import RunDir
 
     per_fold = []
     for fold in range(folds):

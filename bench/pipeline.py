@@ -45,7 +45,7 @@ import numpy as np
 from bench._common import ENDAVA_FULL as ENDAVA_LARGE
 from bench._common import RESULTS, ROOT
 from bench._common import SEAMONKEY_DIR as SEAMONKEY
-from ticketsim.rundir import atomic_write_json
+from ticketsim.rundir import RunDir, atomic_write_json
 
 STAGES = ["ingest", "pairs", "train", "evaluate", "index"]
 TARGET_S = 20 * 60  # issue 20: export to index in under 20 minutes on this 2-core machine
@@ -233,12 +233,12 @@ def bench_one(name: str, tmp: Path, n_tickets: int | None, extra: list[str] | No
     estimate = next((ln.strip() for ln in log_lines if "estimate:" in ln), None)
     budget_lines = [ln.strip() for ln in log_lines if "time budget" in ln]
     warm, _ = _run(cmd)
-    metrics = json.loads((run_dir / "evaluate" / "metrics.json").read_text())
+    metrics = RunDir(run_dir).summary("evaluate")
     held_out = {sys_name: {k: round(float(v), 4) for k, v in vals.items()
                            if k in ("mrr@10", "recall@10", "routing_acc", "category_acc")
                            and isinstance(v, int | float)}
                 for sys_name, vals in metrics.get("systems", {}).items()}
-    train = json.loads((run_dir / "train" / "summary.json").read_text())
+    train = RunDir(run_dir).summary("train")
     tickets = json.loads((run_dir / "ingest" / "_stamp.json").read_text())
     index_meta = json.loads((run_dir / "index" / "meta.json").read_text())
     routing = {s: {f: round(v["accuracy"], 4) for f, v in per.items()}

@@ -37,7 +37,6 @@ LAZY_ALLOWED = {
     "ticketsim.active.session",  # also termios/tty: Unix-only, so they must stay lazy there
     "ticketsim.cli.export",  # ticketsim.cli (one module until issue 19 split it)
     "ticketsim.cli.label",
-    "ticketsim.cli.render",
     "ticketsim.cli.search",
     "ticketsim.cli.stages",
     "ticketsim.evaluation.coldstart",

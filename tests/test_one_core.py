@@ -34,7 +34,7 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) ->
 
 def _served_systems(run: Path) -> dict[str, str]:
     """mode -> evaluate's system of that mode with the model the served index embeds with."""
-    m = json.loads((run / "evaluate" / "metrics.json").read_text())
+    m = RunDir(run).summary("evaluate")
     model = json.loads((run / "evaluate" / "champion.json").read_text())["model"]
     out = {}
     for name, spec in m["modes"].items():
@@ -99,7 +99,7 @@ def test_search_and_serve_use_the_champion_unless_told_otherwise(
     assert champ is not None
     assert champ["mode"] in ("dense", "keyword", "hybrid") and champ["n_queries"] > 0
     assert champ["default"] == "finetuned"  # search.mode dense with the fine-tuned model
-    m = json.loads((run.path / "evaluate" / "metrics.json").read_text())
+    m = run.summary("evaluate")
     assert champ["value"] == m["systems"][champ["system"]]["mrr@10"]
     assert champ["system"] == champ["default"] or champ["vs_default"]["low"] > 0 or (
         "not served" in champ["reason"])
@@ -143,7 +143,7 @@ def test_crossfitting_makes_every_linked_ticket_a_query_once(tmp_path: Path,
                         "systems": ["bm25", "finetuned"], "bootstrap": {"samples": 100}}
     run = RunDir(tmp_path / "run")
     run_all(config_from_dict(tree), run, stages=["ingest", "pairs", "train", "evaluate"])
-    m = json.loads((run.path / "evaluate" / "metrics.json").read_text())
+    m = run.summary("evaluate")
     details = json.loads((run.path / "evaluate" / "details.json").read_text())
     links = pd.read_parquet(run.path / "ingest" / "links.parquet")
     if "label" in links.columns:
@@ -154,6 +154,9 @@ def test_crossfitting_makes_every_linked_ticket_a_query_once(tmp_path: Path,
     assert m["crossfit"]["k"] == 3 and len(m["crossfit"]["folds"]) == 3
     assert sorted(details["query_ids"]) == sorted(linked)  # each linked ticket exactly once
     assert m["n_queries"] == len(linked) == m["champion"]["n_queries"]
+    # every ticket is held out in one fold: a query there, or skipped once (no known link)
+    assert m["skipped_reasons"].get("held-out ticket without a known link", 0) == len(ids - linked)
+    assert m["skipped_queries"] + m["n_queries"] == len(ids)
     assert "crossfit_min_queries" in m["crossfit"]["why"] and "trainings" in m["crossfit"]["cost"]
     # the served model trains on all links: no test split in the run's own pairs stage
     split = pd.read_parquet(run.path / "pairs" / "split.parquet")

@@ -45,7 +45,7 @@ def test_pipeline_runs_every_stage_and_skips_on_rerun(tmp_path: Path, tiny_model
     test_texts = set(tickets.loc[sorted(test_ids), "text"])
     assert test_ids and not (set(train.anchor) | set(train.positive)) & test_texts
 
-    metrics = json.loads((run.path / "evaluate" / "metrics.json").read_text())
+    metrics = run.summary("evaluate")
     assert {"bm25", "base", "finetuned"} <= set(metrics["systems"])
     # held-out duplicates share some words with their originals: BM25 (deterministic on this
     # generated data) measured MRR@10 0.26; a broken split, corpus or metric scores 0

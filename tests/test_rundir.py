@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ticketsim.rundir import RunDir, atomic_write_json, recover_dir
+from ticketsim.rundir import Output, RunDir, atomic_write_json, recover_dir
 
 
 def test_stage_is_renamed_into_place_only_on_success(tmp_path: Path) -> None:
@@ -94,3 +94,56 @@ def test_a_reader_never_deletes_the_temp_folder_of_a_stage_being_written(tmp_pat
     stale.mkdir()
     reader.read_stamp("index")
     assert not stale.exists()
+
+
+def test_produce_is_the_one_way_a_stage_runs(tmp_path: Path) -> None:
+    """Skip when unchanged (summary read back), else build, save into a temp folder, rename."""
+    run = RunDir(tmp_path)
+    calls: list[int] = []
+
+    def build() -> Output:
+        calls.append(1)
+        return Output({"n": len(calls)}, lambda tmp: (tmp / "x.txt").write_text("x"))
+
+    first = run.produce("s", "h1", build)
+    assert not first.skipped and run.summary("s") == {"n": 1}
+    assert (tmp_path / "s" / "x.txt").read_text() == "x"
+    again = run.produce("s", "h1", build)
+    assert again.skipped and again.summary == {"n": 1} and len(calls) == 1
+    assert run.produce("s", "h1", build, force=True).summary == {"n": 2}
+    assert not run.produce("s", "h2", build).skipped and run.summary("s") == {"n": 3}
+
+    def fails(tmp: Path) -> None:
+        (tmp / "x.txt").write_text("half")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        run.produce("s", "h3", lambda: Output({"n": 9}, fails))
+    assert run.summary("s") == {"n": 3} and run.is_fresh("s", "h2")  # the old folder stands
+    assert (tmp_path / "s" / "x.txt").read_text() == "x"
+    assert run.produce("s", "h3", build, write=False).summary == {"n": 4}  # built, not written
+    assert run.summary("s") == {"n": 3}
+
+    state = {"h": "before"}  # ingest: its inputs change while it runs (it adds to the store)
+
+    def moves() -> Output:
+        state["h"] = "after"
+        return Output({}, lambda tmp: None)
+
+    run.produce("t", lambda: state["h"], moves)
+    assert run.is_fresh("t", "after") and run.produce("t", lambda: state["h"], moves).skipped
+
+
+def test_train_output_reads_the_one_log_shape(tmp_path: Path) -> None:
+    from ticketsim.training.stage import TrainOutput
+
+    run = RunDir(tmp_path)
+    assert TrainOutput.find(run) is None
+    with run.stage("train", "h") as tmp:
+        atomic_write_json(tmp / "log.json", {"log_history": [
+            {"step": 1, "loss": 3.0}, {"step": 2, "eval_loss": 2.5}, {"step": 5, "loss": 1.0}]})
+    out = TrainOutput.find(run)
+    assert out is not None and out.model_dir is None and out.summary == {}
+    assert out.loss_curve() == [(1.0, 3.0), (5.0, 1.0)]
+    atomic_write_json(tmp_path / "train" / "log.json", [{"step": 1, "loss": 3.0}])
+    assert out.loss_curve() == []  # another shape is not the project's file

@@ -667,10 +667,9 @@ class BootstrapConfig(Section):
 class FoldsConfig(Section):
     """Per-fold spread over link clusters when held-out links are few."""
 
-    k: int = Field(5, ge=2, description="Number of cluster folds.")
-    min_queries: int = Field(
-        300, ge=0, description="Below this many queries, also report mean and spread over folds."
-    )
+    k: int = Field(5, ge=2, description="Number of cluster folds (cross-fitting's models, and "
+                   "the spread reported when a single split holds out fewer than "
+                   "evaluate.crossfit_min_queries queries).")
 
 
 EvalSystem = Literal["bm25", "base", "finetuned", "hybrid"]
@@ -964,6 +963,10 @@ MOVED: dict[str, str] = {
     "evaluate.hybrid": "evaluate.hybrid was removed: evaluate scores hybrid search with the "
     "search section's fusion (search.rrf_k, search.window, search.dense_weight, "
     "search.keyword_weight) and with each model (hybrid, hybrid-base)",
+    "evaluate.folds.min_queries": "evaluate.folds.min_queries was removed: "
+    "evaluate.crossfit_min_queries says when held-out queries are too few; below it `ticketsim "
+    "run` cross-fits, and an evaluation that did not also reports the spread over "
+    "evaluate.folds.k folds",
 }
 # train keys that were copies of SentenceTransformerTrainingArguments: now under train.trainer,
 # by the trainer's own name

@@ -1,15 +1,17 @@
 """Runs the stages in order over one run directory.
 
 Each stage is a function ``(cfg, run, *, force, reporter) -> StageResult`` in its own
-package; this module only sequences them, so ``ticketsim run`` and the single-stage
-commands share one code path. Stage modules are imported lazily: importing
-sentence-transformers costs seconds.
+package, written with :meth:`ticketsim.rundir.RunDir.produce` (skip when unchanged, temp
+folder, ``summary.json``, rename) and reading earlier stages through their typed readers;
+adding a stage is writing that function and one line in :data:`STAGES` (docs/artifacts.md).
+This module only sequences them, so ``ticketsim run`` and the single-stage commands share
+one code path. Stage modules are imported lazily: importing sentence-transformers costs
+seconds.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -83,7 +85,7 @@ def run_all(
             result = run_stage(name, cfg, run, force=force, reporter=reporter)
         except Exception as err:
             if name != "pairs" or type(err).__name__ != "NoTrainingExamples" or not (
-                    cold_start_plan(_ingest_summary(run))):
+                    cold_start_plan(run.summary("ingest"))):
                 raise
             # cold start with nothing to train on: the index uses the base model
             reporter.log(f"pairs: {err}; no links either, so nothing is trained or evaluated "
@@ -121,9 +123,3 @@ def cold_start_plan(ingest_summary: dict[str, Any]) -> list[str]:
                  "fine-tuned model (the base model when nothing was trained); label pairs to "
                  "measure it")
     return lines
-
-
-def _ingest_summary(run: RunDir) -> dict[str, Any]:
-
-    path = run.stage_path("ingest") / "summary.json"
-    return json.loads(path.read_text()) if path.is_file() else {}

@@ -2,8 +2,9 @@
 
 A stage writes everything into a temporary sibling folder; only when it finishes is
 the folder renamed into place, together with ``_stamp.json`` recording the hash of
-its inputs and config section. A killed stage therefore leaves the previous
-output intact, and a stage whose stamp matches is skipped on rerun.
+its inputs and config section and ``summary.json`` holding what it did. A killed stage
+therefore leaves the previous output intact, and a stage whose stamp matches is
+skipped on rerun. :meth:`RunDir.produce` is the one way a stage does all of this.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ticketsim.errors import TicketsimError
+from ticketsim.progress import NULL, Reporter
 
 try:
     import fcntl
@@ -28,6 +30,7 @@ except ImportError:  # pragma: no cover - Windows: no folder locks, cleanup as b
     fcntl = None  # type: ignore[assignment]
 
 STAMP = "_stamp.json"
+SUMMARY = "summary.json"  # every stage's summary, written by RunDir.produce
 
 
 def file_hash(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -192,6 +195,46 @@ class RunDir:
             )
         return self.stage_path(stage)
 
+    def summary(self, stage: str) -> dict[str, Any]:
+        """A finished stage's ``summary.json`` (empty when the stage has not run)."""
+        path = self.stage_path(stage) / SUMMARY
+        if not path.is_file():
+            return {}
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise TicketsimError(f"cannot read: {exc}", file=path,
+                                 hint=f"rerun `ticketsim {stage} --run-dir {self.path} --force`") from None
+        return data if isinstance(data, dict) else {}
+
+    def produce(self, stage: str, inputs: str | Callable[[], str], build: Callable[[], Output], *,
+                force: bool = False, reporter: Reporter = NULL, write: bool = True,
+                around: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
+                ) -> StageResult:
+        """The one way a stage runs: skip, or build, write into a temp folder, rename.
+
+        Skipped (its ``summary.json`` read back) when the stamp matches ``inputs`` and not
+        ``force``. Else ``build()`` does the work and returns an :class:`Output`; its ``save``
+        writes the stage's files into the temp folder, ``summary.json`` follows, and the folder
+        is renamed into place stamped with ``inputs`` (a callable is asked again at the end:
+        ingest's inputs include the links store it adds to). ``write=False`` (the non-main
+        processes of a distributed training) builds without writing; ``around()``, called after
+        ``build``, wraps the write (an external index swapped in once the folder is in place).
+        """
+        h = inputs() if callable(inputs) else inputs
+        final = self.stage_path(stage)
+        if not force and self.is_fresh(stage, h) and (final / SUMMARY).is_file():
+            reporter.log(f"{stage}: inputs unchanged, skipped")
+            return StageResult(stage, True, final, self.summary(stage))
+        out = build()
+        if not write:
+            return StageResult(stage, False, final, out.summary)
+        with around() if around else contextlib.nullcontext(), self.stage(
+                stage, inputs() if callable(inputs) else h) as tmp:
+            out.save(tmp)
+            atomic_write_json(tmp / SUMMARY, out.summary)
+        return StageResult(stage, False, final, out.summary)
+
     @contextlib.contextmanager
     def stage(self, stage: str, inputs_hash: str, meta: dict[str, Any] | None = None) -> Iterator[Path]:
         """Write a stage: yields a temp folder, renamed into place with its stamp on success."""
@@ -209,6 +252,17 @@ class RunDir:
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
+
+
+@dataclasses.dataclass
+class Output:
+    """What a stage's work produced: its summary, and how to write its files into a folder.
+
+    ``save`` runs inside the temp folder before ``summary.json`` is written, so it may add
+    to the summary (what it wrote, how long it took)."""
+
+    summary: dict[str, Any]
+    save: Callable[[Path], None]
 
 
 @dataclasses.dataclass

@@ -13,4 +13,4 @@ from ticketsim.rundir import RunDir
 @pytest.fixture()
 def tiny_run(tmp_path: Path, tiny_model_dir: Path) -> RunDir:
     return write_run(tmp_path / "run", tiny_tickets(), tiny_test_links(), tiny_model_dir,
-                     log=[{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5}])
+                     log={"log_history": [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5}]})

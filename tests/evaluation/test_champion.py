@@ -67,6 +67,13 @@ def test_old_evaluate_hybrid_key_is_a_clear_error() -> None:
         config_from_dict({"evaluate": {"hybrid": {"rrf_k": 10}}})
 
 
+def test_removed_folds_min_queries_names_its_replacement() -> None:
+    with pytest.raises(ConfigError, match="evaluate.folds.min_queries was removed.*"
+                                          "evaluate.crossfit_min_queries"):
+        config_from_dict({"evaluate": {"folds": {"k": 3, "min_queries": 300}}})
+    assert config_from_dict({"evaluate": {"folds": {"k": 3}}}).evaluate.folds.k == 3
+
+
 def test_when_the_default_wins_its_margin_over_the_runner_up_is_given() -> None:
     rec = choose(_pq(bm25=-0.2, base=-0.1, finetuned=0.05, hybrid=0.0))
     assert rec["system"] == rec["default"] == rec["best"] == "finetuned"

@@ -72,6 +72,28 @@ def test_paired_bootstrap_detects_only_real_gains() -> None:
     assert not noise["significant"] and noise["low"] < 0 < noise["high"]
 
 
+def test_clusters_are_labelled_by_their_lowest_ticket_whatever_the_edge_order() -> None:
+    rng = np.random.default_rng(0)
+    edges = [(int(a), int(b)) for a, b in rng.integers(0, 60, (45, 2))]
+    adjacent: dict[int, set[int]] = {i: set() for i in range(60)}
+    for a, b in edges:
+        adjacent[a].add(b)
+        adjacent[b].add(a)
+
+    def lowest_reachable(i: int) -> int:
+        seen, todo = {i}, [i]
+        while todo:
+            for j in adjacent[todo.pop()] - seen:
+                seen.add(j)
+                todo.append(j)
+        return min(seen)
+
+    labels = folds.clusters(60, edges)
+    assert labels.tolist() == [lowest_reachable(i) for i in range(60)]
+    assert folds.clusters(60, edges[::-1]).tolist() == labels.tolist()
+    assert len(set(labels.tolist())) < 60 and folds.clusters(3, []).tolist() == [0, 1, 2]
+
+
 def test_cluster_folds_keep_clusters_together() -> None:
     labels = folds.clusters(6, [(0, 1), (1, 2), (3, 4)])
     assert labels.tolist() == [0, 0, 0, 3, 3, 5]

@@ -10,6 +10,7 @@ from evaluation_helpers import tiny_config, tiny_test_links, tiny_tickets, write
 from typer.testing import CliRunner
 
 from ticketsim.cli import app
+from ticketsim.errors import TicketsimError
 from ticketsim.evaluation.report import regenerate_report
 from ticketsim.evaluation.stage import run_evaluate
 
@@ -43,6 +44,9 @@ def test_report_escapes_ticket_text_and_regenerates(evil_run) -> None:  # type: 
     assert (folder / "report.html").is_file() and (folder / "loss.png").is_file()
     result = CliRunner().invoke(app, ["report", str(evil_run.path)])
     assert result.exit_code == 0, result.output
+    (folder / "summary.json").unlink()  # a run from before summary.json: a clear error
+    with pytest.raises(TicketsimError, match="evaluation result is missing"):
+        regenerate_report(evil_run.path)
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium missing: run `make sysdeps`")
@@ -85,6 +89,7 @@ def test_no_network_needed(evil_run, tmp_path: Path) -> None:  # type: ignore[no
 
 def test_labels_section_in_words_and_a_never_given_duplicate() -> None:
     from ticketsim.evaluation.report import render_html, render_markdown
+    from ticketsim.evaluation.result import EvaluationResult
 
     words = {"duplicate": "duplicate: not measured (never given: no cosine cut reaches precision "
                           "0.9 on held-out pairs)",
@@ -98,9 +103,10 @@ def test_labels_section_in_words_and_a_never_given_duplicate() -> None:
     dd = {"average_precision": 0.4, "best_f1": {"threshold": 0.5, "f1": 0.3},
           "at_target_precision": {"target": 0.9, "reached": False}, "duplicate_threshold": 1.000001,
           "related_threshold": 0.53, "calibration": {"a": 9.0, "b": -7.0}, "labels": labels}
-    result = {"primary_metric": "mrr@10", "metrics": ["mrr@10"], "systems": {"base": {"mrr@10": .5}},
-              "n_queries": 20, "n_candidates": 99, "skipped_queries": 0, "ci": {},
-              "primary_system": "base", "duplicate": {"base": dd}, "thresholds_model": "base"}
+    result = EvaluationResult(primary_metric="mrr@10", metrics=["mrr@10"],
+                              systems={"base": {"mrr@10": .5}}, n_queries=20, n_candidates=99,
+                              primary_system="base", duplicate={"base": dd},
+                              thresholds_model="base")
     md = render_markdown(result, {}, [])
     assert "## What the labels mean" in md
     assert f"- {words['duplicate']}" in md and f"- {words['related']}" in md
@@ -108,5 +114,9 @@ def test_labels_section_in_words_and_a_never_given_duplicate() -> None:
     assert "| base | related | 0.80 | 0.90 | 10 | yes |" in md
     assert "| never |" in md and "1.000" not in md  # the cut no pair reaches reads "never"
     page = render_html(result, {}, {})
+    # one threshold table, written twice: the HTML has every markdown column (Platt a, b too)
+    assert "| base | 0.400 | 0.500 (0.30) | P=0.9 not reached | never | 0.530 | 9.00, -7.00 |" in md
+    assert ("<tr><td>base</td><td>0.400</td><td>0.500 (0.30)</td><td>P=0.9 not reached</td>"
+            "<td>never</td><td>0.530</td><td>9.00, -7.00</td></tr>") in page
     assert "<h2>What the labels mean</h2>" in page and "<td>never</td>" in page
     assert "<li>related: 8 in 10 are related or duplicates (8 of 10; related = same category" in page

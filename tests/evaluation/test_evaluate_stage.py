@@ -21,7 +21,7 @@ from ticketsim.thresholds import Thresholds
 def test_all_systems_side_by_side(tiny_run: RunDir, tiny_model_dir: Path) -> None:
     cfg = tiny_config(tiny_model_dir, primary_metric="ndcg@10", k_values=[1, 3])
     res = run_evaluate(cfg, tiny_run)
-    m = json.loads((tiny_run.path / "evaluate" / "metrics.json").read_text())
+    m = tiny_run.summary("evaluate")
     assert m["primary_metric"] == "ndcg@10" and res.summary["primary_metric"] == "ndcg@10"
     assert list(m["systems"]) == ["bm25", "base", "finetuned", "hybrid", "hybrid-base"]
     assert set(m["systems"]["bm25"]) == {"recall@1", "recall@3", "mrr@10", "ndcg@10", "map@100"}
@@ -65,8 +65,29 @@ def test_queries_without_links_are_skipped_and_counted(tmp_path: Path, tiny_mode
     split = pd.read_parquet(run.path / "pairs" / "split.parquet")
     split.loc[split["id"].isin(["T003", "T013"]), "split"] = "test"  # held out, no link
     split.to_parquet(run.path / "pairs" / "split.parquet")
-    res = run_evaluate(tiny_config(tiny_model_dir, systems=["bm25"]), run, force=True)
+    res = run_evaluate(tiny_config(tiny_model_dir, systems=["bm25"], crossfit_min_queries=0),
+                       run, force=True)
     assert res.summary["skipped_queries"] == 2
+    assert res.summary["skipped_reasons"] == {"held-out ticket without a known link": 2}
+    assert res.summary["folds"] is None  # crossfit_min_queries 0: no query count is "too few"
+    md = (run.path / "evaluate" / "report.md").read_text()
+    assert "10 queries (held-out tickets with a known link)" in md
+    assert "2 held-out tickets are not queries, each counted once" in md
+
+
+def test_cross_fitted_skips_count_each_ticket_once() -> None:
+    """Folds pool skipped tickets by id: one held out in two folds counts once, and one
+    that is a query in another fold is no skip at all."""
+    from types import SimpleNamespace
+
+    def part(queries: list[str], no_link: set[str]) -> object:
+        ids = ["A", "B", "C", "D", "E"]
+        data = SimpleNamespace(ids=ids, query_idx=[ids.index(q) for q in queries],
+                               skipped={stage_mod.NO_LINK: no_link})
+        return SimpleNamespace(data=data)
+
+    parts = [part(["A"], {"C", "D"}), part(["B", "C"], {"D", "E"})]
+    assert stage_mod.pooled_skips(parts) == {stage_mod.NO_LINK: 2}  # D and E; C was a query
 
 
 @pytest.mark.config_keys("evaluate.time_aware")
@@ -82,13 +103,13 @@ def test_time_aware_drops_links_to_newer_tickets(tmp_path: Path, tiny_model_dir:
     assert res.summary["skipped_reasons"] == {
         "time-aware: no true link created before the query": 1}
     assert (res.summary["n_queries"], plain.summary["n_queries"]) == (9, 10)
+    assert plain.summary["folds"]["k"] == 5  # 10 queries < crossfit_min_queries (50): spread
 
 
 @pytest.mark.config_keys(
     "evaluate.batch_size", "evaluate.extra_models", "evaluate.worst_misses",
     "evaluate.bootstrap.samples", "evaluate.bootstrap.confidence", "evaluate.bootstrap.seed",
-    "evaluate.routing.k", "evaluate.routing.fields", "evaluate.folds.k",
-    "evaluate.folds.min_queries", "search.rrf_k", "search.window", "search.dense_weight",
+    "evaluate.routing.k", "evaluate.routing.fields", "evaluate.folds.k", "search.rrf_k", "search.window", "search.dense_weight",
     "search.keyword_weight", "evaluate.duplicate.target_precision",
     "evaluate.duplicate.threshold_rule", "evaluate.duplicate.hard_negatives",
     "evaluate.duplicate.random_negatives", "evaluate.duplicate.seed",
@@ -132,7 +153,7 @@ def test_every_evaluate_key_reaches_its_component(tiny_run: RunDir, tiny_model_d
     cfg = tiny_config(
         tiny_model_dir, batch_size=7, extra_models=[str(tiny_model_dir)], worst_misses=2,
         bootstrap={"samples": 150, "confidence": 0.8, "seed": 5},
-        routing={"k": 3, "fields": ["category", "team"]}, folds={"k": 3, "min_queries": 1000},
+        routing={"k": 3, "fields": ["category", "team"]}, folds={"k": 3},
         search={"rrf_k": 7, "window": 20, "dense_weight": 2.0, "keyword_weight": 0.5},
         duplicate={"target_precision": 0.7, "threshold_rule": "f1", "hard_negatives": 1,
                    "random_negatives": 3, "seed": 9})

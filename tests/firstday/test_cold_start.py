@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 from firstday_helpers import cli, cold_config
 
+from ticketsim.rundir import RunDir
+
 
 def test_cold_start_run_trains_on_category_pairs_and_finishes(cold_run: dict) -> None:
     res, run = cold_run["res"], cold_run["run"]
@@ -17,12 +19,12 @@ def test_cold_start_run_trains_on_category_pairs_and_finishes(cold_run: dict) ->
     # said up front (before training), then the warning of the pairs stage
     assert out.index("cold start: no known links") < out.index("train: ")
     assert "warning: test 0: no held-out link" in out
-    report = json.loads((run / "pairs" / "report.json").read_text())
+    report = RunDir(run).summary("pairs")
     assert report["links"]["test"] == 0
     assert report["train"]["per_source"].get("category", 0) > 0  # category only is enough
     train = pd.read_parquet(run / "pairs" / "train.parquet")
     assert len(train) > 0 and (run / "train" / "model").is_dir()
-    metrics = json.loads((run / "evaluate" / "metrics.json").read_text())
+    metrics = RunDir(run).summary("evaluate")
     assert metrics["cold_start"] and metrics["systems"] == {}
     assert {"bm25", "base", "finetuned"} <= set(metrics["routing"])
     for per in metrics["routing"].values():

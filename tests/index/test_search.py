@@ -11,7 +11,7 @@ from index_helpers import index_config, make_run, tiny_tickets
 
 from ticketsim.errors import TicketsimError
 from ticketsim.index.search import Searcher, search_run
-from ticketsim.index.stage import run_index
+from ticketsim.index.stage import IndexOutput, run_index
 from ticketsim.models import model_fingerprint
 from ticketsim.rundir import RunDir
 from ticketsim.thresholds import Thresholds
@@ -30,7 +30,7 @@ def test_stage_stamps_model_and_skips_unchanged(indexed, tiny_model_dir: Path) -
     meta = json.loads((run.stage_path("index") / "meta.json").read_text())
     assert meta["model_fingerprint"] == model_fingerprint(tiny_model_dir)
     assert meta["model_path"] == str(tiny_model_dir.resolve())
-    assert meta["summary"]["tickets"] == 24
+    assert IndexOutput.read(run).summary["tickets"] == 24
     assert run_index(cfg, run).skipped
     cfg.index.precision = "f16"
     assert not run_index(cfg, run).skipped

@@ -87,7 +87,7 @@ def _drop_timing(obj: Any) -> Any:
 
 
 def assert_same_artifacts(got: Path, want: Path) -> None:
-    """Same files; every parquet's frame, report.json and the stamp (timing fields aside) equal."""
+    """Same files; every parquet's frame, summary.json and the stamp (timing fields aside) equal."""
     names = sorted(p.name for p in got.iterdir())
     assert names == sorted(p.name for p in want.iterdir())
     assert any(n.endswith(".parquet") for n in names)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -31,7 +30,7 @@ def test_artifacts_follow_the_contract_and_rerun_skips(tmp_path: Path) -> None:
     result = stage.run_pairs(cfg, run)
     assert not result.skipped
     for name in ("split.parquet", "train.parquet", "validation.parquet", "test_links.parquet",
-                 "validation_links.parquet", "report.json"):
+                 "validation_links.parquet", "summary.json"):
         assert (run.path / "pairs" / name).is_file(), name
     split = _read(run.path, "split.parquet")
     assert set(split.columns) == {"id", "split"} and set(split.split) == {"train", "validation", "test"}
@@ -42,7 +41,7 @@ def test_artifacts_follow_the_contract_and_rerun_skips(tmp_path: Path) -> None:
     assert len(tl) and tl.a.isin(test_ids).all()  # the held-out end is `a`
     vl = _read(run.path, "validation_links.parquet")
     assert vl.a.isin(set(split.id[split.split == "validation"])).all()
-    report = json.loads((run.path / "pairs" / "report.json").read_text())
+    report = run.summary("pairs")
     assert report["train"]["per_source"]["link"] > 0 and report["train"]["per_source"]["category"] > 0
     again = stage.run_pairs(cfg, run)
     assert again.skipped and again.summary["train"]["rows"] == result.summary["train"]["rows"]

@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from ticketsim.config import Config
+from ticketsim.errors import TicketsimError
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, StageResult, atomic_write_json
+from ticketsim.training.stage import TrainOutput
 
 FOLDER = "retrain"
 
@@ -46,7 +48,10 @@ def retrain(cfg: Config, source: RunDir, target: RunDir | None = None, *,
     from ticketsim.pipeline import run_all
 
     target = target or source
-    prev = source.require("train", "retrain") / "model"
+    prev = TrainOutput.read(source, "retrain").model_dir
+    if prev is None:
+        raise TicketsimError(f"{source.path}: the train stage kept a LoRA adapter without a merged "
+                             "model", hint="set train.lora.merge: true and train again")
     fp = model_fingerprint(prev)
     base = target.path / FOLDER / f"base-{fp}"
     if not base.is_dir():

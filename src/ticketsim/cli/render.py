@@ -13,6 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ticketsim.cli.common import console, err_console
+from ticketsim.evaluation.report import cut, headline, label_lines, ordered_metrics, verdict_lines
+from ticketsim.evaluation.result import EvaluationResult
 from ticketsim.progress import Heartbeat
 from ticketsim.rundir import StageResult
 
@@ -112,33 +114,23 @@ def _render_ingest(result: StageResult) -> None:
 
 def _render_evaluate(result: StageResult) -> None:
     """Systems table, primary metric first with its bootstrap interval, then the verdict."""
-    s = result.summary
-    if s.get("cold_start"):
-        _render_routing(result)
+    r = EvaluationResult.from_dict(result.summary)
+    if r.cold_start:
+        _render_routing(r, result)
         return
-    if not s.get("systems"):
+    if not r.systems:
         return
-    from ticketsim.evaluation.report import (
-        cut,
-        headline,
-        label_lines,
-        ordered_metrics,
-        verdict_lines,
-    )
-
-    pm = s["primary_metric"]
-    ci = s.get("ci") or {}
-    table = Table(title=f"evaluate: {s.get('n_queries')} held-out queries, "
-                        f"{s.get('skipped_queries', 0)} skipped")
+    pm, ci = r.primary_metric, r.ci or {}
+    table = Table(title=f"evaluate: {r.n_queries} queries (held-out tickets with a known link)")
     table.add_column("system", no_wrap=True)
-    names = ordered_metrics(s)
+    names = ordered_metrics(r)
     for m in names:
         table.add_column(m, justify="right", style="bold" if m == pm else None, no_wrap=True)
     first: dict[str, Any] = next(iter((ci.get("per_system") or {}).values()), {})
     conf = first.get("confidence", 0.95)
     table.add_column(f"{pm} {100 * conf:.0f}% CI", justify="right", no_wrap=True)
     table.add_column(f"Δ vs {ci.get('baseline')} [CI]", justify="right", no_wrap=True)
-    for name, vals in s["systems"].items():
+    for name, vals in r.systems.items():
         c = (ci.get("per_system") or {}).get(name) or {}
         dv = (ci.get("vs_baseline") or {}).get(name)
         delta = ""
@@ -150,35 +142,34 @@ def _render_evaluate(result: StageResult) -> None:
         table.add_row(name, *[f"{vals[m]:.3f}" for m in names],
                       f"{c.get('low', float('nan')):.2f}-{c.get('high', float('nan')):.2f}", delta)
     console.print(table)
-    console.print(headline(s), highlight=False)
-    for line in verdict_lines(s):
+    console.print(r.skipped_sentence, highlight=False)
+    console.print(headline(r), highlight=False)
+    for line in verdict_lines(r):
         console.print(f"[bold]{escape(line)}[/]", highlight=False)
-    if s.get("thresholds_model"):
-        dd = s["duplicate"][s["thresholds_model"]]
-        console.print(f"thresholds ({s['thresholds_model']}): duplicate >= "
+    if r.thresholds_model:
+        dd = r.duplicate[r.thresholds_model]
+        console.print(f"thresholds ({r.thresholds_model}): duplicate >= "
                       f"{cut(dd['duplicate_threshold'])}, related >= {dd['related_threshold']:.3f}, "
                       f"AP {dd['average_precision']:.3f}")
-        for words in label_lines(s)[1]:
+        for words in label_lines(r)[1]:
             console.print(f"  {words}", highlight=False, markup=False)
-    for note in s.get("notes") or []:
+    for note in r.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(f"report: {result.path / 'report.html'}")
 
 
-def _render_routing(result: StageResult) -> None:
+def _render_routing(r: EvaluationResult, result: StageResult) -> None:
     """A cold-start evaluation: routing per system, and what could not be measured."""
-    s = result.summary
-    route = s.get("routing") or {}
-    if route:
+    if r.routing:
         table = Table(title="evaluate (cold start): routing, kNN category of held-out tickets")
         for col in ("system", "field", "accuracy", "macro-F1", "n"):
             table.add_column(col, justify="left" if col in ("system", "field") else "right")
-        for name, per in route.items():
+        for name, per in r.routing.items():
             for field, v in per.items():
                 table.add_row(name, field, f"{v['accuracy']:.3f}", f"{v['macro_f1']:.3f}",
                               str(v["n"]))
         console.print(table)
-    for note in s.get("notes") or []:
+    for note in r.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(f"report: {result.path / 'report.md'}")
 

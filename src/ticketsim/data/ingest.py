@@ -7,7 +7,7 @@ links into the links store and snapshots it for this run.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import re
 import string
 from collections import Counter
@@ -25,7 +25,7 @@ from ticketsim.data.store import LinksStore
 from ticketsim.errors import ConfigError, TicketsimError
 from ticketsim.ids import RESERVED_COLUMNS, id_problem, short
 from ticketsim.progress import NULL, Reporter
-from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes, file_hash
+from ticketsim.rundir import Output, RunDir, StageResult, combine_hashes, file_hash
 
 STAGE = "ingest"
 CORE = ["id", "short_description", "description", "category", "subcategory", "created"]
@@ -251,14 +251,14 @@ def ingest(
     store = LinksStore(cfg.links_store)
     links_hash = file_hash(cfg.links) if cfg.links and Path(cfg.links).is_file() else "-"
 
-    def inputs() -> str:
+    def inputs() -> str:  # asked again at the end: adding links changes the store's digest
         return combine_hashes(file_hash(tickets_path), links_hash, cfg.fingerprint(), store.digest())
 
-    if not force and run.is_fresh(STAGE, inputs()):
-        reporter.log("ingest: inputs unchanged, skipped")
-        summary = json.loads((run.stage_path(STAGE) / "summary.json").read_text())
-        return StageResult(STAGE, True, run.stage_path(STAGE), summary)
+    return run.produce(STAGE, inputs, lambda: _build(cfg, store, tickets_path, reporter),
+                       force=force, reporter=reporter)
 
+
+def _build(cfg: DataConfig, store: LinksStore, tickets_path: Path, reporter: Reporter) -> Output:
     tickets, counts = build_tickets(cfg, reporter)
     ids = set(tickets["id"])
     link_counts: dict[str, Any] = {"read": 0}
@@ -287,16 +287,50 @@ def ingest(
     summary["source"] = str(tickets_path)
     summary["extra_columns"] = list(cfg.columns.extra)
 
-    with run.stage(STAGE, inputs(), meta={"rows_kept": summary["rows_kept"]}) as tmp:
-        tickets.to_parquet(tmp / "tickets.parquet", index=False)
-        snap.to_parquet(tmp / "links.parquet", index=False)
-        atomic_write_json(tmp / "summary.json", summary)
-    return StageResult(STAGE, False, run.stage_path(STAGE), summary)
+    def save(tmp: Path) -> None:
+        tickets.to_parquet(tmp / TICKETS, index=False)
+        snap.to_parquet(tmp / LINKS, index=False)
+
+    return Output(summary, save)
+
+
+TICKETS = "tickets.parquet"
+LINKS = "links.parquet"
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestOutput:
+    """The ingest stage's artifacts, for the stages after it (no one else opens its files)."""
+
+    folder: Path
+    summary: dict[str, Any]
+
+    @classmethod
+    def read(cls, run: RunDir, what: str | None = None) -> IngestOutput:
+        """The finished ingest of ``run`` (a clear error naming the command when it has not run)."""
+        folder = run.require(STAGE, what)
+        return cls(folder, run.summary(STAGE))
+
+    @property
+    def tickets_path(self) -> Path:
+        return self.folder / TICKETS
+
+    @property
+    def links_path(self) -> Path:
+        return self.folder / LINKS
+
+    def tickets(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """The ingested tickets (``id`` as str, ``text`` ready to embed)."""
+        return pd.read_parquet(self.tickets_path, columns=columns)
+
+    def links(self) -> pd.DataFrame:
+        """The run's snapshot of the links store (a, b, label, score, kind, source, who, at)."""
+        return pd.read_parquet(self.links_path)
 
 
 def load_tickets(run: RunDir) -> pd.DataFrame:
     """The ingested tickets of a run (``id`` as str, ``text`` ready to embed)."""
-    return pd.read_parquet(run.require(STAGE) / "tickets.parquet")
+    return IngestOutput.read(run).tickets()
 
 
 def ticket_ids(run: RunDir) -> set[str] | None:
@@ -310,4 +344,4 @@ def ticket_ids(run: RunDir) -> set[str] | None:
 
 def load_links(run: RunDir) -> pd.DataFrame:
     """The run's snapshot of the links store (a, b, label, score, kind, source, who, at)."""
-    return pd.read_parquet(run.require(STAGE) / "links.parquet")
+    return IngestOutput.read(run).links()

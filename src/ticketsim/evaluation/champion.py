@@ -131,8 +131,7 @@ def sentence(rec: Mapping[str, Any]) -> str:
             f"{ci}, inside the noise")
 
 
-def load(run_dir: str | Path) -> dict[str, Any] | None:
-    """``evaluate/champion.json`` of a run directory, or None."""
+def _read(run_dir: str | Path) -> dict[str, Any] | None:
     path = Path(run_dir) / "evaluate" / FILE
     if not path.is_file():
         return None
@@ -140,4 +139,16 @@ def load(run_dir: str | Path) -> dict[str, Any] | None:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    return data if isinstance(data, dict) and data.get("mode") else None
+    return data if isinstance(data, dict) else None
+
+
+def load(run_dir: str | Path) -> dict[str, Any] | None:
+    """``evaluate/champion.json`` of a run directory, or None."""
+    data = _read(run_dir)
+    return data if data and data.get("mode") else None
+
+
+def model_path(run_dir: str | Path) -> str | None:
+    """The champion's model as stored (relative to the run when inside it); None: no champion
+    file, or a champion without a model such as BM25."""
+    return (_read(run_dir) or {}).get("model_path") or None

@@ -3,21 +3,24 @@
 With no known links (a new team's first day) link retrieval, duplicate thresholds and the
 champion cannot be measured. Routing can, when tickets carry a category: the kNN category
 of held-out tickets under BM25, the base model and the fine-tuned model. This module
-writes that routing-only ``metrics.json`` (``cold_start: true``, empty ``systems``) and a
+writes that routing-only result (``cold_start: true``, empty ``systems``) and a
 short report instead of stopping the pipeline, so ``ticketsim run`` still builds an index
 and the team can start labelling (docs/active_learning.md, README "No links yet").
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ticketsim.config import Config
 from ticketsim.evaluation import routing
 from ticketsim.evaluation.dense import DenseScorer, resolve_encoder
+from ticketsim.evaluation.result import EvaluationResult
 from ticketsim.progress import NULL, Reporter
 from ticketsim.retrieval.keyword import KeywordRows
-from ticketsim.rundir import RunDir, StageResult, atomic_write_json, atomic_write_text
+from ticketsim.rundir import Output, RunDir, atomic_write_text
+from ticketsim.training.stage import TrainOutput
 
 NO_LINKS_NOTE = ("link retrieval skipped: no held-out ticket has a known link, so MRR, recall "
                  "and duplicate thresholds cannot be measured yet (cold start)")
@@ -30,9 +33,9 @@ def labelling_hint(run_dir: str) -> str:
             f"`ticketsim retrain --run-dir {run_dir}`")
 
 
-def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, inputs_hash: str, *,
-                          reporter: Reporter = NULL) -> StageResult:
-    """Routing of held-out tickets per system; metrics.json says what could not be measured."""
+def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, *,
+                          reporter: Reporter = NULL) -> Output:
+    """Routing of held-out tickets per system; the result says what could not be measured."""
     from ticketsim.inference import encoder_for
     from ticketsim.models import resolve_model
 
@@ -44,9 +47,9 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, inputs_hash: str, *,
     dense: list[tuple[str, str]] = []
     if "base" in ev.systems:
         dense.append(("base", resolve_model(cfg.train.base_model)))
-    ft = run.stage_path("train") / "model"
-    if "finetuned" in ev.systems and run.read_stamp("train") is not None and ft.is_dir():
-        dense.append(("finetuned", str(ft)))
+    trained = TrainOutput.find(run)
+    if "finetuned" in ev.systems and trained is not None and trained.model_dir is not None:
+        dense.append(("finetuned", str(trained.model_dir)))
     encoders: dict[str, str] = {}
     for name, path in dense:
         backend = encoders[name] = resolve_encoder(cfg, run, path, d.texts, notes, name, reporter)
@@ -60,14 +63,11 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, inputs_hash: str, *,
     if not route:
         notes.append("routing skipped: no held-out ticket has a category, so nothing can be "
                      "measured until links exist")
-    result: dict[str, Any] = {
-        "primary_metric": ev.primary_metric, "encoder": cfg.index.encoder, "encoders": encoders,
-        "metrics": [],
-        "systems": {}, "n_queries": 0, "n_candidates": d.n - 1,
-        "skipped_queries": sum(d.skipped.values()), "skipped_reasons": d.skipped,
-        "cold_start": True, "routing": route, "duplicate": {}, "thresholds_model": None,
-        "notes": notes,
-    }
+    skipped = {reason: len(ids) for reason, ids in d.skipped.items()}
+    result = EvaluationResult(
+        primary_metric=ev.primary_metric, encoder=cfg.index.encoder, metrics=[], systems={},
+        n_queries=0, n_candidates=d.n - 1, skipped_queries=sum(skipped.values()),
+        skipped_reasons=skipped, encoders=encoders, cold_start=True, routing=route, notes=notes)
     lines = ["# ticketsim evaluation (cold start)", "", *[f"- {n}" for n in notes], ""]
     if route:
         lines += ["## Routing (kNN category of held-out tickets)", "",
@@ -75,11 +75,9 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, inputs_hash: str, *,
         lines += [f"| {s} | {f} | {v['accuracy']:.3f} | {v['macro_f1']:.3f} | {v['n']} |"
                   for s, per in route.items() for f, v in per.items()]
     lines += ["", "Next: " + labelling_hint(str(run.path))]
-    with run.stage("evaluate", inputs_hash, {"systems": [], "cold_start": True}) as tmp:
-        atomic_write_json(tmp / "metrics.json", result)
-        atomic_write_text(tmp / "report.md", "\n".join(lines) + "\n")
-    from ticketsim.training.card import add_evaluation
-
-    add_evaluation(run.stage_path("train") / "model", result)
     reporter.log("evaluate: cold start, routing only")
-    return StageResult("evaluate", False, run.stage_path("evaluate"), result)
+
+    def save(tmp: Path) -> None:
+        atomic_write_text(tmp / "report.md", "\n".join(lines) + "\n")
+
+    return Output(result.to_dict(), save)

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from ticketsim.config import Config
-from ticketsim.data.ingest import load_links, load_tickets
+from ticketsim.data.ingest import IngestOutput
 from ticketsim.pairs import positives, splits
+from ticketsim.pairs.stage import PairsOutput
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, atomic_write_json
 
@@ -56,9 +57,10 @@ def plan(cfg: Config, run: RunDir) -> Plan | None:
         return None
     if run.read_stamp("ingest") is None:
         return None
-    tickets = load_tickets(run)
+    ingest = IngestOutput.read(run)
+    tickets = ingest.tickets()
     tickets["id"] = tickets["id"].astype(str)
-    pos = positives.positive_links(load_links(run), cfg.pairs.positives)
+    pos = positives.positive_links(ingest.links(), cfg.pairs.positives)
     if pos.empty:
         return None
     split = splits.split_tickets(tickets, pos, sp)
@@ -88,10 +90,9 @@ def save_plan(run: RunDir, p: Plan) -> None:
 
 def planned(run: RunDir) -> Plan | None:
     """The plan of a run whose pairs stage trained on all links (``ticketsim run`` decided)."""
-    report = run.stage_path("pairs") / "report.json"
+    if run.read_stamp("pairs") is None or not PairsOutput.read(run).trained_on_all_links():
+        return None
     try:
-        if json.loads(report.read_text()).get("split_method") != "all":
-            return None
         return Plan(**json.loads((run.path / FOLDER / "plan.json").read_text()))
     except (OSError, ValueError, TypeError):
         return None

@@ -14,20 +14,19 @@ import numpy as np
 
 
 def clusters(n: int, edges: Iterable[tuple[int, int]]) -> np.ndarray:
-    """Connected-component label of each of ``n`` tickets (union-find over links)."""
-    parent = list(range(n))
+    """Connected-component label of each of ``n`` tickets over links (scipy's csgraph).
 
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+    A component's label is its lowest ticket index, so the same links give the same labels
+    (and so the same folds and splits) whatever their order, on every run."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    for a, b in edges:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return np.array([find(i) for i in range(n)], dtype=np.int64)
+    pairs = np.asarray(list(edges), dtype=np.int64).reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])),
+                       shape=(n, n))
+    component = connected_components(graph, directed=False)[1]
+    _, lowest = np.unique(component, return_index=True)  # first ticket of each component
+    return lowest[component].astype(np.int64)
 
 
 def cluster_folds(query_idx: Sequence[int], labels: np.ndarray, k: int) -> np.ndarray:

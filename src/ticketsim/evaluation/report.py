@@ -1,7 +1,9 @@
 """The readable evaluation report: ``report.md``, a self-contained ``report.html`` and PNG plots.
 
-Built only from ``metrics.json`` and ``details.json`` in the evaluate folder, so
-``ticketsim report RUN_DIR`` regenerates it without models. The HTML embeds its
+Built only from the typed :class:`~ticketsim.evaluation.result.EvaluationResult` (the
+stage's ``summary.json``) and ``details.json``, so ``ticketsim report RUN_DIR`` regenerates
+it without models. Each table is built once (header and rows) and written as markdown
+and as HTML. The HTML embeds its
 images as data URIs (it opens with no network), escapes every ticket text and
 carries a Content-Security-Policy that forbids scripts, so a ticket containing
 ``<script>`` is shown as text and never runs.
@@ -17,56 +19,51 @@ from pathlib import Path
 from typing import Any
 
 from ticketsim.errors import TicketsimError
+from ticketsim.evaluation.result import EvaluationResult
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, atomic_write_bytes, atomic_write_text
 
-
-def _view(result: Any) -> dict[str, Any]:
-    """The fields of an :class:`~ticketsim.evaluation.stage.EvaluationResult` (or metrics.json)."""
-    return result.to_dict() if hasattr(result, "to_dict") else result
+Table = tuple[list[str], list[list[str]]]  # header, rows of cells (plain text)
 
 
-def verdict_lines(result: Any) -> list[str]:
+def verdict_lines(result: EvaluationResult) -> list[str]:
     """The champion in plain words, and why and at what cost evaluation cross-fitted."""
-    r = _view(result)
     out = []
-    if r.get("champion"):
-        out.append(str(r["champion"]["sentence"]))
-    cf = r.get("crossfit")
+    if result.champion:
+        out.append(str(result.champion["sentence"]))
+    cf = result.crossfit
     if cf:
         out.append(f"cross-fitted: {cf['why']}; {cf['cost']}")
     return out
 
 
-def headline(result: Any) -> str:
+def headline(result: EvaluationResult) -> str:
     """One sentence: primary metric of the main system, its gain over the best baseline, the CI."""
-    result = _view(result)
-    pm = result["primary_metric"]
-    ci = result.get("ci") or {}
+    pm, systems = result.primary_metric, result.systems
+    ci = result.ci or {}
     base = ci.get("baseline")
-    main = result.get("primary_system")
+    main = result.primary_system
     diff = (ci.get("vs_baseline") or {}).get(main)
     if not main or not base or diff is None:
-        return f"{pm} of {main}: {result['systems'][main][pm]:.3f} (no baseline to compare with)"
+        return f"{pm} of {main}: {systems[main][pm]:.3f} (no baseline to compare with)"
     if not diff["significant"]:
         verdict = "inside the noise: not a demonstrated difference"
     elif diff["diff"] > 0:
         verdict = "a gain outside the noise"
     else:
         verdict = "worse than the baseline, outside the noise"
-    return (f"{main} {pm} = {result['systems'][main][pm]:.3f} vs best baseline {base} "
-            f"{result['systems'][base][pm]:.3f}: difference {diff['diff']:+.3f} "
+    return (f"{main} {pm} = {systems[main][pm]:.3f} vs best baseline {base} "
+            f"{systems[base][pm]:.3f}: difference {diff['diff']:+.3f} "
             f"({100 * diff['confidence']:.0f} % CI {diff['low']:+.3f} to {diff['high']:+.3f}, "
             f"{verdict})")
 
 
-def label_lines(result: Any) -> tuple[str | None, list[str]]:
+def label_lines(result: EvaluationResult) -> tuple[str | None, list[str]]:
     """The model whose thresholds are served and each label's meaning in words (report, terminal)."""
-    result = _view(result)
-    model = result.get("thresholds_model")
+    model = result.thresholds_model
     if not model:
         return None, []
-    labels = ((result.get("duplicate") or {}).get(model) or {}).get("labels") or {}
+    labels = (result.duplicate.get(model) or {}).get("labels") or {}
     return model, [v["words"] for v in labels.values() if v.get("words")]
 
 
@@ -79,12 +76,87 @@ def _pct(v: Any) -> str:
     return "–" if v is None else f"{v:.2f}"
 
 
-def ordered_metrics(result: Any) -> list[str]:
+def ordered_metrics(result: EvaluationResult) -> list[str]:
     """The primary metric first, then the others in their usual order."""
-    result = _view(result)
-    pm = result["primary_metric"]
-    names = result.get("metrics") or list(next(iter(result["systems"].values())))
+    pm = result.primary_metric
+    names = result.metrics or list(next(iter(result.systems.values())))
     return [pm] + [m for m in names if m != pm]
+
+
+def queries_line(result: EvaluationResult) -> str:
+    """How many queries, against how many candidates, and which held-out tickets were skipped."""
+    return (f"{result.n_queries} queries (held-out tickets with a known link) against "
+            f"{result.n_candidates} candidates each (the query itself excluded); "
+            f"{result.skipped_sentence}"
+            + (". Time-aware: each query sees only older tickets." if result.time_aware else "."))
+
+
+# ------------------------------------------------------------------------ tables (built once)
+def systems_table(result: EvaluationResult) -> Table:
+    """Every system's metrics, the primary metric's interval and its difference to the baseline."""
+    pm, names = result.primary_metric, ordered_metrics(result)
+    ci = result.ci or {}
+    rows = []
+    for s, vals in result.systems.items():
+        c = (ci.get("per_system") or {}).get(s) or {}
+        dv = (ci.get("vs_baseline") or {}).get(s)
+        rows.append([s, *(_fmt(vals[m]) for m in names),
+                     f"[{c.get('low', float('nan')):.3f}, {c.get('high', float('nan')):.3f}]",
+                     f"{dv['diff']:+.3f} [{dv['low']:+.3f}, {dv['high']:+.3f}]" if dv else ""])
+    return ["system", *names, f"{pm} CI", f"Δ vs {ci.get('baseline')}"], rows
+
+
+def threshold_table(result: EvaluationResult) -> Table:
+    """The duplicate decision of each model: AP, the candidate thresholds, the cuts served."""
+    rows = []
+    for s, dd in result.duplicate.items():
+        if "error" in dd:
+            rows.append([s, str(dd["error"]), "", "", "", "", ""])
+            continue
+        tp = dd["at_target_precision"]
+        tpt = (f"{tp['threshold']:.3f} ({tp['recall']:.2f})" if tp["reached"]
+               else f"P={tp['target']} not reached")
+        rows.append([s, f"{dd['average_precision']:.3f}",
+                     f"{dd['best_f1']['threshold']:.3f} ({dd['best_f1']['f1']:.2f})", tpt,
+                     cut(dd["duplicate_threshold"]), f"{dd['related_threshold']:.3f}",
+                     f"{dd['calibration']['a']:.2f}, {dd['calibration']['b']:.2f}"])
+    return ["model", "AP", "best-F1 threshold (F1)", "target-precision threshold (recall)",
+            "duplicate", "related", "Platt a, b"], rows
+
+
+def labels_table(result: EvaluationResult) -> Table:
+    """Each label's measured precision and recall, per model."""
+    rows = [[s, lab, _pct(st.get("precision")), _pct(st.get("recall")), str(st.get("labelled")),
+             "yes" if st.get("measured") else "no: " + str(st.get("why_not"))]
+            for s, dd in result.duplicate.items() for lab, st in (dd.get("labels") or {}).items()]
+    return ["model", "label", "precision", "recall", "labelled", "measured"], rows
+
+
+def routing_table(result: EvaluationResult) -> Table:
+    """kNN routing accuracy of held-out tickets per system and field."""
+    rows = [[s, f, f"{v['accuracy']:.3f}", f"{v['macro_f1']:.3f}", str(v["n"]),
+             str(v.get("classes", ""))]
+            for s, fields in result.routing.items() for f, v in fields.items()]
+    return ["system", "field", "accuracy", "macro-F1", "n", "classes"], rows
+
+
+def _md_table(table: Table) -> list[str]:
+    header, rows = table
+    return ["| " + " | ".join(_md(h) for h in header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(_md(c) for c in row) + " |" for row in rows)]
+
+
+def _html_table(table: Table) -> str:
+    e = html.escape
+    header, rows = table
+    return ("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
+            + "</table>")
+
+
+LABELS_INTRO = ("Each label's precision and recall were measured on held-out tickets' top "
+                "results and known links, with thresholds fitted on other folds of queries "
+                "(cross-fitted):")
 
 
 # ------------------------------------------------------------------------ plots
@@ -97,7 +169,7 @@ def _fig_bytes(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def make_plots(result: Any, details: dict[str, Any]) -> dict[str, bytes]:
+def make_plots(result: EvaluationResult, details: dict[str, Any]) -> dict[str, bytes]:
     """PNG bytes per plot name; a plot without data is left out."""
     import matplotlib
 
@@ -106,13 +178,13 @@ def make_plots(result: Any, details: dict[str, Any]) -> dict[str, bytes]:
     import numpy as np
 
     out: dict[str, bytes] = {}
-    systems = list(result["systems"])
+    systems = list(result.systems)
     names = ordered_metrics(result)
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(names) * max(1, len(systems)) / 2), 3.6))
     width = 0.8 / max(1, len(systems))
     x = np.arange(len(names))
     for i, s in enumerate(systems):
-        ax.bar(x + i * width, [result["systems"][s][m] for m in names], width, label=s)
+        ax.bar(x + i * width, [result.systems[s][m] for m in names], width, label=s)
     ax.set_xticks(x + width * (len(systems) - 1) / 2, names)
     ax.set_ylim(0, 1)
     ax.set_title("retrieval on held-out links")
@@ -145,7 +217,7 @@ def make_plots(result: Any, details: dict[str, Any]) -> dict[str, bytes]:
             if not c.get("pr_curve"):
                 continue
             ax.plot(c["pr_curve"]["recall"], c["pr_curve"]["precision"], label=n)
-            dd = (result.get("duplicate") or {}).get(n) or {}
+            dd = result.duplicate.get(n) or {}
             bf = dd.get("best_f1")
             if bf:
                 ax.scatter([bf["recall"]], [bf["precision"]], marker="o", zorder=3)
@@ -189,77 +261,32 @@ def _fmt(v: Any) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-def render_markdown(result: Any, details: dict[str, Any], plots: list[str]) -> str:
-    result = _view(result)
-    pm = result["primary_metric"]
-    names = ordered_metrics(result)
-    ci = result.get("ci") or {}
+def render_markdown(result: EvaluationResult, details: dict[str, Any], plots: list[str]) -> str:
+    pm = result.primary_metric
     lines = ["# ticketsim evaluation", "", *(f"**{v}**\n" for v in verdict_lines(result)),
-             f"**{headline(result)}**", "",
-             f"{result['n_queries']} queries against {result['n_candidates']} candidates each "
-             f"(the query itself excluded); {result['skipped_queries']} skipped"
-             + (" (" + ", ".join(f"{k}: {v}" for k, v in result.get("skipped_reasons", {}).items())
-                + ")" if result.get("skipped_reasons") else "")
-             + (". Time-aware: each query sees only older tickets." if result.get("time_aware")
-                else "."), ""]
-    for note in result.get("notes") or []:
+             f"**{headline(result)}**", "", queries_line(result), ""]
+    for note in result.notes:
         lines.append(f"- note: {note}")
-    lines += ["", "## Systems", "",
-              "| system | " + " | ".join(names) + f" | {pm} CI | Δ vs {ci.get('baseline')} |",
-              "|---|" + "---|" * (len(names) + 2)]
-    for s, vals in result["systems"].items():
-        c = (ci.get("per_system") or {}).get(s) or {}
-        dv = (ci.get("vs_baseline") or {}).get(s)
-        delta = (f"{dv['diff']:+.3f} [{dv['low']:+.3f}, {dv['high']:+.3f}]" if dv else "")
-        lines.append(f"| {s} | " + " | ".join(_fmt(vals[m]) for m in names)
-                     + f" | [{c.get('low', float('nan')):.3f}, {c.get('high', float('nan')):.3f}]"
-                     + f" | {delta} |")
-    if result.get("folds"):
-        f = result["folds"]
+    lines += ["", "## Systems", "", *_md_table(systems_table(result))]
+    if result.folds:
+        f = result.folds
         lines += ["", f"### Spread over {f['k']} cluster folds ({pm})", "",
                   "| system | mean | std |", "|---|---|---|"]
         for s, v in f["systems"].items():
             lines.append(f"| {s} | {v[pm]['mean']:.3f} | {v[pm]['std']:.3f} |")
-    if result.get("duplicate"):
-        lines += ["", "## Duplicate decision", "",
-                  "| model | AP | best-F1 threshold (F1) | target-precision threshold (recall) | "
-                  "duplicate | related | Platt a, b |", "|---|---|---|---|---|---|---|"]
-        for s, dd in result["duplicate"].items():
-            if "error" in dd:
-                lines.append(f"| {s} | {dd['error']} | | | | | |")
-                continue
-            tp = dd["at_target_precision"]
-            tpt = (f"{tp['threshold']:.3f} ({tp['recall']:.2f})" if tp["reached"]
-                   else f"P={tp['target']} not reached")
-            lines.append(
-                f"| {s} | {dd['average_precision']:.3f} | {dd['best_f1']['threshold']:.3f} "
-                f"({dd['best_f1']['f1']:.2f}) | {tpt} | {cut(dd['duplicate_threshold'])} | "
-                f"{dd['related_threshold']:.3f} | {dd['calibration']['a']:.2f}, "
-                f"{dd['calibration']['b']:.2f} |")
-        if result.get("thresholds_model"):
-            lines.append(f"\nthresholds.json holds the thresholds of **{result['thresholds_model']}**.")
+    if result.duplicate:
+        lines += ["", "## Duplicate decision", "", *_md_table(threshold_table(result))]
+        if result.thresholds_model:
+            lines.append(f"\nthresholds.json holds the thresholds of **{result.thresholds_model}**.")
         model, words = label_lines(result)
         if words:
             lines += ["", "## What the labels mean", "",
-                      f"Search results are labelled with the thresholds of **{model}**. Each label's "
-                      "precision and recall were measured on held-out tickets' top "
-                      "results and known links, with thresholds fitted on other folds of "
-                      "queries (cross-fitted):", ""]
+                      f"Search results are labelled with the thresholds of **{model}**. "
+                      + LABELS_INTRO, ""]
             lines += [f"- {_md(w)}" for w in words]
-            lines += ["", "| model | label | precision | recall | labelled | measured |",
-                      "|---|---|---|---|---|---|"]
-            for s, dd in result["duplicate"].items():
-                for lab, st in (dd.get("labels") or {}).items():
-                    lines.append(f"| {s} | {lab} | {_pct(st.get('precision'))} | "
-                                 f"{_pct(st.get('recall'))} | {st.get('labelled')} | "
-                                 f"{'yes' if st.get('measured') else 'no: ' + _md(st.get('why_not'))} |")
-    if result.get("routing"):
-        lines += ["", "## Routing (kNN on held-out tickets)", "",
-                  "| system | field | accuracy | macro-F1 | n | classes |", "|---|---|---|---|---|---|"]
-        for s, fields in result["routing"].items():
-            for f, v in fields.items():
-                lines.append(f"| {s} | {f} | {v['accuracy']:.3f} | {v['macro_f1']:.3f} | {v['n']} "
-                             f"| {v['classes']} |")
+            lines += ["", *_md_table(labels_table(result))]
+    if result.routing:
+        lines += ["", "## Routing (kNN on held-out tickets)", "", *_md_table(routing_table(result))]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p}]({p}.png)" for p in plots]
     misses = details.get("worst_misses") or []
@@ -280,13 +307,9 @@ font-size:14px}th{background:#f3f3f3}.head{font-size:1.15em;background:#eef6ee;p
 .above{color:#555;margin-left:2em}"""
 
 
-def render_html(result: Any, details: dict[str, Any], plots: dict[str, bytes]) -> str:
+def render_html(result: EvaluationResult, details: dict[str, Any], plots: dict[str, bytes]) -> str:
     e = html.escape
-    result = _view(result)
-    pm = result["primary_metric"]
-    names = ordered_metrics(result)
-    ci = result.get("ci") or {}
-    main_diff = (ci.get("vs_baseline") or {}).get(result.get("primary_system"))
+    main_diff = ((result.ci or {}).get("vs_baseline") or {}).get(result.primary_system)
     cls = "head" if main_diff and main_diff["significant"] else "head noise"
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
@@ -296,63 +319,21 @@ def render_html(result: Any, details: dict[str, Any], plots: dict[str, bytes]) -
         "<h1>ticketsim evaluation</h1>",
         *(f"<p class='head'>{e(v)}</p>" for v in verdict_lines(result)),
         f"<p class='{cls}'>{e(headline(result))}</p>",
-        f"<p>{result['n_queries']} queries against {result['n_candidates']} candidates each (the "
-        f"query itself excluded); {result['skipped_queries']} skipped.</p>",
+        f"<p>{e(queries_line(result))}</p>",
     ]
-    for note in result.get("notes") or []:
+    for note in result.notes:
         parts.append(f"<p><em>note:</em> {e(note)}</p>")
-    parts.append("<h2>Systems</h2><table><tr><th>system</th>"
-                 + "".join(f"<th>{e(m)}</th>" for m in names)
-                 + f"<th>{e(pm)} CI</th><th>Δ vs {e(str(ci.get('baseline')))}</th></tr>")
-    for s, vals in result["systems"].items():
-        c = (ci.get("per_system") or {}).get(s) or {}
-        dv = (ci.get("vs_baseline") or {}).get(s)
-        delta = f"{dv['diff']:+.3f} [{dv['low']:+.3f}, {dv['high']:+.3f}]" if dv else ""
-        parts.append(f"<tr><td>{e(s)}</td>" + "".join(f"<td>{vals[m]:.3f}</td>" for m in names)
-                     + f"<td>[{c.get('low', float('nan')):.3f}, {c.get('high', float('nan')):.3f}]"
-                     f"</td><td>{e(delta)}</td></tr>")
-    parts.append("</table>")
-    if result.get("duplicate"):
-        parts.append("<h2>Duplicate decision</h2><table><tr><th>model</th><th>AP</th>"
-                     "<th>best-F1 threshold</th><th>target-precision threshold (recall)</th>"
-                     "<th>duplicate</th><th>related</th></tr>")
-        for s, dd in result["duplicate"].items():
-            if "error" in dd:
-                parts.append(f"<tr><td>{e(s)}</td><td colspan='5'>{e(dd['error'])}</td></tr>")
-                continue
-            tp = dd["at_target_precision"]
-            tpt = (f"{tp['threshold']:.3f} ({tp['recall']:.2f})" if tp["reached"]
-                   else f"P={tp['target']} not reached")
-            parts.append(f"<tr><td>{e(s)}</td><td>{dd['average_precision']:.3f}</td>"
-                         f"<td>{dd['best_f1']['threshold']:.3f}</td><td>{e(tpt)}</td>"
-                         f"<td>{cut(dd['duplicate_threshold'])}</td>"
-                         f"<td>{dd['related_threshold']:.3f}</td></tr>")
-        parts.append("</table>")
+    parts.append("<h2>Systems</h2>" + _html_table(systems_table(result)))
+    if result.duplicate:
+        parts.append("<h2>Duplicate decision</h2>" + _html_table(threshold_table(result)))
         model, words = label_lines(result)
         if words:
             parts.append(f"<h2>What the labels mean</h2><p>Search results are labelled with the "
-                         f"thresholds of <b>{e(str(model))}</b>. Each label's precision and recall were "
-                         "measured on held-out tickets' top results and known links, with "
-                         "thresholds fitted on other folds of queries (cross-fitted):</p><ul>"
+                         f"thresholds of <b>{e(str(model))}</b>. {e(LABELS_INTRO)}</p><ul>"
                          + "".join(f"<li>{e(w)}</li>" for w in words) + "</ul>")
-            parts.append("<table><tr><th>model</th><th>label</th><th>precision</th><th>recall</th>"
-                         "<th>labelled</th><th>measured</th></tr>")
-            for s, dd in result["duplicate"].items():
-                for lab, st in (dd.get("labels") or {}).items():
-                    meas = "yes" if st.get("measured") else "no: " + str(st.get("why_not"))
-                    parts.append(f"<tr><td>{e(s)}</td><td>{e(lab)}</td>"
-                                 f"<td>{_pct(st.get('precision'))}</td>"
-                                 f"<td>{_pct(st.get('recall'))}</td><td>{st.get('labelled')}</td>"
-                                 f"<td>{e(meas)}</td></tr>")
-            parts.append("</table>")
-    if result.get("routing"):
-        parts.append("<h2>Routing</h2><table><tr><th>system</th><th>field</th><th>accuracy</th>"
-                     "<th>macro-F1</th><th>n</th></tr>")
-        for s, fields in result["routing"].items():
-            for f, v in fields.items():
-                parts.append(f"<tr><td>{e(s)}</td><td>{e(f)}</td><td>{v['accuracy']:.3f}</td>"
-                             f"<td>{v['macro_f1']:.3f}</td><td>{v['n']}</td></tr>")
-        parts.append("</table>")
+            parts.append(_html_table(labels_table(result)))
+    if result.routing:
+        parts.append("<h2>Routing</h2>" + _html_table(routing_table(result)))
     if plots:
         parts.append("<h2>Plots</h2>")
         for name, png in plots.items():
@@ -374,10 +355,9 @@ def render_html(result: Any, details: dict[str, Any], plots: dict[str, bytes]) -
     return "\n".join(parts)
 
 
-def write_report(folder: Path, result: Any, details: dict[str, Any],
+def write_report(folder: Path, result: EvaluationResult, details: dict[str, Any],
                  reporter: Reporter = NULL) -> list[Path]:
     """Write the PNGs, report.md and report.html into ``folder``; returns the written paths."""
-    result = _view(result)
     plots = make_plots(result, details)
     written = []
     for name, png in plots.items():
@@ -391,9 +371,14 @@ def write_report(folder: Path, result: Any, details: dict[str, Any],
 
 def regenerate_report(run_dir: str | Path, reporter: Reporter = NULL) -> Path:
     """Rebuild the report of a run from its evaluate folder (no model needed)."""
-    folder = RunDir(run_dir).require("evaluate", "the report")
+    run = RunDir(run_dir)
+    result = EvaluationResult.read(run, "the report")
+    folder = run.stage_path("evaluate")
+    if result.cold_start:
+        raise TicketsimError("a cold-start evaluation has no report to regenerate (no held-out "
+                             "link was measured)", file=folder / "report.md",
+                             hint="add links or label pairs, then rerun `ticketsim evaluate`")
     try:
-        result = json.loads((folder / "metrics.json").read_text())  # an EvaluationResult's dict
         details_path = folder / "details.json"
         details = json.loads(details_path.read_text()) if details_path.is_file() else {}
     except (OSError, json.JSONDecodeError) as exc:

@@ -1,4 +1,4 @@
-"""The evaluate stage: held-out links -> metrics.json, champion.json, thresholds.json, report.
+"""The evaluate stage: held-out links -> summary.json (the result), champion.json, thresholds.json, report.
 
 Every system sees the same queries (held-out tickets with a true link) against the
 whole history, the query itself always excluded. Retrieval is scored through the very
@@ -18,7 +18,6 @@ renderers (terminal, markdown, HTML) read the result.
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,25 +27,30 @@ import numpy as np
 import pandas as pd
 
 from ticketsim.config import Config
+from ticketsim.data.ingest import IngestOutput
 from ticketsim.errors import TicketsimError
 from ticketsim.evaluation import bootstrap, champion, crossfit, duplicates, folds, metrics, routing
 from ticketsim.evaluation.coldstart import evaluate_routing_only
 from ticketsim.evaluation.dense import DenseScorer, resolve_encoder
 from ticketsim.evaluation.report import write_report
+from ticketsim.evaluation.result import EvaluationResult
 from ticketsim.index.search import Searcher
 from ticketsim.index.stage import build_index, ticket_meta
 from ticketsim.models import model_fingerprint
+from ticketsim.pairs.stage import PairsOutput
 from ticketsim.pipeline import run_stage
 from ticketsim.progress import NULL, Reporter
 from ticketsim.retrieval.keyword import KeywordRows
-from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes
+from ticketsim.rundir import Output, RunDir, StageResult, atomic_write_json, combine_hashes
 from ticketsim.thresholds import FILE as THRESHOLDS_FILE
 from ticketsim.thresholds import Thresholds
+from ticketsim.training.card import add_evaluation
+from ticketsim.training.stage import TrainOutput
 
 STAGE = "evaluate"
 BASELINES = ("bm25", "base")
 DETAILS = "details.json"
-METRICS = "metrics.json"
+NO_LINK = "held-out ticket without a known link"
 CHAMPION = champion.FILE
 
 
@@ -68,9 +72,9 @@ class EvalData:
     """Tickets, split and held-out relevance, as indices into the ticket table."""
 
     def __init__(self, run: RunDir, time_aware: bool) -> None:
-        ingest_dir = run.require("ingest", "evaluate")
-        pairs_dir = run.require("pairs", "evaluate")
-        self.tickets_path = ingest_dir / "tickets.parquet"
+        ingest = IngestOutput.read(run, STAGE)
+        pairs = PairsOutput.read(run, STAGE)
+        self.tickets_path = ingest.tickets_path
         t = _read_parquet(self.tickets_path, ["id", "text"])
         self.tickets = t.reset_index(drop=True)
         self.ids = [str(x) for x in t["id"]]
@@ -78,33 +82,32 @@ class EvalData:
         self.index = {tid: i for i, tid in enumerate(self.ids)}
         self.n = len(self.ids)
 
-        split = _read_parquet(pairs_dir / "split.parquet", ["id", "split"])
+        split = _read_parquet(pairs.split_path, ["id", "split"])
         split_of = dict(zip(split["id"].astype(str), split["split"].astype(str), strict=True))
         self.split = np.array([split_of.get(i, "train") for i in self.ids], dtype=object)
 
-        links_path = pairs_dir / "test_links.parquet"
-        tl = _read_parquet(links_path, ["a", "b"])
+        self.test_links_path = pairs.test_links_path
+        tl = _read_parquet(self.test_links_path, ["a", "b"])
         if "label" in tl.columns:
             tl = tl[tl["label"].fillna(1).astype(int) == 1]
         kinds = tl["kind"].fillna("duplicate").astype(str) if "kind" in tl.columns else None
         rel: dict[int, dict[int, str]] = {}
-        unknown = 0
+        # why held-out tickets (or links) are not queries: ids, so that cross-fitting's folds
+        # pool them by union and each is counted once
+        self.skipped: dict[str, set[str]] = {}
         for row, (a, b) in enumerate(zip(tl["a"].astype(str), tl["b"].astype(str), strict=True)):
             if a not in self.index or b not in self.index or a == b:
-                unknown += 1
+                self.skipped.setdefault("held-out link to a ticket not in this run", set()).add(
+                    f"{a} -> {b}")
                 continue
             k = "related" if kinds is not None and kinds.iloc[row] == "related" else "duplicate"
             ia, ib = self.index[a], self.index[b]
             rel.setdefault(ia, {})[ib] = k
             if self.split[ib] == "test":
                 rel.setdefault(ib, {})[ia] = k
-        self.skipped: dict[str, int] = {}
-        if unknown:
-            self.skipped["link to an unknown ticket"] = unknown
-        n_test = int((self.split == "test").sum())
-        no_link = n_test - sum(1 for q in rel if self.split[q] == "test")
-        if no_link > 0:
-            self.skipped["held-out ticket without a true link"] = no_link
+        no_link = {self.ids[i] for i in np.flatnonzero(self.split == "test") if i not in rel}
+        if no_link:
+            self.skipped[NO_LINK] = no_link
 
         self.created: np.ndarray | None = None
         if time_aware:
@@ -127,13 +130,13 @@ class EvalData:
                     rel[q] = keep
                 else:
                     del rel[q]
-                    self.skipped["time-aware: no true link created before the query"] = (
-                        self.skipped.get("time-aware: no true link created before the query", 0) + 1)
+                    self.skipped.setdefault(
+                        "time-aware: no true link created before the query", set()).add(self.ids[q])
         self.query_idx = sorted(rel, key=lambda i: self.ids[i])
         self.relevant_kind = [rel[q] for q in self.query_idx]
         self.relevant = [set(r) for r in self.relevant_kind]
 
-        lp = ingest_dir / "links.parquet"
+        lp = ingest.links_path
         self.known: set[frozenset[int]] = set()
         self.labelled_negatives: list[tuple[int, int]] = []
         self.edges: list[tuple[int, int]] = [(q, r) for q, rr in rel.items() for r in rr]
@@ -182,31 +185,6 @@ def _token_lengths(model: Any, texts: list[str]) -> dict[str, Any]:
     return {"lengths": lengths, "max_seq_length": max_len,
             "truncated_share": float(np.mean([n > max_len for n in lengths])) if max_len else 0.0,
             "p50": float(np.percentile(lengths, 50)), "p95": float(np.percentile(lengths, 95))}
-
-
-def read_loss_curve(path: Path) -> list[tuple[float, float]]:
-    """(step, loss) from train/log.json: a list of records, {"log_history": [...]} or columns."""
-    if not path.is_file():
-        return []
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return []
-    if isinstance(data, dict):
-        for key in ("log_history", "history", "records", "log", "steps_log"):
-            if isinstance(data.get(key), list):
-                data = data[key]
-                break
-        else:
-            steps, losses = data.get("step") or data.get("steps"), data.get("loss")
-            if isinstance(steps, list) and isinstance(losses, list):
-                return [(float(s), float(v)) for s, v in zip(steps, losses, strict=False)]
-            return []
-    out = []
-    for i, rec in enumerate(data if isinstance(data, list) else []):
-        if isinstance(rec, dict) and isinstance(rec.get("loss"), int | float):
-            out.append((float(rec.get("step", i)), float(rec["loss"])))
-    return out
 
 
 def _worst_misses(d: EvalData, ranking: metrics.Ranking, n: int) -> list[dict[str, Any]]:
@@ -261,45 +239,6 @@ class Collected:
     related_truth: str
 
 
-@dataclasses.dataclass
-class EvaluationResult:
-    """Everything evaluate measured: metrics.json is its dict; every renderer reads it."""
-
-    primary_metric: str
-    encoder: str
-    metrics: list[str]
-    systems: dict[str, dict[str, float]]
-    modes: dict[str, dict[str, Any]]
-    n_queries: int
-    n_candidates: int
-    skipped_queries: int
-    skipped_reasons: dict[str, int]
-    ci: dict[str, Any]
-    primary_system: str
-    time_aware: bool
-    folds: dict[str, Any] | None
-    duplicate: dict[str, Any]
-    thresholds_model: str | None
-    routing: dict[str, Any]
-    champion: dict[str, Any] | None
-    crossfit: dict[str, Any] | None
-    notes: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EvaluationResult:
-        """From metrics.json (missing newer fields default to empty)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        base: dict[str, Any] = {"modes": {}, "champion": None, "crossfit": None, "folds": None,
-                                "duplicate": {}, "routing": {}, "notes": [], "thresholds_model": None,
-                                "skipped_reasons": {}, "skipped_queries": 0, "ci": {},
-                                "time_aware": False, "encoder": "torch"}
-        base.update({k: v for k, v in data.items() if k in names})
-        return cls(**base)
-
-
 def system_specs(ev_systems: Sequence[str], models: dict[str, DenseModel],
                  notes: list[str]) -> dict[str, tuple[str, str | None]]:
     """The systems to rank: name -> (search mode, model name; None for keyword)."""
@@ -331,10 +270,10 @@ def embed_models(cfg: Config, run: RunDir, d: EvalData, notes: list[str],
     wanted: list[tuple[str, str]] = []
     if "base" in ev.systems:
         wanted.append(("base", resolve_model(cfg.train.base_model)))
-    ft_dir = run.stage_path("train") / "model"
+    trained = TrainOutput.find(run)
     if "finetuned" in ev.systems:
-        if run.read_stamp("train") is not None and ft_dir.is_dir():
-            wanted.append(("finetuned", str(ft_dir)))
+        if trained is not None and trained.model_dir is not None:
+            wanted.append(("finetuned", str(trained.model_dir)))
         else:
             notes.append("the train stage has not run: no fine-tuned model was evaluated")
     taken = {"bm25", "base", "finetuned", "hybrid", "hybrid-base"}
@@ -408,7 +347,7 @@ def collect(cfg: Config, run: RunDir, reporter: Reporter = NULL,
     if not d.query_idx:
         raise TicketsimError(
             "no held-out ticket has a true link, so there is nothing to evaluate",
-            file=run.stage_path("pairs") / "test_links.parquet",
+            file=d.test_links_path,
             hint="add known links (data.links) or raise pairs.split.test_fraction",
         )
     reporter.log(f"evaluate: {len(d.query_idx)} queries against {d.n} tickets")
@@ -532,11 +471,13 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
                     per_query[name][pm], per_query[best_baseline][pm], bs.samples, bs.seed,
                     bs.confidence)
 
+    # cross-fitting serves the model trained on all links, not a fold's
+    served_ft = str(TrainOutput.read(run, STAGE).model_dir) if cross is not None else None
     champ = champion.choose(per_query, pm, cfg.search.mode, bs.samples, bs.seed, bs.confidence)
     if champ is not None:
         final_paths = {n: m.path for n, m in parts[-1].models.items()}
-        if cross is not None and "finetuned" in final_paths:  # served: trained on all links
-            final_paths["finetuned"] = str(run.stage_path("train") / "model")
+        if served_ft and "finetuned" in final_paths:
+            final_paths["finetuned"] = served_ft
         model_abs = final_paths.get(champ["model"]) if champ["model"] else None
         champ["model_path"] = run.rel(model_abs) if model_abs else None  # index reads it
         champ["crossfit"] = cross is not None
@@ -545,7 +486,7 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
 
     fold_info: dict[str, Any] | None = None
     d0 = parts[0].data
-    if cross is None and n_q < ev.folds.min_queries:
+    if cross is None and n_q < ev.crossfit_min_queries:  # too few, and not cross-fitted
         labels = folds.clusters(d0.n, d0.edges)
         k = min(ev.folds.k, len({int(labels[q]) for q in d0.query_idx}))
         if k >= 2:
@@ -576,8 +517,8 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
         dd = decision[thr_model]
         path = (run.resolve(champ["model_path"]) if thr_model == want and champ
                 and champ.get("model_path") else None)
-        path = path or (str(run.stage_path("train") / "model") if cross is not None
-                        and thr_model == "finetuned" else parts[-1].models[thr_model].path)
+        path = path or (served_ft if served_ft and thr_model == "finetuned"
+                        else parts[-1].models[thr_model].path)
         thresholds = Thresholds(
             model_fingerprint=model_fingerprint(path),
             duplicate=dd["duplicate_threshold"], related=dd["related_threshold"],
@@ -591,12 +532,10 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
         if thr_model != "finetuned":
             notes.append(f"thresholds belong to the {thr_model} model")
 
-    skipped: dict[str, int] = {}
-    for p in parts:
-        for reason, count in p.data.skipped.items():
-            skipped[reason] = skipped.get(reason, 0) + count
+    skipped = pooled_skips(parts)
     result = EvaluationResult(
         primary_metric=pm, encoder=cfg.index.encoder, metrics=metrics.metric_names(ev.k_values),
+        encoders={n: m.backend for n, m in parts[-1].models.items()},
         systems=systems,
         modes={n: {"mode": mode, "model": model} for n, (mode, model) in parts[0].systems.items()
                if n in systems},
@@ -618,7 +557,7 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
                                                         "scores_unlinked")}
                             for n, dd in decision.items()},
         "token_lengths": _token_lengths(tok_model.model, d0.texts) if tok_model else {},
-        "loss_curve": read_loss_curve(run.stage_path("train") / "log.json"),
+        "loss_curve": trained.loss_curve() if (trained := TrainOutput.find(run)) else [],
         "worst_misses": misses,
         "worst_misses_system": primary_system,
         "per_query": {n: {m: [round(float(x), 5) for x in v] for m, v in pq.items()}
@@ -630,21 +569,33 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
     return result, details, thresholds
 
 
-def write(run: RunDir, h: str, result: EvaluationResult, details: dict[str, Any],
-          thresholds: Thresholds | None, reporter: Reporter = NULL) -> Path:
-    """metrics.json, details.json, champion.json, thresholds.json and the report, atomically."""
-    with run.stage(STAGE, h, {"systems": list(result.systems)}) as tmp:
-        atomic_write_json(tmp / METRICS, result.to_dict())
+def pooled_skips(parts: list[Collected]) -> dict[str, int]:
+    """Why held-out tickets are not queries, each ticket counted once over all folds.
+
+    Cross-fitting holds out every ticket in some fold; a ticket that is a query in one
+    fold is not skipped, and one skipped in several folds counts once."""
+    queries = {p.data.ids[q] for p in parts for q in p.data.query_idx}
+    out: dict[str, set[str]] = {}
+    for p in parts:
+        for reason, ids in p.data.skipped.items():
+            out.setdefault(reason, set()).update(ids)
+    return {reason: len(ids - queries) for reason, ids in out.items() if ids - queries}
+
+
+def output(run: RunDir, result: EvaluationResult, details: dict[str, Any],
+           thresholds: Thresholds | None, reporter: Reporter = NULL) -> Output:
+    """The stage's files: details.json, champion.json, thresholds.json and the report;
+    the result itself is the stage's summary.json."""
+
+    def save(tmp: Path) -> None:
         atomic_write_json(tmp / DETAILS, details)
         if result.champion is not None:
             atomic_write_json(tmp / CHAMPION, result.champion)
         if thresholds is not None:
             thresholds.save(tmp / THRESHOLDS_FILE)
         write_report(tmp, result, details, reporter=reporter)
-    from ticketsim.training.card import add_evaluation
 
-    add_evaluation(run.stage_path("train") / "model", result.to_dict())  # held-out numbers on the card
-    return run.stage_path(STAGE)
+    return Output(result.to_dict(), save)
 
 
 def with_extra_models(cfg: Config, models: Sequence[str | Path]) -> Config:
@@ -663,27 +614,31 @@ def run_evaluate(
     cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL,
     extra_models: Sequence[str | Path] = (),
 ) -> StageResult:
-    """Evaluate every available system on the held-out links and write metrics, champion, report;
+    """Evaluate every available system on the held-out links and write the result, champion, report;
     ``extra_models``: further model folders compared in this run only (the config is not changed)."""
     cfg = with_extra_models(cfg, extra_models)
     plan = crossfit.planned(run)
     h = inputs_hash(cfg, run)
     if plan is not None:
         h = combine_hashes(h, "crossfit", plan.k)
-    out_dir = run.stage_path(STAGE)
-    if not force and run.is_fresh(STAGE, h) and (out_dir / METRICS).is_file():
-        reporter.log("evaluate: inputs unchanged, skipped")
-        return StageResult(STAGE, True, out_dir, json.loads((out_dir / METRICS).read_text()))
-    if plan is None:
-        d = EvalData(run, cfg.evaluate.time_aware)
-        if not d.query_idx:  # cold start: no links yet, measure routing only (issue 17)
-            return evaluate_routing_only(cfg, run, d, h, reporter=reporter)
-        result, details, thresholds = summarise(cfg, run, [collect(cfg, run, reporter, d)])
-    else:
-        reporter.log(f"evaluate: cross-fitting, {plan.why}")
-        parts, info = crossfit.run_folds(cfg, run, plan, run_stage=run_stage, collect=collect,
-                                         force=force, reporter=reporter)
-        result, details, thresholds = summarise(cfg, run, parts, cross=info)
-    write(run, h, result, details, thresholds, reporter)
-    reporter.log(f"evaluate: wrote {out_dir}")
-    return StageResult(STAGE, False, out_dir, result.to_dict())
+
+    def build() -> Output:
+        if plan is None:
+            d = EvalData(run, cfg.evaluate.time_aware)
+            if not d.query_idx:  # cold start: no links yet, measure routing only (issue 17)
+                return evaluate_routing_only(cfg, run, d, reporter=reporter)
+            result, details, thresholds = summarise(cfg, run, [collect(cfg, run, reporter, d)])
+        else:
+            reporter.log(f"evaluate: cross-fitting, {plan.why}")
+            parts, info = crossfit.run_folds(cfg, run, plan, run_stage=run_stage, collect=collect,
+                                             force=force, reporter=reporter)
+            result, details, thresholds = summarise(cfg, run, parts, cross=info)
+        return output(run, result, details, thresholds, reporter)
+
+    done = run.produce(STAGE, h, build, force=force, reporter=reporter)
+    if not done.skipped:
+        trained = TrainOutput.find(run)
+        if trained is not None and trained.model_dir is not None:  # held-out numbers on the card
+            add_evaluation(trained.model_dir, done.summary)
+        reporter.log(f"evaluate: wrote {done.path}")
+    return done

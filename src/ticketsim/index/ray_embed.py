@@ -273,9 +273,10 @@ def embed_run(cfg: Config, run: RunDir, *, address: str | None = None, num_worke
               model: str | None = None) -> dict[str, Any]:
     """``ticketsim embed``: the run's tickets, with the index's model (or ``model``, as
     ``index --model``) and encoder, into ``run_dir/embeddings``."""
-    from ticketsim.index.embed import index_model
+    from ticketsim.data.ingest import IngestOutput
+    from ticketsim.index.model import index_model
 
-    tickets = run.require("ingest", "embed") / "tickets.parquet"
+    tickets = IngestOutput.read(run, "embed").tickets_path
     return embed_with_ray(tickets, index_model(cfg, run, model), run.path / FOLDER, address=address,
                           num_workers=num_workers, batch_size=cfg.index.batch_size,
                           backend=cfg.index.encoder, cpus_per_worker=cpus_per_worker,

@@ -9,6 +9,8 @@ leaves the previous index in place.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,14 @@ from typing import Any
 import numpy as np
 
 from ticketsim.config import Config, IndexConfig
+from ticketsim.data.ingest import IngestOutput
+from ticketsim.index.embed import embed_texts, fingerprint_of, ticket_records
+from ticketsim.index.model import index_model
 from ticketsim.progress import NULL, Reporter
-from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes
+from ticketsim.rundir import Output, RunDir, StageResult, atomic_write_json, combine_hashes
 
 STAGE = "index"
+META = "meta.json"
 
 
 def build_meta(icfg: IndexConfig, *, full_dim: int, model_path: str, model_fp: str,
@@ -40,8 +46,6 @@ def ticket_meta(cfg: Config, icfg: IndexConfig, tickets: Any, full_dim: int,
                 model_path: str, stored_path: str | None = None) -> dict[str, Any]:
     """meta.json of an index of ``tickets`` embedded by ``model_path`` (index stage and evaluate);
     ``stored_path``: how meta.json names the model (relative to the run directory)."""
-    from ticketsim.index.embed import fingerprint_of
-
     return build_meta(icfg, full_dim=full_dim, model_path=stored_path or model_path,
                       model_fp=fingerprint_of(model_path),
                       extra={"extra_columns": [c for c in tickets.columns if c not in (
@@ -57,7 +61,6 @@ def build_index(folder: Path, meta: dict[str, Any], tickets: Any, vectors: np.nd
     temporary one per model, so both rank through the same store, backend and keyword table.
     """
     from ticketsim.index.core import TicketIndex
-    from ticketsim.index.embed import ticket_records
 
     records = ticket_records(tickets)
     texts = tickets["text"].tolist()
@@ -89,55 +92,73 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     """Embed all tickets (batches, progress bar) and build the index; skipped when inputs are unchanged.
 
     ``model``: ``finetuned``, ``base`` or a model folder instead of the champion's model
-    (``index --model``, see :func:`ticketsim.index.embed.index_model`).
+    (``index --model``, see :func:`ticketsim.index.model.index_model`).
     """
-    import json
-
-    from ticketsim.data.ingest import load_tickets
-    from ticketsim.index.embed import embed_texts, fingerprint_of, index_model
-
-    run.require("ingest", "index")
+    ingest = IngestOutput.read(run, STAGE)
     model_path = index_model(cfg, run, model)
     h = inputs_hash(cfg, run, model_path)
     if cfg.index.embeddings is not None:  # vectors from `ticketsim embed`: rerun when they change
         from ticketsim.index.ray_embed import manifest_hash
 
         h = combine_hashes(h, manifest_hash(cfg.index.embeddings))
-    if not force and run.is_fresh(STAGE, h):
-        reporter.log("index: inputs unchanged, skipped")
-        meta = json.loads((run.stage_path(STAGE) / "meta.json").read_text())
-        return StageResult(STAGE, True, run.stage_path(STAGE), meta.get("summary", {}))
-
     icfg = cfg.index
-    tickets = load_tickets(run)
-    if icfg.encoder == "auto":  # the sample's vectors are in the cache when evaluate chose
-        from ticketsim.inference import pick_backend
+    meta: dict[str, Any] = {}
 
-        backend, _ = pick_backend(model_path, tickets["text"].tolist(), cache_dir=run.path / "cache",
-                                  min_cosine=cfg.index.int8_min_cosine, reporter=reporter)
-        icfg = icfg.model_copy(update={"encoder": backend})
-    t0 = time.perf_counter()
-    if icfg.embeddings is not None:
-        from ticketsim.index.ray_embed import load_shards
+    def build() -> Output:
+        nonlocal icfg
+        tickets = ingest.tickets()
+        if icfg.encoder == "auto":  # the sample's vectors are in the cache when evaluate chose
+            from ticketsim.inference import pick_backend
 
-        vectors = load_shards(icfg.embeddings, tickets["id"].tolist(),
-                              model_fingerprint=fingerprint_of(model_path), encoder=icfg.encoder)
-    else:
-        vectors = embed_texts(model_path, tickets["text"].tolist(), icfg.batch_size,
-                              cache_dir=run.path / "cache", backend=icfg.encoder, reporter=reporter)
-    embed_s = time.perf_counter() - t0
-    meta = ticket_meta(cfg, icfg, tickets, int(vectors.shape[1]), model_path, run.rel(model_path))
+            backend, _ = pick_backend(model_path, tickets["text"].tolist(),
+                                      cache_dir=run.path / "cache",
+                                      min_cosine=cfg.index.int8_min_cosine, reporter=reporter)
+            icfg = icfg.model_copy(update={"encoder": backend})
+        t0 = time.perf_counter()
+        if icfg.embeddings is not None:
+            from ticketsim.index.ray_embed import load_shards
+
+            vectors = load_shards(icfg.embeddings, tickets["id"].tolist(),
+                                  model_fingerprint=fingerprint_of(model_path), encoder=icfg.encoder)
+        else:
+            vectors = embed_texts(model_path, tickets["text"].tolist(), icfg.batch_size,
+                                  cache_dir=run.path / "cache", backend=icfg.encoder,
+                                  reporter=reporter)
+        summary: dict[str, Any] = {"embed_s": round(time.perf_counter() - t0, 2)}
+        meta.update(ticket_meta(cfg, icfg, tickets, int(vectors.shape[1]), model_path,
+                                run.rel(model_path)))
+
+        def save(tmp: Path) -> None:
+            summary.update(build_index(tmp, meta, tickets, vectors, icfg.save_every, reporter))
+            if icfg.routing:  # routing suggestions: a head per label field on these vectors
+                from ticketsim.index.routing import train_routing
+
+                summary["routing"] = train_routing(tmp, vectors, tickets, icfg,
+                                                   meta["model_fingerprint"])
+            atomic_write_json(tmp / META, meta)
+
+        return Output(summary, save)
+
     from ticketsim.index.qdrant_backend import alias_swap  # Qdrant server: build aside, swap alias
 
-    with alias_swap(meta), run.stage(STAGE, h, {"model_fingerprint": meta["model_fingerprint"]}) as tmp:
-        summary = build_index(tmp, meta, tickets, vectors, icfg.save_every, reporter)
-        summary["embed_s"] = round(embed_s, 2)
-        if icfg.routing:  # routing suggestions: a head per label field on these vectors
-            from ticketsim.index.routing import train_routing
+    result = run.produce(STAGE, h, build, force=force, reporter=reporter,
+                         around=lambda: alias_swap(meta))
+    if not result.skipped:
+        reporter.log(f"index: {result.summary['tickets']} tickets, {icfg.backend}/{icfg.precision}, "
+                     f"dim {meta['dim']}")
+    return result
 
-            summary["routing"] = train_routing(tmp, vectors, tickets, icfg, meta["model_fingerprint"])
-        meta["summary"] = summary
-        atomic_write_json(tmp / "meta.json", meta)
-    reporter.log(f"index: {summary['tickets']} tickets, {icfg.backend}/{icfg.precision}, "
-                 f"dim {meta['dim']}")
-    return StageResult(STAGE, False, run.stage_path(STAGE), summary)
+
+@dataclasses.dataclass(frozen=True)
+class IndexOutput:
+    """The index stage's artifacts: its build settings (meta.json) and summary."""
+
+    folder: Path
+    meta: dict[str, Any]
+    summary: dict[str, Any]
+
+    @classmethod
+    def read(cls, run: RunDir, what: str | None = None) -> IndexOutput:
+        """The finished index of ``run`` (a clear error naming the command when it has not run)."""
+        folder = run.require(STAGE, what)
+        return cls(folder, json.loads((folder / META).read_text()), run.summary(STAGE))

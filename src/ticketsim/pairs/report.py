@@ -4,7 +4,7 @@ Counts per source (links, category, views, augmentation), per category, negative
 per anchor, and negative hardness measured two ways against random allowed negatives
 for the same anchors: mean BM25 rank among the training tickets (lower: harder) and
 mean base-model cosine similarity to the anchor (higher: harder). A few examples of
-each kind make the numbers concrete. ``ticketsim pairs`` prints it; ``report.json``
+each kind make the numbers concrete. ``ticketsim pairs`` prints it; ``summary.json``
 keeps it.
 """
 

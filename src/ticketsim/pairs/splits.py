@@ -17,25 +17,15 @@ import pandas as pd
 
 from ticketsim.config import SplitConfig
 from ticketsim.errors import TicketsimError
+from ticketsim.evaluation.folds import clusters
 
 
 def link_clusters(ids: list[str], edges: pd.DataFrame) -> np.ndarray:
-    """Connected-component label of each ticket over positive links (union-find)."""
+    """Connected-component label of each ticket over positive links (scipy's csgraph)."""
     index = {t: i for i, t in enumerate(ids)}
-    parent = list(range(len(ids)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in zip(edges["a"].astype(str), edges["b"].astype(str), strict=True):
-        if a in index and b in index:
-            ra, rb = find(index[a]), find(index[b])
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-    return np.array([find(i) for i in range(len(ids))], dtype=np.int64)
+    pairs = [(index[a], index[b]) for a, b in zip(edges["a"].astype(str), edges["b"].astype(str),
+                                                 strict=True) if a in index and b in index]
+    return clusters(len(ids), pairs)
 
 
 def _deal_clusters(labels: np.ndarray, fractions: dict[str, float], seed: int) -> np.ndarray:

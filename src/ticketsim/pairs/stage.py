@@ -10,13 +10,14 @@ data cannot produce.
 
 from __future__ import annotations
 
-import json
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ticketsim.config import Config
-from ticketsim.data.ingest import load_links, load_tickets
+from ticketsim.data.ingest import IngestOutput
 from ticketsim.errors import TicketsimError
 from ticketsim.formats import FORMAT_HELP
 from ticketsim.pairs import build, positives, report, splits
@@ -26,7 +27,7 @@ from ticketsim.pairs.negatives.labelled import labelled_negatives
 from ticketsim.pairs.negatives.model import ModelMiner
 from ticketsim.progress import NULL, Reporter
 from ticketsim.retrieval.keyword import KeywordIndex
-from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes
+from ticketsim.rundir import Output, RunDir, StageResult, combine_hashes
 from ticketsim.training.losses import required_format
 
 STAGE = "pairs"
@@ -121,18 +122,17 @@ def build_split(
 
 def run_pairs(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL) -> StageResult:
     """Run the pairs stage into ``run``; skipped when ingest output and config are unchanged."""
-    run.require("ingest", STAGE)
-    h = inputs_hash(cfg, run)
-    if not force and run.is_fresh(STAGE, h):
-        reporter.log("pairs: inputs unchanged, skipped")
-        done = json.loads((run.stage_path(STAGE) / "report.json").read_text())
-        return StageResult(STAGE, True, run.stage_path(STAGE), done)
+    ingest = IngestOutput.read(run, STAGE)
+    return run.produce(STAGE, inputs_hash(cfg, run), lambda: _build(cfg, run, ingest, reporter),
+                       force=force, reporter=reporter)
 
+
+def _build(cfg: Config, run: RunDir, ingest: IngestOutput, reporter: Reporter) -> Output:
     pc = cfg.pairs
     fmt, n = loss_format(cfg)
-    tickets = load_tickets(run)
+    tickets = ingest.tickets()
     tickets["id"] = tickets["id"].astype(str)
-    links = load_links(run)
+    links = ingest.links()
     pos = positives.positive_links(links, pc.positives)
     neg_links = positives.negative_links(links, pc.positives)
     build.check_can_produce(fmt, n, pc.negatives.strategy, len(neg_links), pc.negatives.labelled)
@@ -147,7 +147,7 @@ def run_pairs(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     if train.empty:
         raise NoTrainingExamples(
             f"no training examples: {len(by_split['train'])} training tickets gave no "
-            f"{FORMAT_HELP[fmt]}", file=run.stage_path("ingest") / "links.parquet",
+            f"{FORMAT_HELP[fmt]}", file=ingest.links_path,
             hint="add known links (data.links), map category columns, lower "
             "pairs.positives.min_keyword_overlap, or set pairs.positives.views: always",
         )
@@ -173,13 +173,58 @@ def run_pairs(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         reporter.log("pairs: " + summary["warnings"][0])
     if pc.split.method == "kfold":
         summary["fold"] = {"fold": pc.split.fold, "folds": pc.split.folds}
-    with run.stage(STAGE, h, meta={"format": fmt, "train_rows": int(len(train))}) as tmp:
-        split.to_parquet(tmp / "split.parquet", index=False)
-        train.to_parquet(tmp / "train.parquet", index=False)
-        val.to_parquet(tmp / "validation.parquet", index=False)
-        train_side.to_parquet(tmp / "train_ids.parquet", index=False)
-        val_side.to_parquet(tmp / "validation_ids.parquet", index=False)
-        test_links.to_parquet(tmp / "test_links.parquet", index=False)
-        val_links.to_parquet(tmp / "validation_links.parquet", index=False)
-        atomic_write_json(tmp / "report.json", summary)
-    return StageResult(STAGE, False, run.stage_path(STAGE), summary)
+    frames = {SPLIT: split, TRAIN: train, VALIDATION: val, TRAIN_IDS: train_side,
+              VALIDATION_IDS: val_side, TEST_LINKS: test_links, VALIDATION_LINKS: val_links}
+
+    def save(tmp: Path) -> None:
+        for name, frame in frames.items():
+            frame.to_parquet(tmp / name, index=False)
+
+    return Output(summary, save)
+
+
+SPLIT, TRAIN, VALIDATION = "split.parquet", "train.parquet", "validation.parquet"
+TRAIN_IDS, VALIDATION_IDS = "train_ids.parquet", "validation_ids.parquet"
+TEST_LINKS, VALIDATION_LINKS = "test_links.parquet", "validation_links.parquet"
+
+
+@dataclasses.dataclass(frozen=True)
+class PairsOutput:
+    """The pairs stage's artifacts, for the stages after it (no one else opens its files)."""
+
+    folder: Path
+    summary: dict[str, Any]
+
+    @classmethod
+    def read(cls, run: RunDir, what: str | None = None) -> PairsOutput:
+        """The finished pairs stage of ``run`` (a clear error naming the command when it has not run)."""
+        folder = run.require(STAGE, what)
+        return cls(folder, run.summary(STAGE))
+
+    @property
+    def train_path(self) -> Path:
+        return self.folder / TRAIN
+
+    @property
+    def validation_path(self) -> Path:
+        return self.folder / VALIDATION
+
+    @property
+    def split_path(self) -> Path:
+        return self.folder / SPLIT
+
+    @property
+    def test_links_path(self) -> Path:
+        return self.folder / TEST_LINKS
+
+    @property
+    def validation_links_path(self) -> Path:
+        return self.folder / VALIDATION_LINKS
+
+    def split(self) -> pd.DataFrame:
+        """Every ticket's split (id, split: train / validation / test)."""
+        return pd.read_parquet(self.split_path, columns=["id", "split"])
+
+    def trained_on_all_links(self) -> bool:
+        """True when this pairs stage held nothing out (``ticketsim run`` cross-fits)."""
+        return self.summary.get("split_method") == "all"

@@ -65,7 +65,7 @@ def write_card(model_dir: Path, train_cfg: dict[str, Any], summary: dict[str, An
 
 
 def add_evaluation(model_dir: Path, result: dict[str, Any]) -> bool:
-    """Fill the card's evaluation section from evaluate's metrics.json (False: no card)."""
+    """Fill the card's evaluation section from evaluate's result dict, its summary.json (False: no card)."""
     path = Path(model_dir) / CARD
     if not path.is_file():
         return False

@@ -24,8 +24,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ticketsim.data.ingest import IngestOutput
 from ticketsim.errors import TicketsimError
 from ticketsim.models import resolve_model
+from ticketsim.pairs.stage import PairsOutput
 from ticketsim.progress import NULL, Reporter
 
 if TYPE_CHECKING:
@@ -113,14 +115,14 @@ def train_from_run(cfg: Any, run: Any, out: Path, *, reporter: Reporter = NULL) 
     import pandas as pd
 
     cc = cfg.train.cross_encoder
-    tickets = pd.read_parquet(run.stage_path("ingest") / "tickets.parquet", columns=["id", "text"])
-    split = pd.read_parquet(run.stage_path("pairs") / "split.parquet", columns=["id", "split"])
+    ingest = IngestOutput.read(run, "the re-ranker")
+    tickets = ingest.tickets(columns=["id", "text"])
+    split = PairsOutput.read(run, "the re-ranker").split()
     train_ids = set(split.loc[split["split"] == "train", "id"].astype(str))
     index = {str(t): i for i, t in enumerate(tickets["id"].astype(str))}
     links: list[tuple[int, int]] = []
-    links_path = run.stage_path("ingest") / "links.parquet"
-    if links_path.is_file():
-        df = pd.read_parquet(links_path)
+    if ingest.links_path.is_file():
+        df = ingest.links()
         lab = df["label"].fillna(1).astype(int) if "label" in df.columns else pd.Series(1, index=df.index)
         for a, b, y in zip(df["a"].astype(str), df["b"].astype(str), lab, strict=True):
             if y == 1 and a in train_ids and b in train_ids and a in index and b in index:

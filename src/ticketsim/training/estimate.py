@@ -21,8 +21,10 @@ import numpy as np
 import pandas as pd
 
 from ticketsim.config import Config
+from ticketsim.data.ingest import IngestOutput
 from ticketsim.errors import TicketsimError
 from ticketsim.models import load_model
+from ticketsim.pairs.stage import PairsOutput
 from ticketsim.progress import Reporter
 from ticketsim.rundir import RunDir
 from ticketsim.training import seqlen
@@ -89,8 +91,8 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
     """Time a training step and an encoding batch on this run's data; extrapolate."""
     tc = cfg.train
     start = time.perf_counter()
-    tickets = pd.read_parquet(run.stage_path("ingest") / "tickets.parquet", columns=["text"])
-    train = pd.read_parquet(run.stage_path("pairs") / "train.parquet")
+    tickets = IngestOutput.read(run, "the estimate").tickets(columns=["text"])
+    train = pd.read_parquet(PairsOutput.read(run, "the estimate").train_path)
     cols = [c for c in train.columns if c not in ("label", "score")]
     model = load_model(tc.base_model, cache=False)
     tok = model.tokenizer
@@ -171,7 +173,7 @@ def say_estimate(cfg: Config, run: RunDir, *, force: bool = False, reporter: Rep
     """
     if not force and run.is_fresh(STAGE, inputs_hash(cfg, run)):
         return
-    if not (run.stage_path("pairs") / "train.parquet").is_file():
+    if run.read_stamp("pairs") is None or not PairsOutput.read(run).train_path.is_file():
         return
     try:
         est = estimate_run(cfg, run)

@@ -13,22 +13,27 @@ trainer does data parallelism; only the main process writes the stage folder.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ticketsim.config import Config
+from ticketsim.data.ingest import IngestOutput
 from ticketsim.errors import TicketsimError
+from ticketsim.pairs.stage import PairsOutput
 from ticketsim.plots import figure, png
 from ticketsim.progress import NULL, Reporter
-from ticketsim.rundir import RunDir, StageResult, atomic_write_json, combine_hashes
+from ticketsim.rundir import Output, RunDir, StageResult, atomic_write_json, combine_hashes
+
+if TYPE_CHECKING:  # pandas costs a second; index/embed reads TrainOutput on the query path
+    import pandas as pd
 
 STAGE = "train"
+MODEL, ADAPTER, LOG = "model", "adapter", "log.json"
 CHECKPOINTS = "train-checkpoints"
 LOGS = "train-logs"  # experiment-tracker logs (TensorBoard), kept after the stage finishes
 
@@ -62,6 +67,8 @@ def quiet_libraries() -> Iterator[None]:
 
 def read_dataset(path: Path, cfg: Config) -> pd.DataFrame:
     """A pairs dataset, checked against the configured loss's format before anything else."""
+    import pandas as pd
+
     from ticketsim.training.losses import check_dataset
 
     if not path.is_file():
@@ -74,6 +81,8 @@ def read_dataset(path: Path, cfg: Config) -> pd.DataFrame:
 
 def training_texts(df: pd.DataFrame, limit: int = 5000, seed: int = 0) -> list[str]:
     """Unique texts of every text column (a sample of ``limit`` for the length report)."""
+    import pandas as pd
+
     cols = [c for c in df.columns if c not in ("label", "score")]
     texts = pd.unique(pd.concat([df[c].astype(str) for c in cols], ignore_index=True))
     s = pd.Series(texts)
@@ -142,21 +151,28 @@ def _checkpoint_dir(run: RunDir, h: str, resume: bool,
 
 def run_train(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter = NULL,
               resume: bool = False, callbacks: list[Any] | None = None) -> StageResult:
-    """Fine-tune ``train.base_model`` on ``pairs/train.parquet``; skipped when inputs are unchanged."""
+    """Fine-tune ``train.base_model`` on the pairs stage's dataset; skipped when inputs are unchanged.
+
+    Every process of a distributed training builds; only the main one writes the folder."""
     import time
 
     started = time.perf_counter()  # train.time_budget bounds the stage from here
-    pairs_dir = run.require("pairs", STAGE)
+    pairs = PairsOutput.read(run, STAGE)
     h = inputs_hash(cfg, run)
-    if not (force or resume) and run.is_fresh(STAGE, h):
-        summary_path = run.stage_path(STAGE) / "summary.json"
-        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-        reporter.log("train: inputs unchanged, skipped")
-        return StageResult(STAGE, True, run.stage_path(STAGE), summary)
-    with quiet_libraries():
-        result = _train(cfg, run, pairs_dir, h, reporter=reporter, resume=resume,
-                        callbacks=callbacks, started=started)
+
+    def build() -> Output:
+        with quiet_libraries():
+            return _train(cfg, run, pairs, h, reporter=reporter, resume=resume,
+                          callbacks=callbacks, started=started)
+
+    result = run.produce(STAGE, h, build, force=force or resume, reporter=reporter,
+                         write=_is_main())
     _end_distributed()
+    if not result.skipped and _is_main():
+        shutil.rmtree(run.path / CHECKPOINTS, ignore_errors=True)
+        s = result.summary
+        reporter.log(f"train: {s['steps']} steps in {s['train_seconds']:.0f} s "
+                     f"({s['pairs_per_second']:.1f} pairs/s), loss {s['train_loss']:.4f}")
     return result
 
 
@@ -201,10 +217,11 @@ def _final_validation(trainer: Any, evaluator: Any, model: Any,
     return float(final[KEY]) if KEY in final else None
 
 
-def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Reporter,
-           resume: bool, callbacks: list[Any] | None, started: float) -> StageResult:
+def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Reporter,
+           resume: bool, callbacks: list[Any] | None, started: float) -> Output:
     import time
 
+    import pandas as pd
     from datasets import Dataset
 
     from ticketsim.models import load_model, resolve_model
@@ -215,11 +232,11 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
     from ticketsim.training.trainer import TimeBudget, build_trainer
 
     tc = cfg.train
-    train_df = read_dataset(pairs_dir / "train.parquet", cfg)
+    train_df = read_dataset(pairs.train_path, cfg)
     if train_df.empty:
-        raise TicketsimError("the training dataset has no rows", file=pairs_dir / "train.parquet",
-                             hint="check pairs/report.json: no positives were found")
-    val_path = pairs_dir / "validation.parquet"
+        raise TicketsimError("the training dataset has no rows", file=pairs.train_path,
+                             hint="check pairs/summary.json: no positives were found")
+    val_path = pairs.validation_path
     val_df = read_dataset(val_path, cfg) if val_path.is_file() else None
     device = device_kind()
     precision = resolve_precision(tc.precision, device)
@@ -257,11 +274,10 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
                      f"parameters ({100 * lora_info['trainable_share']:.2f} %)")
 
     evaluator = None
-    links_path = pairs_dir / "validation_links.parquet"
+    links_path = pairs.validation_links_path
     if tc.trainer["eval_strategy"] != "no" and links_path.is_file():
-        tickets = pd.read_parquet(run.stage_path("ingest") / "tickets.parquet",
-                                  columns=["id", "text"])
-        split = pd.read_parquet(pairs_dir / "split.parquet", columns=["id", "split"])
+        tickets = IngestOutput.read(run, STAGE).tickets(columns=["id", "text"])
+        split = pairs.split()
         evaluator = build_evaluator(tickets, split, pd.read_parquet(links_path),
                                     tc.eval_max_queries, cfg.evaluate.batch_size, tc.seed)
         if evaluator is None:
@@ -304,29 +320,25 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
     if evaluator is not None:
         spent = budget is not None and bool(budget.info.get("final_evaluation_skipped"))
         summary["final_validation_mrr@10"] = _final_validation(trainer, evaluator, model, spent)
-    if not trainer.is_world_process_zero():
-        return StageResult(STAGE, False, run.stage_path(STAGE), summary)
-
     exact = cfg.train.model_dump(mode="json")
-    with run.stage(STAGE, h, meta={"base_model": tc.base_model}) as tmp:
+
+    def save(tmp: Path) -> None:
         if tc.lora.enabled:
-            save_adapter(model, tmp / "adapter", tc.base_model)
-            atomic_write_json(tmp / "adapter" / "ticketsim_config.json", exact)
+            save_adapter(model, tmp / ADAPTER, tc.base_model)
+            atomic_write_json(tmp / ADAPTER / "ticketsim_config.json", exact)
             if tc.lora.merge:
-                merge_into(tmp / "adapter", tmp / "model", tc.base_model)
+                merge_into(tmp / ADAPTER, tmp / MODEL, tc.base_model)
         else:
             # the stock card (widget examples encoded on save) only when it is kept
-            model.save(str(tmp / "model"), create_model_card=tc.model_card_examples)
-        if (tmp / "model").is_dir():
-            atomic_write_json(tmp / "model" / "ticketsim_config.json", exact)
-            from ticketsim.training.card import write_card
+            model.save(str(tmp / MODEL), create_model_card=tc.model_card_examples)
+        from ticketsim.training.card import write_card
 
-            write_card(tmp / "model", exact, summary)  # no ticket text unless asked (issue 17)
-        if (tmp / "adapter" / "README.md").is_file():
-            from ticketsim.training.card import write_card
-
-            write_card(tmp / "adapter", exact, summary)
-        atomic_write_json(tmp / "log.json", {"log_history": history})
+        if (tmp / MODEL).is_dir():
+            atomic_write_json(tmp / MODEL / "ticketsim_config.json", exact)
+            write_card(tmp / MODEL, exact, summary)  # no ticket text unless asked (issue 17)
+        if (tmp / ADAPTER / "README.md").is_file():
+            write_card(tmp / ADAPTER, exact, summary)
+        atomic_write_json(tmp / LOG, {"log_history": history})
         (tmp / "loss.png").write_bytes(loss_png(history))
         atomic_write_json(tmp / "seqlen.json", {**length_rep, "lengths_sample": lengths[:2000].tolist()})
         (tmp / "seqlen.png").write_bytes(seqlen_png)
@@ -336,8 +348,37 @@ def _train(cfg: Config, run: RunDir, pairs_dir: Path, h: str, *, reporter: Repor
             summary["cross_encoder"] = train_from_run(cfg, run, tmp / OUTPUT, reporter=reporter)
         if budget is not None:  # what the budget bounds: the whole stage, model load to save
             summary["time_budget"]["stage_s"] = round(time.perf_counter() - started, 2)
-        atomic_write_json(tmp / "summary.json", summary)
-    shutil.rmtree(run.path / CHECKPOINTS, ignore_errors=True)
-    reporter.log(f"train: {summary['steps']} steps in {seconds:.0f} s "
-                 f"({summary['pairs_per_second']:.1f} pairs/s), loss {summary['train_loss']:.4f}")
-    return StageResult(STAGE, False, run.stage_path(STAGE), summary)
+
+    return Output(summary, save)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainOutput:
+    """The train stage's artifacts, for the stages after it (no one else opens its files)."""
+
+    folder: Path
+    summary: dict[str, Any]
+
+    @classmethod
+    def read(cls, run: RunDir, what: str | None = None) -> TrainOutput:
+        """The finished train stage of ``run`` (a clear error naming the command when it has not run)."""
+        folder = run.require(STAGE, what)
+        return cls(folder, run.summary(STAGE))
+
+    @classmethod
+    def find(cls, run: RunDir) -> TrainOutput | None:
+        """The finished train stage, or None (a cold start, or evaluate before train)."""
+        return cls.read(run) if run.read_stamp(STAGE) is not None else None
+
+    @property
+    def model_dir(self) -> Path | None:
+        """The fine-tuned sentence-transformers folder (None: a LoRA adapter kept unmerged)."""
+        return self.folder / MODEL if (self.folder / MODEL).is_dir() else None
+
+    def loss_curve(self) -> list[tuple[float, float]]:
+        """(step, training loss) from log.json (``{"log_history": [trainer records]}``)."""
+        try:
+            history = json.loads((self.folder / LOG).read_text())["log_history"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return []
+        return [(float(r["step"]), float(r["loss"])) for r in history if "loss" in r]
