@@ -194,6 +194,10 @@ def _end_distributed() -> None:
     gloo threads were still connected to the main one, which aborts now and then
     (``terminate called without an active exception``, exit -6) under load.
     """
+    import sys
+
+    if "torch" not in sys.modules:  # nothing trained in this process (skipped): no group,
+        return  # and an unchanged rerun must not pay torch's import (seconds)
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():

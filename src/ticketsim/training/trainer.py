@@ -203,6 +203,7 @@ class TimeBudget:
         self.save_s: float | None = None
         self.evaluating = False
         self.early_eval = False
+        self.first_step_s = 0.0
         self.info: dict[str, Any] = {"budget_s": seconds, "steps_per_s": None,
                                      "measured_steps": 0, "recipe_steps": None,
                                      "planned_steps": None, "stopped_by_budget": False,
@@ -241,6 +242,8 @@ class TimeBudget:
                 done = state.global_step - self.first_step
                 if done > 1:  # the first step pays one-off costs
                     budget.step_times.append(now - self.mark)
+                elif done == 1:  # until a step is timed, the first one is the (high) guess
+                    budget.first_step_s = now - self.mark
                 self.mark = now
                 if len(budget.step_times) >= budget.probe_steps:
                     if budget.evaluating and budget.eval_s is None and not budget.early_eval:
@@ -252,7 +255,7 @@ class TimeBudget:
                     budget.plan(state, control, now, kw.get("lr_scheduler"), args)
                 # the next step may be as slow as the last one (a machine getting busier)
                 step = max(budget.step_s() or 0.0, budget.step_times[-1] if budget.step_times
-                           else 0.0)
+                           else budget.first_step_s)
                 if (now + step + budget.reserve() > budget.deadline
                         and not control.should_training_stop):
                     budget.stop(state, control, args)
