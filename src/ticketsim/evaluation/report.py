@@ -45,8 +45,10 @@ def headline(result: EvaluationResult) -> str:
     ci = result.ci or {}
     base = ci.get("baseline")
     main = result.primary_system
+    if not main:
+        return f"{pm}: no system was scored"
     diff = (ci.get("vs_baseline") or {}).get(main)
-    if not main or not base or diff is None:
+    if not base or diff is None:
         return f"{pm} of {main}: {systems[main][pm]:.3f} (no baseline to compare with)"
     if not diff["significant"]:
         verdict = "inside the noise: not a demonstrated difference"
