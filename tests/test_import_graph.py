@@ -45,11 +45,6 @@ LAZY_ALLOWED = {
     "ticketsim.cli.label",
     "ticketsim.cli.search",
     "ticketsim.cli.stages",
-    # being reworked by other work in progress (issue 19: one stage helper); their lazy imports
-    # move to module level as that work lands
-    "ticketsim.evaluation.stage",
-    "ticketsim.index.embed",
-    "ticketsim.training.stage",
 }
 
 

@@ -38,7 +38,8 @@ from ticketsim.evaluation.result import EvaluationResult
 from ticketsim.index.routing import age_order
 from ticketsim.index.search import Searcher
 from ticketsim.index.stage import build_index, ticket_meta
-from ticketsim.models import model_fingerprint
+from ticketsim.inference import encoder_for
+from ticketsim.models import model_fingerprint, resolve_model
 from ticketsim.pairs.stage import PairsOutput
 from ticketsim.pipeline import run_stage
 from ticketsim.progress import NULL, Reporter
@@ -279,9 +280,6 @@ def system_specs(ev_systems: Sequence[str], models: dict[str, DenseModel],
 def embed_models(cfg: Config, run: RunDir, d: EvalData, notes: list[str],
                  reporter: Reporter) -> dict[str, DenseModel]:
     """Embed every ticket with each dense model (cached: reruns embed nothing twice)."""
-    from ticketsim.inference import encoder_for
-    from ticketsim.models import resolve_model
-
     ev = cfg.evaluate
     wanted: list[tuple[str, str]] = []
     if "base" in ev.systems:

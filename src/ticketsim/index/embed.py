@@ -16,12 +16,12 @@ import numpy as np
 if TYPE_CHECKING:  # pandas costs a second to import; the query path never needs it
     import pandas as pd
 
+from ticketsim.inference import encoder_for
+from ticketsim.models import model_fingerprint
 from ticketsim.progress import NULL, Reporter
 
 
 def fingerprint_of(model_path: str) -> str:
-    from ticketsim.models import model_fingerprint
-
     return model_fingerprint(model_path) if Path(model_path).is_dir() else model_path
 
 
@@ -29,8 +29,6 @@ def embed_texts(model_path: str, texts: Sequence[str], batch_size: int = 64, *,
                 cache_dir: Path | None = None, backend: str = "torch",
                 long_text: str = "truncate", reporter: Reporter = NULL) -> np.ndarray:
     """Unit float32 embeddings through ticketsim.inference (``backend``, optional disk cache)."""
-    from ticketsim.inference import encoder_for
-
     encoder = encoder_for(model_path, backend, cache_dir=cache_dir, long_text=long_text,
                           reporter=reporter)
     return encoder.encode(list(texts), batch_size=batch_size, reporter=reporter)

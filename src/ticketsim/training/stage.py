@@ -17,6 +17,8 @@ import dataclasses
 import json
 import os
 import shutil
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,10 +26,19 @@ from typing import TYPE_CHECKING, Any
 from ticketsim.config import Config
 from ticketsim.data.ingest import IngestOutput
 from ticketsim.errors import TicketsimError
+from ticketsim.models import load_model, resolve_model
 from ticketsim.pairs.stage import PairsOutput
 from ticketsim.plots import figure, png
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import Output, RunDir, StageResult, atomic_write_json, combine_hashes
+from ticketsim.training import adapt, seqlen
+from ticketsim.training.card import write_card
+from ticketsim.training.cross_encoder import OUTPUT, train_from_run
+from ticketsim.training.evaluator import KEY, METRIC, PRIMARY, build_evaluator
+from ticketsim.training.lora import add_lora, merge_into, parameter_counts, save_adapter
+from ticketsim.training.losses import check_dataset
+from ticketsim.training.precision import device_kind, resolve_precision
+from ticketsim.training.trainer import TimeBudget, build_trainer
 
 if TYPE_CHECKING:  # pandas costs a second; index/embed reads TrainOutput on the query path
     import pandas as pd
@@ -69,7 +80,6 @@ def read_dataset(path: Path, cfg: Config) -> pd.DataFrame:
     """A pairs dataset, checked against the configured loss's format before anything else."""
     import pandas as pd
 
-    from ticketsim.training.losses import check_dataset
 
     if not path.is_file():
         raise TicketsimError("training dataset is missing", file=path,
@@ -154,8 +164,6 @@ def run_train(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     """Fine-tune ``train.base_model`` on the pairs stage's dataset; skipped when inputs are unchanged.
 
     Every process of a distributed training builds; only the main one writes the folder."""
-    import time
-
     started = time.perf_counter()  # train.time_budget bounds the stage from here
     pairs = PairsOutput.read(run, STAGE)
     h = inputs_hash(cfg, run)
@@ -194,8 +202,6 @@ def _end_distributed() -> None:
     gloo threads were still connected to the main one, which aborts now and then
     (``terminate called without an active exception``, exit -6) under load.
     """
-    import sys
-
     if "torch" not in sys.modules:  # nothing trained in this process (skipped): no group,
         return  # and an unchanged rerun must not pay torch's import (seconds)
     import torch.distributed as dist
@@ -209,8 +215,6 @@ def _final_validation(trainer: Any, evaluator: Any, model: Any,
                       budget_spent: bool = False) -> float | None:
     """The validation metric of the model being saved, without evaluating it again when the
     trainer already did (the best checkpoint's, or the last step's evaluation)."""
-    from ticketsim.training.evaluator import KEY, PRIMARY
-
     state = trainer.state
     if trainer.args.load_best_model_at_end and state.best_metric is not None:
         return float(state.best_metric)
@@ -225,17 +229,9 @@ def _final_validation(trainer: Any, evaluator: Any, model: Any,
 
 def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Reporter,
            resume: bool, callbacks: list[Any] | None, started: float) -> Output:
-    import time
-
     import pandas as pd
     from datasets import Dataset
 
-    from ticketsim.models import load_model, resolve_model
-    from ticketsim.training import seqlen
-    from ticketsim.training.evaluator import METRIC, build_evaluator
-    from ticketsim.training.lora import add_lora, merge_into, parameter_counts, save_adapter
-    from ticketsim.training.precision import device_kind, resolve_precision
-    from ticketsim.training.trainer import TimeBudget, build_trainer
 
     tc = cfg.train
     train_df = read_dataset(pairs.train_path, cfg)
@@ -276,15 +272,13 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
 
     adapted = None
     if tc.domain_adaptation != "none":  # unsupervised steps on the whole history first
-        from ticketsim.training.adapt import adapt
-
         tickets_df = IngestOutput.read(run, STAGE).tickets(columns=["id", "text"])
         split_df = pairs.split()
         held = set(split_df.loc[split_df["split"] == "test", "id"].astype(str))
-        adapted = adapt(model, [str(t) for i, t in zip(tickets_df["id"], tickets_df["text"],
-                                                       strict=True) if i not in held],
-                        tc.domain_adaptation, tc.domain_adaptation_steps, tc.batch_size, tc.seed,
-                        reporter=reporter)
+        texts = [str(t) for i, t in zip(tickets_df["id"], tickets_df["text"], strict=True)
+                 if i not in held]
+        adapted = adapt.adapt(model, texts, tc.domain_adaptation, tc.domain_adaptation_steps,
+                              tc.batch_size, tc.seed, reporter=reporter)
     lora_info = add_lora(model, tc.lora) if tc.lora.enabled else parameter_counts(model)
     if tc.lora.enabled:
         reporter.log(f"train: LoRA adapter, {lora_info['trainable_parameters']:,} trainable "
@@ -348,7 +342,6 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
         else:
             # the stock card (widget examples encoded on save) only when it is kept
             model.save(str(tmp / MODEL), create_model_card=tc.model_card_examples)
-        from ticketsim.training.card import write_card
 
         if (tmp / MODEL).is_dir():
             atomic_write_json(tmp / MODEL / "ticketsim_config.json", exact)
@@ -360,8 +353,6 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
         atomic_write_json(tmp / "seqlen.json", {**length_rep, "lengths_sample": lengths[:2000].tolist()})
         (tmp / "seqlen.png").write_bytes(seqlen_png)
         if tc.cross_encoder.enabled:  # the re-ranker, on the same training links
-            from ticketsim.training.cross_encoder import OUTPUT, train_from_run
-
             summary["cross_encoder"] = train_from_run(cfg, run, tmp / OUTPUT, reporter=reporter)
         if budget is not None:  # what the budget bounds: the whole stage, model load to save
             summary["time_budget"]["stage_s"] = round(time.perf_counter() - started, 2)
