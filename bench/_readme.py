@@ -182,6 +182,27 @@ def _pipeline(rep: dict[str, Any]) -> list[str]:
 STAGE_NAMES = ["ingest", "pairs", "train", "evaluate", "index"]
 
 
+def _diff(d: dict[str, Any] | None) -> str:
+    return "-" if not d else f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+
+
+def _quality(rep: dict[str, Any]) -> list[str]:
+    out = ["**Quality ablation** (`bench/quality.py`; SeaMonkey: MRR@10 with the paired 95 % "
+           "interval of the difference to the base model under both `evaluate.protocol`s; "
+           "Endava: held-out routing accuracy against kNN and TF-IDF + LR):", "",
+           "| data | system | queries / test | MRR@10 or accuracy | vs base | vs kNN | "
+           "vs TF-IDF + LR |", "|---|---|---|---|---|---|---|"]
+    for ds in rep["datasets"]:
+        for r in ds["results"]:
+            value = r.get("mrr@10", r.get("accuracy"))
+            out.append(f"| {ds['dataset']} | {r['system']} | {r.get('queries', r.get('test'))} | "
+                       f"{_f(value, 3)} | {_diff(r.get('vs_base') or r.get('vs_base_model'))} | "
+                       f"{_diff(r.get('vs_knn'))} | {_diff(r.get('vs_tfidf-lr'))} |")
+    for s in rep.get("skipped", []):
+        out += ["", f"Not measured: {s}."]
+    return out
+
+
 def _cold_search(rep: dict[str, Any]) -> list[str]:
     s = rep["settings"]
     return _rows(rep, f"**Cold CLI search** (`bench/cold_search.py`; a fresh `ticketsim search` "
@@ -192,7 +213,7 @@ def _cold_search(rep: dict[str, Any]) -> list[str]:
 
 SECTIONS = [("summary", _summary), ("encode", _encode), ("train", _train), ("search", _search),
             ("keyword_search", _keyword), ("load", _load_test), ("pipeline", _pipeline),
-            ("cold_search", _cold_search),
+            ("cold_search", _cold_search), ("quality", _quality),
             # make bench-large's results, when present (the desk-scale tables of issue 20)
             ("load-large", _load_test), ("pipeline-large", _pipeline)]
 

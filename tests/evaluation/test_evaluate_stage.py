@@ -106,6 +106,60 @@ def test_time_aware_drops_links_to_newer_tickets(tmp_path: Path, tiny_model_dir:
     assert plain.summary["folds"]["k"] == 5  # 10 queries < crossfit_min_queries (50): spread
 
 
+@pytest.mark.config_keys("evaluate.protocol", "evaluate.protocol_window_days")
+def test_benchmark_protocol_queries_newer_ticket_against_earlier_ones(
+        tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ends of each duplicate pair held out: the default protocol asks both (and the
+    related links), the benchmark one only the newer end, through Searcher.rank's filters."""
+    from datetime import timedelta
+
+    from ticketsim.config import config_from_dict
+    from ticketsim.errors import ConfigError
+
+    t = tiny_tickets()
+    created = dict(zip(t["id"], pd.to_datetime(t["created"]), strict=True))
+    for i in range(5):  # topics 0-4: the duplicate comes 3 days after its pair (not 10)
+        t.loc[t["id"] == f"T{i:02d}1", "created"] = created[f"T{i:02d}0"] + pd.Timedelta(days=3)
+    run = write_run(tmp_path / "r", t, tiny_test_links(), None)
+    split = pd.read_parquet(run.path / "pairs" / "split.parquet")
+    split.loc[split["id"].str.endswith("1"), "split"] = "test"
+    split.to_parquet(run.path / "pairs" / "split.parquet")
+    calls: list[tuple[str, dict]] = []
+    real_rank = stage_mod.Searcher.rank
+
+    def rank(self, text=None, **kw):  # type: ignore[no-untyped-def]
+        calls.append((kw["ticket_id"], dict(kw["filters"] or {})))
+        return real_rank(self, text, **kw)
+
+    monkeypatch.setattr(stage_mod.Searcher, "rank", rank)
+    plain = run_evaluate(tiny_config(tiny_model_dir, systems=["base"]), run, force=True)
+    assert plain.summary["n_queries"] == 20 and not plain.summary["time_aware"]
+    assert all(f == {} for _, f in calls)
+
+    calls.clear()
+    res = run_evaluate(tiny_config(tiny_model_dir, systems=["base"], protocol="benchmark"), run,
+                       force=True)
+    assert res.summary["n_queries"] == 10 and res.summary["time_aware"]
+    assert res.summary["skipped_reasons"] == {
+        "benchmark protocol: no true link created before the query": 10}
+    assert sorted(q for q, _ in calls) == [f"T{i:02d}1" for i in range(10)]
+    t_created = {k: v.to_pydatetime() for k, v in
+                 pd.to_datetime(t.set_index("id")["created"]).items()}
+    assert all(f == {"created_to": t_created[q]} for q, f in calls)
+
+    calls.clear()
+    res = run_evaluate(tiny_config(tiny_model_dir, systems=["base"], protocol="benchmark",
+                                   protocol_window_days=5), run, force=True)
+    assert res.summary["n_queries"] == 5  # the 3-day pairs; the 10-day ones fall outside
+    assert res.summary["skipped_reasons"] == {
+        "benchmark protocol: no true link created before the query (within 5 days)": 15}
+    assert all(f == {"created_to": t_created[q],
+                     "created_from": t_created[q] - timedelta(days=5)} for q, f in calls)
+    assert sorted(q for q, _ in calls) == [f"T{i:02d}1" for i in range(5)]
+    with pytest.raises(ConfigError, match="protocol_window_days needs"):
+        config_from_dict({"evaluate": {"protocol_window_days": 5}})
+
+
 @pytest.mark.config_keys(
     "evaluate.batch_size", "evaluate.extra_models", "evaluate.worst_misses",
     "evaluate.bootstrap.samples", "evaluate.bootstrap.confidence", "evaluate.bootstrap.seed",
@@ -226,3 +280,25 @@ def test_bad_inputs_name_file_and_field(tiny_run: RunDir, tiny_model_dir: Path) 
         run = write_run(tiny_run.path.parent / "r2", t, tiny_test_links(), None)
         run_evaluate(tiny_config(tiny_model_dir, systems=["bm25"], time_aware=True), run)
     assert not (run.path / "evaluate").exists(), "a failed evaluate must leave no artifacts"
+
+
+def test_routing_reports_the_served_suggestion_next_to_knn(tmp_path: Path,
+                                                           tiny_model_dir: Path) -> None:
+    """evaluate scores the routing head search serves (embedding + TF-IDF of the training
+    tickets), not only the kNN vote; index.routing: false leaves it out."""
+    from ticketsim.config import config_from_dict
+
+    run = write_run(tmp_path / "r", tiny_tickets(), tiny_test_links(), None)
+    res = run_evaluate(tiny_config(tiny_model_dir, systems=["base"]), run)
+    got = res.summary["routing"]["base (suggestion)"]
+    assert set(got) == {"category", "subcategory"} and got["category"]["n"] == 10
+    # every held-out ticket shares its words with its topic's training tickets
+    assert got["category"]["accuracy"] == 1.0 and got["subcategory"]["accuracy"] == 1.0
+    assert "base" in res.summary["routing"]  # the kNN vote stays
+    report = (run.path / "evaluate" / "report.md").read_text()
+    assert "| base (suggestion) | category | 1.000 |" in report
+    off = config_from_dict({"train": {"base_model": str(tiny_model_dir)},
+                            "evaluate": {"systems": ["base"], "bootstrap": {"samples": 200}},
+                            "index": {"routing": False}})
+    res = run_evaluate(off, run, force=True)
+    assert "base (suggestion)" not in res.summary["routing"] and "base" in res.summary["routing"]

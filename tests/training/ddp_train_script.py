@@ -13,7 +13,8 @@ from ticketsim.training.stage import run_train
 
 run_dir, model_dir = Path(sys.argv[1]), sys.argv[2]
 cfg = config_from_dict({"train": {"base_model": model_dir, "batch_size": 8, "max_seq_length": 32,
-                                  "max_steps": 4, "eval_strategy": "no", "learning_rate": 1e-3}})
+                                  "trainer": {"max_steps": 4, "eval_strategy": "no"},
+                                  "learning_rate": 1e-3}})
 res = run_train(cfg, RunDir(run_dir))
 import torch.distributed as dist  # noqa: E402
 

@@ -22,8 +22,8 @@ def test_train_and_resume_from_the_cli(tmp_path: Path, tiny_model_dir: Path) -> 
     run = make_run(tmp_path / "run", "pair")
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"train": {
-        "base_model": str(tiny_model_dir), "batch_size": 8, "max_seq_length": 32, "max_steps": 2,
-        "eval_strategy": "no"}}))
+        "base_model": str(tiny_model_dir), "batch_size": 8, "max_seq_length": 32,
+        "trainer": {"max_steps": 2, "eval_strategy": "no"}}}))
     out = cli("train", "-c", str(cfg), "--run-dir", str(run.path), "--resume")
     assert out.returncode == 2, out.stderr
     assert "no checkpoint to resume from" in out.stderr and len(out.stderr.strip().splitlines()) <= 2

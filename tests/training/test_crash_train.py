@@ -28,9 +28,10 @@ STEPS = 12
 
 
 def _write_config(path: Path, model: Path) -> Path:
-    train = {"base_model": str(model), "batch_size": 8, "max_seq_length": 32, "epochs": 1,
-             "max_steps": STEPS, "save_steps": 2, "save_total_limit": 2, "logging_steps": 1,
-             "eval_strategy": "no", "learning_rate": 1e-3, "seed": 42}
+    train = {"base_model": str(model), "batch_size": 8, "max_seq_length": 32,
+             "trainer": {"num_train_epochs": 1, "max_steps": STEPS, "save_steps": 2,
+                         "save_total_limit": 2, "logging_steps": 1, "eval_strategy": "no"},
+             "learning_rate": 1e-3, "seed": 42}
     path.write_text(yaml.safe_dump({"train": train}))
     return path
 

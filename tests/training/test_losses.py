@@ -12,7 +12,8 @@ from training_helpers import built_trainer, tiny_cfg
 from ticketsim.training.losses import LOSSES, build_loss, get_recipe, required_format
 
 # loss name -> data format the helper writes
-FORMATS = {"mnrl": "pair", "cached_mnrl": "pair", "gist": "pair", "contrastive": "labelled",
+FORMATS = {"mnrl": "pair", "cached_mnrl": "pair", "gist": "pair", "cached_gist": "pair",
+           "contrastive": "labelled",
            "online_contrastive": "labelled", "triplet": "triplet", "cosent": "scored",
            "cosine": "scored"}
 
@@ -32,6 +33,8 @@ def test_each_loss_goes_down(loss: str, tmp_path: Path, tiny_model_dir: Path) ->
         extra = {"losses": {"gist": {"guide_model": str(tiny_model_dir)}}}
     if loss == "cached_mnrl":
         extra = {"losses": {"cached_mnrl": {"mini_batch_size": 4}}}
+    if loss == "cached_gist":  # the guide is the run's base model
+        extra = {"losses": {"cached_gist": {"guide_model": "base", "mini_batch_size": 4}}}
     trainer, model, _ = built_trainer(
         tmp_path, tiny_model_dir, fmt=FORMATS[loss], evaluator=False, loss=loss, max_steps=6,
         learning_rate=3e-3, warmup_steps=0, batch_size=8, save_steps=1000, **extra)
@@ -53,7 +56,8 @@ def test_registry_covers_the_config_literal() -> None:
 
 @pytest.mark.config_keys("train.loss", "train.losses.mnrl.hard_negatives",
                          "train.losses.cached_mnrl.hard_negatives",
-                         "train.losses.gist.hard_negatives", "train.losses.triplet.negatives")
+                         "train.losses.gist.hard_negatives", "train.losses.triplet.negatives",
+                         "train.losses.cached_gist.hard_negatives")
 def test_required_format() -> None:
     from ticketsim.config import config_from_dict
 
@@ -65,6 +69,7 @@ def test_required_format() -> None:
     assert fmt(losses={"mnrl": {"hard_negatives": 3}}) == ("ntuple", 3)
     assert fmt(loss="cached_mnrl", losses={"cached_mnrl": {"hard_negatives": 2}}) == ("ntuple", 2)
     assert fmt(loss="gist", losses={"gist": {"hard_negatives": 1}}) == ("triplet", 1)
+    assert fmt(loss="cached_gist", losses={"cached_gist": {"hard_negatives": 2}}) == ("ntuple", 2)
     assert fmt(loss="triplet", losses={"triplet": {"negatives": 2}}) == ("triplet", 2)
     assert fmt(loss="contrastive") == ("labelled", 1)
     assert fmt(loss="online_contrastive") == ("labelled", 1)
@@ -87,7 +92,9 @@ def _loss(model_dir: Path, **train: Any) -> Any:
     "train.losses.contrastive.distance_metric", "train.losses.triplet.margin",
     "train.losses.triplet.distance_metric", "train.losses.cosent.scale",
     "train.losses.cosine.loss_fct", "train.losses.matryoshka.dims",
-    "train.losses.matryoshka.weights",
+    "train.losses.matryoshka.weights", "train.losses.cached_gist.guide_model",
+    "train.losses.cached_gist.temperature", "train.losses.cached_gist.margin_strategy",
+    "train.losses.cached_gist.margin", "train.losses.cached_gist.mini_batch_size",
 )
 def test_loss_parameters_reach_the_loss(tiny_model_dir: Path) -> None:
     from sentence_transformers.sentence_transformer.losses import (
@@ -103,6 +110,16 @@ def test_loss_parameters_reach_the_loss(tiny_model_dir: Path) -> None:
                                                "margin_strategy": "relative", "margin": 0.1}})
     assert (g.temperature, g.margin_strategy, g.margin) == (0.05, "relative", 0.1)
     assert g.guide is not g.model and not any(p.requires_grad for p in g.guide.parameters())
+    cg = _loss(d, loss="cached_gist", losses={"cached_gist": {
+        "guide_model": "base", "temperature": 0.02, "margin_strategy": "relative", "margin": 0.2,
+        "mini_batch_size": 3}})
+    assert type(cg).__name__ == "CachedGISTEmbedLoss"
+    assert (cg.temperature, cg.margin_strategy, cg.margin, cg.mini_batch_size) == (
+        0.02, "relative", 0.2, 3)
+    # 'base': the guide is a frozen copy of train.base_model (the tiny model here)
+    assert cg.guide is not cg.model and not any(p.requires_grad for p in cg.guide.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(cg.guide.state_dict().values(),
+                                                 cg.model.state_dict().values(), strict=True))
     for name in ("contrastive", "online_contrastive"):
         lo = _loss(d, loss=name, losses={"contrastive": {"margin": 0.7,
                                                          "distance_metric": "euclidean"}})

@@ -194,8 +194,10 @@ def test_budget_key_reaches_the_trainer_and_the_summary(pair_run: RunDir,
 def test_the_whole_stage_keeps_its_budget_on_the_real_clock(pair_run: RunDir,
                                                            tiny_model_dir: Path) -> None:
     """Model load, evaluations every 4 steps, checkpoints, the best model's reload and the
-    save all fit: the stage's wall time stays within the budget + 1 s + 15 % (the margin:
-    the final save's time is predicted from the checkpoints', and a busy machine varies)."""
+    save all fit: the stage's wall time stays within the budget + 20 % + 1.5 s (the margin:
+    the final save's time is predicted from the checkpoints', and a machine shared by a
+    dozen processes varies; the old budget, which counted only trainer.train, overran 60 s
+    by 140 %)."""
     import time
 
     import sentence_transformers  # noqa: F401  (its first import is not the budget's to pay)
@@ -207,7 +209,19 @@ def test_the_whole_stage_keeps_its_budget_on_the_real_clock(pair_run: RunDir,
     res = run_train(cfg, pair_run)
     wall = time.perf_counter() - t0
     tb = res.summary["time_budget"]
-    assert wall <= budget_s * 1.15 + 1.0, (wall, tb)
+    assert wall <= budget_s * 1.2 + 1.5, (wall, tb)
     assert tb["stage_s"] <= wall and tb["eval_s"] is not None and tb["save_s"] is not None
     assert res.summary["steps"] < tb["recipe_steps"]
     assert wall >= 0.5 * budget_s  # the budget is used, not abandoned early
+
+
+def test_before_any_step_is_timed_the_first_one_guards_the_budget(
+        tmp_path: Path, tiny_model_dir: Path) -> None:
+    # 4 s steps, a 10 s budget: after the first step (t=4) another would end at 8 and a third
+    # at 12, so it stops at step 2 (the old rule, with no timed step, ran into step 3)
+    clock = FakeClock(step=4.0)
+    budget = TimeBudget(10, probe_steps=50, clock=clock)
+    trainer, _, _ = built_trainer(tmp_path, tiny_model_dir, evaluator=False, num_train_epochs=30,
+                                  save_steps=1000)
+    _train_with(trainer, budget, clock)
+    assert trainer.state.global_step == 2 and clock.t == 8.0

@@ -207,3 +207,25 @@ def test_precision_flags(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     args = build_args(cfg, tmp_path, precision=prec.resolve_precision(cfg.precision, "cpu"),
                       has_evaluator=False, use_cpu=True)
     assert args.bf16 and not args.fp16
+
+
+def test_trainer_defaults_are_the_dataclass_fields_with_its_help_text() -> None:
+    """ticketsim's trainer defaults use the library's names, and the commented default config
+    shows the library's own help for each (read from its source without importing it)."""
+    import dataclasses
+
+    from sentence_transformers import SentenceTransformerTrainingArguments
+
+    from ticketsim.config import TRAINER_DEFAULTS, TRAINER_OWNED, default_config_yaml, trainer_help
+
+    fields = {f.name: f for f in dataclasses.fields(SentenceTransformerTrainingArguments)}
+    assert set(TRAINER_DEFAULTS) <= set(fields) and set(TRAINER_OWNED) <= set(fields)
+    helps = trainer_help()
+    for name in TRAINER_DEFAULTS:
+        assert helps[name] == " ".join(fields[name].metadata["help"].split()), name
+    lines = default_config_yaml().splitlines()
+    start = lines.index("  trainer:")
+    for name in TRAINER_DEFAULTS:
+        at = next(i for i, line in enumerate(lines) if i > start and line == f"    {name}:"
+                  or i > start and line.startswith(f"    {name}: "))
+        assert lines[at - 1].strip() == f"# {helps[name]} (transformers)"

@@ -21,7 +21,9 @@ import pandas as pd
 from ticketsim.config import Config, LabelConfig
 from ticketsim.data.store import LinksStore, ordered
 from ticketsim.errors import TicketsimError
+from ticketsim.index.search import Searcher
 from ticketsim.progress import NULL, Reporter
+from ticketsim.retrieval.keyword import KeywordIndex
 from ticketsim.rundir import RunDir
 
 PAIR_COLUMNS = ["a", "b", "anchor", "score", "probability", "dense_rank", "keyword_rank", "group"]
@@ -98,8 +100,6 @@ class CandidateGenerator:
         in it (e.g. only the training period); ``thresholds``: a
         :class:`ticketsim.thresholds.Thresholds` giving the calibrated probability.
         """
-        from ticketsim.retrieval.keyword import KeywordIndex
-
         tickets = tickets.reset_index(drop=True)
         ids = tickets["id"].astype(str).to_numpy()
         if len(ids) != len(vectors):
@@ -155,8 +155,6 @@ class CandidateGenerator:
 
 def index_tickets(cfg: Config, run: RunDir, reporter: Reporter = NULL) -> tuple[pd.DataFrame, np.ndarray, Any]:
     """Tickets (records + text), their vectors and the thresholds of a run's index (Searcher)."""
-    from ticketsim.index.search import Searcher
-
     searcher = Searcher(run, cfg, reporter=reporter)
     try:
         store = searcher.index.store

@@ -21,6 +21,8 @@ from typing import Any
 
 from ticketsim.config import Config
 from ticketsim.errors import TicketsimError
+from ticketsim.models import model_fingerprint
+from ticketsim.pipeline import run_all
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, StageResult, atomic_write_json
 from ticketsim.training.stage import TrainOutput
@@ -44,9 +46,6 @@ def retrain(cfg: Config, source: RunDir, target: RunDir | None = None, *,
 
     ``before_run`` gets the effective config first (the CLI saves it as the run's config).
     """
-    from ticketsim.models import model_fingerprint
-    from ticketsim.pipeline import run_all
-
     target = target or source
     prev = TrainOutput.read(source, "retrain").model_dir
     if prev is None:

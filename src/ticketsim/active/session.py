@@ -27,7 +27,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from rich.columns import Columns
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from ticketsim.active.suggest import suggest
 from ticketsim.data.store import LinksStore, ordered
+from ticketsim.progress import NULL
 from ticketsim.rundir import atomic_write_json
 
 FOLDER = "label"
@@ -170,8 +177,6 @@ class LabelSession:
     def __init__(self, store: LinksStore, rows: list[dict[str, Any]], folder: Path, *, who: str,
                  console: Any = None, plain: bool = False, stdin: IO[str] | None = None,
                  source: str = "label:session") -> None:
-        from rich.console import Console
-
         self.store = store
         self.rows = rows
         self.folder = Path(folder)
@@ -201,9 +206,6 @@ class LabelSession:
                 out.append(f"   {text}")
             self.console.print("\n".join(out), markup=False, highlight=False)
             return
-        from rich.columns import Columns
-        from rich.panel import Panel
-        from rich.text import Text
 
         panels = []
         for tid, short, cat, text in sides:
@@ -272,9 +274,6 @@ def open_session(cfg: Any, run: Any, *, n: int | None = None, strategy: str | No
 
     Returns (rows, folder, resumed).
     """
-    from ticketsim.active.suggest import suggest
-    from ticketsim.progress import NULL
-
     reporter = reporter or NULL
     folder = session_dir(run.path)
     store = LinksStore(cfg.data.links_store)

@@ -17,6 +17,8 @@ from ticketsim.config import Config
 from ticketsim.evaluation import routing
 from ticketsim.evaluation.dense import DenseScorer, resolve_encoder
 from ticketsim.evaluation.result import EvaluationResult
+from ticketsim.inference import encoder_for
+from ticketsim.models import resolve_model
 from ticketsim.progress import NULL, Reporter
 from ticketsim.retrieval.keyword import KeywordRows
 from ticketsim.rundir import Output, RunDir, atomic_write_text
@@ -36,9 +38,6 @@ def labelling_hint(run_dir: str) -> str:
 def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, *,
                           reporter: Reporter = NULL) -> Output:
     """Routing of held-out tickets per system; the result says what could not be measured."""
-    from ticketsim.inference import encoder_for
-    from ticketsim.models import resolve_model
-
     ev = cfg.evaluate
     notes = [NO_LINKS_NOTE]
     scorers: dict[str, Any] = {}

@@ -18,6 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ticketsim.errors import TicketsimError
 from ticketsim.evaluation.result import EvaluationResult
 from ticketsim.progress import NULL, Reporter
@@ -43,8 +45,10 @@ def headline(result: EvaluationResult) -> str:
     ci = result.ci or {}
     base = ci.get("baseline")
     main = result.primary_system
+    if not main:
+        return f"{pm}: no system was scored"
     diff = (ci.get("vs_baseline") or {}).get(main)
-    if not main or not base or diff is None:
+    if not base or diff is None:
         return f"{pm} of {main}: {systems[main][pm]:.3f} (no baseline to compare with)"
     if not diff["significant"]:
         verdict = "inside the noise: not a demonstrated difference"
@@ -175,7 +179,6 @@ def make_plots(result: EvaluationResult, details: dict[str, Any]) -> dict[str, b
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
-    import numpy as np
 
     out: dict[str, bytes] = {}
     systems = list(result.systems)
@@ -286,7 +289,8 @@ def render_markdown(result: EvaluationResult, details: dict[str, Any], plots: li
             lines += [f"- {_md(w)}" for w in words]
             lines += ["", *_md_table(labels_table(result))]
     if result.routing:
-        lines += ["", "## Routing (kNN on held-out tickets)", "", *_md_table(routing_table(result))]
+        lines += ["", "## Routing on held-out tickets (kNN vote; '(suggestion)': the router "
+                  "search serves, index.routing_features)", "", *_md_table(routing_table(result))]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p}]({p}.png)" for p in plots]
     misses = details.get("worst_misses") or []

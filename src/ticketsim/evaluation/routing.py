@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ticketsim.evaluation.metrics import ScoreFn
+from ticketsim.index.routing import fit_routing, knn_predict, labelled
 
 
 def knn_labels(score_fn: ScoreFn, test_idx: np.ndarray, train_idx: np.ndarray,
@@ -54,6 +55,66 @@ def evaluate_routing(score_fn: ScoreFn, split: np.ndarray, fields: dict[str, np.
             "accuracy": float(accuracy_score(true, pred)),
             "macro_f1": float(f1_score(true, pred, average="macro", zero_division=0)),
             "n": int(len(test_idx)), "classes": int(len(set(true))), "k": int(k),
+        }
+    return out
+
+
+def router_predictions(vectors: np.ndarray, texts: list[str], fields: dict[str, np.ndarray],
+                       train: np.ndarray, test: np.ndarray, icfg: Any,
+                       order: np.ndarray | None = None,
+                       chosen: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+    """Per field, the served router's suggestion for each ``test`` row when it is fitted on the
+    ``train`` rows only (``order``: all rows oldest first, for ``routing_features: auto``;
+    ``chosen`` receives auto's per-field choice)."""
+    # without an age order, a seeded one (as the index stage does for undated tickets): file
+    # order is often sorted by label, and its last fifth is then no fair validation
+    order = (np.random.default_rng(0).permutation(len(texts)) if order is None
+             else np.asarray(order))
+    pos = {int(r): i for i, r in enumerate(train)}
+    train_order = np.array([pos[int(r)] for r in order if int(r) in pos], dtype=np.int64)
+    router = fit_routing(vectors[train], [texts[i] for i in train],
+                         {f: np.asarray(v, dtype=object)[train] for f, v in fields.items()},
+                         train_order, icfg, "")
+    if router is None:
+        return {}
+    if chosen is not None:
+        chosen.update(router.info.get("selection") or {})
+    out: dict[str, np.ndarray] = {}
+    if router.heads:
+        probs = router.predict_proba(vectors[test], [texts[i] for i in test]
+                                     if router.text is not None else None)
+        for f, (classes, p) in probs.items():
+            out[f] = classes[np.argmax(p, axis=1)].astype(object)
+    for f, k in router.knn.items():
+        labels = np.asarray(fields[f], dtype=object)
+        out[f] = knn_predict(vectors, labels, np.asarray(train), np.asarray(test), k)
+    return out
+
+
+def evaluate_router(vectors: np.ndarray, texts: Sequence[str], split: np.ndarray,
+                    fields: dict[str, np.ndarray], icfg: Any,
+                    order: np.ndarray | None = None) -> dict[str, Any]:
+    """Accuracy and macro-F1 per field of the served routing head (:mod:`ticketsim.index.routing`,
+    the ``index`` section's features, C and terms) fitted on the training tickets only."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    train_idx = np.flatnonzero(np.isin(split, ["train", "validation"]))
+    test_idx = np.flatnonzero(split == "test")
+    if not len(test_idx) or not len(train_idx):
+        return {}
+    preds = router_predictions(vectors, list(texts), fields, train_idx, test_idx, icfg, order)
+    out: dict[str, Any] = {}
+    for field, pred_all in preds.items():
+        values = np.asarray(fields[field], dtype=object)[test_idx]
+        has = labelled(values)
+        if not has.any():
+            continue
+        true = [str(v).strip() for v in values[has]]
+        pred = [str(c) for c in pred_all[has]]
+        out[field] = {
+            "accuracy": float(accuracy_score(true, pred)),
+            "macro_f1": float(f1_score(true, pred, average="macro", zero_division=0)),
+            "n": int(has.sum()), "classes": int(len(set(true))), "k": None,
         }
     return out
 

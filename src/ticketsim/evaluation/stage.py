@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from ticketsim.evaluation.coldstart import evaluate_routing_only
 from ticketsim.evaluation.dense import DenseScorer, resolve_encoder
 from ticketsim.evaluation.report import write_report
 from ticketsim.evaluation.result import EvaluationResult
+from ticketsim.index.routing import age_order
 from ticketsim.index.search import Searcher
 from ticketsim.index.stage import build_index, ticket_meta
 from ticketsim.models import model_fingerprint
@@ -71,7 +73,11 @@ def _read_parquet(path: Path, columns: list[str]) -> pd.DataFrame:
 class EvalData:
     """Tickets, split and held-out relevance, as indices into the ticket table."""
 
-    def __init__(self, run: RunDir, time_aware: bool) -> None:
+    def __init__(self, run: RunDir, time_aware: bool, *, protocol: str = "default",
+                 window_days: int | None = None) -> None:
+        benchmark = protocol == "benchmark"  # newer ticket of a duplicate pair, earlier candidates
+        time_aware = time_aware or benchmark
+        self.window_days = window_days if time_aware else None
         ingest = IngestOutput.read(run, STAGE)
         pairs = PairsOutput.read(run, STAGE)
         self.tickets_path = ingest.tickets_path
@@ -101,6 +107,8 @@ class EvalData:
                     f"{a} -> {b}")
                 continue
             k = "related" if kinds is not None and kinds.iloc[row] == "related" else "duplicate"
+            if benchmark and k == "related":
+                continue
             ia, ib = self.index[a], self.index[b]
             rel.setdefault(ia, {})[ib] = k
             if self.split[ib] == "test":
@@ -113,7 +121,8 @@ class EvalData:
         if time_aware:
             if "created" not in t.columns or t["created"].isna().all():
                 raise TicketsimError(
-                    "evaluate.time_aware needs creation dates, and tickets have none",
+                    f"evaluate.{'protocol: benchmark' if benchmark else 'time_aware'} needs "
+                    "creation dates, and tickets have none",
                     file=self.tickets_path, field="created",
                     hint="map data.columns.created in the config, or set evaluate.time_aware: false",
                 )
@@ -122,16 +131,18 @@ class EvalData:
             vals = created.astype("int64").to_numpy().copy()
             vals[nat] = np.iinfo(np.int64).max  # undated tickets are never "before" anything
             self.created = vals
-            dropped = 0
+            unit = pd.Timedelta(1, unit=getattr(created.dt, "unit", "ns"))  # stamps' unit: us, ns
+            window = None if self.window_days is None else pd.Timedelta(days=self.window_days) // unit
+            why = (f"{'benchmark protocol' if benchmark else 'time-aware'}: no true link created "
+                   f"before the query{'' if window is None else f' (within {window_days} days)'}")
             for q in list(rel):
-                keep = {r: k for r, k in rel[q].items() if vals[r] < vals[q]}
-                dropped += len(rel[q]) - len(keep)
+                keep = {r: k for r, k in rel[q].items() if vals[r] < vals[q]
+                        and (window is None or vals[q] - vals[r] <= window)}
                 if keep:
                     rel[q] = keep
                 else:
                     del rel[q]
-                    self.skipped.setdefault(
-                        "time-aware: no true link created before the query", set()).add(self.ids[q])
+                    self.skipped.setdefault(why, set()).add(self.ids[q])
         self.query_idx = sorted(rel, key=lambda i: self.ids[i])
         self.relevant_kind = [rel[q] for q in self.query_idx]
         self.relevant = [set(r) for r in self.relevant_kind]
@@ -154,6 +165,11 @@ class EvalData:
                         self.labelled_negatives.append((ia, ib) if ia in rel else (ib, ia))
                 else:
                     self.edges.append((ia, ib))
+
+
+def eval_data(run: RunDir, ev: Any) -> EvalData:
+    """The held-out queries under ``evaluate``'s protocol (time_aware, protocol, window)."""
+    return EvalData(run, ev.time_aware, protocol=ev.protocol, window_days=ev.protocol_window_days)
 
 
 # ------------------------------------------------------------------------ helpers
@@ -286,7 +302,8 @@ def embed_models(cfg: Config, run: RunDir, d: EvalData, notes: list[str],
     out: dict[str, DenseModel] = {}
     for name, path in wanted:
         backend = resolve_encoder(cfg, run, path, d.texts, notes, name, reporter)
-        encoder = encoder_for(path, backend, cache_dir=run.path / "cache", reporter=reporter)
+        encoder = encoder_for(path, backend, cache_dir=run.path / "cache",
+                              long_text=cfg.index.long_text, reporter=reporter)
         reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({backend})")
         emb = encoder.encode(d.texts, ev.batch_size, reporter)
         out[name] = DenseModel(name, path, emb, getattr(encoder, "encoder", encoder), backend)
@@ -324,8 +341,11 @@ def rank_systems(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseM
                     rel_rank: list[dict[int, int]] = []
                     for i, q in enumerate(reporter.track(d.query_idx, description=f"ranking {name}")):
                         filters = None
-                        if created is not None and created[q] is not None:
-                            filters = {"created_to": created[q]}
+                        stamp = created[q] if created is not None else None
+                        if stamp is not None:
+                            filters = {"created_to": stamp}
+                            if d.window_days is not None:
+                                filters["created_from"] = stamp - timedelta(days=d.window_days)
                         ranked, _ = searcher.rank(ticket_id=d.ids[q], k=keep, mode=mode,
                                                   filters=filters)
                         hits = [(d.index[pos[key]], float(s)) for key, s in ranked]
@@ -342,7 +362,7 @@ def collect(cfg: Config, run: RunDir, reporter: Reporter = NULL,
             d: EvalData | None = None) -> Collected:
     """Rankings, per-query metrics, duplicate pairs and routing of one run's held-out links."""
     ev = cfg.evaluate
-    d = d or EvalData(run, ev.time_aware)
+    d = d or eval_data(run, ev)
     notes: list[str] = []
     if not d.query_idx:
         raise TicketsimError(
@@ -405,6 +425,11 @@ def collect(cfg: Config, run: RunDir, reporter: Reporter = NULL,
             r = routing.evaluate_routing(scorer, d.split, fields, ev.routing.k)
             if r:
                 route[name] = r
+            if name != "bm25" and cfg.index.routing:  # what search suggests: the router
+                r = routing.evaluate_router(models[name].embeddings, d.texts, d.split, fields,
+                                            cfg.index, age_order(d.tickets))
+                if r:
+                    route[f"{name} (suggestion)"] = r
         if not route:
             notes.append("routing skipped: no held-out ticket has a category")
     return Collected(d, models, specs, rankings, per_query, pairs, route, notes, fold_of,
@@ -540,7 +565,8 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
         modes={n: {"mode": mode, "model": model} for n, (mode, model) in parts[0].systems.items()
                if n in systems},
         n_queries=n_q, n_candidates=d0.n - 1, skipped_queries=sum(skipped.values()),
-        skipped_reasons=skipped, ci=ci, primary_system=primary_system, time_aware=ev.time_aware,
+        skipped_reasons=skipped, ci=ci, primary_system=primary_system,
+        time_aware=ev.time_aware or ev.protocol == "benchmark",
         folds=fold_info,
         duplicate={n: {k: v for k, v in dd.items()
                        if k not in ("pr_curve", "scores_linked", "scores_unlinked")}
@@ -624,7 +650,7 @@ def run_evaluate(
 
     def build() -> Output:
         if plan is None:
-            d = EvalData(run, cfg.evaluate.time_aware)
+            d = eval_data(run, cfg.evaluate)
             if not d.query_idx:  # cold start: no links yet, measure routing only (issue 17)
                 return evaluate_routing_only(cfg, run, d, reporter=reporter)
             result, details, thresholds = summarise(cfg, run, [collect(cfg, run, reporter, d)])

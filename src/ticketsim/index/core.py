@@ -20,8 +20,10 @@ import numpy as np
 
 from ticketsim.errors import TicketsimError
 from ticketsim.index.base import Filters, VectorBackend, rerank_exact, truncate
+from ticketsim.index.qdrant_backend import QdrantBackend
 from ticketsim.index.store import FILE as STORE_FILE
 from ticketsim.index.store import TicketStore
+from ticketsim.index.usearch_backend import UsearchBackend
 from ticketsim.rundir import atomic_write_json
 
 META = "meta.json"
@@ -31,16 +33,12 @@ def make_backend(folder: Path, meta: dict[str, Any], options: dict[str, Any]) ->
     """The backend named in ``meta`` (build-time settings) with query-time ``options`` applied."""
     name = meta["backend"]
     if name == "usearch":
-        from ticketsim.index.usearch_backend import UsearchBackend
-
         return UsearchBackend(
             folder, meta["dim"], meta["precision"], connectivity=meta["connectivity"],
             expansion_add=meta["expansion_add"],
             expansion_search=options.get("expansion_search", meta["expansion_search"]),
             exact_below=options.get("exact_below", meta["exact_below"]))
     if name == "qdrant":
-        from ticketsim.index.qdrant_backend import QdrantBackend
-
         return QdrantBackend(
             folder, meta["dim"], meta["precision"], url=options.get("qdrant_url", meta.get("qdrant_url")),
             collection=meta["qdrant_collection"], hnsw_ef=options.get("expansion_search",

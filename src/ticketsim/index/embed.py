@@ -27,11 +27,12 @@ def fingerprint_of(model_path: str) -> str:
 
 def embed_texts(model_path: str, texts: Sequence[str], batch_size: int = 64, *,
                 cache_dir: Path | None = None, backend: str = "torch",
-                reporter: Reporter = NULL) -> np.ndarray:
+                long_text: str = "truncate", reporter: Reporter = NULL) -> np.ndarray:
     """Unit float32 embeddings through ticketsim.inference (``backend``, optional disk cache)."""
     from ticketsim.inference import encoder_for
 
-    encoder = encoder_for(model_path, backend, cache_dir=cache_dir, reporter=reporter)
+    encoder = encoder_for(model_path, backend, cache_dir=cache_dir, long_text=long_text,
+                          reporter=reporter)
     return encoder.encode(list(texts), batch_size=batch_size, reporter=reporter)
 
 

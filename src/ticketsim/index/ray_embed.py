@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ticketsim.errors import TicketsimError
+from ticketsim.index.embed import fingerprint_of
+from ticketsim.inference import BACKENDS, load_encoder, onnx_source
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import atomic_write_json, file_hash, recover_dir, replace_dir
 
@@ -50,8 +52,6 @@ class _EmbedActor:
     """One Ray actor: loads the encoder once, then embeds every batch it is given."""
 
     def __init__(self, model: str, backend: str, batch_size: int, threads: int | None) -> None:
-        from ticketsim.inference import load_encoder
-
         self.encoder = load_encoder(model, backend, threads=threads)
         self.batch_size = batch_size
 
@@ -112,8 +112,6 @@ def embed_with_ray(tickets_parquet: str | Path, model_path: str | Path, out_dir:
         raise TicketsimError("Ray Data embedding needs Ray", hint="pip install 'ticketsim[ray]'") from exc
     import pyarrow.parquet as pq
 
-    from ticketsim.index.embed import fingerprint_of
-    from ticketsim.inference import BACKENDS, onnx_source
 
     tickets_parquet, out_dir = Path(tickets_parquet), Path(out_dir)
     if backend not in BACKENDS:
@@ -273,7 +271,7 @@ def embed_run(cfg: Config, run: RunDir, *, address: str | None = None, num_worke
               model: str | None = None) -> dict[str, Any]:
     """``ticketsim embed``: the run's tickets, with the index's model (or ``model``, as
     ``index --model``) and encoder, into ``run_dir/embeddings``."""
-    from ticketsim.data.ingest import IngestOutput
+    from ticketsim.data.ingest import IngestOutput  # both load pandas: only embed_run needs them
     from ticketsim.index.model import index_model
 
     tickets = IngestOutput.read(run, "embed").tickets_path

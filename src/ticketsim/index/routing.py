@@ -1,12 +1,14 @@
 """Routing suggestions: category, subcategory and assignment group for a new ticket.
 
-A SetFit-style head: one scikit-learn ``LogisticRegression`` per label field on the
-sentence embeddings of the index's model, trained by the index stage on the history's
-labelled tickets and stored next to the index (``routing.npz`` + ``routing.json``,
-stamped with the model's weights fingerprint). Serving needs no scikit-learn and no
-pickle: the head is its coefficients, and a suggestion is one matrix product and a
-softmax over the query vector search already embeds. On the Endava tickets it beats kNN
-voting on the same embeddings and TF-IDF + logistic regression (bench/routing.py).
+One scikit-learn ``LogisticRegression`` per label field on the index's sentence
+embedding of a ticket concatenated with the TF-IDF (word 1-2 grams) of its text,
+trained by the index stage on the history's labelled tickets and stored next to the
+index (``routing.npz`` + ``routing.json``, stamped with the model's weights
+fingerprint). Why both: on the Endava tickets the embedding alone ties kNN voting and
+loses to TF-IDF + LR on subcategories; the two together beat both (bench/routing.py).
+Nothing is pickled: a head is its coefficients, the TF-IDF is its terms and idf, and a
+suggestion is one sparse-dense product and a softmax (``index.routing_features:
+embedding`` keeps the embedding-only head).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from ticketsim.rundir import atomic_write_json
 WEIGHTS = "routing.npz"
 META = "routing.json"
 MIN_LABELLED = 10  # fewer labelled tickets in a field: no head for it
+NGRAMS = (1, 2)
+MIN_DF = 2
+KNN_K = 10  # neighbours voting, as evaluate.routing.k's default
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -38,6 +43,52 @@ def labelled(values: Any) -> np.ndarray:
 
 
 @dataclass
+class TextFeatures:
+    """TF-IDF of word 1-2 grams (sublinear tf, l2 rows) as plain arrays: terms and idf."""
+
+    terms: np.ndarray  # (V,) str, column order
+    idf: np.ndarray  # (V,)
+
+    @classmethod
+    def fit(cls, texts: list[str], max_terms: int) -> TextFeatures | None:
+        """Terms seen in at least two texts (the ``max_terms`` most frequent); None when none."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vec = TfidfVectorizer(ngram_range=NGRAMS, sublinear_tf=True, min_df=MIN_DF,
+                              max_features=max_terms, dtype=np.float32)
+        try:
+            vec.fit(texts)
+        except ValueError:  # too few texts / no term left after min_df
+            return None
+        return cls(np.asarray(vec.get_feature_names_out(), dtype=str),
+                   np.asarray(vec.idf_, dtype=np.float32))
+
+    def transform(self, texts: list[str]) -> Any:
+        """(n, V) sparse rows, equal to the fitted ``TfidfVectorizer.transform``."""
+        vec = self.__dict__.get("_vec")
+        if vec is None:  # built once per router: a query then costs one transform
+            from sklearn.feature_extraction.text import TfidfVectorizer
+
+            vec = TfidfVectorizer(ngram_range=NGRAMS, sublinear_tf=True, dtype=np.float32,
+                                  vocabulary={str(t): i for i, t in enumerate(self.terms)})
+            vec.idf_ = self.idf
+            self.__dict__["_vec"] = vec
+        return vec.transform(texts)
+
+
+def features(vectors: np.ndarray, texts: list[str] | None, text: TextFeatures | None) -> Any:
+    """What a head reads: unit embeddings, then (when the router has them) TF-IDF columns."""
+    x = _unit(vectors)
+    if text is None:
+        return x
+    if texts is None or len(texts) != len(x):
+        raise ValueError("this routing model reads the ticket text too: pass one text per vector")
+    from scipy.sparse import csr_matrix, hstack
+
+    return hstack([csr_matrix(x), text.transform(list(texts))], format="csr")
+
+
+@dataclass
 class Head:
     """A fitted multinomial logistic regression as plain arrays (classes, weights, bias)."""
 
@@ -45,9 +96,12 @@ class Head:
     coef: np.ndarray  # (C, d), or (1, d) for two classes (scikit-learn's binary layout)
     intercept: np.ndarray  # (C,) or (1,)
 
-    def proba(self, x: np.ndarray) -> np.ndarray:
-        """Class probabilities, (n, C), exactly as ``LogisticRegression.predict_proba``."""
-        z = _unit(x) @ self.coef.T.astype(np.float32) + self.intercept.astype(np.float32)
+    def proba(self, x: Any) -> np.ndarray:
+        """Class probabilities, (n, C), as ``LogisticRegression.predict_proba`` on ``features``
+        (a bare embedding matrix is unit-normalised here)."""
+        if isinstance(x, np.ndarray):
+            x = _unit(x)
+        z = np.asarray(x @ self.coef.T.astype(np.float32, copy=False)) + self.intercept
         if self.coef.shape[0] == 1:  # binary: sigmoid of the one decision function
             p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
             return np.stack([1.0 - p1, p1], axis=1)
@@ -56,8 +110,9 @@ class Head:
         return e / e.sum(axis=1, keepdims=True)
 
 
-def fit_head(vectors: np.ndarray, labels: Any, c: float, seed: int = 0) -> Head | None:
-    """One field's head on the labelled rows; None when fewer than two classes or too few rows."""
+def fit_head(x: Any, labels: Any, c: float, seed: int = 0) -> Head | None:
+    """One field's head on the labelled rows of ``x`` (embeddings, or ``features``); None when
+    fewer than two classes or too few rows."""
     from sklearn.linear_model import LogisticRegression
 
     labels = np.asarray(labels, dtype=object)
@@ -65,45 +120,137 @@ def fit_head(vectors: np.ndarray, labels: Any, c: float, seed: int = 0) -> Head 
     y = np.array([str(v).strip() for v in labels[has]], dtype=object)
     if has.sum() < MIN_LABELLED or len(set(y)) < 2:
         return None
+    if isinstance(x, np.ndarray):
+        x = _unit(x)
     clf = LogisticRegression(C=c, max_iter=2000, random_state=seed)
-    clf.fit(_unit(vectors[has]), y)
+    clf.fit(x[np.flatnonzero(has)], y)
     return Head(np.asarray(clf.classes_, dtype=str), np.asarray(clf.coef_, dtype=np.float32),
                 np.asarray(clf.intercept_, dtype=np.float32))
 
 
+def vote(labels: list[Any], scores: list[float]) -> tuple[str, float] | None:
+    """Similarity-weighted vote of neighbours' labels (as evaluate's kNN routing): the value
+    and its share of the votes; None when no neighbour is labelled."""
+    votes: dict[str, float] = {}
+    for lab, sc in zip(labels, scores, strict=True):
+        if labelled([lab])[0]:
+            key = str(lab).strip()
+            votes[key] = votes.get(key, 0.0) + max(float(sc), 0.0) + 1e-6
+    if not votes:
+        return None
+    best = max(votes.items(), key=lambda kv: kv[1])
+    return best[0], best[1] / sum(votes.values())
+
+
+def knn_predict(vectors: np.ndarray, labels: np.ndarray, train: np.ndarray, pred: np.ndarray,
+                k: int) -> np.ndarray:
+    """kNN vote of ``pred`` rows from the labelled ``train`` rows (unit cosine)."""
+    x = _unit(vectors)
+    train = train[labelled(labels[train])]
+    out = np.empty(len(pred), dtype=object)
+    for start in range(0, len(pred), 512):
+        rows = pred[start:start + 512]
+        s = x[rows] @ x[train].T
+        top = np.argsort(-s, axis=1, kind="stable")[:, :k]
+        for i, r in enumerate(top):
+            got = vote([labels[train[j]] for j in r], [s[i, j] for j in r])
+            out[start + i] = got[0] if got else ""
+    return out
+
+
+def choose(vectors: np.ndarray, texts: list[str], labels: Any, order: np.ndarray, c: float,
+           max_terms: int, k: int = KNN_K) -> dict[str, Any]:
+    """``routing_features: auto`` for one field: the kNN vote or the embedding + TF-IDF head,
+    whichever is more accurate (a tie: the vote) on the newest fifth of the labelled tickets (``order``: oldest
+    first) when fitted on the older ones. Tickets drift (new wording, new products): the
+    newest ones are the honest stand-in for tomorrow's."""
+    labels = np.asarray(labels, dtype=object)
+    rows = order[labelled(labels[order])]
+    n_val = len(rows) // 5
+    if n_val < 5 or len(rows) - n_val < MIN_LABELLED:
+        return {"method": "head", "why": "too few labelled tickets to compare"}
+    fit, val = rows[:-n_val], rows[-n_val:]
+    y_val = np.array([str(v).strip() for v in labels[val]], dtype=object)
+    acc = {"knn": float(np.mean(knn_predict(vectors, labels, fit, val, k) == y_val))}
+    text = TextFeatures.fit([texts[i] for i in fit], max_terms)
+    head = fit_head(features(vectors[fit], [texts[i] for i in fit], text), labels[fit], c)
+    if head is not None:
+        p = head.proba(features(vectors[val], [texts[i] for i in val], text))
+        acc["head"] = float(np.mean(head.classes[np.argmax(p, axis=1)].astype(object) == y_val))
+    # a tie goes to the vote: no coefficients, and it follows tickets added since the index
+    method = "head" if acc.get("head", -1.0) > acc["knn"] else "knn"
+    return {"method": method, "validation_accuracy": {m: round(a, 4) for m, a in acc.items()},
+            "validation": int(n_val)}
+
+
 class Router:
-    """The heads of one index, and their suggestions for query vectors."""
+    """The heads of one index (and its TF-IDF terms), and their suggestions for new tickets;
+    fields in ``knn`` are suggested by a vote of the query's ``k`` nearest indexed tickets."""
 
     def __init__(self, heads: dict[str, Head], fingerprint: str,
-                 info: dict[str, Any] | None = None) -> None:
+                 info: dict[str, Any] | None = None, text: TextFeatures | None = None,
+                 knn: dict[str, int] | None = None) -> None:
         self.heads = heads
         self.fingerprint = fingerprint
         self.info = info or {}
+        self.text = text
+        self.knn = knn or {}
+
+    @property
+    def fields(self) -> list[str]:
+        return [*self.heads, *self.knn]
 
     @classmethod
-    def fit(cls, vectors: np.ndarray, fields: dict[str, Any], *, c: float,
-            fingerprint: str) -> Router | None:
-        """A head per field with enough labels; None when no field has any."""
+    def fit(cls, vectors: np.ndarray, fields: dict[str, Any], *, c: float, fingerprint: str,
+            texts: list[str] | None = None, max_terms: int = 50000,
+            knn: dict[str, int] | None = None) -> Router | None:
+        """A head per field with enough labels (fields in ``knn``: a kNN vote instead); None
+        when no field has any. With ``texts`` the heads also read their TF-IDF (terms fitted on
+        all of them)."""
+        knn = {f: k for f, k in (knn or {}).items() if f in fields
+               and len({str(v).strip() for v in np.asarray(fields[f], dtype=object)[
+                   labelled(fields[f])]}) >= 2}
+        text = TextFeatures.fit(list(texts), max_terms) if texts is not None else None
+        x = features(vectors, texts, text)
         heads: dict[str, Head] = {}
-        info: dict[str, Any] = {"c": c, "heads": {}}
+        info: dict[str, Any] = {"c": c, "features": "embedding+tfidf" if text else "embedding",
+                                "terms": 0 if text is None else len(text.terms), "heads": {}}
         for name, values in fields.items():
-            head = fit_head(vectors, values, c)
+            if name in knn:
+                info["heads"][name] = {"knn": knn[name],
+                                        "labelled": int(labelled(values).sum())}
+                continue
+            head = fit_head(x, values, c)
             if head is not None:
                 heads[name] = head
                 info["heads"][name] = {"classes": len(head.classes),
                                         "labelled": int(labelled(values).sum())}
-        return cls(heads, fingerprint, info) if heads else None
+        return cls(heads, fingerprint, info, text, knn) if heads or knn else None
 
-    def predict_proba(self, vectors: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def predict_proba(self, vectors: np.ndarray, texts: list[str] | None = None,
+                      ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per field: (classes, probabilities (n, C))."""
-        return {f: (h.classes, h.proba(vectors)) for f, h in self.heads.items()}
+        x = features(vectors, texts, self.text)
+        return {f: (h.classes, h.proba(x)) for f, h in self.heads.items()}
 
-    def suggest(self, vector: np.ndarray) -> dict[str, dict[str, Any]]:
-        """Per field: the most probable value and its probability, for one query vector."""
+    def suggest(self, vector: np.ndarray, text: str | None = None,
+                neighbours: list[tuple[dict[str, Any], float]] | None = None,
+                ) -> dict[str, dict[str, Any]]:
+        """Per field: the most probable value and its probability (kNN fields: its share of the
+        votes of ``neighbours``, (record, cosine) best first), for one new ticket."""
         out = {}
-        for f, (classes, p) in self.predict_proba(vector).items():
-            j = int(np.argmax(p[0]))
-            out[f] = {"value": str(classes[j]), "probability": round(float(p[0, j]), 4)}
+        texts = None if text is None else [text]
+        probs = self.predict_proba(vector, texts) if self.heads else {}
+        for f in self.fields:
+            if f in self.heads:
+                classes, p = probs[f]
+                j = int(np.argmax(p[0]))
+                out[f] = {"value": str(classes[j]), "probability": round(float(p[0, j]), 4)}
+                continue
+            near = (neighbours or [])[: self.knn[f]]
+            got = vote([r.get(f) for r, _ in near], [s for _, s in near])
+            if got is not None:
+                out[f] = {"value": got[0], "probability": round(got[1], 4)}
         return out
 
     # ------------------------------------------------------------------ files
@@ -113,11 +260,14 @@ class Router:
         for i, h in enumerate(self.heads.values()):
             arrays[f"classes_{i}"], arrays[f"coef_{i}"], arrays[f"intercept_{i}"] = (
                 h.classes, h.coef, h.intercept)
+        if self.text is not None:
+            arrays["terms"], arrays["idf"] = self.text.terms, self.text.idf
         tmp = folder / (WEIGHTS + ".tmp.npz")
         np.savez(tmp, **arrays)  # type: ignore[arg-type]
         tmp.replace(folder / WEIGHTS)
         atomic_write_json(folder / META, {"model_fingerprint": self.fingerprint,
-                                          "fields": list(self.heads), **self.info})
+                                          "fields": list(self.heads), "knn": self.knn,
+                                          **self.info})
 
     @classmethod
     def load(cls, folder: Path, expect_fingerprint: str | None = None) -> Router | None:
@@ -131,8 +281,9 @@ class Router:
         with np.load(weights, allow_pickle=False) as z:
             heads = {f: Head(z[f"classes_{i}"], z[f"coef_{i}"], z[f"intercept_{i}"])
                      for i, f in enumerate(meta["fields"])}
-        info = {k: v for k, v in meta.items() if k not in ("model_fingerprint", "fields")}
-        return cls(heads, meta["model_fingerprint"], info)
+            text = TextFeatures(z["terms"], z["idf"]) if "terms" in z.files else None
+        info = {k: v for k, v in meta.items() if k not in ("model_fingerprint", "fields", "knn")}
+        return cls(heads, meta["model_fingerprint"], info, text, meta.get("knn") or {})
 
 
 def fields_of(tickets: Any, wanted: list[str]) -> dict[str, np.ndarray]:
@@ -140,11 +291,49 @@ def fields_of(tickets: Any, wanted: list[str]) -> dict[str, np.ndarray]:
     return {f: tickets[f].to_numpy(dtype=object) for f in wanted if f in tickets.columns}
 
 
+def age_order(tickets: Any, seed: int = 0) -> np.ndarray:
+    """Row positions oldest first (by ``created``; undated ones and ties in a seeded order)."""
+    import pandas as pd
+
+    n = len(tickets)
+    rnd = np.random.default_rng(seed).permutation(n)
+    if "created" not in tickets.columns:
+        return rnd
+    created = pd.to_datetime(tickets["created"], errors="coerce", utc=True)
+    stamp = created.astype("int64").to_numpy().astype(np.float64)
+    stamp[created.isna().to_numpy()] = -np.inf  # undated: treated as old, never validation
+    return np.lexsort((np.argsort(rnd), stamp))
+
+
+def fit_routing(vectors: np.ndarray, texts: list[str], fields: dict[str, Any], order: np.ndarray,
+                icfg: Any, fingerprint: str) -> Router | None:
+    """The router ``index.routing_features`` asks for (``auto``: per field, the kNN vote or the
+    embedding + TF-IDF head, chosen on the newest labelled tickets, see :func:`choose`)."""
+    mode = icfg.routing_features
+    chosen: dict[str, Any] = {}
+    if mode == "auto":
+        chosen = {f: choose(vectors, texts, v, order, icfg.routing_c, icfg.routing_max_terms)
+                  for f, v in fields.items() if labelled(v).sum() >= MIN_LABELLED}
+        knn = {f: KNN_K for f, ch in chosen.items() if ch["method"] == "knn"}
+    else:
+        knn = {f: KNN_K for f in fields} if mode == "knn" else {}
+    with_text = mode in ("auto", "embedding+tfidf") and len(knn) < len(fields)
+    router = Router.fit(np.asarray(vectors), fields, c=icfg.routing_c, fingerprint=fingerprint,
+                        texts=list(texts) if with_text else None,
+                        max_terms=icfg.routing_max_terms, knn=knn)
+    if router is not None:
+        router.info["mode"] = mode
+        if chosen:
+            router.info["selection"] = chosen
+    return router
+
+
 def train_routing(folder: Path, vectors: np.ndarray, tickets: Any, icfg: Any,
                   fingerprint: str) -> dict[str, Any]:
-    """The index stage's hook: fit and save the heads into ``folder``; what was trained."""
-    router = Router.fit(np.asarray(vectors), fields_of(tickets, list(icfg.routing_fields)),
-                        c=icfg.routing_c, fingerprint=fingerprint)
+    """The index stage's hook: fit and save the router into ``folder``; what was trained."""
+    router = fit_routing(np.asarray(vectors), tickets["text"].fillna("").astype(str).tolist(),
+                         fields_of(tickets, list(icfg.routing_fields)), age_order(tickets),
+                         icfg, fingerprint)
     if router is None:
         return {}
     router.save(folder)

@@ -24,11 +24,15 @@ from ticketsim.evaluation import champion
 from ticketsim.ids import id_problem, short
 from ticketsim.index.base import Filters, Hit
 from ticketsim.index.core import TicketIndex
+from ticketsim.index.embed import fingerprint_of
+from ticketsim.index.routing import Router
+from ticketsim.inference import encoder_for
 from ticketsim.progress import NULL, Reporter
 from ticketsim.retrieval import MODES, Query
 from ticketsim.retrieval import retrievers as rtv
 from ticketsim.retrieval.fusion import Fusion
 from ticketsim.rundir import RunDir
+from ticketsim.thresholds import FILE, Thresholds
 
 FIXED = ("id", "short_description", "description", "category", "subcategory", "created")
 
@@ -63,9 +67,6 @@ class Searcher:
 
     # ------------------------------------------------------------------ loading
     def _load(self, model: str | Path | None = None) -> None:
-        from ticketsim.index.embed import fingerprint_of
-        from ticketsim.inference import encoder_for
-
         folder = self.index_dir or self.run.require("index", "search")
         icfg: IndexConfig = self.cfg.index
         index = TicketIndex.open(folder, save_every=icfg.save_every, options={
@@ -86,9 +87,8 @@ class Searcher:
         # queries are embedded by the backend the index was built with
         encoder = encoder_for(model_path, meta["encoder"],
                               cache_dir=self.run.path / "cache", cache_embeddings=False,
-                              reporter=self.reporter)
+                              long_text=meta.get("long_text", "truncate"), reporter=self.reporter)
         thresholds = self._thresholds(meta["model_fingerprint"])
-        from ticketsim.index.routing import Router
 
         router = Router.load(folder, meta["model_fingerprint"])
         reranker = None
@@ -117,8 +117,6 @@ class Searcher:
             old.close()
 
     def _thresholds(self, fingerprint: str) -> Any:
-        from ticketsim.thresholds import FILE, Thresholds
-
         path = self.run.stage_path("evaluate") / FILE
         if not path.is_file():
             return None
@@ -144,7 +142,16 @@ class Searcher:
         """Routing suggestions (field -> value, probability) for a new ticket's text; None when
         the index has no routing heads (index.routing off, or no labelled field)."""
         router = self.router
-        return router.suggest(self.embed([text])) if router is not None else None
+        if router is None:
+            return None
+        vec = self.embed([text])
+        neighbours = None
+        if router.knn:  # fields voted by the nearest indexed tickets (their stored labels)
+            index = self.index
+            near = index.dense(vec, max(router.knn.values()))
+            records = index.store.records([key for key, _ in near])
+            neighbours = [(records[key], s) for key, s in near if key in records]
+        return router.suggest(vec, text, neighbours)
 
     def rank(self, text: str | None = None, *, ticket_id: str | None = None, k: int | None = None,
              filters: Filters | dict[str, Any] | None = None, mode: str | None = None,
@@ -295,7 +302,7 @@ class Searcher:
                 "thresholds": self.thresholds is not None, "cross_encoder": self.reranker is not None,
                 "labels": self.label_stats(), "mode": self.mode,
                 "champion": self.champion.get("sentence") if self.champion else None,
-                "routing": list(self.router.heads) if self.router is not None else []}
+                "routing": self.router.fields if self.router is not None else []}
 
     def label_meaning(self) -> dict[str, str] | None:
         """What each label is worth, in words (measured on held-out pairs); None without thresholds."""

@@ -19,8 +19,13 @@ import numpy as np
 
 from ticketsim.config import Config, IndexConfig
 from ticketsim.data.ingest import IngestOutput
+from ticketsim.index.core import TicketIndex
 from ticketsim.index.embed import embed_texts, fingerprint_of, ticket_records
 from ticketsim.index.model import index_model
+from ticketsim.index.qdrant_backend import alias_swap  # Qdrant server: build aside, swap alias
+from ticketsim.index.ray_embed import load_shards, manifest_hash
+from ticketsim.index.routing import train_routing
+from ticketsim.inference import pick_backend
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import Output, RunDir, StageResult, atomic_write_json, combine_hashes
 
@@ -50,7 +55,8 @@ def ticket_meta(cfg: Config, icfg: IndexConfig, tickets: Any, full_dim: int,
                       model_fp=fingerprint_of(model_path),
                       extra={"extra_columns": [c for c in tickets.columns if c not in (
                           "id", "short_description", "description", "category", "subcategory",
-                          "created", "text")], "text_template": cfg.data.text_template})
+                          "created", "text")], "text_template": cfg.data.text_template,
+                             "long_text": icfg.long_text})
 
 
 def build_index(folder: Path, meta: dict[str, Any], tickets: Any, vectors: np.ndarray,
@@ -60,8 +66,6 @@ def build_index(folder: Path, meta: dict[str, Any], tickets: Any, vectors: np.nd
     The one way an index is built: the index stage builds the served one, ``evaluate`` a
     temporary one per model, so both rank through the same store, backend and keyword table.
     """
-    from ticketsim.index.core import TicketIndex
-
     records = ticket_records(tickets)
     texts = tickets["text"].tolist()
     t1 = time.perf_counter()
@@ -98,8 +102,6 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     model_path = index_model(cfg, run, model)
     h = inputs_hash(cfg, run, model_path)
     if cfg.index.embeddings is not None:  # vectors from `ticketsim embed`: rerun when they change
-        from ticketsim.index.ray_embed import manifest_hash
-
         h = combine_hashes(h, manifest_hash(cfg.index.embeddings))
     icfg = cfg.index
     meta: dict[str, Any] = {}
@@ -108,22 +110,18 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         nonlocal icfg
         tickets = ingest.tickets()
         if icfg.encoder == "auto":  # the sample's vectors are in the cache when evaluate chose
-            from ticketsim.inference import pick_backend
-
             backend, _ = pick_backend(model_path, tickets["text"].tolist(),
                                       cache_dir=run.path / "cache",
                                       min_cosine=cfg.index.int8_min_cosine, reporter=reporter)
             icfg = icfg.model_copy(update={"encoder": backend})
         t0 = time.perf_counter()
         if icfg.embeddings is not None:
-            from ticketsim.index.ray_embed import load_shards
-
             vectors = load_shards(icfg.embeddings, tickets["id"].tolist(),
                                   model_fingerprint=fingerprint_of(model_path), encoder=icfg.encoder)
         else:
             vectors = embed_texts(model_path, tickets["text"].tolist(), icfg.batch_size,
                                   cache_dir=run.path / "cache", backend=icfg.encoder,
-                                  reporter=reporter)
+                                  long_text=icfg.long_text, reporter=reporter)
         summary: dict[str, Any] = {"embed_s": round(time.perf_counter() - t0, 2)}
         meta.update(ticket_meta(cfg, icfg, tickets, int(vectors.shape[1]), model_path,
                                 run.rel(model_path)))
@@ -131,15 +129,11 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         def save(tmp: Path) -> None:
             summary.update(build_index(tmp, meta, tickets, vectors, icfg.save_every, reporter))
             if icfg.routing:  # routing suggestions: a head per label field on these vectors
-                from ticketsim.index.routing import train_routing
-
                 summary["routing"] = train_routing(tmp, vectors, tickets, icfg,
                                                    meta["model_fingerprint"])
             atomic_write_json(tmp / META, meta)
 
         return Output(summary, save)
-
-    from ticketsim.index.qdrant_backend import alias_swap  # Qdrant server: build aside, swap alias
 
     result = run.produce(STAGE, h, build, force=force, reporter=reporter,
                          around=lambda: alias_swap(meta))

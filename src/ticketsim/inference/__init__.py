@@ -25,6 +25,7 @@ from ticketsim.inference.agreement import agreement as embedding_agreement
 from ticketsim.inference.cache import CACHE_FILE, CachedEncoder
 from ticketsim.inference.encoder import BACKENDS, Backend, Encoder
 from ticketsim.inference.export import export_onnx
+from ticketsim.inference.longtext import with_long_text
 from ticketsim.inference.onnx_backend import OnnxEncoder
 from ticketsim.inference.onnx_meta import META, is_export
 from ticketsim.inference.torch_backend import TorchEncoder
@@ -76,7 +77,8 @@ def onnx_source(model: str | Path | None, backend: str, *, cache_dir: str | Path
 
 def encoder_for(model: str | Path | None, backend: str = "torch", *,
                 cache_dir: str | Path | None = None, threads: int | None = None,
-                cache_embeddings: bool = True, reporter: Reporter = NULL) -> Encoder:
+                cache_embeddings: bool = True, long_text: str = "truncate",
+                reporter: Reporter = NULL) -> Encoder:
     """What a stage should call: the encoder for ``model`` on ``backend``, cached on disk.
 
     ``model`` is always the sentence-transformers folder (or name); for the ONNX backends it
@@ -84,15 +86,17 @@ def encoder_for(model: str | Path | None, backend: str = "torch", *,
     directory's ``cache/``) and ``cache_embeddings``, embeddings are cached in
     ``<cache_dir>/embeddings.sqlite`` by (encoder fingerprint, text hash); query-time
     callers (search, serve) pass ``cache_embeddings=False`` so every query is not stored.
+    ``long_text``: how texts longer than the model's limit are read
+    (:mod:`ticketsim.inference.longtext`).
     """
     if backend not in BACKENDS:
         raise TicketsimError(f"unknown inference backend '{backend}'",
                              hint=f"use one of {', '.join(BACKENDS)}")
     source = onnx_source(model, backend, cache_dir=cache_dir, reporter=reporter)
-    encoder = load_encoder(source, backend, threads=threads)
-    if cache_dir is None or not cache_embeddings:
-        return encoder
-    return CachedEncoder(encoder, Path(cache_dir) / CACHE_FILE)
+    encoder: Encoder = load_encoder(source, backend, threads=threads)
+    if cache_dir is not None and cache_embeddings:
+        encoder = CachedEncoder(encoder, Path(cache_dir) / CACHE_FILE)
+    return with_long_text(encoder, long_text)
 
 
 # measured (bench/encode.py, all-MiniLM-L6-v2, per-channel int8): mean row cosine of int8 to

@@ -171,20 +171,20 @@ def category_pairs(
         need = max(cfg.min_keyword_overlap, 0)
         for start in range(0, len(members), CHUNK):
             block = (xm[start:start + CHUNK] @ xt).toarray().astype(np.float32)
-            rows = np.arange(block.shape[0])
-            block[rows, start + rows] = -1  # never itself
+            diag = np.arange(block.shape[0])
+            block[diag, start + diag] = -1  # never itself
             # most overlapping first, ties in random order (overlaps are whole numbers, so
             # half a random number breaks ties only); not allowed: +inf
-            key = np.where(block >= need, -block + 0.5 * rng.random(block.shape, np.float32),
-                           np.inf).astype(np.float32)
-            top = min(cfg.max_per_anchor, key.shape[1])
-            part = np.argpartition(key, top - 1, axis=1)[:, :top] if top < key.shape[1] \
-                else np.broadcast_to(np.arange(key.shape[1]), (len(rows), key.shape[1]))
-            part_key = np.take_along_axis(key, part, axis=1)
+            cost = np.where(block >= need, -block + 0.5 * rng.random(block.shape, np.float32),
+                            np.inf).astype(np.float32)
+            top = min(cfg.max_per_anchor, cost.shape[1])
+            part = np.argpartition(cost, top - 1, axis=1)[:, :top] if top < cost.shape[1] \
+                else np.broadcast_to(np.arange(cost.shape[1]), (len(diag), cost.shape[1]))
+            part_key = np.take_along_axis(cost, part, axis=1)
             order = np.argsort(part_key, axis=1, kind="stable")
             best = np.take_along_axis(part, order, axis=1)
             best_key = np.take_along_axis(part_key, order, axis=1)
-            for r in range(len(rows)):
+            for r in range(len(diag)):
                 for rank in range(top):
                     if not np.isfinite(best_key[r, rank]):
                         break

@@ -16,6 +16,7 @@ import os
 import re
 import time
 from collections.abc import AsyncIterator
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticketsim.config import Config
+from ticketsim.data.store import LinksStore
 from ticketsim.errors import TicketsimError
 from ticketsim.ids import short
 from ticketsim.progress import NULL, Reporter
@@ -260,8 +262,6 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
               responses={**ERRORS, **NOT_FOUND, **CONFLICT}, tags=["feedback"])
     def feedback(body: FeedbackIn, request: Request) -> dict[str, Any]:
         """A person's answer for a pair: written to the links store (source 'web')."""
-        from ticketsim.data.store import LinksStore
-
         a, b = body.a.strip(), body.b.strip()
         with holder.lease() as s:  # the ticket being handled may be new; the other must be indexed
             if s.index.store.key_of(a) is None and s.index.store.key_of(b) is None:
@@ -308,8 +308,6 @@ def create_app(run_dir: str | Path | RunDir, cfg: Config | None = None, *,
 def _offline_docs(app: FastAPI) -> None:
     """/docs with Swagger UI served from the packaged fastapi-offline assets, not a CDN, so the
     API docs work on a desk's network without internet (issue 17)."""
-    from importlib.resources import files
-
     from fastapi.openapi.docs import get_swagger_ui_html
 
     assets = Path(str(files("fastapi_offline") / "static"))

@@ -90,7 +90,7 @@ def train_cross_encoder(pairs: pd.DataFrame, base_model: str, out: Path, *, epoc
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         args = CrossEncoderTrainingArguments(
             output_dir=tmp, num_train_epochs=epochs, per_device_train_batch_size=batch_size,
-            learning_rate=learning_rate, warmup_ratio=0.1, seed=seed, data_seed=seed,
+            learning_rate=learning_rate, warmup_steps=0.1, seed=seed, data_seed=seed,
             save_strategy="no", report_to="none", logging_steps=10, use_cpu=True,
             disable_tqdm=True)
         ds = Dataset.from_pandas(pairs[["query", "passage", "label"]].astype(

@@ -153,7 +153,9 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
         steps = min(recipe, max(1, int(budget / step_s)))
     n = len(tickets)
     hf = tc.trainer
-    evals = (int(steps // hf["eval_steps"]) + 1 if hf["eval_strategy"] == "steps" else
+    every = hf.get("eval_steps") or hf["logging_steps"]  # the trainer's own fallback
+    every = max(1.0, every * recipe if every < 1 else every)  # below 1: a share of the steps
+    evals = (int(steps // every) + 1 if hf["eval_strategy"] == "steps" else
              math.ceil(hf["num_train_epochs"]) if hf["eval_strategy"] == "epoch" else 0)
     # each early-stopping evaluation embeds the non-test tickets (~90 %)
     train_s = steps * step_s + evals * 0.9 * n / encode_per_s

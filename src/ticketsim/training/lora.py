@@ -20,6 +20,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ticketsim.errors import ConfigError
+from ticketsim.models import resolve_model
+
 DEFAULT_HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -27,7 +30,6 @@ def add_lora(model: Any, lcfg: Any) -> dict[str, Any]:
     """Attach a LoRA adapter; returns trainable / total parameter counts and share."""
     from peft import LoraConfig, TaskType
 
-    from ticketsim.errors import ConfigError
 
     names = {n.split(".")[-1] for n, _ in model[0].auto_model.named_modules()}
     missing = [t for t in lcfg.target_modules if t not in names]
@@ -77,7 +79,6 @@ def load_adapter_model(folder: str | Path, base_model: str | None = None, device
     """Base model (resolved offline, here) + the adapter in ``folder``."""
     from sentence_transformers import SentenceTransformer
 
-    from ticketsim.models import resolve_model
 
     folder = Path(folder)
     if base_model is None:
@@ -96,7 +97,6 @@ def merge_into(adapter_dir: Path, out: Path, base_model: str) -> None:
     from peft import PeftModel
     from sentence_transformers import SentenceTransformer
 
-    from ticketsim.models import resolve_model
 
     model = SentenceTransformer(resolve_model(base_model), device="cpu")
     transformer: Any = model[0]

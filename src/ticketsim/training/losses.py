@@ -80,16 +80,31 @@ def _cached_mnrl(model: Any, cfg: TrainConfig) -> nn.Module:
     return CachedMultipleNegativesRankingLoss(model, scale=p.scale, mini_batch_size=p.mini_batch_size)
 
 
+def _guide(model: Any, cfg: TrainConfig, name: str) -> Any:
+    """The frozen guide of a GIST loss; 'base' is the run's own base model (train.base_model)."""
+    guide = load_model(str(cfg.base_model) if name == "base" else name, device=str(model.device),
+                       cache=False)
+    guide.max_seq_length = model.max_seq_length
+    for param in guide.parameters():
+        param.requires_grad_(False)
+    return guide
+
+
 def _gist(model: Any, cfg: TrainConfig) -> nn.Module:
     from sentence_transformers.sentence_transformer.losses import GISTEmbedLoss
 
     p = cfg.losses.gist
-    guide = load_model(p.guide_model, device=str(model.device), cache=False)
-    guide.max_seq_length = model.max_seq_length
-    for param in guide.parameters():
-        param.requires_grad_(False)
-    return GISTEmbedLoss(model, guide, temperature=p.temperature,
+    return GISTEmbedLoss(model, _guide(model, cfg, p.guide_model), temperature=p.temperature,
                          margin_strategy=p.margin_strategy, margin=p.margin)
+
+
+def _cached_gist(model: Any, cfg: TrainConfig) -> nn.Module:
+    from sentence_transformers.sentence_transformer.losses import CachedGISTEmbedLoss
+
+    p = cfg.losses.cached_gist
+    return CachedGISTEmbedLoss(model, _guide(model, cfg, p.guide_model), temperature=p.temperature,
+                               mini_batch_size=p.mini_batch_size,
+                               margin_strategy=p.margin_strategy, margin=p.margin)
 
 
 def _contrastive(model: Any, cfg: TrainConfig) -> nn.Module:
@@ -154,6 +169,14 @@ _TABLE = (
         "pass of the guide per batch.",
         fmt=lambda cfg: negatives_format(cfg.losses.gist.hard_negatives),
         build=_gist, in_batch_negatives=True),
+    LossRecipe(
+        "cached_gist", "CachedGISTEmbedLoss",
+        needs="as gist",
+        params="losses.cached_gist: as gist, plus mini_batch_size",
+        when="gist with a batch larger than memory allows (GradCache): more in-batch "
+        "negatives, the guide still masking the false ones.",
+        fmt=lambda cfg: negatives_format(cfg.losses.cached_gist.hard_negatives),
+        build=_cached_gist, in_batch_negatives=True),
     LossRecipe(
         "contrastive", "ContrastiveLoss",
         needs="(sentence1, sentence2, label 0/1) labelled pairs",

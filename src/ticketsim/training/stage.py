@@ -194,6 +194,10 @@ def _end_distributed() -> None:
     gloo threads were still connected to the main one, which aborts now and then
     (``terminate called without an active exception``, exit -6) under load.
     """
+    import sys
+
+    if "torch" not in sys.modules:  # nothing trained in this process (skipped): no group,
+        return  # and an unchanged rerun must not pay torch's import (seconds)
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
@@ -270,6 +274,17 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
     seqlen_png = seqlen.histogram_png(lengths, limit)  # before training: plotting's import
     # costs seconds on a busy machine, which a time budget cannot see coming after the last step
 
+    adapted = None
+    if tc.domain_adaptation != "none":  # unsupervised steps on the whole history first
+        from ticketsim.training.adapt import adapt
+
+        tickets_df = IngestOutput.read(run, STAGE).tickets(columns=["id", "text"])
+        split_df = pairs.split()
+        held = set(split_df.loc[split_df["split"] == "test", "id"].astype(str))
+        adapted = adapt(model, [str(t) for i, t in zip(tickets_df["id"], tickets_df["text"],
+                                                       strict=True) if i not in held],
+                        tc.domain_adaptation, tc.domain_adaptation_steps, tc.batch_size, tc.seed,
+                        reporter=reporter)
     lora_info = add_lora(model, tc.lora) if tc.lora.enabled else parameter_counts(model)
     if tc.lora.enabled:
         reporter.log(f"train: LoRA adapter, {lora_info['trainable_parameters']:,} trainable "
@@ -311,7 +326,7 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
         "pairs_per_second": len(train_df) * float(trainer.state.epoch or 0) / seconds
         if seconds else 0.0,
         "resumed": resuming, "resumed_from": resume_from.name if resume_from else None,
-        "lora": tc.lora.enabled, **lora_info,
+        "lora": tc.lora.enabled, **lora_info, "domain_adaptation": adapted,
         "best_metric": trainer.state.best_metric, "best_checkpoint":
             Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint
             else None,

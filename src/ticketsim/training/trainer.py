@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
+import importlib.util
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ticketsim.config import TrainConfig
+from ticketsim.errors import ConfigError
 from ticketsim.progress import NULL, Reporter
 from ticketsim.training.evaluator import METRIC, PRIMARY
 from ticketsim.training.losses import build_loss, uses_in_batch_negatives
@@ -33,10 +37,6 @@ TRACKER_PACKAGES = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "
 
 def check_trackers(names: list[str] | str | None) -> None:
     """Fail before training when a ``report_to`` tracker's package is not installed."""
-    import importlib.util
-
-    from ticketsim.errors import ConfigError
-
     for name in [names] if isinstance(names, str) else names or []:
         pkg = TRACKER_PACKAGES.get(name)
         if pkg is not None and importlib.util.find_spec(pkg) is None:
@@ -55,7 +55,6 @@ def trainer_kwargs(cfg: TrainConfig, *, has_evaluator: bool) -> dict[str, Any]:
     """
     from sentence_transformers import SentenceTransformerTrainingArguments
 
-    from ticketsim.errors import ConfigError
 
     known = {f.name for f in dataclasses.fields(SentenceTransformerTrainingArguments) if f.init}
     for name in cfg.trainer:
@@ -93,7 +92,6 @@ def build_args(cfg: TrainConfig, output_dir: Path, *, precision: str, has_evalua
     """SentenceTransformerTrainingArguments for ``cfg``: ticketsim's keys plus ``train.trainer``."""
     from sentence_transformers import SentenceTransformerTrainingArguments
 
-    from ticketsim.errors import ConfigError
 
     kw = trainer_kwargs(cfg, has_evaluator=has_evaluator)
     check_trackers(kw["report_to"])
@@ -193,8 +191,6 @@ class TimeBudget:
 
     def __init__(self, seconds: float, reporter: Reporter = NULL, probe_steps: int = PROBE_STEPS,
                  clock: Any = None, started: float | None = None, model_bytes: int = 0) -> None:
-        import time
-
         self.seconds = seconds
         self.reporter = reporter
         self.probe_steps = probe_steps
@@ -207,6 +203,7 @@ class TimeBudget:
         self.save_s: float | None = None
         self.evaluating = False
         self.early_eval = False
+        self.first_step_s = 0.0
         self.info: dict[str, Any] = {"budget_s": seconds, "steps_per_s": None,
                                      "measured_steps": 0, "recipe_steps": None,
                                      "planned_steps": None, "stopped_by_budget": False,
@@ -245,6 +242,8 @@ class TimeBudget:
                 done = state.global_step - self.first_step
                 if done > 1:  # the first step pays one-off costs
                     budget.step_times.append(now - self.mark)
+                elif done == 1:  # until a step is timed, the first one is the (high) guess
+                    budget.first_step_s = now - self.mark
                 self.mark = now
                 if len(budget.step_times) >= budget.probe_steps:
                     if budget.evaluating and budget.eval_s is None and not budget.early_eval:
@@ -256,7 +255,7 @@ class TimeBudget:
                     budget.plan(state, control, now, kw.get("lr_scheduler"), args)
                 # the next step may be as slow as the last one (a machine getting busier)
                 step = max(budget.step_s() or 0.0, budget.step_times[-1] if budget.step_times
-                           else 0.0)
+                           else budget.first_step_s)
                 if (now + step + budget.reserve() > budget.deadline
                         and not control.should_training_stop):
                     budget.stop(state, control, args)
@@ -354,9 +353,6 @@ def _eval_strategy(args: Any) -> str:
 
 def _replan_schedule(scheduler: Any, total: int, step: int, args: Any) -> None:
     """Make the learning-rate schedule (transformers' LambdaLR partials) end at ``total``."""
-    import functools
-    import math
-
     for i, lam in enumerate(getattr(scheduler, "lr_lambdas", [])):
         if not isinstance(lam, functools.partial):
             continue

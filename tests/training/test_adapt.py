@@ -1,0 +1,71 @@
+"""train.domain_adaptation: SimCSE / TSDAE steps on unlabelled tickets before fine-tuning."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from training_helpers import make_run, tiny_cfg
+
+from ticketsim.training import adapt as adapt_mod
+from ticketsim.training.adapt import adapt, adaptation_texts, delete_words
+from ticketsim.training.stage import run_train
+
+TEXTS = [f"vpn token {w} network drops again {i}" for i, w in
+         enumerate(["printer", "laptop", "wifi", "email", "badge", "excel"] * 4)]
+
+
+def test_delete_words_keeps_about_two_fifths_and_never_nothing() -> None:
+    rng = random.Random(0)
+    text = " ".join(f"w{i}" for i in range(1000))
+    kept = delete_words(text, rng).split()
+    assert 300 < len(kept) < 500 and kept == sorted(kept, key=lambda w: int(w[1:]))
+    assert all(len(delete_words("one two", random.Random(s)).split()) >= 1 for s in range(20))
+    assert adaptation_texts(["b", "a", "b", " ", ""], 10, 0) in (["a", "b"], ["b", "a"])
+
+
+@pytest.mark.parametrize("method", ["simcse", "tsdae"])
+def test_adapt_trains_the_model_in_place(method: str, tiny_model_dir: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(tiny_model_dir), device="cpu")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    info = adapt(model, TEXTS, method, steps=3, batch_size=4, seed=0, learning_rate=1e-3)
+    assert (info["method"], info["steps"], info["texts"]) == (method, 3, 12)
+    assert np.isfinite(info["loss"])
+    changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
+    assert any("encoder.layer" in k for k in changed)
+
+
+@pytest.mark.config_keys("train.domain_adaptation", "train.domain_adaptation_steps")
+def test_train_stage_adapts_on_unlabelled_training_tickets(tmp_path: Path, tiny_model_dir: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+    real = adapt_mod.adapt
+
+    def spy(model, texts, method, steps, *a, **k):  # type: ignore[no-untyped-def]
+        seen.update(texts=list(texts), method=method, steps=steps)
+        return real(model, texts, method, steps, *a, **k)
+
+    monkeypatch.setattr(adapt_mod, "adapt", spy)
+    run = make_run(tmp_path / "run", "pair")
+    settings = {"max_steps": 2, "eval_strategy": "no", "domain_adaptation": "simcse",
+                "domain_adaptation_steps": 3}
+    res = run_train(tiny_cfg(tiny_model_dir, **settings), run)
+    da = res.summary["domain_adaptation"]
+    assert (da["method"], da["steps"]) == ("simcse", 3) and seen["steps"] == 3
+    tickets = pd.read_parquet(run.path / "ingest" / "tickets.parquet")
+    split = pd.read_parquet(run.path / "pairs" / "split.parquet")
+    test_ids = set(split.loc[split["split"] == "test", "id"])
+    held = set(tickets.loc[tickets["id"].isin(test_ids), "text"])
+    others = set(tickets.loc[~tickets["id"].isin(test_ids), "text"])
+    assert set(seen["texts"]) == set(tickets.loc[~tickets["id"].isin(test_ids), "text"])
+    assert not (held - others) & set(seen["texts"])  # held-out tickets' texts stay unseen
+    plain = run_train(tiny_cfg(tiny_model_dir, max_steps=2, eval_strategy="no"),
+                      make_run(tmp_path / "plain", "pair"))
+    assert plain.summary["domain_adaptation"] is None
