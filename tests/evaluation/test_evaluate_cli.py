@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from ticketsim.rundir import RunDir
 
 
 def _systems(run: RunDir) -> list[str]:
-    return list(json.loads((run.path / "evaluate" / "metrics.json").read_text())["systems"])
+    return list(run.summary("evaluate")["systems"])
 
 
 def test_evaluate_model_twice_scores_it_once(tiny_run: RunDir, tiny_model_dir: Path,
