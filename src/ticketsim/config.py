@@ -884,10 +884,11 @@ class SearchConfig(Section):
     """Search defaults shared by the CLI, the REST API and the web page."""
 
     k: int = Field(10, gt=0, le=1000, description="Results returned.")
-    mode: Literal["dense", "keyword", "hybrid"] = Field(
-        "dense", description="dense: embeddings; keyword: SQLite FTS5 BM25; hybrid: both by RRF. "
-        "The default the champion is measured against; search/serve use evaluate/champion.json's "
-        "mode unless this key is set explicitly (or --mode given)."
+    mode: Literal["champion", "dense", "keyword", "hybrid"] = Field(
+        "champion", description="champion: the mode of evaluate/champion.json (dense before "
+        "evaluate has run); dense: embeddings; keyword: SQLite FTS5 BM25; hybrid: both by RRF. "
+        "A fixed mode is served as given and is the default the champion is measured against "
+        "(dense when champion)."
     )
     rrf_k: int = Field(60, gt=0, description="Hybrid: score = sum weight / (rrf_k + rank).")
     dense_weight: float = Field(1.0, ge=0, description="Hybrid: weight of the dense ranking.")
@@ -899,6 +900,12 @@ class SearchConfig(Section):
     )
     rerank_top: int = Field(20, gt=0, description="Results re-ranked by the cross-encoder.")
     dedup_min_size: int = Field(2, ge=2, description="dedup: smallest cluster reported.")
+
+    @property
+    def reference_mode(self) -> str:
+        """The mode the champion is measured against: ``mode``, or dense when it is champion."""
+        return "dense" if self.mode == "champion" else self.mode
+
 
 
 class ServeConfig(Section):

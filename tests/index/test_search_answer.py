@@ -9,6 +9,7 @@ from index_helpers import index_config, make_run
 
 from ticketsim.index.search import Searcher
 from ticketsim.index.stage import run_index
+from ticketsim.runconfig import load_run_config, save_run_config
 
 
 def test_answer_notes_and_champion_sentence(tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -40,5 +41,16 @@ def test_answer_notes_and_champion_sentence(tmp_path: Path, tiny_model_dir: Path
     try:
         a = s.answer("vpn drops", k=3)
         assert a.mode == "hybrid" and a.champion is None  # search.mode set: not the champion's
+    finally:
+        s.close()
+    # the run's saved config writes every key out (search.mode: champion included), and
+    # read back it still serves the champion (a saved 'dense' used to overrule it)
+    save_run_config(cfg, run.path)
+    saved = load_run_config(run.path)
+    assert saved.search.mode == "champion" and saved.search.reference_mode == "dense"
+    s = Searcher(run, saved)
+    try:
+        a = s.answer("vpn drops", k=3)
+        assert a.mode == "keyword" and a.champion == sentence
     finally:
         s.close()

@@ -42,9 +42,9 @@ def search(
     query: Annotated[str | None, typer.Argument(help="Ticket text to search for.")] = None,
     id_: Annotated[str | None, typer.Option("--id", help="Search with an existing ticket.")] = None,
     k: Annotated[int | None, typer.Option("--k", "-k", help="Results to show.")] = None,
-    mode: Annotated[str | None, typer.Option(help="dense, keyword or hybrid (default: the "
-                                                  "champion's, evaluate/champion.json; "
-                                                  "search.mode when set).")] = None,
+    mode: Annotated[str | None, typer.Option(
+        help="dense, keyword or hybrid (default: search.mode; its default, champion, is "
+             "evaluate/champion.json's mode, dense before evaluate).")] = None,
     category: CategoryOpt = None,
     status: StatusOpt = None,
     since: SinceOpt = None,

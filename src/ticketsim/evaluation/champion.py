@@ -1,7 +1,7 @@
 """The champion: which system (mode + model) wins on held-out links, noise-aware.
 
 Candidates are keyword (BM25), dense and hybrid with the base and the fine-tuned model.
-The **default** is ``search.mode`` with the fine-tuned model (base when there is none).
+The **default** is ``search.mode`` (dense when it is ``champion``) with the fine-tuned model (base when there is none).
 The rule, in the words the report prints:
 
 1. Switch away from the default only when the best system's paired bootstrap interval
@@ -43,7 +43,7 @@ def describe(system: str) -> str:
 
 
 def default_system(mode: str, systems: Mapping[str, Any]) -> str | None:
-    """The configured default (``search.mode`` with the fine-tuned model) among ``systems``."""
+    """The configured default (``search.reference_mode`` with the fine-tuned model) among ``systems``."""
     want = {"keyword": ["bm25"], "dense": ["finetuned", "base"],
             "hybrid": ["hybrid", "hybrid-base"]}[mode]
     return next((s for s in want if s in systems), None)

@@ -496,7 +496,7 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
 
     # cross-fitting serves the model trained on all links, not a fold's
     served_ft = str(TrainOutput.read(run, STAGE).model_dir) if cross is not None else None
-    champ = champion.choose(per_query, pm, cfg.search.mode, bs.samples, bs.seed, bs.confidence)
+    champ = champion.choose(per_query, pm, cfg.search.reference_mode, bs.samples, bs.seed, bs.confidence)
     if champ is not None:
         final_paths = {n: m.path for n, m in parts[-1].models.items()}
         if served_ft and "finetuned" in final_paths:

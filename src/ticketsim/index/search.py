@@ -98,10 +98,11 @@ class Searcher:
 
             reranker = CrossEncoder(str(scfg.cross_encoder), device="cpu")
         old = getattr(self, "index", None)
-        # the champion's mode unless a mode was given (argument or search.mode set explicitly)
+        # the champion's mode unless a mode was given (argument, or a fixed search.mode)
         self.champion = champion.load(self.run.path) if self.index_dir is None else None
-        mode = self.default_mode or (scfg.mode if "mode" in scfg.model_fields_set
-                                     or self.champion is None else self.champion["mode"])
+        mode = self.default_mode or (
+            self.champion["mode"] if scfg.mode == "champion" and self.champion is not None
+            else scfg.reference_mode)
         self.k, self.mode, self.rerank_top = scfg.k, mode, scfg.rerank_top
         self.dedup_min_size = scfg.dedup_min_size
         self.fusion = Fusion(scfg.rrf_k, scfg.dense_weight, scfg.keyword_weight, scfg.window)
@@ -194,9 +195,9 @@ class Searcher:
 
     def champion_sentence(self) -> str | None:
         """The champion's verdict in words when the default mode is the champion's (no mode
-        given to the searcher, ``search.mode`` not set), else None."""
+        given to the searcher, ``search.mode: champion``), else None."""
         if (self.champion is None or self.default_mode is not None
-                or "mode" in self.cfg.search.model_fields_set):
+                or self.cfg.search.mode != "champion"):
             return None
         return self.champion.get("sentence")
 
