@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from ticketsim.errors import TicketsimError
 from ticketsim.progress import NULL, Reporter
@@ -263,6 +263,23 @@ class Output:
 
     summary: dict[str, Any]
     save: Callable[[Path], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class StageOutput:
+    """A finished stage's folder and summary, read by the stages after it.
+
+    Each stage subclasses it with its ``STAGE`` name and properties naming its files, so
+    no other stage opens them by a literal path."""
+
+    STAGE: ClassVar[str]
+    folder: Path
+    summary: dict[str, Any]
+
+    @classmethod
+    def read(cls, run: RunDir, what: str | None = None) -> Self:
+        """The finished stage of ``run`` (a clear error naming the command when it has not run)."""
+        return cls(run.require(cls.STAGE, what), run.summary(cls.STAGE))
 
 
 @dataclasses.dataclass

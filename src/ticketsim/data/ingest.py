@@ -25,7 +25,7 @@ from ticketsim.data.store import LinksStore
 from ticketsim.errors import ConfigError, TicketsimError
 from ticketsim.ids import RESERVED_COLUMNS, id_problem, short
 from ticketsim.progress import NULL, Reporter
-from ticketsim.rundir import Output, RunDir, StageResult, combine_hashes, file_hash
+from ticketsim.rundir import Output, RunDir, StageOutput, StageResult, combine_hashes, file_hash
 
 STAGE = "ingest"
 CORE = ["id", "short_description", "description", "category", "subcategory", "created"]
@@ -299,17 +299,10 @@ LINKS = "links.parquet"
 
 
 @dataclasses.dataclass(frozen=True)
-class IngestOutput:
+class IngestOutput(StageOutput):
     """The ingest stage's artifacts, for the stages after it (no one else opens its files)."""
 
-    folder: Path
-    summary: dict[str, Any]
-
-    @classmethod
-    def read(cls, run: RunDir, what: str | None = None) -> IngestOutput:
-        """The finished ingest of ``run`` (a clear error naming the command when it has not run)."""
-        folder = run.require(STAGE, what)
-        return cls(folder, run.summary(STAGE))
+    STAGE = STAGE
 
     @property
     def tickets_path(self) -> Path:

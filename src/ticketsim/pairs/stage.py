@@ -27,7 +27,7 @@ from ticketsim.pairs.negatives.labelled import labelled_negatives
 from ticketsim.pairs.negatives.model import ModelMiner
 from ticketsim.progress import NULL, Reporter
 from ticketsim.retrieval.keyword import KeywordIndex
-from ticketsim.rundir import Output, RunDir, StageResult, combine_hashes
+from ticketsim.rundir import Output, RunDir, StageOutput, StageResult, combine_hashes
 from ticketsim.training.losses import required_format
 
 STAGE = "pairs"
@@ -189,17 +189,10 @@ TEST_LINKS, VALIDATION_LINKS = "test_links.parquet", "validation_links.parquet"
 
 
 @dataclasses.dataclass(frozen=True)
-class PairsOutput:
+class PairsOutput(StageOutput):
     """The pairs stage's artifacts, for the stages after it (no one else opens its files)."""
 
-    folder: Path
-    summary: dict[str, Any]
-
-    @classmethod
-    def read(cls, run: RunDir, what: str | None = None) -> PairsOutput:
-        """The finished pairs stage of ``run`` (a clear error naming the command when it has not run)."""
-        folder = run.require(STAGE, what)
-        return cls(folder, run.summary(STAGE))
+    STAGE = STAGE
 
     @property
     def train_path(self) -> Path:

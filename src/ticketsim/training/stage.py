@@ -30,7 +30,14 @@ from ticketsim.models import load_model, resolve_model
 from ticketsim.pairs.stage import PairsOutput
 from ticketsim.plots import figure, png
 from ticketsim.progress import NULL, Reporter
-from ticketsim.rundir import Output, RunDir, StageResult, atomic_write_json, combine_hashes
+from ticketsim.rundir import (
+    Output,
+    RunDir,
+    StageOutput,
+    StageResult,
+    atomic_write_json,
+    combine_hashes,
+)
 from ticketsim.training import adapt, seqlen
 from ticketsim.training.card import write_card
 from ticketsim.training.cross_encoder import OUTPUT, train_from_run
@@ -361,17 +368,10 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainOutput:
+class TrainOutput(StageOutput):
     """The train stage's artifacts, for the stages after it (no one else opens its files)."""
 
-    folder: Path
-    summary: dict[str, Any]
-
-    @classmethod
-    def read(cls, run: RunDir, what: str | None = None) -> TrainOutput:
-        """The finished train stage of ``run`` (a clear error naming the command when it has not run)."""
-        folder = run.require(STAGE, what)
-        return cls(folder, run.summary(STAGE))
+    STAGE = STAGE
 
     @classmethod
     def find(cls, run: RunDir) -> TrainOutput | None:
