@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from evaluation_helpers import tiny_config, tiny_test_links, tiny_tickets, write_run
@@ -302,3 +303,25 @@ def test_routing_reports_the_served_suggestion_next_to_knn(tmp_path: Path,
                             "index": {"routing": False}})
     res = run_evaluate(off, run, force=True)
     assert "base (suggestion)" not in res.summary["routing"] and "base" in res.summary["routing"]
+
+
+@pytest.mark.config_keys("evaluate.routing.max_tickets", "evaluate.routing.seed")
+def test_routing_scores_a_seeded_sample_of_the_held_out_tickets(
+        tiny_run: RunDir, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[int, int, int, int]] = []
+    real = stage_mod.routing.capped_split
+
+    def capped(split, max_test, seed):  # type: ignore[no-untyped-def]
+        out = real(split, max_test, seed)
+        seen.append((max_test, seed, int((out == "test").sum()), int((split == "test").sum())))
+        return out
+
+    monkeypatch.setattr(stage_mod.routing, "capped_split", capped)
+    res = run_evaluate(tiny_config(tiny_model_dir, routing={"max_tickets": 3, "seed": 4}),
+                       tiny_run).summary
+    assert seen and all(s[:3] == (3, 4, 3) and s[3] > 3 for s in seen)
+    ns = [v["n"] for per in res["routing"].values() for v in per.values()]
+    assert ns and max(ns) <= 3  # every system scored on the same 3 held-out tickets
+    split = np.array(10 * ["test"], dtype=object)  # the seed fixes the sample, and decides it
+    assert list(real(split, 3, 4)) == list(real(split, 3, 4)) != list(real(split, 3, 5))
+    assert real(split, 0, 4) is split and list(real(split, 3, 4)).count("test") == 3

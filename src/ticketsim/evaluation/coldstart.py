@@ -57,8 +57,9 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, *,
         scorers[name] = DenseScorer(name, enc.encode(d.texts, ev.batch_size, reporter), path)
     fields = {f: d.tickets[f].fillna("").astype(str).to_numpy(dtype=object)
               for f in routing.routing_fields(list(d.tickets.columns), ev.routing.fields)}
+    split = routing.capped_split(d.split, ev.routing.max_tickets, ev.routing.seed)
     route = {name: r for name, s in scorers.items()
-             if (r := routing.evaluate_routing(s, d.split, fields, ev.routing.k))}
+             if (r := routing.evaluate_routing(s, split, fields, ev.routing.k))}
     if not route:
         notes.append("routing skipped: no held-out ticket has a category, so nothing can be "
                      "measured until links exist")

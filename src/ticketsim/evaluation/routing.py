@@ -18,6 +18,18 @@ from ticketsim.evaluation.metrics import ScoreFn
 from ticketsim.index.routing import fit_routing, knn_predict, labelled
 
 
+def capped_split(split: np.ndarray, max_test: int, seed: int) -> np.ndarray:
+    """``split`` with at most ``max_test`` held-out (``test``) tickets, a seeded sample; the
+    others become ``unscored`` (still not training tickets). 0 keeps every one."""
+    test = np.flatnonzero(split == "test")
+    if not max_test or len(test) <= max_test:
+        return split
+    out = np.asarray(split, dtype=object).copy()
+    drop = np.random.default_rng(seed).permutation(test)[max_test:]
+    out[drop] = "unscored"
+    return out
+
+
 def knn_labels(score_fn: ScoreFn, test_idx: np.ndarray, train_idx: np.ndarray,
                labels: np.ndarray, k: int, chunk: int = 256) -> list[str]:
     """Predicted label of each test ticket from its k nearest training tickets."""

@@ -419,12 +419,13 @@ def collect(cfg: Config, run: RunDir, reporter: Reporter = NULL,
                                    for n, m in models.items() if n in rankings}
         if "bm25" in rankings:
             scorers = {"bm25": KeywordRows(d.texts), **scorers}
+        split = routing.capped_split(d.split, ev.routing.max_tickets, ev.routing.seed)
         for name, scorer in scorers.items():
-            r = routing.evaluate_routing(scorer, d.split, fields, ev.routing.k)
+            r = routing.evaluate_routing(scorer, split, fields, ev.routing.k)
             if r:
                 route[name] = r
             if name != "bm25" and cfg.index.routing:  # what search suggests: the router
-                r = routing.evaluate_router(models[name].embeddings, d.texts, d.split, fields,
+                r = routing.evaluate_router(models[name].embeddings, d.texts, split, fields,
                                             cfg.index, age_order(d.tickets))
                 if r:
                     route[f"{name} (suggestion)"] = r
