@@ -158,6 +158,16 @@ def _ctrl_c_interrupts() -> Iterator[None]:
             signal.signal(signal.SIGINT, old)
 
 
+@contextlib.contextmanager
+def _quit_on_ctrl_c(summary: SessionSummary) -> Iterator[None]:
+    """Ctrl-C anywhere in the loop (not only at the prompt) quits like ``q``: every answer
+    given so far is already in the links store."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        summary.quit = True
+
+
 def key_reader(stream: IO[str], single_key: bool) -> Callable[[], str]:
     """A function returning the next answer key ('' at end of input)."""
     def read() -> str:
@@ -224,7 +234,7 @@ class LabelSession:
         todo = remaining(self.rows, self.store, self.folder)
         summary = SessionSummary(remaining=len(todo))
         total = len(todo)
-        with _cbreak(self.stdin) as single, _ctrl_c_interrupts():
+        with _cbreak(self.stdin) as single, _ctrl_c_interrupts(), _quit_on_ctrl_c(summary):
             read = key_reader(self.stdin, single)
             for i, row in enumerate(todo, start=1):
                 self._show(row, i, total)
@@ -254,9 +264,9 @@ class LabelSession:
 
     def _ask(self, read: Callable[[], str]) -> str:
         while True:
-            self.console.print(PROMPT, end="", markup=False, highlight=False)
-            self.console.file.flush()
-            try:
+            try:  # the prompt too: a Ctrl-C right after it is drawn must not escape as a crash
+                self.console.print(PROMPT, end="", markup=False, highlight=False)
+                self.console.file.flush()
                 key = read()
             except KeyboardInterrupt:
                 key = "q"
