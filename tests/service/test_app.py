@@ -104,6 +104,9 @@ def test_add_search_delete_ticket(make_client) -> None:  # type: ignore[no-untyp
                         422)
     assert "ISO 8601" in err["error"]
     _assert_error(c.post("/search", json={"text": "a", "filters": {"created_from": 0}}), 422)
+    for digits in ("0", "735150631", "20240101"):  # Unix seconds as a string: refused too
+        _assert_error(c.post("/search", json={"text": "a", "filters": {"created_from": digits}}),
+                      422)
     assert c.post("/search", json={"text": "a", "filters": {
         "created_from": "2024-01-01"}}).status_code == 200
 
