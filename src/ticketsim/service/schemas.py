@@ -30,12 +30,13 @@ from ticketsim.errors import TicketsimError
 from ticketsim.ids import MAX_LEN, RESERVED_COLUMNS
 from ticketsim.index.base import MODE_SCORES, Hit, naive_utc
 
-NonBlank = Annotated[str, Field(min_length=1, max_length=MAX_LEN, pattern=r"\S")]
 # White space as Python's str.strip() sees it, spelled out: `\s` differs between Python's re
 # (which pydantic uses for this lookahead pattern) and the ECMAScript regexes that API clients
 # and schemathesis read (\x1c-\x1f and \x85 are space to Python only), so an id like "\x1c"
 # was schema-valid to a client yet refused.
 _SP = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# not blank, with the same spelled-out white space (`\S` refused "\x1f" that the schema allowed)
+NonBlank = Annotated[str, Field(min_length=1, max_length=MAX_LEN, pattern=rf"[^{_SP}]")]
 # the id rule of ticketsim.ids as a schema pattern: not blank, and not '.' or '..' once trimmed
 TicketId = Annotated[str, Field(min_length=1, max_length=MAX_LEN,
                                 pattern=rf"^(?![{_SP}]*\.{{1,2}}[{_SP}]*$)[\s\S]*[^{_SP}][\s\S]*$",
