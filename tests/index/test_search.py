@@ -45,7 +45,11 @@ def test_search_by_id_excludes_itself_and_carries_columns(indexed) -> None:
     assert hits[0]["resolution_notes"] == "fixed vpn #2" and hits[0]["status"] == "closed"
     assert hits[0]["label"] is None and hits[0]["probability"] is None  # no thresholds yet
     scores = [h["score"] for h in hits]
-    assert scores == sorted(scores, reverse=True)
+    # best first by the ANN's distance; the score shown is the cosine of the stored float
+    # vectors, which differs from it in the 7th digit, so near-ties may show 6e-8 out of order
+    # (the exact order is evaluate's too: tests/test_one_core.py)
+    assert all(a >= b - 1e-6 for a, b in zip(scores, scores[1:], strict=False))
+    assert scores[0] > scores[-1] + 1e-3  # and the list is really ranked
     with pytest.raises(TicketsimError, match="not in the index"):
         search_run(cfg, run, ticket_id="nope")
 
