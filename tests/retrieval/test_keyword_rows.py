@@ -36,3 +36,18 @@ def test_routing_vote_is_the_same_with_the_limit() -> None:
     top = evaluate_routing(KeywordRows(texts, limit=60), split, {"category": cats}, 5)
     assert full == top and full["category"]["n"] == 60
     assert full["category"]["accuracy"] > 0.5  # the topic words route (5 classes)
+
+
+def test_rows_score_like_the_fts5_engine() -> None:
+    """bm25s set up as FTS5 gives FTS5's scores (no word is in over half the tickets here)."""
+    from ticketsim.retrieval.keyword import KeywordIndex
+
+    rng = np.random.default_rng(3)
+    vocab = [f"w{i}" for i in range(40)] + ["Café", "cafe", "x_y", "naïve"]
+    texts = [" ".join(rng.choice(vocab, rng.integers(1, 9))) for _ in range(200)]
+    texts[5] = "Café naïve x_y CAFE"  # diacritics folded, '_' separates, case folded
+    q = np.arange(0, 200, 7)
+    rows = KeywordRows(texts, limit=None)(q)
+    fts = KeywordIndex(texts).scores([texts[int(i)] for i in q])
+    assert (rows > 0).sum() > 100
+    np.testing.assert_allclose(rows, fts, rtol=1e-4, atol=1e-5)
