@@ -13,7 +13,8 @@ under both protocols of ``evaluate.protocol``:
 
 Small mode (in ``make bench``): the systems that need no training: ``bm25`` (the product's
 keyword engine, SQLite FTS5) and the base model read by ``index.long_text`` truncate and
-head_tail at its 256 tokens, ranked exactly over all reports; ``--large`` adds truncate,
+head_tail at its 256 tokens, ranked exactly over all reports, each also fused with BM25 the
+way hybrid search serves it (``hybrid(...)`` rows: ``search``'s RRF defaults); ``--large`` adds truncate,
 head_tail and chunks at 128 tokens and chunks at 256.
 ``--train`` adds the trained recipes, each a full cross-fitted ``ticketsim run``
 (``evaluate.folds.k`` models, one per fold of link clusters, so every linked report is
@@ -110,6 +111,38 @@ def _rr_at_k(scores: np.ndarray, queries: list[int], relevant: list[set[int]],
     return out
 
 
+def _ranking(scores: np.ndarray, q: int, mask: np.ndarray | None, n: int,
+             positive: bool = False) -> list[tuple[int, float]]:
+    """Best ``n`` (candidate, score) of one query row: the query itself, non-candidates and
+    (``positive``: keyword rows) non-matching reports left out, ties by position."""
+    s = scores.astype(np.float64).copy()
+    s[q] = -np.inf
+    if mask is not None:
+        s[~mask] = -np.inf
+    if positive:
+        s[s <= 0] = -np.inf
+    top = np.argsort(-s, kind="stable")[:n]
+    return [(int(c), float(s[c])) for c in top if np.isfinite(s[c])]
+
+
+def _rr_hybrid(dense: np.ndarray, keyword: np.ndarray, queries: list[int],
+               relevant: list[set[int]], mask: np.ndarray | None) -> np.ndarray:
+    """Reciprocal rank within K of the served hybrid: the product's fusion (``search``
+    settings' defaults) of the dense and keyword rankings."""
+    from ticketsim.config import SearchConfig
+    from ticketsim.retrieval.fusion import Fusion
+
+    sc = SearchConfig()
+    fusion = Fusion(sc.rrf_k, sc.dense_weight, sc.keyword_weight, sc.window)
+    out = np.zeros(len(queries))
+    for i, q in enumerate(queries):
+        m = mask[i] if mask is not None else None
+        fused = fusion.fuse(_ranking(dense[i], q, m, sc.window),
+                            _ranking(keyword[i], q, m, sc.window, positive=True))[:K]
+        out[i] = next((1.0 / (r + 1) for r, (c, _) in enumerate(fused) if c in relevant[i]), 0.0)
+    return out
+
+
 def _embed(texts: list[str], max_len: int, long_text: str, cache: Path) -> tuple[np.ndarray, float]:
     from ticketsim.inference import load_encoder
     from ticketsim.inference.cache import CACHE_FILE, CachedEncoder
@@ -155,9 +188,10 @@ def seamonkey_small(work: Path, samples: int, large: bool = False) -> dict[str, 
              "benchmark": np.stack([created < created[q] for q in qs["benchmark"]])}
     kw = KeywordIndex(texts)
     t0 = time.perf_counter()
+    keyword: dict[str, np.ndarray] = {}
     for proto, rel in qs.items():
         queries = list(rel)
-        s = kw.scores([texts[q] for q in queries])
+        keyword[proto] = s = kw.scores([texts[q] for q in queries])
         per_query[proto]["bm25"] = _rr_at_k(s, queries, [rel[q] for q in queries], masks[proto])
     kw.close()
     info["bm25"] = {"rank_s": round(time.perf_counter() - t0, 1)}
@@ -166,8 +200,12 @@ def seamonkey_small(work: Path, samples: int, large: bool = False) -> dict[str, 
         info[name] = {"max_seq_length": max_len, "long_text": mode, "embed_s": round(secs, 1)}
         for proto, rel in qs.items():
             queries = list(rel)
-            per_query[proto][name] = _rr_at_k(emb[queries] @ emb.T, queries,
-                                              [rel[q] for q in queries], masks[proto])
+            dense = emb[queries] @ emb.T
+            relevant = [rel[q] for q in queries]
+            per_query[proto][name] = _rr_at_k(dense, queries, relevant, masks[proto])
+            if mode != "chunks":  # hybrid: the served fusion of this model and BM25
+                per_query[proto][f"hybrid({name})"] = _rr_hybrid(
+                    dense, keyword[proto], queries, relevant, masks[proto])
     return {"dataset": "seamonkey", "tickets": len(ids), "links": len(edges),
             "results": _rows(per_query, {p: len(r) for p, r in qs.items()}, info, samples)}
 
@@ -196,9 +234,11 @@ def seamonkey_trained(work: Path, samples: int, recipes: list[str]) -> dict[str,
             qids = query_ids.setdefault(proto, details["query_ids"])
             if details["query_ids"] != qids:  # paired: the same queries in every run
                 raise RuntimeError(f"{name}: other {proto} queries than the first recipe's")
-            for system, label in (("finetuned", name), ("base", "base")):
-                per_query[proto][label] = np.asarray(details["per_query"][system]["mrr@10"],
-                                                     dtype=np.float64)
+            for system, label in (("finetuned", name), ("base", "base"),
+                                  ("hybrid", f"hybrid({name})"), ("hybrid-base", "hybrid(base)")):
+                if system in details["per_query"]:  # hybrid: when evaluate scored it
+                    per_query[proto][label] = np.asarray(
+                        details["per_query"][system]["mrr@10"], dtype=np.float64)
             counts[proto] = len(qids)
     return {"dataset": "seamonkey (cross-fitted runs)", "results": _rows(per_query, counts, info,
                                                                        samples)}
