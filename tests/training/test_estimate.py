@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from training_helpers import tiny_cfg
 
 from ticketsim.pipeline import run_all
@@ -20,7 +21,8 @@ def test_estimate_counts_the_runs_sizes(pair_run: RunDir, tiny_model_dir: Path) 
     assert est.pairs == pairs and est.tickets == 96 and est.max_seq_length == 32
     assert est.steps == est.recipe_steps == recipe_steps(cfg, pairs) == 3 * -(-pairs // 8)
     assert est.step_s > 0 and est.encode_per_s > 0
-    assert est.index_s == est.tickets / est.encode_per_s and est.evaluate_s == 2 * est.index_s
+    assert est.evaluate_s == 2 * est.tickets / est.encode_per_s
+    assert est.index_s == 0  # evaluate embedded the fine-tuned model into the run's cache
     assert est.total_s == est.train_s + est.evaluate_s + est.index_s
     assert est.train_s >= est.steps * est.step_s  # plus the early-stopping evaluations
     assert "estimate: train ~" in est.line() and f"{pairs:,} pairs at 32 tokens" in est.line()
@@ -43,3 +45,23 @@ def test_run_says_the_estimate_before_training_only_when_it_trains(
     again = ListReporter()
     run_all(cfg, pair_run, stages=["train"], reporter=again)  # unchanged: skipped, no probe
     assert not any(m.startswith("estimate") for m in again.messages)
+
+
+def test_the_encoder_and_the_cache_set_the_embedding_time(
+        pair_run: RunDir, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """int8 embeds ~3x torch's rate (bench/results/encode.json); without evaluate's fine-tuned
+    embeddings in the cache, index embeds every ticket itself."""
+    from ticketsim.training import estimate
+
+    rates: dict[str, float] = {}
+    monkeypatch.setattr(estimate, "ENCODER_SPEEDUP", {**estimate.ENCODER_SPEEDUP, "torch": 1.0,
+                                                      "onnx-int8": 1000.0})
+    for encoder in ("torch", "onnx-int8"):
+        cfg = tiny_cfg(tiny_model_dir).model_copy(deep=True)
+        cfg.index.encoder = encoder
+        rates[encoder] = estimate_run(cfg, pair_run).encode_per_s
+    assert rates["onnx-int8"] > 100 * rates["torch"]  # the probe's rate times the speed-up
+    cfg = tiny_cfg(tiny_model_dir).model_copy(deep=True)
+    cfg.evaluate.systems = ["bm25", "base"]
+    est = estimate_run(cfg, pair_run)
+    assert est.index_s == est.tickets / est.encode_per_s

@@ -5,9 +5,11 @@ probe of a few seconds times one real training step (forward and backward throug
 configured loss on a batch of the run's own pairs) and the embedding of a batch of its
 tickets, on this machine, now. From those: training steps (the recipe's, capped by
 ``train.time_budget``), the early-stopping evaluations, ``evaluate`` (every ticket
-embedded by the base and the fine-tuned model) and ``index`` (every ticket once). A step's
+embedded by the base and the fine-tuned model) and ``index`` (every ticket once, or none
+when ``evaluate`` already embedded the fine-tuned model into the run's cache). A step's
 time is scaled by the padded token positions of length-grouped batches against the
-probe's batch, since that is what a step's cost follows.
+probe's batch, since that is what a step's cost follows. The probe encodes with torch;
+the ONNX encoders' rates are torch's times their measured speed-up (``ENCODER_SPEEDUP``).
 """
 
 from __future__ import annotations
@@ -83,6 +85,10 @@ def _padded(lengths: np.ndarray, batches: list[list[int]]) -> float:
     return float(sum(len(b) * lengths[b].max(axis=0).sum() for b in batches if len(b)))
 
 
+# embedding rate against torch, the lowest of bench/results/encode.json's three data sets
+# (Endava 5,000, SeaMonkey, demo; 2 cores): onnx 1.97-2.19x, int8 3.17-3.75x. ``auto`` is
+# estimated as int8 (it falls back to torch when int8 disagrees with torch on the run's tickets).
+ENCODER_SPEEDUP = {"torch": 1.0, "onnx": 1.97, "onnx-int8": 3.17, "auto": 3.17}
 PROBE_ROWS = 8  # rows in the timed training step (scaled to the batch by padded positions)
 PROBE_TEXTS = 32  # tickets in the timed encoding
 
@@ -144,7 +150,8 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
                                                random_state=0).tolist()
     t = time.perf_counter()
     model.encode(texts, batch_size=PROBE_TEXTS, show_progress_bar=False)
-    encode_per_s = len(texts) / max(time.perf_counter() - t, 1e-6)
+    encode_per_s = (len(texts) / max(time.perf_counter() - t, 1e-6)
+                    * ENCODER_SPEEDUP[cfg.index.encoder])  # evaluate and index use index.encoder
 
     recipe = recipe_steps(cfg, len(train))
     steps = recipe
@@ -164,7 +171,15 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
     return RunEstimate(tickets=n, pairs=len(train), max_seq_length=limit, steps=steps,
                        recipe_steps=recipe, step_s=step_s, encode_per_s=encode_per_s,
                        train_s=train_s, evaluate_s=2 * n / encode_per_s,
-                       index_s=n / encode_per_s, probe_s=time.perf_counter() - start)
+                       index_s=0.0 if index_from_cache(cfg) else n / encode_per_s,
+                       probe_s=time.perf_counter() - start)
+
+
+def index_from_cache(cfg: Config) -> bool:
+    """Whether ``index`` finds its vectors in the run's cache: ``evaluate`` embeds the
+    fine-tuned model (the one ``index`` serves after training) with the same encoder and
+    long-text reading (both ``index``'s settings)."""
+    return "finetuned" in cfg.evaluate.systems
 
 
 def say_estimate(cfg: Config, run: RunDir, *, force: bool = False, reporter: Reporter) -> None:
