@@ -72,6 +72,9 @@ def _stateful(app: Any, examples: int, steps: int) -> tuple[int, dict[int, int],
         def after_call(self, response, case) -> None:  # type: ignore[no-untyped-def]
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
             per_op[case.operation.label] = per_op.get(case.operation.label, 0) + 1
+            if response.status_code == 200:
+                ok = f"{case.operation.label} 200"
+                per_op[ok] = per_op.get(ok, 0) + 1
 
     Machine.run(settings=settings(max_examples=examples, stateful_step_count=steps, deadline=None,
                                   derandomize=True, database=None,
@@ -97,9 +100,11 @@ def test_schema_links_chain_add_search_delete(make_client) -> None:  # type: ign
     calls, statuses, per_op = _stateful(client.app, 15, 5)
     print(f"schemathesis stateful: {calls} calls, statuses {dict(sorted(statuses.items()))}, {per_op}")
     assert not [s for s in statuses if s >= 500]
-    # the links were followed: tickets the machine added were fetched and deleted (200, not 404)
-    assert per_op.get("POST /tickets", 0) > 0 and per_op.get("DELETE /tickets/{ticket_id}", 0) > 0
-    assert statuses.get(200, 0) > calls // 2
+    # the links were followed: tickets the machine added were fetched, searched by and deleted
+    # (200, not 404; a share of 200s overall depends on the generated sequence, which differs
+    # with the tests run before this one: 33 of 74 alone, over half after the stateless test)
+    for op in ("POST /tickets", "GET /tickets/{ticket_id}", "DELETE /tickets/{ticket_id}"):
+        assert per_op.get(f"{op} 200", 0) > 0, (op, per_op)
 
 
 @pytest.mark.slow

@@ -97,6 +97,16 @@ def deep_clean(value: Any) -> Any:
     return value
 
 
+def _json_integer(v: Any) -> Any:
+    """JSON Schema's integer: 5 and 5.0, not true or "5" (pydantic's lax int takes both)."""
+    if isinstance(v, bool | str):
+        raise ValueError("must be an integer")
+    return v
+
+
+JSON_INTEGER = BeforeValidator(_json_integer)  # after the Field constraints, which stay in the schema
+
+
 class Strict(BaseModel):
     # python-re: the id pattern needs a look-ahead, which pydantic's default engine lacks
     model_config = ConfigDict(extra="forbid", regex_engine="python-re")
@@ -209,7 +219,8 @@ def request_models(cfg: ServeConfig) -> dict[str, type[BaseModel]]:
     """Search and ticket request models with this app's limits (k, text size, batch size)."""
     text = Annotated[str, Field(min_length=1, max_length=cfg.reject_text_over_chars)]
     opt_text = Annotated[str, Field(max_length=cfg.reject_text_over_chars)]
-    k = Annotated[int | None, Field(None, ge=1, le=cfg.max_k, description="Results (default: search.k).")]
+    k = Annotated[Annotated[int, Field(ge=1, le=cfg.max_k), JSON_INTEGER] | None,
+                  Field(None, description="Results (default: search.k).")]
     mode = Literal["dense", "keyword", "hybrid"] | None
     common: dict[str, Any] = {"k": (k, None), "mode": (mode, None), "filters": (FiltersIn | None, None)}
     by_text = create_model("SearchByText", __base__=Strict, __doc__="Search with a ticket text.",
