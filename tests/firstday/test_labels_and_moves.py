@@ -77,7 +77,9 @@ def test_a_failed_stage_never_rewrites_the_run_config(cold_run: dict, tmp_path: 
 def test_logs_get_plain_progress_lines_and_no_foreign_bars(cold_run: dict, tmp_path: Path) -> None:
     run = tmp_path / "run"
     shutil.copytree(cold_run["run"], run)  # retrain a copy: the shared run stays as it is
-    res = cli("train", "--run-dir", str(run), "--force", env={"TICKETSIM_PROGRESS_EVERY": "0.2"})
+    # a line at least every 1 ms, and one at the end of a loop that took that long: on a quiet
+    # machine the tiny model's 15 steps take under 0.2 s, which printed no line at 0.2
+    res = cli("train", "--run-dir", str(run), "--force", env={"TICKETSIM_PROGRESS_EVERY": "0.001"})
     assert res.returncode == 0, res.stderr[-2000:]
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("train: ") and "elapsed" in ln]
     assert lines, res.stderr[-2000:]
