@@ -99,16 +99,9 @@ def _queries(n: int, edges: list[tuple[int, int]], created: np.ndarray,
 def _rr_at_k(scores: np.ndarray, queries: list[int], relevant: list[set[int]],
              mask: np.ndarray | None) -> np.ndarray:
     """Reciprocal rank within K per query (query excluded; ``mask`` False: not a candidate)."""
-    out = np.zeros(len(queries))
-    for i, q in enumerate(queries):
-        s = scores[i].astype(np.float64).copy()
-        s[q] = -np.inf
-        if mask is not None:
-            s[~mask[i]] = -np.inf
-        top = np.argsort(-s, kind="stable")[:K]
-        out[i] = next((1.0 / (r + 1) for r, c in enumerate(top)
-                       if c in relevant[i] and np.isfinite(s[c])), 0.0)
-    return out
+    return np.array([next((1.0 / (r + 1) for r, (c, _) in enumerate(
+        _ranking(scores[i], q, mask[i] if mask is not None else None, K)) if c in relevant[i]),
+        0.0) for i, q in enumerate(queries)])
 
 
 def _ranking(scores: np.ndarray, q: int, mask: np.ndarray | None, n: int,

@@ -99,8 +99,8 @@ class KeywordRows:
     """BM25 score rows of tickets against all tickets, by ticket index (kNN routing).
 
     Bulk scoring of thousands of queries against one fixed corpus is what bm25s does well
-    (scores precomputed in a sparse matrix): at 47,837 Endava tickets a row costs ~1.3 ms
-    against ~115 ms through FTS5, whose per-query cost made routing evaluation the slowest
+    (scores precomputed in a sparse matrix): at 47,837 Endava tickets a row costs ~0.6 ms
+    against ~84 ms through FTS5, whose per-query cost made routing evaluation the slowest
     step at desk scale. It is set up to rank like :class:`KeywordIndex` (FTS5's tokenizer,
     k1 and b, distinct query words, Robertson's IDF; tested against it); the one difference
     is a word in over half the tickets, which weighs 0 here and 1e-6 in FTS5.
