@@ -208,8 +208,69 @@ def paired_routing(fast: Path, plain: Path) -> dict[str, Any] | None:
             "fast_no_worse": bool(diff["high"] >= 0 and diff["low"] > -0.01)}
 
 
+REF_PAIRS = 384  # training pairs of the plain-script reference (12 steps of 32 per batching)
+REF_TEXTS = 4000  # tickets of the plain-encode reference
+
+
+def plain_reference(run_dir: Path, work: Path, n_pairs: int = REF_PAIRS,
+                    n_texts: int = REF_TEXTS) -> dict[str, Any]:
+    """A plain sentence-transformers script on the run's own pairs and texts, in this run.
+
+    Training: ``bench.train.interleaved_steps`` on ``n_pairs`` of the run's training pairs
+    with the run's model, batch size, max_seq_length and learning rate (MNRL), the plain
+    script's no-duplicates batches against ticketsim's length-grouped ones, alternated step
+    by step. Encoding: ``SentenceTransformer.encode`` of the served model against the
+    encoder the run served (``index/meta.json``; its ONNX export is read from the run's
+    cache, embeddings are not) on ``n_texts`` of the run's tickets, alternated in chunks
+    of 500 so load hits both alike; also their mean row cosine.
+    """
+    import pandas as pd
+    from sentence_transformers import SentenceTransformer
+
+    from bench.train import _sample, interleaved_steps
+    from ticketsim.inference import encoder_for
+    from ticketsim.runconfig import load_run_config
+
+    cfg = load_run_config(run_dir)
+    trained = RunDir(run_dir).summary("train")
+    settings = {"batch_size": cfg.train.batch_size, "learning_rate": cfg.train.lr(),
+                "max_seq_length": trained.get("max_seq_length") or cfg.train.max_seq_length}
+    data = _sample(run_dir, n_pairs, work / "reference-pairs")
+    train = interleaved_steps(data, 1, model_name=cfg.train.base_model, settings=settings,
+                              group_batches=cfg.train.length_group_batches)
+    if cfg.train.loss != "mnrl":
+        train["note"] = f"the recipe's loss is {cfg.train.loss}; both batchings ran MNRL"
+    meta = json.loads((run_dir / "index" / "meta.json").read_text())
+    model = RunDir(run_dir).resolve(meta["model_path"])
+    texts = pd.read_parquet(run_dir / "ingest" / "tickets.parquet", columns=["text"])["text"]
+    texts = texts.fillna("").astype(str).sample(min(n_texts, len(texts)), random_state=0).tolist()
+    plain = SentenceTransformer(str(model), device="cpu")
+    ours = encoder_for(model, meta["encoder"], cache_dir=run_dir / "cache",
+                       cache_embeddings=False, long_text=meta.get("long_text", "truncate"))
+    secs = {"st-encode": 0.0, "ticketsim": 0.0}
+    embs: dict[str, list[np.ndarray]] = {k: [] for k in secs}
+    for i, start in enumerate(range(0, len(texts), 500)):
+        chunk = texts[start:start + 500]
+        for k in (("st-encode", "ticketsim") if i % 2 == 0 else ("ticketsim", "st-encode")):
+            t = time.perf_counter()
+            e = (plain.encode(chunk, normalize_embeddings=True) if k == "st-encode"
+                 else ours.encode(chunk))
+            secs[k] += time.perf_counter() - t
+            embs[k].append(np.asarray(e, dtype=np.float32))
+    a, b = (np.concatenate(embs[k]) for k in ("st-encode", "ticketsim"))
+    cos = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    encode = {"texts": len(texts), "model": meta["model_path"], "encoder": meta["encoder"],
+              "max_seq_length": plain.max_seq_length,
+              "results": [{"system": k, "seconds": round(v, 1),
+                           "texts_per_s": round(len(texts) / v, 1),
+                           "vs_st_encode": round(secs["st-encode"] / v, 3)}
+                          for k, v in secs.items()],
+              "cosine_mean": round(float(cos.mean()), 4)}
+    return {"train": train, "encode": encode}
+
+
 def bench_one(name: str, tmp: Path, n_tickets: int | None, extra: list[str] | None = None,
-              label: str | None = None) -> dict[str, Any] | None:
+              label: str | None = None, reference_too: bool = True) -> dict[str, Any] | None:
     made = _dataset(name, tmp, n_tickets)
     if made is None:
         return None
@@ -233,6 +294,8 @@ def bench_one(name: str, tmp: Path, n_tickets: int | None, extra: list[str] | No
     estimate = next((ln.strip() for ln in log_lines if "estimate:" in ln), None)
     budget_lines = [ln.strip() for ln in log_lines if "time budget" in ln]
     warm, _ = _run(cmd)
+    reference = plain_reference(run_dir, tmp / f"{label or name}-reference") if reference_too \
+        else None
     metrics = RunDir(run_dir).summary("evaluate")
     held_out = {sys_name: {k: round(float(v), 4) for k, v in vals.items()
                            if k in ("mrr@10", "recall@10", "routing_acc", "category_acc")
@@ -254,9 +317,25 @@ def bench_one(name: str, tmp: Path, n_tickets: int | None, extra: list[str] | No
                          "stages": stages, "train_pairs_per_s": train.get("pairs_per_second"),
                          "train_rows": train.get("train_rows")},
                         {"system": "ticketsim run (warm rerun)", "wall_s": round(warm, 1)}],
-            "estimate_line": estimate, "held_out": held_out,
+            "estimate_line": estimate, "held_out": held_out, "plain_reference": reference,
             "ingest_stamp": {k: tickets.get(k) for k in ("rows", "tickets") if k in tickets},
             "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+
+
+def reused_plain(run_dir: Path, report: Path) -> dict[str, Any]:
+    """An earlier run without the speed-ups (``--plain-run``), as ``report`` (an earlier
+    output of this bench) measured it, marked as reused; ``paired_routing`` then checks
+    that it held out the same tickets as this run."""
+    if not (run_dir / "index" / "meta.json").is_file():
+        raise SystemExit(f"--plain-run {run_dir}: no finished run there (index/meta.json)")
+    old = json.loads(report.read_text()) if report.is_file() else {}
+    entry = next((d for d in old.get("datasets", [])
+                  if Path(d.get("run_dir", "")).resolve() == run_dir.resolve()), None)
+    if entry is None:
+        raise SystemExit(f"--plain-run {run_dir}: {report} has no measurement of that run")
+    finished = float(json.loads((run_dir / "index" / "_stamp.json").read_text())["finished"])
+    return {**entry, "reused": True, "reused_from": str(report),
+            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(finished))}
 
 
 def main() -> None:
@@ -276,6 +355,10 @@ def main() -> None:
                    "for endava-large)")
     p.add_argument("--keep", type=Path, default=None,
                    help="keep the run directories under this folder (default: a temp folder)")
+    p.add_argument("--plain-run", type=Path, default=None,
+                   help="the run directory of an earlier --compare run without the speed-ups "
+                   "(a --keep folder's run-<dataset>-plain) to compare against instead of "
+                   "running it again; its times are taken from the --out report that measured it")
     args = p.parse_args()
     names = (args.datasets.split(",") if args.datasets
              else ["endava-large", "seamonkey"] if args.large else ["demo"])
@@ -286,14 +369,18 @@ def main() -> None:
         root.mkdir(parents=True, exist_ok=True)
         for name in names:
             extra = fast_overrides(budget) if name != "demo" else []
-            res = bench_one(name, root, args.tickets, extra)
+            res = bench_one(name, root, args.tickets, extra, reference_too=name != "demo")
             if res is None:
                 skipped.append(f"{name}: data absent")
                 continue
             datasets.append(res)
             # --large compares on Endava (categories: routing is its held-out measure)
             if name != "demo" and (args.compare or (args.large and name == "endava-large")):
-                plain = bench_one(name, root, args.tickets, [], label=f"{name}-plain")
+                if args.plain_run:
+                    plain = reused_plain(args.plain_run, args.out)
+                else:
+                    plain = bench_one(name, root, args.tickets, [], label=f"{name}-plain",
+                                      reference_too=False)
                 assert plain is not None
                 datasets.append(plain)
                 comparisons.append({"dataset": name, "routing": paired_routing(
@@ -302,13 +389,19 @@ def main() -> None:
                                "plain": plain["results"][0]["wall_s"]}})
     report = {"benchmark": "pipeline",
               "settings": {"datasets": names, "tickets": args.tickets, "seed": 0,
-                           "fast_overrides": fast_overrides(budget), "target_s": TARGET_S},
+                           "fast_overrides": fast_overrides(budget), "target_s": TARGET_S,
+                           "plain_run": str(args.plain_run) if args.plain_run else None,
+                           "reference": {"pairs": REF_PAIRS, "texts": REF_TEXTS}},
               "comparisons": comparisons,
               "machine": {"cpu_count": os.cpu_count()}, "datasets": datasets,
               "skipped": skipped}
     atomic_write_json(args.out, report)
     for d in datasets:
         cold = d["results"][0]
+        if d.get("reused"):
+            print(f"{d['dataset']}: cold {cold['wall_s']:.0f} s (reused: measured "
+                  f"{d['finished']}, {d['reused_from']})")
+            continue
         print(f"{d['dataset']}: cold {cold['wall_s']:.0f} s (peak {cold['peak_rss_mb']} MB), "
               f"warm rerun {d['results'][1]['wall_s']:.1f} s; load {d['loadavg_1min']}")
         for s, v in cold["stages"].items():
@@ -321,8 +414,20 @@ def main() -> None:
             print(f"  routing {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in vals.items()))
         print(f"  under 20 min: {d['under_20_min']}; index embedded in {d['index_embed_s']} s "
               f"({d['index_encoder']}, vectors from the run's cache)")
-        for ln in d["budget_log"]:
+        for ln in d.get("budget_log", []):
             print(f"  {ln}")
+        ref = d.get("plain_reference")
+        if ref:
+            tr, en = ref["train"], ref["encode"]
+            print(f"  plain sentence-transformers on the run's own data ({tr['pairs']} pairs, "
+                  f"batch {tr['batch_size']}, {tr['max_seq_length']} tokens; {en['texts']} texts):")
+            for r in tr["results"]:
+                print(f"    train  {r['system']:16} {r['pairs_per_s']:7.2f} pairs/s "
+                      f"{r['vs_st_script']:5.2f}x")
+            for r in en["results"]:
+                print(f"    encode {r['system']:16} {r['texts_per_s']:7.1f} texts/s "
+                      f"{r['vs_st_encode']:5.2f}x")
+            print(f"    encode cosine {en['encoder']} vs st-encode {en['cosine_mean']:.4f}")
     for c in comparisons:
         r = c["routing"]
         if r:

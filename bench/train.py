@@ -232,14 +232,18 @@ def run_child(system: str, data: Path, with_quality: bool) -> dict:
     return r
 
 
-def interleaved_steps(data: Path, rounds: int = 1) -> dict[str, Any]:
+def interleaved_steps(data: Path, rounds: int = 1, *, model_name: str = "default",
+                      settings: dict[str, Any] | None = None,
+                      group_batches: int = 16) -> dict[str, Any]:
     """Both batchings' training steps, alternated step by step in one process.
 
     The same model, loss (MNRL), optimizer and padding per batch as the trainer; only the
     batches differ: sentence-transformers' NoDuplicatesBatchSampler against ticketsim's
     length-grouped one, over one epoch of the same pairs each. Alternating single steps
     makes a busy machine's load hit both alike, which end-to-end runs minutes apart cannot
-    promise. Returns seconds and padded token positions per system.
+    promise. ``settings`` overrides :data:`SETTINGS` (batch_size, max_seq_length,
+    learning_rate, seed), e.g. with a run's recipe. Returns seconds and padded token
+    positions per system.
     """
     import pandas as pd
     import torch
@@ -251,17 +255,18 @@ def interleaved_steps(data: Path, rounds: int = 1) -> dict[str, Any]:
     from ticketsim.models import resolve_model
     from ticketsim.training.sampler import LengthGrouped
 
-    model = SentenceTransformer(resolve_model("default"), device="cpu")
-    model.max_seq_length = SETTINGS["max_seq_length"]
+    st = {**SETTINGS, **(settings or {})}
+    model = SentenceTransformer(resolve_model(model_name), device="cpu")
+    model.max_seq_length = st["max_seq_length"]
     model.train()
     df = pd.read_parquet(data / "pairs" / "train.parquet")
     ds = Dataset.from_pandas(df, preserve_index=False)
-    kw = {"batch_size": SETTINGS["batch_size"], "drop_last": False, "seed": SETTINGS["seed"]}
+    kw = {"batch_size": st["batch_size"], "drop_last": False, "seed": st["seed"]}
     samplers = {"st-script": NoDuplicatesBatchSampler(ds, **kw),
-                "ticketsim-full": LengthGrouped(model.tokenizer, SETTINGS["max_seq_length"], 16,
+                "ticketsim-full": LengthGrouped(model.tokenizer, st["max_seq_length"], group_batches,
                                                 True)(ds, **kw)}
     loss = MultipleNegativesRankingLoss(model)
-    opt = torch.optim.AdamW(model.parameters(), lr=SETTINGS["learning_rate"])
+    opt = torch.optim.AdamW(model.parameters(), lr=st["learning_rate"])
     secs = {k: 0.0 for k in samplers}
     positions = {k: 0 for k in samplers}
     cols = ["anchor", "positive"]
@@ -282,6 +287,8 @@ def interleaved_steps(data: Path, rounds: int = 1) -> dict[str, Any]:
                 positions[k] += sum(int(f["input_ids"].numel()) for f in feats)
     n = len(df) * rounds
     return {"pairs": len(df), "rounds": rounds, "threads": torch.get_num_threads(),
+            "batch_size": st["batch_size"], "max_seq_length": st["max_seq_length"],
+            "learning_rate": st["learning_rate"], "loss": "mnrl",
             "results": [{"system": k, "seconds": round(secs[k], 1),
                          "pairs_per_s": round(n / secs[k], 2),
                          "vs_st_script": round(secs["st-script"] / secs[k], 3),
