@@ -162,12 +162,29 @@ def _pipeline(rep: dict[str, Any]) -> list[str]:
            "per stage):", "",
            "| data | wall s | " + " | ".join(STAGE_NAMES) + " | peak MB | warm rerun s |",
            "|---|---|" + "---|" * len(STAGE_NAMES) + "---|---|"]
+    refs = []
     for ds in rep["datasets"]:
-        cold, warm = ds["results"][0], ds["results"][1]
+        cold, warm = ds["results"][0], (ds["results"][1:] or [{}])[0]
         cells = [f"{_f(cold['stages'][st]['wall_s'], 0)} ({_f(cold['stages'][st]['peak_rss_mb'], 0)}"
                  " MB)" for st in STAGE_NAMES]
-        out.append(f"| {ds['dataset']} | {_f(cold['wall_s'], 0)} | " + " | ".join(cells)
-                   + f" | {_f(cold['peak_rss_mb'], 0)} | {_f(warm['wall_s'], 1)} |")
+        name = ds["dataset"] + (f" (earlier run, {ds['finished']})" if ds.get("reused") else "")
+        out.append(f"| {name} | {_f(cold['wall_s'], 0)} | " + " | ".join(cells)
+                   + f" | {_f(cold.get('peak_rss_mb'), 0)} | {_f(warm.get('wall_s'), 1)} |")
+        if ds.get("plain_reference"):
+            refs.append((ds["dataset"], ds["plain_reference"]))
+    for name, ref in refs:
+        tr, en = ref["train"], ref["encode"]
+        out += ["", f"Plain sentence-transformers next to the {name} run, on its own data "
+                f"(training: {tr['pairs']} of its pairs, batch {tr['batch_size']}, "
+                f"{tr['max_seq_length']} tokens, MNRL, steps interleaved; encoding: "
+                f"{en['texts']:,} of its tickets with the served model, chunks interleaved):", "",
+                "| step | system | per s | vs plain ST |", "|---|---|---|---|"]
+        out += [f"| train | {r['system']} | {_f(r['pairs_per_s'], 2)} pairs | "
+                f"{_f(r['vs_st_script'], 2)}x |" for r in tr["results"]]
+        served = f"ticketsim ({en['encoder']})"
+        out += [f"| encode | {served if r['system'] == 'ticketsim' else r['system']} | "
+                f"{_f(r['texts_per_s'], 1)} texts | {_f(r['vs_st_encode'], 2)}x |"
+                for r in en["results"]]
     for c in rep.get("comparisons") or []:
         r = c.get("routing")
         if r:

@@ -338,6 +338,18 @@ def reused_plain(run_dir: Path, report: Path) -> dict[str, Any]:
             "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(finished))}
 
 
+def merged(old: dict[str, Any], datasets: list[dict[str, Any]],
+           comparisons: list[dict[str, Any]], names: list[str],
+           ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """``--merge``: an earlier report's datasets and comparisons that this invocation did
+    not run, followed by this invocation's (which replace the earlier ones of their name)."""
+    ran = {d["dataset"] for d in datasets}
+    compared = {c["dataset"] for c in comparisons}
+    return ([d for d in old.get("datasets", []) if d["dataset"] not in ran] + datasets,
+            [c for c in old.get("comparisons", []) if c["dataset"] not in compared] + comparisons,
+            [n for n in old.get("settings", {}).get("datasets", []) if n not in names] + names)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=RESULTS / "pipeline.json")
@@ -359,6 +371,9 @@ def main() -> None:
                    help="the run directory of an earlier --compare run without the speed-ups "
                    "(a --keep folder's run-<dataset>-plain) to compare against instead of "
                    "running it again; its times are taken from the --out report that measured it")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the datasets (and comparisons) of the existing --out report that "
+                   "this invocation does not run (e.g. SeaMonkey run on its own)")
     args = p.parse_args()
     names = (args.datasets.split(",") if args.datasets
              else ["endava-large", "seamonkey"] if args.large else ["demo"])
@@ -387,6 +402,9 @@ def main() -> None:
                     Path(res["run_dir"]), Path(plain["run_dir"])),
                     "cold_s": {"fast": res["results"][0]["wall_s"],
                                "plain": plain["results"][0]["wall_s"]}})
+    if args.merge and args.out.is_file():
+        datasets, comparisons, names = merged(json.loads(args.out.read_text()), datasets,
+                                              comparisons, names)
     report = {"benchmark": "pipeline",
               "settings": {"datasets": names, "tickets": args.tickets, "seed": 0,
                            "fast_overrides": fast_overrides(budget), "target_s": TARGET_S,

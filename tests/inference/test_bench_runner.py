@@ -91,3 +91,48 @@ def test_readme_tables_are_regenerated_from_results(tmp_path: Path) -> None:
     text = readme.read_text()
     assert "old" not in text and text.endswith("<!-- bench:end -->\n\n## After\n")
     assert "| x | 19.2 | 1.01 | - |" in text  # the train row: pairs/s, ratio, missing peak MB
+
+
+def _stages(wall: float) -> dict:
+    return {s: {"wall_s": wall, "peak_rss_mb": 100} for s in
+            ("ingest", "pairs", "train", "evaluate", "index")}
+
+
+def test_pipeline_merge_keeps_datasets_this_invocation_did_not_run(monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCH.parent))
+    from bench.pipeline import merged
+
+    old = {"settings": {"datasets": ["endava-large"]},
+           "datasets": [{"dataset": "endava-large", "v": 1}, {"dataset": "seamonkey", "v": 1}],
+           "comparisons": [{"dataset": "endava-large", "v": 1}]}
+    datasets, comparisons, names = merged(old, [{"dataset": "seamonkey", "v": 2}], [],
+                                          ["seamonkey"])
+    assert datasets == [{"dataset": "endava-large", "v": 1}, {"dataset": "seamonkey", "v": 2}]
+    assert comparisons == [{"dataset": "endava-large", "v": 1}]
+    assert names == ["endava-large", "seamonkey"]
+
+
+def test_pipeline_table_marks_reused_runs_and_shows_the_plain_reference(monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCH.parent))
+    from bench._readme import _pipeline
+
+    ref = {"train": {"pairs": 384, "batch_size": 32, "max_seq_length": 128,
+                     "results": [{"system": "st-script", "pairs_per_s": 4.0, "vs_st_script": 1.0},
+                                 {"system": "ticketsim-full", "pairs_per_s": 8.5,
+                                  "vs_st_script": 2.125}]},
+           "encode": {"texts": 4000, "encoder": "onnx-int8",
+                      "results": [{"system": "st-encode", "texts_per_s": 120.0, "vs_st_encode": 1.0},
+                                  {"system": "ticketsim", "texts_per_s": 390.0,
+                                   "vs_st_encode": 3.25}]}}
+    rep = {"datasets": [
+        {"dataset": "endava-large", "plain_reference": ref,
+         "results": [{"wall_s": 950.0, "peak_rss_mb": 4000, "stages": _stages(10)},
+                     {"wall_s": 1.0}]},
+        {"dataset": "endava-large-plain", "reused": True, "finished": "2026-11-28 11:00 UTC",
+         "results": [{"wall_s": 5698.0, "peak_rss_mb": None, "stages": _stages(20)}]}]}
+    text = "\n".join(_pipeline(rep))
+    assert "| endava-large | 950 | 10 (100 MB)" in text
+    assert "| endava-large-plain (earlier run, 2026-11-28 11:00 UTC) | 5,698 |" in text
+    assert "| - | - |" in text  # the reused run: no peak and no warm rerun measured here
+    assert "| train | ticketsim-full | 8.50 pairs | 2.12x |" in text
+    assert "| encode | ticketsim (onnx-int8) | 390.0 texts | 3.25x |" in text
