@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from bench._common import ENDAVA_FULL as ENDAVA
-from bench._common import RESULTS, SEAMONKEY_DIR
+from bench._common import RESULTS, ROOT, SEAMONKEY_DIR
 from ticketsim.evaluation import metrics
 from ticketsim.evaluation.routing import knn_labels
 from ticketsim.inference.agreement import neighbour_overlap
@@ -233,11 +233,11 @@ def load_demo(n: int, workdir: Path) -> dict[str, Any] | None:
 
 def run_system(system: str, texts_file: Path, emb_file: Path, args: argparse.Namespace,
                onnx_dir: Path) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--worker", "--system", system, "--texts", str(texts_file),
+    cmd = [sys.executable, "-m", "bench.encode", "--worker", "--system", system, "--texts", str(texts_file),
            "--emb-out", str(emb_file), "--model", args.model, "--onnx-dir", str(onnx_dir),
            "--batch-size", str(args.batch_size), "--threads", str(args.threads),
            "--max-seq-length", str(args.max_seq_length)]
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if res.returncode != 0:
         raise RuntimeError(f"{system} failed:\n{res.stderr[-3000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])

@@ -221,14 +221,9 @@ def plain_reference(run_dir: Path, work: Path, n_pairs: int = REF_PAIRS,
     script's no-duplicates batches against ticketsim's length-grouped ones, alternated step
     by step. Encoding: ``SentenceTransformer.encode`` of the served model against the
     encoder the run served (``index/meta.json``; its ONNX export is read from the run's
-    cache, embeddings are not) on ``n_texts`` of the run's tickets, alternated in chunks
-    of 500 so load hits both alike; also their mean row cosine.
+    cache, embeddings are not) on ``n_texts`` of the run's tickets (:func:`encode_reference`).
     """
-    import pandas as pd
-    from sentence_transformers import SentenceTransformer
-
     from bench.train import _sample, interleaved_steps
-    from ticketsim.inference import encoder_for
     from ticketsim.runconfig import load_run_config
 
     cfg = load_run_config(run_dir)
@@ -240,33 +235,48 @@ def plain_reference(run_dir: Path, work: Path, n_pairs: int = REF_PAIRS,
                               group_batches=cfg.train.length_group_batches)
     if cfg.train.loss != "mnrl":
         train["note"] = f"the recipe's loss is {cfg.train.loss}; both batchings ran MNRL"
+    return {"train": train, "encode": encode_reference(run_dir, work, n_texts)}
+
+
+def encode_reference(run_dir: Path, work: Path, n_texts: int = REF_TEXTS) -> dict[str, Any]:
+    """``SentenceTransformer.encode`` of the served model against the encoder the run served,
+    each in its own process (``bench.encode``'s worker: same texts, batch 64, the model's
+    max_seq_length, all cores), in the order plain, served, served, plain so that load
+    drifting during the measurement hits both alike; seconds are summed over both turns."""
+    import pandas as pd
+    from sentence_transformers import SentenceTransformer
+
+    from bench.encode import run_system
+    from ticketsim.inference import onnx_source
+    from ticketsim.inference.batching import physical_cores
+
     meta = json.loads((run_dir / "index" / "meta.json").read_text())
     model = RunDir(run_dir).resolve(meta["model_path"])
+    backend = meta["encoder"]
     texts = pd.read_parquet(run_dir / "ingest" / "tickets.parquet", columns=["text"])["text"]
     texts = texts.fillna("").astype(str).sample(min(n_texts, len(texts)), random_state=0).tolist()
-    plain = SentenceTransformer(str(model), device="cpu")
-    ours = encoder_for(model, meta["encoder"], cache_dir=run_dir / "cache",
-                       cache_embeddings=False, long_text=meta.get("long_text", "truncate"))
-    secs = {"st-encode": 0.0, "ticketsim": 0.0}
-    embs: dict[str, list[np.ndarray]] = {k: [] for k in secs}
-    for i, start in enumerate(range(0, len(texts), 500)):
-        chunk = texts[start:start + 500]
-        for k in (("st-encode", "ticketsim") if i % 2 == 0 else ("ticketsim", "st-encode")):
-            t = time.perf_counter()
-            e = (plain.encode(chunk, normalize_embeddings=True) if k == "st-encode"
-                 else ours.encode(chunk))
-            secs[k] += time.perf_counter() - t
-            embs[k].append(np.asarray(e, dtype=np.float32))
-    a, b = (np.concatenate(embs[k]) for k in ("st-encode", "ticketsim"))
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "texts.json").write_text(json.dumps(texts))
+    max_len = SentenceTransformer(str(model), device="cpu").max_seq_length
+    ns = argparse.Namespace(model=str(model), batch_size=64, threads=physical_cores(),
+                            max_seq_length=max_len)
+    onnx_dir = onnx_source(model, backend, cache_dir=run_dir / "cache")
+    ours = backend if backend.startswith("onnx") else "ticketsim-torch"
+    secs = {"st-encode": 0.0, ours: 0.0}
+    for i, system in enumerate(("st-encode", ours, ours, "st-encode")):
+        r = run_system(system, work / "texts.json", work / f"{system}-{i}.npy", ns,
+                       Path(str(onnx_dir)))
+        secs[system] += r["seconds"]
+    a, b = np.load(work / "st-encode-0.npy"), np.load(work / f"{ours}-1.npy")
     cos = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-    encode = {"texts": len(texts), "model": meta["model_path"], "encoder": meta["encoder"],
-              "max_seq_length": plain.max_seq_length,
-              "results": [{"system": k, "seconds": round(v, 1),
-                           "texts_per_s": round(len(texts) / v, 1),
-                           "vs_st_encode": round(secs["st-encode"] / v, 3)}
-                          for k, v in secs.items()],
-              "cosine_mean": round(float(cos.mean()), 4)}
-    return {"train": train, "encode": encode}
+    return {"texts": len(texts), "model": meta["model_path"], "encoder": backend,
+            "max_seq_length": max_len, "batch_size": 64, "threads": ns.threads,
+            "long_text": "truncate", "served_long_text": meta.get("long_text", "truncate"),
+            "results": [{"system": "st-encode" if k == "st-encode" else "ticketsim",
+                         "seconds": round(v, 1), "texts_per_s": round(2 * len(texts) / v, 1),
+                         "vs_st_encode": round(secs["st-encode"] / v, 3)}
+                        for k, v in secs.items()],
+            "cosine_mean": round(float(cos.mean()), 4)}
 
 
 def bench_one(name: str, tmp: Path, n_tickets: int | None, extra: list[str] | None = None,
@@ -310,7 +320,8 @@ def bench_one(name: str, tmp: Path, n_tickets: int | None, extra: list[str] | No
             "overrides": sets[:-1], "run_dir": str(run_dir),
             "under_20_min": cold < TARGET_S, "routing_accuracy": routing,
             "time_budget": train.get("time_budget"), "budget_log": budget_lines,
-            "index_embed_s": (index_meta.get("summary") or {}).get("embed_s"),
+            "index_embed_s": RunDir(run_dir).summary("index").get("embed_s"),
+            "index_build_s": RunDir(run_dir).summary("index").get("build_s"),
             "index_encoder": index_meta.get("encoder"),
             "results": [{"system": "ticketsim run (cold)", "wall_s": round(cold, 1),
                          "peak_rss_mb": round(max((mb for _, mb in samples), default=0)),
@@ -374,7 +385,20 @@ def main() -> None:
     p.add_argument("--merge", action="store_true",
                    help="keep the datasets (and comparisons) of the existing --out report that "
                    "this invocation does not run (e.g. SeaMonkey run on its own)")
+    p.add_argument("--reference-for", default=None,
+                   help="comma-separated datasets of the existing --out report: measure only "
+                   "their plain sentence-transformers reference again, on their kept run "
+                   "directories, and update the report")
     args = p.parse_args()
+    if args.reference_for:
+        report = json.loads(args.out.read_text())
+        for d in report["datasets"]:
+            if d["dataset"] in args.reference_for.split(","):
+                with tempfile.TemporaryDirectory(prefix="bench-reference-") as td:
+                    d["plain_reference"] = plain_reference(Path(d["run_dir"]), Path(td))
+                print(json.dumps(d["plain_reference"], indent=1))
+        atomic_write_json(args.out, report)
+        return
     names = (args.datasets.split(",") if args.datasets
              else ["endava-large", "seamonkey"] if args.large else ["demo"])
     budget = None if args.budget in ("none", "") else args.budget
