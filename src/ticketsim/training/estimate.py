@@ -121,20 +121,24 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
     rows = np.arange(b)
     loss = build_loss(model, tc)
     model.train()
+    import torch
+
+    # the trainer's optimizer (AdamW) steps too
+    opt = torch.optim.AdamW([w for w in loss.parameters() if w.requires_grad], lr=tc.lr())
     step_s = float("inf")
     for _ in range(2):
         t = time.perf_counter()
         feats = [model.preprocess(sample[c].astype(str).iloc[:b].tolist()) for c in cols]
         labels = None
         if "label" in sample or "score" in sample:
-            import torch
-
             labels = torch.tensor(sample["label" if "label" in sample else "score"].iloc[:b].to_numpy(),
                                   dtype=torch.float)
         loss(feats, labels).backward()
-        model.zero_grad(set_to_none=True)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
         step_s = min(step_s, time.perf_counter() - t)
     model.eval()
+    del opt
     # scale to the padding of the batches training will make
     batches = grouped_batches(lengths.sum(1), tc.batch_size, tc.length_group_batches,
                               np.random.default_rng(0)) if tc.group_by_length else \
