@@ -2,10 +2,11 @@
 
 After ``pairs`` the sizes are known (tickets, training pairs, ``max_seq_length``); a
 probe of a few seconds times one real training step (forward and backward through the
-configured loss on a batch of the run's own pairs) and the embedding of a batch of its
+configured loss and the optimizer step on a batch of the run's own pairs) and the embedding of a batch of its
 tickets, on this machine, now. From those: training steps (the recipe's, capped by
 ``train.time_budget``), the early-stopping evaluations, ``evaluate`` (every ticket
-embedded by the base and the fine-tuned model) and ``index`` (every ticket once, or none
+embedded by the base and the fine-tuned model, and, when the run cross-fits, each fold
+model trained and embedding every ticket) and ``index`` (every ticket once, or none
 when ``evaluate`` already embedded the fine-tuned model into the run's cache). A step's
 time is scaled by the padded token positions of length-grouped batches against the
 probe's batch, since that is what a step's cost follows. The probe encodes with torch;
@@ -25,6 +26,7 @@ import pandas as pd
 from ticketsim.config import Config
 from ticketsim.data.ingest import IngestOutput
 from ticketsim.errors import TicketsimError
+from ticketsim.evaluation import crossfit
 from ticketsim.models import load_model
 from ticketsim.pairs.stage import PairsOutput
 from ticketsim.progress import Reporter
@@ -51,6 +53,7 @@ class RunEstimate:
     evaluate_s: float
     index_s: float
     probe_s: float
+    folds: int = 0  # cross-fitting's fold models, trained and embedded inside evaluate
 
     @property
     def total_s(self) -> float:
@@ -64,7 +67,9 @@ class RunEstimate:
                                          if self.steps < self.recipe_steps else "")
         return (f"estimate: train ~{_fmt(self.train_s)} ({steps} x "
                 f"{self.step_s:.2f} s on {self.pairs:,} pairs at {self.max_seq_length} tokens), "
-                f"evaluate ~{_fmt(self.evaluate_s)}, index ~{_fmt(self.index_s)} "
+                f"evaluate ~{_fmt(self.evaluate_s)}"
+                + (f" (with {self.folds} cross-fitting trainings)" if self.folds else "")
+                + f", index ~{_fmt(self.index_s)} "
                 f"({self.tickets:,} tickets at {self.encode_per_s:.0f}/s): "
                 f"~{_fmt(self.total_s)} in all")
 
@@ -158,6 +163,8 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
                     * ENCODER_SPEEDUP[cfg.index.encoder])  # evaluate and index use index.encoder
 
     recipe = recipe_steps(cfg, len(train))
+    plan = crossfit.planned(run)
+    folds = plan.k if plan is not None else 0
     steps = recipe
     budget = tc.budget_seconds()
     if budget is not None:
@@ -174,9 +181,11 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
         train_s = min(train_s, budget)  # the budget's hard stop covers evaluations too
     return RunEstimate(tickets=n, pairs=len(train), max_seq_length=limit, steps=steps,
                        recipe_steps=recipe, step_s=step_s, encode_per_s=encode_per_s,
-                       train_s=train_s, evaluate_s=2 * n / encode_per_s,
+                       train_s=train_s,
+                       # cross-fitting: each fold model is trained and embeds every ticket
+                       evaluate_s=2 * n / encode_per_s + folds * (train_s + n / encode_per_s),
                        index_s=0.0 if index_from_cache(cfg) else n / encode_per_s,
-                       probe_s=time.perf_counter() - start)
+                       probe_s=time.perf_counter() - start, folds=folds)
 
 
 def index_from_cache(cfg: Config) -> bool:
