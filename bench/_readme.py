@@ -177,7 +177,8 @@ def _pipeline(rep: dict[str, Any]) -> list[str]:
         out += ["", f"Plain sentence-transformers next to the {name} run, on its own data "
                 f"(training: {tr['pairs']} of its pairs, batch {tr['batch_size']}, "
                 f"{tr['max_seq_length']} tokens, MNRL, steps interleaved; encoding: "
-                f"{en['texts']:,} of its tickets with the served model, chunks interleaved):", "",
+                f"{en['texts']:,} of its tickets with the served model, each encoder in its own process, "
+                f"plain/served/served/plain):", "",
                 "| step | system | per s | vs plain ST |", "|---|---|---|---|"]
         out += [f"| train | {r['system']} | {_f(r['pairs_per_s'], 2)} pairs | "
                 f"{_f(r['vs_st_script'], 2)}x |" for r in tr["results"]]

@@ -426,13 +426,17 @@ def main() -> None:
                     Path(res["run_dir"]), Path(plain["run_dir"])),
                     "cold_s": {"fast": res["results"][0]["wall_s"],
                                "plain": plain["results"][0]["wall_s"]}})
+    old_settings: dict[str, Any] = {}
     if args.merge and args.out.is_file():
-        datasets, comparisons, names = merged(json.loads(args.out.read_text()), datasets,
-                                              comparisons, names)
+        old = json.loads(args.out.read_text())
+        datasets, comparisons, names = merged(old, datasets, comparisons, names)
+        old_settings = old.get("settings", {})
     report = {"benchmark": "pipeline",
               "settings": {"datasets": names, "tickets": args.tickets, "seed": 0,
                            "fast_overrides": fast_overrides(budget), "target_s": TARGET_S,
-                           "plain_run": str(args.plain_run) if args.plain_run else None,
+                           # --merge: an earlier invocation's --plain-run stays recorded
+                           "plain_run": str(args.plain_run) if args.plain_run
+                           else old_settings.get("plain_run"),
                            "reference": {"pairs": REF_PAIRS, "texts": REF_TEXTS}},
               "comparisons": comparisons,
               "machine": {"cpu_count": os.cpu_count()}, "datasets": datasets,
