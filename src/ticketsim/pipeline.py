@@ -17,6 +17,7 @@ from typing import Any
 
 from ticketsim.config import Config
 from ticketsim.evaluation import crossfit
+from ticketsim.memory import release_memory
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import RunDir, StageResult
 
@@ -44,8 +45,12 @@ def run_stage(
 ) -> StageResult:
     """Run one stage (skipped by the stage itself when its inputs are unchanged); ``options``
     are the stage's run-time arguments, never written to the config (train ``resume``,
-    evaluate ``extra_models``, index ``model``)."""
-    return stage_function(name)(cfg, run, force=force, reporter=reporter, **options)
+    evaluate ``extra_models``, index ``model``). The heap a stage freed goes back to the
+    system after it (:mod:`ticketsim.memory`), since the next stage runs in this process."""
+    try:
+        return stage_function(name)(cfg, run, force=force, reporter=reporter, **options)
+    finally:
+        release_memory()
 
 
 def run_all(
