@@ -20,7 +20,8 @@ head_tail and chunks at 128 tokens and chunks at 256.
 (``evaluate.folds.k`` models, one per fold of link clusters, so every linked report is
 a query once; the product's evaluate ranks through the served search): the default recipe
 (MNRL), ``gist`` with the base model as guide, and SimCSE / TSDAE domain adaptation
-before MNRL; each costs k + 1 trainings (about an hour on 2 busy cores).
+before MNRL; each costs k + 1 trainings (~20 minutes for the default recipe on a quiet
+2-core machine; SimCSE / TSDAE add their adaptation steps to each).
 
 Endava (``../shared/data/endava_it_tickets``): routing suggestions against kNN voting and
 TF-IDF + LR, the rows of :mod:`bench.routing`'s ``bench/results/routing.json`` (``--routing``
