@@ -235,16 +235,18 @@ def plain_reference(run_dir: Path, work: Path, n_pairs: int = REF_PAIRS,
                               group_batches=cfg.train.length_group_batches)
     if cfg.train.loss != "mnrl":
         train["note"] = f"the recipe's loss is {cfg.train.loss}; both batchings ran MNRL"
-    return {"train": train, "encode": encode_reference(run_dir, work, n_texts)}
+    # the served model was saved by this training, at its max_seq_length
+    return {"train": train, "encode": encode_reference(run_dir, work, settings["max_seq_length"],
+                                                       n_texts)}
 
 
-def encode_reference(run_dir: Path, work: Path, n_texts: int = REF_TEXTS) -> dict[str, Any]:
+def encode_reference(run_dir: Path, work: Path, max_len: int,
+                     n_texts: int = REF_TEXTS) -> dict[str, Any]:
     """``SentenceTransformer.encode`` of the served model against the encoder the run served,
     each in its own process (``bench.encode``'s worker: same texts, batch 64, the model's
-    max_seq_length, all cores), in the order plain, served, served, plain so that load
+    ``max_len``, all cores), in the order plain, served, served, plain so that load
     drifting during the measurement hits both alike; seconds are summed over both turns."""
     import pandas as pd
-    from sentence_transformers import SentenceTransformer
 
     from bench.encode import run_system
     from ticketsim.inference import onnx_source
@@ -257,7 +259,6 @@ def encode_reference(run_dir: Path, work: Path, n_texts: int = REF_TEXTS) -> dic
     texts = texts.fillna("").astype(str).sample(min(n_texts, len(texts)), random_state=0).tolist()
     work.mkdir(parents=True, exist_ok=True)
     (work / "texts.json").write_text(json.dumps(texts))
-    max_len = SentenceTransformer(str(model), device="cpu").max_seq_length
     ns = argparse.Namespace(model=str(model), batch_size=64, threads=physical_cores(),
                             max_seq_length=max_len)
     onnx_dir = onnx_source(model, backend, cache_dir=run_dir / "cache")
@@ -314,14 +315,15 @@ def bench_one(name: str, tmp: Path, n_tickets: int | None, extra: list[str] | No
     train = RunDir(run_dir).summary("train")
     tickets = json.loads((run_dir / "ingest" / "_stamp.json").read_text())
     index_meta = json.loads((run_dir / "index" / "meta.json").read_text())
+    index_summary = RunDir(run_dir).summary("index")
     routing = {s: {f: round(v["accuracy"], 4) for f, v in per.items()}
                for s, per in (metrics.get("routing") or {}).items()}
     return {"dataset": label or name, "config": str(config.relative_to(ROOT)),
             "overrides": sets[:-1], "run_dir": str(run_dir),
             "under_20_min": cold < TARGET_S, "routing_accuracy": routing,
             "time_budget": train.get("time_budget"), "budget_log": budget_lines,
-            "index_embed_s": RunDir(run_dir).summary("index").get("embed_s"),
-            "index_build_s": RunDir(run_dir).summary("index").get("build_s"),
+            "index_embed_s": index_summary.get("embed_s"),
+            "index_build_s": index_summary.get("build_s"),
             "index_encoder": index_meta.get("encoder"),
             "results": [{"system": "ticketsim run (cold)", "wall_s": round(cold, 1),
                          "peak_rss_mb": round(max((mb for _, mb in samples), default=0)),

@@ -103,6 +103,8 @@ PROBE_TEXTS = 32  # tickets in the timed encoding
 
 def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> RunEstimate:
     """Time a training step and an encoding batch on this run's data; extrapolate."""
+    import torch
+
     tc = cfg.train
     start = time.perf_counter()
     tickets = IngestOutput.read(run, "the estimate").tickets(columns=["text"])
@@ -129,8 +131,6 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
     rows = np.arange(b)
     loss = build_loss(model, tc)
     model.train()
-    import torch
-
     # the trainer's optimizer (AdamW) steps too
     opt = torch.optim.AdamW([w for w in loss.parameters() if w.requires_grad], lr=tc.lr())
     step_s = float("inf")
@@ -146,7 +146,6 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
         opt.zero_grad(set_to_none=True)
         step_s = min(step_s, time.perf_counter() - t)
     model.eval()
-    del opt
     # scale to the padding of the batches training will make
     batches = grouped_batches(lengths.sum(1), tc.batch_size, tc.length_group_batches,
                               np.random.default_rng(0)) if tc.group_by_length else \
