@@ -71,6 +71,32 @@ def test_knn_routing_votes_by_similarity() -> None:
     assert out["category"]["accuracy"] == 0.0 and out["category"]["k"] == 1
 
 
+def test_knn_routing_scores_each_test_ticket_once_for_all_fields() -> None:
+    rng = np.random.default_rng(3)
+    n = 40
+    m = rng.random((n, n))
+    split = np.array(["train"] * 25 + ["test"] * 15, dtype=object)
+    cat = rng.choice(["net", "mail", "hw"], n).astype(object)
+    sub = rng.choice(["vpn", "dns", "smtp", "disk"], n).astype(object)
+    sub[[26, 30, 31]] = ""  # fields label different test tickets
+    calls: list[int] = []
+
+    def score(q: np.ndarray) -> np.ndarray:
+        calls.append(len(q))
+        return m[q]
+
+    both = routing.evaluate_routing(score, split, {"category": cat, "subcategory": sub}, k=3)
+    assert calls == [15]  # one chunk of all 15 test tickets, not one per field
+    for field, values in (("category", cat), ("subcategory", sub)):
+        assert both[field] == routing.evaluate_routing(lambda q: m[q], split,
+                                                       {field: values}, k=3)[field]
+    assert both["subcategory"]["n"] == 12
+    # unsorted test tickets come back in the caller's order, chunked or not
+    test, train = np.array([39, 27, 33, 25]), np.arange(25)
+    one = [routing.knn_labels(lambda q: m[q], test[i:i + 1], train, cat, 3)[0] for i in range(4)]
+    assert routing.knn_labels(lambda q: m[q], test, train, cat, 3, chunk=3) == one
+
+
 # ----------------------------------------------------------------- labels a person can trust
 def test_same_topic_results_are_related_pairs_and_shown_is_the_top_k() -> None:
     ranking = Ranking("m", [0], [[(1, .9), (2, .8), (3, .7), (4, .6)]], [{}])

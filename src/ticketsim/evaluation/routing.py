@@ -30,22 +30,48 @@ def capped_split(split: np.ndarray, max_test: int, seed: int) -> np.ndarray:
     return out
 
 
+def _vote(scores: np.ndarray, labels: np.ndarray, k: int) -> list[str]:
+    """The similarity-weighted vote of each row's ``k`` best columns."""
+    top = np.argsort(-scores, axis=1, kind="stable")[:, : min(k, scores.shape[1])]
+    preds: list[str] = []
+    for row in range(len(scores)):
+        votes: dict[str, float] = defaultdict(float)
+        for j in top[row]:
+            votes[str(labels[j])] += max(float(scores[row, j]), 0.0) + 1e-6
+        preds.append(max(votes.items(), key=lambda kv: kv[1])[0])
+    return preds
+
+
+def knn_fields(score_fn: ScoreFn, tasks: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+               k: int, chunk: int = 256) -> dict[str, list[str]]:
+    """Per field, the predicted label of each of its test tickets from its k nearest training
+    tickets; ``tasks`` maps a field to (test_idx, train_idx, labels of all tickets).
+
+    The score rows of a test ticket are computed once for every field (a keyword scorer's
+    rows are the expensive part), not once per field.
+    """
+    queries: np.ndarray = (np.unique(np.concatenate([t[0] for t in tasks.values()])) if tasks
+                           else np.zeros(0, dtype=np.int64))
+    preds: dict[str, list[str]] = {f: [] for f in tasks}
+    for start in range(0, len(queries), chunk):
+        q = queries[start : start + chunk]
+        scores = np.asarray(score_fn(q), dtype=np.float64)
+        for field, (test_idx, train_idx, labels) in tasks.items():
+            rows = np.flatnonzero(np.isin(q, test_idx))
+            if len(rows):
+                preds[field] += _vote(scores[np.ix_(rows, train_idx)], labels[train_idx], k)
+    # queries are sorted; report each field's predictions in its own test order
+    for field, (test_idx, _, _) in tasks.items():
+        order = np.argsort(np.argsort(test_idx, kind="stable"), kind="stable")
+        preds[field] = [preds[field][i] for i in order]
+    return preds
+
+
 def knn_labels(score_fn: ScoreFn, test_idx: np.ndarray, train_idx: np.ndarray,
                labels: np.ndarray, k: int, chunk: int = 256) -> list[str]:
     """Predicted label of each test ticket from its k nearest training tickets."""
-    preds: list[str] = []
-    train_labels = labels[train_idx]
-    for start in range(0, len(test_idx), chunk):
-        q = test_idx[start : start + chunk]
-        scores = np.asarray(score_fn(q), dtype=np.float64)[:, train_idx]
-        kk = min(k, len(train_idx))
-        top = np.argsort(-scores, axis=1, kind="stable")[:, :kk]
-        for row in range(len(q)):
-            votes: dict[str, float] = defaultdict(float)
-            for j in top[row]:
-                votes[str(train_labels[j])] += max(float(scores[row, j]), 0.0) + 1e-6
-            preds.append(max(votes.items(), key=lambda kv: kv[1])[0])
-    return preds
+    return knn_fields(score_fn, {"": (np.asarray(test_idx), np.asarray(train_idx),
+                                      np.asarray(labels, dtype=object))}, k, chunk)[""]
 
 
 def evaluate_routing(score_fn: ScoreFn, split: np.ndarray, fields: dict[str, np.ndarray],
@@ -53,15 +79,17 @@ def evaluate_routing(score_fn: ScoreFn, split: np.ndarray, fields: dict[str, np.
     """Accuracy and macro-F1 per field for held-out (test) tickets against training tickets."""
     from sklearn.metrics import accuracy_score, f1_score
 
-    out: dict[str, Any] = {}
+    tasks: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for field, values in fields.items():
         values = np.asarray(values, dtype=object)
         has = np.array([bool(str(v).strip()) and str(v) != "nan" for v in values])
         test_idx = np.flatnonzero((split == "test") & has)
         train_idx = np.flatnonzero(np.isin(split, ["train", "validation"]) & has)
-        if len(test_idx) == 0 or len(train_idx) == 0:
-            continue
-        pred = knn_labels(score_fn, test_idx, train_idx, values, k)
+        if len(test_idx) and len(train_idx):
+            tasks[field] = (test_idx, train_idx, values)
+    out: dict[str, Any] = {}
+    for field, pred in knn_fields(score_fn, tasks, k).items():
+        test_idx, _, values = tasks[field]
         true = [str(v) for v in values[test_idx]]
         out[field] = {
             "accuracy": float(accuracy_score(true, pred)),
