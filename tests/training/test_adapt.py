@@ -1,4 +1,4 @@
-"""train.domain_adaptation: SimCSE / TSDAE steps on unlabelled tickets before fine-tuning."""
+"""train.domain_adaptation: SimCSE / TSDAE / pseudo-pair steps on unlabelled tickets before fine-tuning."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 from training_helpers import make_run, tiny_cfg
 
 from ticketsim.training import adapt as adapt_mod
-from ticketsim.training.adapt import adapt, adaptation_texts, delete_words
+from ticketsim.training.adapt import adapt, adaptation_texts, agreed_pairs, delete_words
 from ticketsim.training.stage import run_train
 
 TEXTS = [f"vpn token {w} network drops again {i}" for i, w in
@@ -29,6 +29,20 @@ def test_delete_words_keeps_about_two_fifths_and_never_nothing() -> None:
     assert adaptation_texts(["b", "a", "b", " ", ""], 10, 0) in (["a", "b"], ["b", "a"])
 
 
+def test_agreed_pairs_are_best_matches_by_both_bm25_and_the_embedding() -> None:
+    texts = ["vpn drops every hour", "vpn drops at night",  # keyword twins
+             "printer jams on tray two", "printer jam tray two again",  # keyword twins
+             "outlook crashes at start", "mail client dies when opened"]  # meaning twins only
+    emb = np.eye(6)
+    emb[[0, 1]] = [1, 0, 0, 0, 0, 0]  # the embedding agrees on 0-1 and 4-5
+    emb[[4, 5]] = [0, 0, 0, 0, 1, 0]
+    emb[2], emb[3] = np.eye(6)[2], np.eye(6)[3]  # and has no opinion on 2-3
+    emb[2, 5] = emb[3, 1] = 0.3  # 2's best is 5, 3's best is 1: no agreement with BM25
+    emb = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    assert agreed_pairs(texts, emb) == [(0, 1)]  # 4-5 share no word: BM25 has no best match
+    assert agreed_pairs(texts, emb, chunk=2) == [(0, 1)]
+
+
 @pytest.mark.parametrize("method", ["simcse", "tsdae"])
 def test_adapt_trains_the_model_in_place(method: str, tiny_model_dir: Path) -> None:
     from sentence_transformers import SentenceTransformer
@@ -40,6 +54,26 @@ def test_adapt_trains_the_model_in_place(method: str, tiny_model_dir: Path) -> N
     assert np.isfinite(info["loss"])
     changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
     assert any("encoder.layer" in k for k in changed)
+
+
+def test_pseudo_adaptation_trains_one_pass_over_the_agreed_pairs(tiny_model_dir: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  ) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(tiny_model_dir), device="cpu")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    monkeypatch.setattr(adapt_mod, "agreed_pairs", lambda texts, emb: [(0, 1), (2, 3), (4, 5)])
+    info = adapt(model, TEXTS, "pseudo", steps=50, batch_size=4, seed=0, learning_rate=1e-3)
+    # 3 pairs in both directions = 6 rows: one pass of batches of 4 is 2 steps, not 50
+    assert (info["method"], info["steps"], info["pairs"], info["texts"]) == ("pseudo", 2, 3, 24)
+    assert any(not torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    # overlapping pairs (4 texts, 3 pairs, 6 rows) would take 2 steps: steps caps the pass
+    monkeypatch.setattr(adapt_mod, "agreed_pairs",
+                        lambda texts, emb: [(i, i + 1) for i in range(len(texts) - 1)])
+    assert adapt(model, TEXTS, "pseudo", steps=1, batch_size=4, seed=0)["steps"] == 1
+    monkeypatch.setattr(adapt_mod, "agreed_pairs", lambda texts, emb: [])
+    assert adapt(model, TEXTS, "pseudo", steps=5, batch_size=4, seed=0)["steps"] == 0
 
 
 @pytest.mark.config_keys("train.domain_adaptation", "train.domain_adaptation_steps")
