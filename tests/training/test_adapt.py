@@ -59,21 +59,36 @@ def test_adapt_trains_the_model_in_place(method: str, tiny_model_dir: Path) -> N
 def test_pseudo_adaptation_trains_one_pass_over_the_agreed_pairs(tiny_model_dir: Path,
                                                                   monkeypatch: pytest.MonkeyPatch,
                                                                   ) -> None:
+    import sentence_transformers
     from sentence_transformers import SentenceTransformer
 
+    seen: list[tuple[Any, int]] = []
+
+    class Spy(sentence_transformers.SentenceTransformerTrainer):  # type: ignore[misc]
+        def train(self, *a: Any, **k: Any) -> Any:
+            seen.append((self.args, len(self.get_train_dataloader())))
+            return super().train(*a, **k)
+
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformerTrainer", Spy)
     model = SentenceTransformer(str(tiny_model_dir), device="cpu")
     before = {k: v.clone() for k, v in model.state_dict().items()}
     monkeypatch.setattr(adapt_mod, "agreed_pairs", lambda texts, emb: [(0, 1), (2, 3), (4, 5)])
     info = adapt(model, TEXTS, "pseudo", steps=50, batch_size=4, seed=0, learning_rate=1e-3)
-    # 3 pairs in both directions = 6 rows: one pass of batches of 4 is 2 steps, not 50
-    assert (info["method"], info["steps"], info["pairs"], info["texts"]) == ("pseudo", 2, 3, 24)
+    # 3 pairs in both directions: one pass of the batches, not 50 steps; a batch never holds
+    # a text twice (a pair and its reverse would make a text its own negative)
+    args, batches = seen[-1]
+    assert args.batch_sampler == "no_duplicates" and batches >= 2
+    assert (info["method"], info["steps"], info["pairs"], info["texts"]) == (
+        "pseudo", batches, 3, 24)
     assert any(not torch.equal(v, before[k]) for k, v in model.state_dict().items())
-    # overlapping pairs (4 texts, 3 pairs, 6 rows) would take 2 steps: steps caps the pass
+    # overlapping pairs (4 texts, 3 pairs, 6 rows) take 2 batches: steps caps the pass
     monkeypatch.setattr(adapt_mod, "agreed_pairs",
                         lambda texts, emb: [(i, i + 1) for i in range(len(texts) - 1)])
     assert adapt(model, TEXTS, "pseudo", steps=1, batch_size=4, seed=0)["steps"] == 1
     monkeypatch.setattr(adapt_mod, "agreed_pairs", lambda texts, emb: [])
     assert adapt(model, TEXTS, "pseudo", steps=5, batch_size=4, seed=0)["steps"] == 0
+    simcse = adapt(model, TEXTS, "simcse", steps=2, batch_size=4, seed=0)
+    assert simcse["steps"] == 2 and seen[-1][0].batch_sampler == "batch_sampler"
 
 
 @pytest.mark.config_keys("train.domain_adaptation", "train.domain_adaptation_steps")

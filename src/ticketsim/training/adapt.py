@@ -87,6 +87,7 @@ def adapt(model: Any, texts: list[str], method: str, steps: int, batch_size: int
         return {"method": method, "steps": 0, "texts": len(chosen), "skipped": "too few texts"}
     rng = random.Random(seed)
     loss: Any
+    max_steps, sampler = steps, "batch_sampler"
     if method == "simcse":
         ds = Dataset.from_dict({"anchor": chosen, "positive": chosen})
         loss = MultipleNegativesRankingLoss(model)
@@ -101,7 +102,11 @@ def adapt(model: Any, texts: list[str], method: str, steps: int, batch_size: int
         b = [chosen[j] for _, j in agreed] + [chosen[i] for i, _ in agreed]
         ds = Dataset.from_dict({"anchor": a, "positive": b})
         loss = MultipleNegativesRankingLoss(model)
-        steps = min(steps, math.ceil(len(a) / batch_size))  # one pass over the pairs
+        # one pass over the pairs (steps caps it); batches without a repeated text: a pair
+        # and its reverse, or two pairs sharing a ticket, in one batch would make a text its
+        # own in-batch negative
+        one_pass = math.ceil(len(a) / batch_size)
+        max_steps, sampler = (steps if steps < one_pass else -1), "no_duplicates"
     elif method == "tsdae":
         ds = Dataset.from_dict({"damaged": [delete_words(t, rng) for t in chosen],
                                 "original": chosen})
@@ -109,12 +114,15 @@ def adapt(model: Any, texts: list[str], method: str, steps: int, batch_size: int
     else:
         raise ValueError(f"unknown domain adaptation {method!r}")
     extra = {"pairs": len(ds) // 2} if method == "pseudo" else {}
-    reporter.log(f"train: domain adaptation ({method}), {steps} steps on {len(chosen)} "
-                 "unlabelled tickets" + (f" ({extra['pairs']} agreed pairs)" if extra else ""))
+    reporter.log(f"train: domain adaptation ({method}), "
+                 + (f"one pass over {extra['pairs']} agreed pairs of " if extra else
+                    f"{steps} steps on ")
+                 + f"{len(chosen)} unlabelled tickets")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ticketsim-adapt-") as out:
         args = SentenceTransformerTrainingArguments(
-            output_dir=out, max_steps=steps, per_device_train_batch_size=batch_size,
+            output_dir=out, max_steps=max_steps, num_train_epochs=1, batch_sampler=sampler,
+            per_device_train_batch_size=batch_size,
             learning_rate=learning_rate, warmup_steps=0, seed=seed, save_strategy="no",
             eval_strategy="no", logging_steps=max(1, steps // 10), report_to=[],
             use_cpu=str(model.device) == "cpu", disable_tqdm=True)
