@@ -210,7 +210,8 @@ def test_the_whole_stage_keeps_its_budget_on_the_real_clock(pair_run: RunDir,
     wall = time.perf_counter() - t0
     tb = res.summary["time_budget"]
     assert wall <= budget_s * 1.2 + 1.5, (wall, tb)
-    assert tb["stage_s"] <= wall and tb["eval_s"] is not None and tb["save_s"] is not None
+    # stage_s is rounded to 10 ms (it read 8.08 for a wall of 8.0793 s once)
+    assert tb["stage_s"] <= wall + 0.005 and tb["eval_s"] is not None and tb["save_s"] is not None
     assert res.summary["steps"] < tb["recipe_steps"]
     assert wall >= 0.5 * budget_s  # the budget is used, not abandoned early
 
