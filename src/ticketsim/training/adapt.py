@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ticketsim.progress import NULL, Reporter
+from ticketsim.retrieval.keyword import KeywordRows
 
 DELETE_RATIO = 0.6  # TSDAE's best deletion ratio in the paper
 
@@ -51,8 +52,6 @@ def agreed_pairs(texts: list[str], embeddings: np.ndarray, chunk: int = 512,
                  ) -> list[tuple[int, int]]:
     """Pairs (i, j), i < j, where j is i's best match (itself left out) both by BM25 and by
     the (normalised) ``embeddings``, or the other way round; in text order."""
-    from ticketsim.retrieval.keyword import KeywordRows
-
     n = len(texts)
     rows = KeywordRows(texts, limit=min(n, 2))  # the best two: itself and its best match
     pairs: set[tuple[int, int]] = set()
