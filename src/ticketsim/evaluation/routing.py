@@ -52,19 +52,16 @@ def knn_fields(score_fn: ScoreFn, tasks: dict[str, tuple[np.ndarray, np.ndarray,
     """
     queries: np.ndarray = (np.unique(np.concatenate([t[0] for t in tasks.values()])) if tasks
                            else np.zeros(0, dtype=np.int64))
-    preds: dict[str, list[str]] = {f: [] for f in tasks}
+    by_ticket: dict[str, dict[int, str]] = {f: {} for f in tasks}
     for start in range(0, len(queries), chunk):
         q = queries[start : start + chunk]
         scores = np.asarray(score_fn(q), dtype=np.float64)
         for field, (test_idx, train_idx, labels) in tasks.items():
             rows = np.flatnonzero(np.isin(q, test_idx))
             if len(rows):
-                preds[field] += _vote(scores[np.ix_(rows, train_idx)], labels[train_idx], k)
-    # queries are sorted; report each field's predictions in its own test order
-    for field, (test_idx, _, _) in tasks.items():
-        order = np.argsort(np.argsort(test_idx, kind="stable"), kind="stable")
-        preds[field] = [preds[field][i] for i in order]
-    return preds
+                votes = _vote(scores[np.ix_(rows, train_idx)], labels[train_idx], k)
+                by_ticket[field].update(zip(q[rows].tolist(), votes, strict=True))
+    return {f: [by_ticket[f][int(i)] for i in test_idx] for f, (test_idx, _, _) in tasks.items()}
 
 
 def knn_labels(score_fn: ScoreFn, test_idx: np.ndarray, train_idx: np.ndarray,

@@ -87,6 +87,7 @@ def adapt(model: Any, texts: list[str], method: str, steps: int, batch_size: int
     rng = random.Random(seed)
     loss: Any
     max_steps, sampler = steps, "batch_sampler"
+    extra: dict[str, int] = {}  # what the summary adds for this method
     if method == "simcse":
         ds = Dataset.from_dict({"anchor": chosen, "positive": chosen})
         loss = MultipleNegativesRankingLoss(model)
@@ -101,6 +102,7 @@ def adapt(model: Any, texts: list[str], method: str, steps: int, batch_size: int
         b = [chosen[j] for _, j in agreed] + [chosen[i] for i, _ in agreed]
         ds = Dataset.from_dict({"anchor": a, "positive": b})
         loss = MultipleNegativesRankingLoss(model)
+        extra = {"pairs": len(agreed)}
         # one pass over the pairs (steps caps it); batches without a repeated text: a pair
         # and its reverse, or two pairs sharing a ticket, in one batch would make a text its
         # own in-batch negative
@@ -112,7 +114,6 @@ def adapt(model: Any, texts: list[str], method: str, steps: int, batch_size: int
         loss = DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)
     else:
         raise ValueError(f"unknown domain adaptation {method!r}")
-    extra = {"pairs": len(ds) // 2} if method == "pseudo" else {}
     reporter.log(f"train: domain adaptation ({method}), "
                  + (f"one pass over {extra['pairs']} agreed pairs of " if extra else
                     f"{steps} steps on ")
