@@ -873,12 +873,13 @@ class IndexConfig(Section):
     routing_c: float = Field(
         10.0, gt=0, description="Inverse regularisation strength C of the routing heads."
     )
-    routing_features: Literal["auto", "embedding+tfidf", "embedding", "knn"] = Field(
+    routing_features: Literal["auto", "embedding+tfidf", "embedding", "knn", "blend"] = Field(
         "auto", description="What suggests a field: embedding+tfidf: a logistic-regression head "
         "on the embedding and the TF-IDF (word 1-2 grams) of the text; embedding: the head on the "
-        "embedding alone; knn: a vote of the 10 nearest indexed tickets; auto: per field, knn or "
-        "embedding+tfidf, whichever is more accurate on the newest fifth of the labelled "
-        "tickets (docs/search.md has the measurement)."
+        "embedding alone; knn: a vote of the 10 nearest indexed tickets; blend: the "
+        "embedding+tfidf head's probabilities and the knn vote's shares averaged; auto: per "
+        "field, knn, embedding+tfidf or blend, whichever is most accurate on the newest fifth "
+        "of the labelled tickets (docs/search.md has the measurement)."
     )
     routing_max_terms: int = Field(
         50000, gt=0, description="routing_features embedding+tfidf: the most frequent terms "

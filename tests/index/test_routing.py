@@ -158,6 +158,68 @@ def test_auto_picks_what_wins_on_the_newest_tickets() -> None:
     assert choose(x[:20], noise[:20], xor[:20], np.arange(20), 10.0, 1000)["method"] == "head"
 
 
+def _half_and_half(n: int = 240) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Four classes (group x word): the group is XOR-shaped in the embedding (a vote finds it,
+    a linear head cannot) and the word is only in the text (the TF-IDF head finds it)."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(n, 2)).astype(np.float32)
+    group = np.where(x[:, 0] * x[:, 1] > 0, "g", "h")
+    word = np.array(["printer", "vpn"] * (n // 2))[rng.permutation(n)]
+    texts = [f"ticket {w} problem" for w in word]
+    return x, texts, np.array([f"{g}-{w}" for g, w in zip(group, word, strict=True)], dtype=object)
+
+
+def test_auto_picks_the_blend_when_vote_and_head_know_different_halves() -> None:
+    x, texts, y = _half_and_half()
+    got = choose(x, texts, y, np.arange(len(y)), c=10.0, max_terms=1000)
+    acc = got["validation_accuracy"]
+    assert got["method"] == "blend"
+    assert acc["knn"] < 0.65 and acc["head"] < 0.65 and acc["blend"] > 0.8
+
+
+def test_blended_averages_the_head_and_the_vote() -> None:
+    from ticketsim.index.routing import BLEND_WEIGHT, blended
+
+    classes = np.array(["a", "b", "c"])
+    head_p = np.array([[0.6, 0.3, 0.1], [0.2, 0.2, 0.6]], dtype=np.float32)
+    shares = [{"b": 0.75, "a": 0.25}, {}]
+    got = blended(head_p, classes, shares)
+    assert BLEND_WEIGHT == 0.5
+    np.testing.assert_allclose(got[0], [0.425, 0.525, 0.05], atol=1e-6)  # the vote flips it
+    np.testing.assert_allclose(got[1], head_p[1])  # no labelled neighbour: the head's
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-6)
+    # a voted value the head never saw adds nothing (it cannot be suggested)
+    np.testing.assert_allclose(blended(head_p[:1], classes, [{"zzz": 1.0}])[0],
+                               0.5 * head_p[0], atol=1e-6)
+
+
+def test_blend_router_serves_what_evaluate_measures(tmp_path: Path) -> None:
+    """The served suggestion (head + the vote of the neighbours the index returns) equals
+    evaluate's (:func:`router_predictions`, the vote of the nearest training tickets), and
+    survives save / load."""
+    from ticketsim.config import IndexConfig
+    from ticketsim.evaluation.routing import router_predictions
+    from ticketsim.index.routing import fit_routing
+
+    x, texts, y = _half_and_half()
+    train, test = np.arange(200), np.arange(200, 240)
+    icfg = IndexConfig(routing_features="blend")
+    preds = router_predictions(x, texts, {"category": y}, train, test, icfg, np.arange(240))
+    assert np.mean(preds["category"] == y[test]) > 0.8
+    router = fit_routing(x[train], texts[:200], {"category": y[train]}, np.arange(200), icfg, "fp")
+    assert router is not None and router.blend == {"category": 10}
+    assert router.neighbours_needed == 10
+    router.save(tmp_path)
+    back = Router.load(tmp_path, "fp")
+    assert back is not None and back.blend == {"category": 10}
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    for r in test[:10]:  # the index's neighbours: the 10 nearest training tickets, best first
+        s = unit[train] @ unit[r]
+        near = [({"category": y[j]}, float(s[j])) for j in np.argsort(-s, kind="stable")[:10]]
+        assert back.suggest(x[r:r + 1], texts[r], near)["category"]["value"] == preds[
+            "category"][r - 200]
+
+
 def test_age_order_is_oldest_first_with_undated_first() -> None:
     import pandas as pd
 
@@ -197,7 +259,7 @@ def test_knn_fields_vote_with_the_nearest_indexed_tickets(tmp_path: Path,
 def test_routing_features_and_max_terms_reach_the_router(tmp_path: Path,
                                                          tiny_model_dir: Path) -> None:
     found = {}
-    for feats, terms in (("embedding+tfidf", 7), ("embedding", 7), ("auto", 7)):
+    for feats, terms in (("embedding+tfidf", 7), ("embedding", 7), ("auto", 7), ("blend", 7)):
         run = make_run(tmp_path / f"run-{feats}")
         cfg = index_config(tiny_model_dir, routing_features=feats, routing_max_terms=terms)
         run_index(cfg, run)
@@ -221,6 +283,8 @@ def test_routing_features_and_max_terms_reach_the_router(tmp_path: Path,
     # auto with 24 labelled tickets: too few to compare on the newest fifth, so the head
     assert found["auto"]["mode"] == "auto" and found["auto"]["terms"] == 7
     assert found["auto"]["selection"]["category"]["method"] == "head"
+    assert found["blend"]["blend"] == {"category": 10, "subcategory": 10}
+    assert found["embedding+tfidf"]["blend"] == {}
 
 
 @pytest.mark.config_keys("index.routing", "index.routing_fields")

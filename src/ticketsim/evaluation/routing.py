@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ticketsim.evaluation.metrics import ScoreFn
-from ticketsim.index.routing import fit_routing, knn_predict, labelled
+from ticketsim.index.routing import blended, fit_routing, knn_predict, knn_shares, labelled
 
 
 def capped_split(split: np.ndarray, max_test: int, seed: int) -> np.ndarray:
@@ -121,6 +121,10 @@ def router_predictions(vectors: np.ndarray, texts: list[str], fields: dict[str, 
         probs = router.predict_proba(vectors[test], [texts[i] for i in test]
                                      if router.text is not None else None)
         for f, (classes, p) in probs.items():
+            if f in router.blend:  # the vote of the nearest training tickets, as served
+                p = blended(p, classes, knn_shares(vectors, np.asarray(fields[f], dtype=object),
+                                                   np.asarray(train), np.asarray(test),
+                                                   router.blend[f]))
             out[f] = classes[np.argmax(p, axis=1)].astype(object)
     for f, k in router.knn.items():
         labels = np.asarray(fields[f], dtype=object)

@@ -147,9 +147,9 @@ class Searcher:
             return None
         vec = self.embed([text])
         neighbours = None
-        if router.knn:  # fields voted by the nearest indexed tickets (their stored labels)
+        if router.neighbours_needed:  # fields voted by the nearest indexed tickets (their labels)
             index = self.index
-            near = index.dense(vec, max(router.knn.values()))
+            near = index.dense(vec, router.neighbours_needed)
             records = index.store.records([key for key, _ in near])
             neighbours = [(records[key], s) for key, s in near if key in records]
         return router.suggest(vec, text, neighbours)
