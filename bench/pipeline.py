@@ -235,9 +235,9 @@ def plain_reference(run_dir: Path, work: Path, n_pairs: int = REF_PAIRS,
                               group_batches=cfg.train.length_group_batches)
     if cfg.train.loss != "mnrl":
         train["note"] = f"the recipe's loss is {cfg.train.loss}; both batchings ran MNRL"
-    # the served model was saved by this training, at its max_seq_length
-    return {"train": train, "encode": encode_reference(run_dir, work, settings["max_seq_length"],
-                                                       n_texts)}
+    # the served model was saved by this training, reading read_max_seq_length tokens
+    read = trained.get("read_max_seq_length") or settings["max_seq_length"]
+    return {"train": train, "encode": encode_reference(run_dir, work, read, n_texts)}
 
 
 def encode_reference(run_dir: Path, work: Path, max_len: int,

@@ -861,6 +861,12 @@ class IndexConfig(Section):
         "quarters of the tokens), chunks (mean of the embeddings of up to 8 windows; one forward "
         "pass per window). docs/search.md has the measurement."
     )
+    lead_weight: float = Field(
+        0.5, ge=0, description="Every embedding index, search and evaluate make adds the "
+        "embedding of the text's opening sentence (with the default text_template, the short "
+        "description) with this weight, then re-normalises; 0 turns it off. docs/search.md "
+        "('The lead view') has the measurement."
+    )
     routing: bool = Field(
         True, description="Train routing suggestions (a logistic-regression head per label field "
         "on the index's embeddings, stored in the index folder) and show them with text searches."

@@ -82,7 +82,7 @@ def test_long_text_reaches_index_and_queries(tmp_path: Path, tiny_model_dir: Pat
     vecs = {}
     for mode in ("truncate", "head_tail", "chunks"):
         run = make_run(tmp_path / mode, tickets)
-        cfg = index_config(tiny_model_dir, long_text=mode)
+        cfg = index_config(tiny_model_dir, long_text=mode, lead_weight=0.0)  # long_text alone
         run_index(cfg, run)
         assert json.loads((run.path / "index" / "meta.json").read_text())["long_text"] == mode
         s = Searcher(run, cfg)

@@ -45,12 +45,19 @@ def test_stage_applies_the_limit(tmp_path: Path, tiny_model_dir: Path) -> None:
     rep = json.loads((res.path / "seqlen.json").read_text())
     assert rep["max_seq_length"] == 6 and rep["threshold"] == 0.5
     assert rep["truncated_share"] > 0.5 and "longer than max_seq_length 6" in rep["warning"]
+    # trained at 6 tokens, the saved model reads what the base model read (the tiny one: 64)
+    base_read = SentenceTransformer(str(tiny_model_dir), device="cpu").max_seq_length
+    assert res.summary["max_seq_length"] == 6 and base_read == 64
+    assert res.summary["read_max_seq_length"] == base_read
     model = SentenceTransformer(str(res.path / "model"), device="cpu")
-    assert model.max_seq_length == 6
+    assert model.max_seq_length == base_read
+    assert "the saved model reads 64 tokens" in (res.path / "model" / "README.md").read_text()
     # the base model really is the configured one: same vocabulary as the tiny model
     assert model.tokenizer.get_vocab() == SentenceTransformer(
         str(tiny_model_dir), device="cpu").tokenizer.get_vocab()
     res2 = run_train(tiny_cfg(tiny_model_dir, max_seq_length="auto", max_steps=1,
                               eval_strategy="no"), run, force=True)
     assert res2.summary["max_seq_length"] == 128
+    assert res2.summary["read_max_seq_length"] == 128  # longer than the base's: read as trained
+    assert SentenceTransformer(str(res2.path / "model"), device="cpu").max_seq_length == 128
     assert json.loads((res2.path / "seqlen.json").read_text())["auto"] is True

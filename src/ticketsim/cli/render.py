@@ -236,7 +236,8 @@ def _render_train(result: StageResult) -> None:
                           "pairs/s)")
     table.add_row("final train loss", f"{s.get('train_loss', float('nan')):.4f}")
     table.add_row("max_seq_length", f"{s.get('max_seq_length')} "
-                  f"({100 * s.get('truncated_share', 0):.1f} % of texts truncated)")
+                  f"({100 * s.get('truncated_share', 0):.1f} % of texts truncated); the saved "
+                  f"model reads {s.get('read_max_seq_length', s.get('max_seq_length'))}")
     table.add_row("trainable parameters", f"{s.get('trainable_parameters', 0):,} "
                   f"({100 * s.get('trainable_share', 0):.2f} %)" + (" LoRA" if s.get("lora") else ""))
     if tb := s.get("time_budget"):

@@ -27,10 +27,11 @@ def fingerprint_of(model_path: str) -> str:
 
 def embed_texts(model_path: str, texts: Sequence[str], batch_size: int = 64, *,
                 cache_dir: Path | None = None, backend: str = "torch",
-                long_text: str = "truncate", reporter: Reporter = NULL) -> np.ndarray:
+                long_text: str = "truncate", lead_weight: float = 0.0,
+                reporter: Reporter = NULL) -> np.ndarray:
     """Unit float32 embeddings through ticketsim.inference (``backend``, optional disk cache)."""
     encoder = encoder_for(model_path, backend, cache_dir=cache_dir, long_text=long_text,
-                          reporter=reporter)
+                          lead_weight=lead_weight, reporter=reporter)
     return encoder.encode(list(texts), batch_size=batch_size, reporter=reporter)
 
 

@@ -87,7 +87,9 @@ class Searcher:
         # queries are embedded by the backend the index was built with
         encoder = encoder_for(model_path, meta["encoder"],
                               cache_dir=self.run.path / "cache", cache_embeddings=False,
-                              long_text=meta.get("long_text", "truncate"), reporter=self.reporter)
+                              long_text=meta.get("long_text", "truncate"),
+                              lead_weight=float(meta.get("lead_weight", 0.0)),
+                              reporter=self.reporter)
         thresholds = self._thresholds(meta["model_fingerprint"])
 
         router = Router.load(folder, meta["model_fingerprint"])

@@ -56,7 +56,7 @@ def ticket_meta(cfg: Config, icfg: IndexConfig, tickets: Any, full_dim: int,
                       extra={"extra_columns": [c for c in tickets.columns if c not in (
                           "id", "short_description", "description", "category", "subcategory",
                           "created", "text")], "text_template": cfg.data.text_template,
-                             "long_text": icfg.long_text})
+                             "long_text": icfg.long_text, "lead_weight": icfg.lead_weight})
 
 
 def build_index(folder: Path, meta: dict[str, Any], tickets: Any, vectors: np.ndarray,
@@ -121,7 +121,8 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         else:
             vectors = embed_texts(model_path, tickets["text"].tolist(), icfg.batch_size,
                                   cache_dir=run.path / "cache", backend=icfg.encoder,
-                                  long_text=icfg.long_text, reporter=reporter)
+                                  long_text=icfg.long_text, lead_weight=icfg.lead_weight,
+                                  reporter=reporter)
         summary: dict[str, Any] = {"embed_s": round(time.perf_counter() - t0, 2)}
         meta.update(ticket_meta(cfg, icfg, tickets, int(vectors.shape[1]), model_path,
                                 run.rel(model_path)))

@@ -25,6 +25,7 @@ from ticketsim.inference.agreement import agreement as embedding_agreement
 from ticketsim.inference.cache import CACHE_FILE, CachedEncoder
 from ticketsim.inference.encoder import BACKENDS, Backend, Encoder
 from ticketsim.inference.export import export_onnx
+from ticketsim.inference.lead import with_lead
 from ticketsim.inference.longtext import with_long_text
 from ticketsim.inference.onnx_backend import OnnxEncoder
 from ticketsim.inference.onnx_meta import META, is_export
@@ -78,7 +79,7 @@ def onnx_source(model: str | Path | None, backend: str, *, cache_dir: str | Path
 def encoder_for(model: str | Path | None, backend: str = "torch", *,
                 cache_dir: str | Path | None = None, threads: int | None = None,
                 cache_embeddings: bool = True, long_text: str = "truncate",
-                reporter: Reporter = NULL) -> Encoder:
+                lead_weight: float = 0.0, reporter: Reporter = NULL) -> Encoder:
     """What a stage should call: the encoder for ``model`` on ``backend``, cached on disk.
 
     ``model`` is always the sentence-transformers folder (or name); for the ONNX backends it
@@ -87,7 +88,8 @@ def encoder_for(model: str | Path | None, backend: str = "torch", *,
     ``<cache_dir>/embeddings.sqlite`` by (encoder fingerprint, text hash); query-time
     callers (search, serve) pass ``cache_embeddings=False`` so every query is not stored.
     ``long_text``: how texts longer than the model's limit are read
-    (:mod:`ticketsim.inference.longtext`).
+    (:mod:`ticketsim.inference.longtext`); ``lead_weight``: how much of the text's opening
+    sentence is added to its vector (:mod:`ticketsim.inference.lead`; 0: none).
     """
     if backend not in BACKENDS:
         raise TicketsimError(f"unknown inference backend '{backend}'",
@@ -96,7 +98,7 @@ def encoder_for(model: str | Path | None, backend: str = "torch", *,
     encoder: Encoder = load_encoder(source, backend, threads=threads)
     if cache_dir is not None and cache_embeddings:
         encoder = CachedEncoder(encoder, Path(cache_dir) / CACHE_FILE)
-    return with_long_text(encoder, long_text)
+    return with_lead(with_long_text(encoder, long_text), lead_weight)
 
 
 # measured (bench/encode.py, all-MiniLM-L6-v2, per-channel int8): mean row cosine of int8 to

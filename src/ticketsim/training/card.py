@@ -46,7 +46,8 @@ def write_card(model_dir: Path, train_cfg: dict[str, Any], summary: dict[str, An
         "## Training", "",
         f"- base model: {base}",
         f"- loss: {train_cfg.get('loss')}; {summary.get('train_rows')} training rows, "
-        f"{summary.get('steps')} steps, max_seq_length {summary.get('max_seq_length')}",
+        f"{summary.get('steps')} steps, max_seq_length {summary.get('max_seq_length')} "
+        f"(the saved model reads {summary.get('read_max_seq_length')} tokens)",
         f"- final training loss: {summary.get('train_loss', float('nan')):.4f}", "",
         "Training config (ticketsim `train` section, as used):", "", "```yaml",
         yaml.safe_dump(train_cfg, sort_keys=False).strip(), "```", "",

@@ -265,6 +265,10 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
     auto = tc.max_seq_length == "auto"
     limit = seqlen.pick_auto(lengths, tc.truncation_threshold, model_max) if auto \
         else int(tc.max_seq_length)
+    # what the saved model reads at serve time: at least what the base model read. Training at
+    # 128 bounds the training cost; reading the fold models at 128 instead of the base model's
+    # 256 cost 0.050 MRR@10 on SeaMonkey (docs/training.md, "Read length")
+    read_limit = max(limit, int(model.max_seq_length or limit))
     model.max_seq_length = limit
     length_rep = seqlen.length_report(lengths, limit, tc.truncation_threshold, auto=auto,
                                       model_max=model_max)
@@ -321,7 +325,8 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
     summary: dict[str, Any] = {
         "processes": processes, "distributed_backend": backend,
         "base_model": tc.base_model, "loss": tc.loss, "precision": precision, "device": device,
-        "max_seq_length": limit, "truncated_share": length_rep["truncated_share"],
+        "max_seq_length": limit, "read_max_seq_length": read_limit,
+        "truncated_share": length_rep["truncated_share"],
         "train_rows": len(train_df), "steps": int(trainer.state.global_step),
         "epochs": float(trainer.state.epoch or 0), "train_seconds": seconds,
         "train_loss": float(out.training_loss),
@@ -342,6 +347,7 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
     exact = cfg.train.model_dump(mode="json")
 
     def save(tmp: Path) -> None:
+        model.max_seq_length = read_limit  # training is over: the saved model reads this much
         if tc.lora.enabled:
             save_adapter(model, tmp / ADAPTER, tc.base_model)
             atomic_write_json(tmp / ADAPTER / "ticketsim_config.json", exact)

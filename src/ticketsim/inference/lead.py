@@ -1,0 +1,74 @@
+"""The lead view: a ticket's embedding with its opening sentence weighted in.
+
+A ticket's first sentence is, with the default ``data.text_template``
+(``{short_description}. {description}``), its short description: the line a person wrote
+to say what the ticket is about. Mean pooling over a long report dilutes it among stack
+traces, user-agent strings and steps to reproduce. With ``index.lead_weight`` w > 0 every
+embedding the index, search and evaluate make is
+
+    normalise(embed(text) + w * embed(lead(text)))
+
+so the cosine of two tickets also counts how close their leads are (and the text to the
+other's lead). The vector keeps the model's dimension, so the index, hybrid search,
+thresholds and routing read it unchanged; the index records w, so a query is read the way
+its tickets were. A text that is one sentence is its own lead: its vector does not change.
+
+Measured on SeaMonkey (docs/search.md, "The lead view"): the default recipe's cross-fitted
+fold models with w 0.5 rose from 0.639 to 0.684 MRR@10 (default protocol) and from 0.711
+to 0.770 (benchmark protocol).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ticketsim.inference.encoder import Encoder
+from ticketsim.progress import NULL, Reporter
+from ticketsim.rundir import combine_hashes
+
+# a sentence ends at . ! ? followed by white space, or at a line break
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s|\n")
+
+
+def lead(text: str) -> str:
+    """The text up to its first sentence end (the text itself when it has none)."""
+    body = text.strip()
+    m = _SENTENCE_END.search(body)
+    return body[: m.start()] if m else text
+
+
+class LeadEncoder:
+    """An encoder whose vectors add the lead's embedding with ``weight`` (see module doc)."""
+
+    def __init__(self, inner: Encoder, weight: float) -> None:
+        if weight <= 0:
+            raise ValueError(f"lead weight {weight}: must be > 0 (0 means no lead view)")
+        self.inner, self.weight = inner, float(weight)
+        self.dim, self.max_seq_length = inner.dim, inner.max_seq_length
+        self.fingerprint = combine_hashes(inner.fingerprint, f"lead:{self.weight:g}")
+
+    def __getattr__(self, name: str) -> Any:  # backend, tokenizer ...: the wrapped encoder's
+        if name == "encoder":  # callers unwrap an embedding cache by .encoder: not this one
+            raise AttributeError(name)
+        return getattr(self.__dict__["inner"], name)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64,
+               reporter: Reporter = NULL) -> np.ndarray:
+        texts = list(texts)
+        emb = np.asarray(self.inner.encode(texts, batch_size, reporter), dtype=np.float32)
+        leads = [lead(t) for t in texts]
+        own = [i for i, (t, s) in enumerate(zip(texts, leads, strict=True)) if s != t]
+        lead_emb = emb.copy()  # one sentence: the text is its own lead
+        if own:
+            lead_emb[own] = self.inner.encode([leads[i] for i in own], batch_size, reporter)
+        out = emb + self.weight * lead_emb
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+def with_lead(encoder: Encoder, weight: float) -> Encoder:
+    """``encoder`` itself for weight 0, else wrapped."""
+    return encoder if weight <= 0 else LeadEncoder(encoder, weight)
