@@ -47,9 +47,11 @@ from bench._common import ROOT, SEAMONKEY_DIR, emit
 K = 10
 # small (make bench): two embedding passes of the 1,076 reports (head_tail re-embeds only the
 # reports longer than the limit); --large: the 128-token limit the recipe trains at, and chunks
-LONG_TEXT_ROWS = [("base", 256, "truncate"), ("base+head_tail", 256, "head_tail")]
-LONG_TEXT_LARGE = [("base@128", 128, "truncate"), ("base@128+head_tail", 128, "head_tail"),
-                   ("base@128+chunks", 128, "chunks"), ("base+chunks", 256, "chunks")]
+LONG_TEXT_ROWS = [("base", 256, "truncate", 0.0), ("base+head_tail", 256, "head_tail", 0.0),
+                  ("base+lead", 256, "truncate", 0.5)]  # lead: index.lead_weight's default
+LONG_TEXT_LARGE = [("base@128", 128, "truncate", 0.0), ("base@128+head_tail", 128, "head_tail", 0.0),
+                   ("base@128+chunks", 128, "chunks", 0.0), ("base+chunks", 256, "chunks", 0.0)]
+PLAIN = "base, off the shelf"  # 256 tokens, truncate, no lead view: the model as it comes
 RECIPES: dict[str, list[str]] = {  # --train: `ticketsim run --set` overrides per recipe
     "mnrl (default recipe)": [],
     "gist, guide = base": ["train.loss=gist", "train.losses.gist.guide_model=base"],
@@ -141,15 +143,17 @@ def _rr_hybrid(dense: np.ndarray, keyword: np.ndarray, queries: list[int],
     return out
 
 
-def _embed(texts: list[str], max_len: int, long_text: str, cache: Path) -> tuple[np.ndarray, float]:
+def _embed(texts: list[str], max_len: int, long_text: str, cache: Path,
+           lead_weight: float = 0.0) -> tuple[np.ndarray, float]:
     from ticketsim.inference import load_encoder
     from ticketsim.inference.cache import CACHE_FILE, CachedEncoder
+    from ticketsim.inference.lead import with_lead
     from ticketsim.inference.longtext import with_long_text
     from ticketsim.models import resolve_model
 
-    enc = with_long_text(CachedEncoder(load_encoder(resolve_model("default"), "torch",
-                                                    max_seq_length=max_len), cache / CACHE_FILE),
-                         long_text)
+    enc = with_lead(with_long_text(CachedEncoder(load_encoder(
+        resolve_model("default"), "torch", max_seq_length=max_len), cache / CACHE_FILE),
+        long_text), lead_weight)
     t0 = time.perf_counter()
     emb = np.asarray(enc.encode(texts, 32), dtype=np.float32)
     return emb, time.perf_counter() - t0
@@ -167,10 +171,11 @@ def _rows(per_query: dict[str, dict[str, np.ndarray]], counts: dict[str, int],
                                    "mrr@10_ci": {k: round(x, 4) for k, x in interval(
                                        v, samples, 0, 0.95).items() if k in ("low", "high")},
                                    **info.get(name, {})}
-            if name != "base" and "base" in systems:
-                d = paired_difference(v, systems["base"], samples, 0, 0.95)
-                row["vs_base"] = {k: (round(x, 4) if isinstance(x, float) else x)
-                                  for k, x in d.items() if k in ("diff", "low", "high", "significant")}
+            for ref, key in (("base", "vs_base"), (PLAIN, "vs_plain_base")):
+                if name != ref and ref in systems and (name != "base" or ref == PLAIN):
+                    d = paired_difference(v, systems[ref], samples, 0, 0.95)
+                    row[key] = {k: (round(x, 4) if isinstance(x, float) else x)
+                                for k, x in d.items() if k in ("diff", "low", "high", "significant")}
             rows.append(row)
     return rows
 
@@ -193,9 +198,10 @@ def seamonkey_small(work: Path, samples: int, large: bool = False) -> dict[str, 
         per_query[proto]["bm25"] = _rr_at_k(s, queries, [rel[q] for q in queries], masks[proto])
     kw.close()
     info["bm25"] = {"rank_s": round(time.perf_counter() - t0, 1)}
-    for name, max_len, mode in LONG_TEXT_ROWS + (LONG_TEXT_LARGE if large else []):
-        emb, secs = _embed(texts, max_len, mode, work / "cache")
-        info[name] = {"max_seq_length": max_len, "long_text": mode, "embed_s": round(secs, 1)}
+    for name, max_len, mode, lead in LONG_TEXT_ROWS + (LONG_TEXT_LARGE if large else []):
+        emb, secs = _embed(texts, max_len, mode, work / "cache", lead)
+        info[name] = {"max_seq_length": max_len, "long_text": mode, "lead_weight": lead,
+                      "embed_s": round(secs, 1)}
         for proto, rel in qs.items():
             queries = list(rel)
             dense = emb[queries] @ emb.T
@@ -219,6 +225,12 @@ def seamonkey_trained(work: Path, samples: int, recipes: list[str]) -> dict[str,
     counts: dict[str, int] = {}
     query_ids: dict[str, list[str]] = {}
     info: dict[str, dict[str, Any]] = {}
+    # the base model as it comes (256 tokens, truncate, no lead view), on evaluate's queries:
+    # evaluate's own base row reads the way the product does (index.long_text, lead_weight)
+    ids, texts, created, edges = _ingest(work)
+    plain, _ = _embed(texts, 256, "truncate", work / "cache")
+    qs = _queries(len(ids), edges, created)
+    pos = {x: i for i, x in enumerate(ids)}
     for name in recipes:
         run = RunDir(work / ("run-" + "".join(c if c.isalnum() else "-" for c in name)))
         t0 = time.perf_counter()
@@ -233,6 +245,12 @@ def seamonkey_trained(work: Path, samples: int, recipes: list[str]) -> dict[str,
             qids = query_ids.setdefault(proto, details["query_ids"])
             if details["query_ids"] != qids:  # paired: the same queries in every run
                 raise RuntimeError(f"{name}: other {proto} queries than the first recipe's")
+            if PLAIN not in per_query[proto]:
+                q = [pos[str(x)] for x in qids]
+                mask = (np.stack([created < created[i] for i in q]) if proto == "benchmark"
+                        else None)
+                per_query[proto][PLAIN] = _rr_at_k(plain[q] @ plain.T, q,
+                                                   [qs[proto][i] for i in q], mask)
             for system, label in (("finetuned", name), ("base", "base"),
                                   ("hybrid", f"hybrid({name})"), ("hybrid-base", "hybrid(base)")):
                 if system in details["per_query"]:  # hybrid: when evaluate scored it

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from index_helpers import index_config, make_run, tiny_tickets
 
+from ticketsim.config import IndexConfig
 from ticketsim.errors import TicketsimError
 from ticketsim.index.core import TicketIndex
 from ticketsim.index.ray_embed import FORMAT, MANIFEST, load_shards
@@ -19,7 +20,8 @@ from ticketsim.models import model_fingerprint
 
 
 def write_shards(folder: Path, ids: list[str], vectors: np.ndarray, *, fingerprint: str,
-                 encoder: str = "torch", per_shard: int = 10) -> None:
+                 encoder: str = "torch", per_shard: int = 10,
+                 lead_weight: float = IndexConfig().lead_weight) -> None:
     """Shards by hand, in the documented format (no Ray): parquet id + fixed-size-list vector."""
     folder.mkdir(parents=True, exist_ok=True)
     shards = []
@@ -33,6 +35,7 @@ def write_shards(folder: Path, ids: list[str], vectors: np.ndarray, *, fingerpri
         shards.append({"file": name, "rows": len(v)})
     (folder / MANIFEST).write_text(json.dumps({
         "format": FORMAT, "model_path": "m", "model_fingerprint": fingerprint, "encoder": encoder,
+        "long_text": "truncate", "lead_weight": lead_weight,
         "dim": int(vectors.shape[1]), "rows": len(ids), "shards": shards}))
 
 
@@ -106,6 +109,12 @@ def test_encoder_mismatch_and_missing_manifest(tmp_path: Path) -> None:
         load_shards(tmp_path / "emb", ["a"], model_fingerprint="fp", encoder="torch")
     np.testing.assert_allclose(load_shards(tmp_path / "emb", ["a"], model_fingerprint="fp"),
                                unit(1), atol=1e-7)
+    # vectors read another way than the index reads its queries are refused, naming the key
+    write_shards(tmp_path / "emb2", ["a"], unit(1), fingerprint="fp", lead_weight=0.0)
+    with pytest.raises(TicketsimError, match="lead_weight 0.0, index.lead_weight is 0.5") as err:
+        load_shards(tmp_path / "emb2", ["a"], model_fingerprint="fp",
+                    reading={"long_text": "truncate", "lead_weight": 0.5})
+    assert err.value.field == "lead_weight"
     with pytest.raises(TicketsimError, match="manifest.json missing") as err:
         load_shards(tmp_path / "nothing", ["a"], model_fingerprint="fp")
     assert err.value.field == "index.embeddings"
@@ -140,7 +149,7 @@ def test_ray_embeds_like_a_local_embed(tmp_path: Path, tiny_model_dir: Path) -> 
     rep = ListReporter()
     man = embed_with_ray(run.stage_path("ingest") / "tickets.parquet", str(tiny_model_dir),
                          run.path / "embeddings", num_workers=1, batch_size=16, shard_rows=64,
-                         reporter=rep)
+                         lead_weight=IndexConfig().lead_weight, reporter=rep)
     assert man["rows"] == 200 and man["dim"] == 32 and len(man["shards"]) >= 2
     assert man["model_fingerprint"] == model_fingerprint(tiny_model_dir)
     assert any("200 tickets embedded" in m for m in rep.messages)
@@ -148,5 +157,7 @@ def test_ray_embeds_like_a_local_embed(tmp_path: Path, tiny_model_dir: Path) -> 
     cfg = index_config(tiny_model_dir, embeddings=str(run.path / "embeddings"))
     run_index(cfg, run)
     ids = tickets["id"].tolist()
-    local = embed_texts(str(tiny_model_dir), tickets["text"].tolist(), 16)
+    # the index's own reading (the lead view: the tiny texts have two sentences)
+    local = embed_texts(str(tiny_model_dir), tickets["text"].tolist(), 16,
+                        lead_weight=IndexConfig().lead_weight)
     np.testing.assert_allclose(index_vectors(run, ids), local, atol=1e-5)

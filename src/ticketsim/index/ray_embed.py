@@ -34,6 +34,8 @@ import numpy as np
 from ticketsim.errors import TicketsimError
 from ticketsim.index.embed import fingerprint_of
 from ticketsim.inference import BACKENDS, load_encoder, onnx_source
+from ticketsim.inference.lead import with_lead
+from ticketsim.inference.longtext import with_long_text
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import atomic_write_json, file_hash, recover_dir, replace_dir
 
@@ -51,8 +53,11 @@ FOLDER = "embeddings"
 class _EmbedActor:
     """One Ray actor: loads the encoder once, then embeds every batch it is given."""
 
-    def __init__(self, model: str, backend: str, batch_size: int, threads: int | None) -> None:
-        self.encoder = load_encoder(model, backend, threads=threads)
+    def __init__(self, model: str, backend: str, batch_size: int, threads: int | None,
+                 long_text: str = "truncate", lead_weight: float = 0.0) -> None:
+        # read as the index reads (index.long_text, index.lead_weight): the vectors are its
+        self.encoder = with_lead(with_long_text(load_encoder(model, backend, threads=threads),
+                                                long_text), lead_weight)
         self.batch_size = batch_size
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -95,6 +100,7 @@ def embed_with_ray(tickets_parquet: str | Path, model_path: str | Path, out_dir:
                    address: str | None = None, num_workers: int = 2, batch_size: int = 64,
                    backend: str = "torch", cpus_per_worker: int = 1,
                    shard_rows: int = 100_000, cache_dir: str | Path | None = None,
+                   long_text: str = "truncate", lead_weight: float = 0.0,
                    reporter: Reporter = NULL) -> dict[str, Any]:
     """Embed every ticket with Ray Data into parquet shards + manifest in ``out_dir``; returns the manifest.
 
@@ -103,7 +109,8 @@ def embed_with_ray(tickets_parquet: str | Path, model_path: str | Path, out_dir:
     extra one; a cluster needs it free as well) and shuts it down afterwards.
     ``num_workers`` actors each hold one encoder (``backend``: torch, onnx, onnx-int8;
     the ONNX export is made once here, into ``cache_dir``) using ``cpus_per_worker``
-    threads. ``shard_rows``: rows per shard file.
+    threads. ``shard_rows``: rows per shard file. ``long_text`` / ``lead_weight``: the
+    reading of ``index.long_text`` / ``index.lead_weight`` (recorded in the manifest).
     """
     try:
         import ray
@@ -146,7 +153,8 @@ def embed_with_ray(tickets_parquet: str | Path, model_path: str | Path, out_dir:
             _EmbedActor, batch_format="pyarrow", batch_size=max(batch_size * 8, 256),
             compute=ray.data.ActorPoolStrategy(size=num_workers), num_cpus=cpus_per_worker,
             fn_constructor_kwargs={"model": source, "backend": backend, "batch_size": batch_size,
-                                   "threads": cpus_per_worker})
+                                   "threads": cpus_per_worker, "long_text": long_text,
+                                   "lead_weight": lead_weight})
         shards: list[dict[str, Any]] = []
         dim = 0
         batches: Iterable[Any] = ds.iter_batches(batch_size=shard_rows, batch_format="pyarrow")
@@ -163,7 +171,7 @@ def embed_with_ray(tickets_parquet: str | Path, model_path: str | Path, out_dir:
         manifest = {
             "format": FORMAT, "model_path": str(model_path),
             "model_fingerprint": fingerprint_of(str(model_path)), "encoder": backend,
-            "dim": int(dim), "rows": rows, "shards": shards,
+            "long_text": long_text, "lead_weight": lead_weight, "dim": int(dim), "rows": rows, "shards": shards,
             "tickets": str(tickets_parquet), "tickets_hash": file_hash(tickets_parquet),
             "address": address, "workers": num_workers, "cpus_per_worker": cpus_per_worker,
             "batch_size": batch_size, "embed_s": round(seconds, 2),
@@ -212,7 +220,8 @@ def manifest_hash(folder: str | Path) -> str:
 
 
 def load_shards(folder: str | Path, ids: Sequence[str], *, model_fingerprint: str,
-                encoder: str | None = None) -> np.ndarray:
+                encoder: str | None = None, reading: dict[str, Any] | None = None,
+                ) -> np.ndarray:
     """Vectors for ``ids`` (in that order) from a shard folder, after checking it fits the index.
 
     Refuses shards embedded by another model (fingerprint) or encoder backend, and shards
@@ -235,6 +244,12 @@ def load_shards(folder: str | Path, ids: Sequence[str], *, model_fingerprint: st
             f"shards were embedded with encoder {manifest.get('encoder')!r}, index.encoder is "
             f"{encoder!r}", file=mpath, field="encoder",
             hint="rerun `ticketsim embed` or set index.encoder to match")
+    for key, want in (reading or {}).items():  # long_text, lead_weight: how texts were read
+        got = manifest.get(key, {"long_text": "truncate", "lead_weight": 0.0}.get(key))
+        if got != want:
+            raise TicketsimError(
+                f"shards were embedded with {key} {got!r}, index.{key} is {want!r}",
+                file=mpath, field=key, hint=f"rerun `ticketsim embed` or set index.{key} to match")
     dim = int(manifest["dim"])
     id_parts, vec_parts = [], []
     for shard in manifest.get("shards", []):
@@ -278,4 +293,5 @@ def embed_run(cfg: Config, run: RunDir, *, address: str | None = None, num_worke
     return embed_with_ray(tickets, index_model(cfg, run, model), run.path / FOLDER, address=address,
                           num_workers=num_workers, batch_size=cfg.index.batch_size,
                           backend=cfg.index.encoder, cpus_per_worker=cpus_per_worker,
-                          cache_dir=run.path / "cache", reporter=reporter)
+                          cache_dir=run.path / "cache", long_text=cfg.index.long_text,
+                          lead_weight=cfg.index.lead_weight, reporter=reporter)

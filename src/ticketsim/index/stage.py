@@ -117,7 +117,9 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         t0 = time.perf_counter()
         if icfg.embeddings is not None:
             vectors = load_shards(icfg.embeddings, tickets["id"].tolist(),
-                                  model_fingerprint=fingerprint_of(model_path), encoder=icfg.encoder)
+                                  model_fingerprint=fingerprint_of(model_path), encoder=icfg.encoder,
+                                  reading={"long_text": icfg.long_text,
+                                           "lead_weight": icfg.lead_weight})
         else:
             vectors = embed_texts(model_path, tickets["text"].tolist(), icfg.batch_size,
                                   cache_dir=run.path / "cache", backend=icfg.encoder,
