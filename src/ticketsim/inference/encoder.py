@@ -7,11 +7,12 @@ without importing each other.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from ticketsim.progress import NULL, Reporter
+from ticketsim.rundir import combine_hashes
 
 Backend = Literal["torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
@@ -30,3 +31,19 @@ class Encoder(Protocol):
                reporter: Reporter = NULL) -> np.ndarray:
         """Embeddings of ``texts`` as an ``(n, dim)`` float32 array with unit rows."""
         ...
+
+
+class ReadingEncoder:
+    """Base of the encoders that change how a text is read (long texts, the lead view) around
+    another encoder: the fingerprint names the reading, and every attribute it lacks (backend,
+    tokenizer ...) is the wrapped encoder's."""
+
+    def __init__(self, inner: Encoder, reading: str) -> None:
+        self.inner = inner
+        self.dim, self.max_seq_length = inner.dim, inner.max_seq_length
+        self.fingerprint = combine_hashes(inner.fingerprint, reading)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "encoder":  # callers unwrap an embedding cache by .encoder: not this one
+            raise AttributeError(name)
+        return getattr(self.__dict__["inner"], name)

@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
-from ticketsim.inference.encoder import Encoder
+from ticketsim.inference.encoder import Encoder, ReadingEncoder
 from ticketsim.progress import NULL, Reporter
-from ticketsim.rundir import combine_hashes
 
 # a sentence ends at . ! ? followed by white space, or at a line break
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s|\n")
@@ -41,20 +39,14 @@ def lead(text: str) -> str:
     return body[: m.start()] if m else text
 
 
-class LeadEncoder:
+class LeadEncoder(ReadingEncoder):
     """An encoder whose vectors add the lead's embedding with ``weight`` (see module doc)."""
 
     def __init__(self, inner: Encoder, weight: float) -> None:
         if weight <= 0:
             raise ValueError(f"lead weight {weight}: must be > 0 (0 means no lead view)")
-        self.inner, self.weight = inner, float(weight)
-        self.dim, self.max_seq_length = inner.dim, inner.max_seq_length
-        self.fingerprint = combine_hashes(inner.fingerprint, f"lead:{self.weight:g}")
-
-    def __getattr__(self, name: str) -> Any:  # backend, tokenizer ...: the wrapped encoder's
-        if name == "encoder":  # callers unwrap an embedding cache by .encoder: not this one
-            raise AttributeError(name)
-        return getattr(self.__dict__["inner"], name)
+        super().__init__(inner, f"lead:{float(weight):g}")
+        self.weight = float(weight)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64,
                reporter: Reporter = NULL) -> np.ndarray:

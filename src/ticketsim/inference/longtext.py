@@ -21,9 +21,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ticketsim.inference.encoder import Encoder
+from ticketsim.inference.encoder import Encoder, ReadingEncoder
 from ticketsim.progress import NULL, Reporter
-from ticketsim.rundir import combine_hashes
 
 LongText = Literal["truncate", "head_tail", "chunks"]
 LONG_TEXT: tuple[str, ...] = ("truncate", "head_tail", "chunks")
@@ -68,21 +67,15 @@ def chunks(text: str, offsets: list[tuple[int, int]], budget: int) -> list[str]:
     return out
 
 
-class LongTextEncoder:
+class LongTextEncoder(ReadingEncoder):
     """An encoder that reads long texts by ``head_tail`` or ``chunks`` (see module doc)."""
 
     def __init__(self, inner: Encoder, mode: str, tokenizer: Any) -> None:
         if mode not in LONG_TEXT[1:]:
             raise ValueError(f"long_text mode {mode!r}: use one of {', '.join(LONG_TEXT)}")
-        self.inner, self.mode, self.tokenizer = inner, mode, tokenizer
-        self.dim, self.max_seq_length = inner.dim, inner.max_seq_length
-        self.fingerprint = combine_hashes(inner.fingerprint, mode)
+        super().__init__(inner, mode)
+        self.mode, self.tokenizer = mode, tokenizer
         self.budget = max(1, inner.max_seq_length - SPECIALS)
-
-    def __getattr__(self, name: str) -> Any:  # backend, tokenizer ...: the wrapped encoder's
-        if name == "encoder":  # callers unwrap an embedding cache by .encoder: not this one
-            raise AttributeError(name)
-        return getattr(self.__dict__["inner"], name)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64,
                reporter: Reporter = NULL) -> np.ndarray:
