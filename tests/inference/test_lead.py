@@ -74,3 +74,15 @@ def test_lead_weight_reaches_index_and_queries(tmp_path: Path,
             assert hits[0].score == pytest.approx(1.0, abs=1e-4)
         finally:
             s.close()
+
+
+def test_wrappers_reach_the_tokenizer_under_an_embedding_cache(tmp_path: Path,
+                                                                tiny_model_dir: Path) -> None:
+    """evaluate's token-length report asks the served encoder for its tokenizer: through the
+    lead view and the cache it is the model's."""
+    enc = encoder_for(str(tiny_model_dir), "torch", cache_dir=tmp_path, lead_weight=0.5)
+    assert isinstance(enc, LeadEncoder)
+    model = enc.inner.encoder  # type: ignore[attr-defined]  # the model under the cache
+    assert enc.tokenizer is model.tokenizer and enc.backend == "torch"
+    with pytest.raises(AttributeError):
+        enc.encoder  # noqa: B018  # not an embedding cache: callers must not unwrap past it

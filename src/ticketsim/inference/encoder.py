@@ -46,4 +46,7 @@ class ReadingEncoder:
     def __getattr__(self, name: str) -> Any:
         if name == "encoder":  # callers unwrap an embedding cache by .encoder: not this one
             raise AttributeError(name)
-        return getattr(self.__dict__["inner"], name)
+        inner = self.__dict__["inner"]
+        if not hasattr(inner, name):  # the model under an embedding cache (its tokenizer ...)
+            inner = getattr(inner, "encoder", inner)
+        return getattr(inner, name)
