@@ -19,8 +19,8 @@ head_tail and chunks at 128 tokens and chunks at 256.
 ``--train`` adds the trained recipes, each a full cross-fitted ``ticketsim run``
 (``evaluate.folds.k`` models, one per fold of link clusters, so every linked report is
 a query once; the product's evaluate ranks through the served search): the default recipe
-(MNRL), ``gist`` with the base model as guide, and SimCSE / TSDAE / pseudo-pair domain adaptation
-before MNRL; each costs k + 1 trainings (~20 minutes for the default recipe on a quiet
+(pseudo-pair domain adaptation, then MNRL), MNRL alone, ``gist`` with the base model as guide,
+and SimCSE / TSDAE adaptation before MNRL; each costs k + 1 trainings (~20 minutes for MNRL on a quiet
 2-core machine; SimCSE / TSDAE (32 steps here, one pass) and pseudo pairs add their
 adaptation to each).
 
@@ -53,13 +53,14 @@ LONG_TEXT_LARGE = [("base@128", 128, "truncate", 0.0), ("base@128+head_tail", 12
                    ("base@128+chunks", 128, "chunks", 0.0), ("base+chunks", 256, "chunks", 0.0)]
 PLAIN = "base, off the shelf"  # 256 tokens, truncate, no lead view: the model as it comes
 RECIPES: dict[str, list[str]] = {  # --train: `ticketsim run --set` overrides per recipe
-    "mnrl (default recipe)": [],
-    "gist, guide = base": ["train.loss=gist", "train.losses.gist.guide_model=base"],
+    "mnrl, no adaptation": ["train.domain_adaptation=none"],
+    "gist, guide = base": ["train.domain_adaptation=none", "train.loss=gist",
+                           "train.losses.gist.guide_model=base"],
     # one pass over SeaMonkey's ~1,000 texts (32 steps of 32), not the default 200 steps: 200
     # SimCSE steps cost ~15 min per training here, x 6 trainings a recipe
     "simcse + mnrl": ["train.domain_adaptation=simcse", "train.domain_adaptation_steps=32"],
     "tsdae + mnrl": ["train.domain_adaptation=tsdae", "train.domain_adaptation_steps=32"],
-    "pseudo + mnrl": ["train.domain_adaptation=pseudo"],
+    "pseudo + mnrl (default recipe)": [],
 }
 
 

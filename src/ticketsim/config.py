@@ -557,10 +557,11 @@ class TrainConfig(Section):
         "sentence-transformers folder, or a hub name on a machine with internet.",
     )
     domain_adaptation: Literal["none", "simcse", "tsdae", "pseudo"] = Field(
-        "none", description="Unsupervised steps on the run's unlabelled ticket texts before "
+        "pseudo", description="Unsupervised steps on the run's unlabelled ticket texts before "
         "fine-tuning (held-out tickets excluded): simcse (a text and itself under dropout, MNRL), "
-        "tsdae (DenoisingAutoEncoderLoss) or pseudo (MNRL on pairs whose best match is the other "
-        "by both BM25 and the model, one pass); docs/training.md has the measurement."
+        "tsdae (DenoisingAutoEncoderLoss), pseudo (MNRL on pairs whose best match is the other "
+        "by both BM25 and the model, one pass; the default: it scored best on SeaMonkey) or none; "
+        "docs/training.md has the measurement."
     )
     domain_adaptation_steps: int = Field(
         200, gt=0, description="Steps of domain adaptation (batch_size texts each)."

@@ -282,8 +282,13 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
     seqlen_png = seqlen.histogram_png(lengths, limit)  # before training: plotting's import
     # costs seconds on a busy machine, which a time budget cannot see coming after the last step
 
+    # before any work: a --resume without a checkpoint fails at once
+    ck, resume_from = _checkpoint_dir(run, h, resume, reporter)
+    resuming = resume_from is not None
     adapted = None
-    if tc.domain_adaptation != "none":  # unsupervised steps on the whole history first
+    if resuming and tc.domain_adaptation != "none":  # the checkpoint holds the adapted weights
+        adapted = {"method": tc.domain_adaptation, "skipped": "resumed from a checkpoint"}
+    elif tc.domain_adaptation != "none":  # unsupervised steps on the whole history first
         tickets_df = IngestOutput.read(run, STAGE).tickets(columns=["id", "text"])
         split_df = pairs.split()
         held = set(split_df.loc[split_df["split"] == "test", "id"].astype(str))
@@ -309,8 +314,6 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
     train_ds = Dataset.from_pandas(train_df, preserve_index=False)
     eval_ds = Dataset.from_pandas(val_df, preserve_index=False) \
         if val_df is not None and not val_df.empty else None
-    ck, resume_from = _checkpoint_dir(run, h, resume, reporter)
-    resuming = resume_from is not None
     budget = TimeBudget(tc.budget_seconds() or 0.0, reporter, started=started,
                         model_bytes=4 * sum(p.numel() for p in model.parameters())
                         ) if tc.time_budget else None
