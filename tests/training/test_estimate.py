@@ -83,3 +83,22 @@ def test_cross_fitting_adds_a_training_and_an_embedding_per_fold(
     assert est.folds == 5
     assert est.evaluate_s == pytest.approx(2 * n / rate + 5 * (est.train_s + n / rate))
     assert "(with 5 cross-fitting trainings)" in est.line()
+
+
+@pytest.mark.config_keys("train.domain_adaptation", "train.domain_adaptation_steps")
+def test_domain_adaptation_adds_its_bound_to_the_training_estimate(pair_run: RunDir,
+                                                                   tiny_model_dir: Path) -> None:
+    from ticketsim.training.estimate import ENCODER_SPEEDUP, adaptation_s
+
+    none = estimate_run(tiny_cfg(tiny_model_dir, domain_adaptation="none"), pair_run)
+    assert none.adapt_s == 0 and "domain adaptation" not in none.line()
+    est = estimate_run(tiny_cfg(tiny_model_dir, domain_adaptation="pseudo",
+                                domain_adaptation_steps=3), pair_run)
+    # pseudo: embed the pool (3 steps x batch 8 = 24 of the 96 tickets), then at most one
+    # pass of pool / batch = 3 steps
+    rate = est.encode_per_s / ENCODER_SPEEDUP["torch"]
+    assert est.adapt_s == pytest.approx(24 / rate + 3 * est.step_s)
+    assert est.train_s >= est.adapt_s + est.steps * est.step_s
+    assert "domain adaptation up to ~" in est.line()
+    cfg = tiny_cfg(tiny_model_dir, domain_adaptation="simcse", domain_adaptation_steps=5)
+    assert adaptation_s(cfg.train, 96, 2.0, 10.0) == 10.0  # 5 steps x 2 s

@@ -54,6 +54,7 @@ class RunEstimate:
     index_s: float
     probe_s: float
     folds: int = 0  # cross-fitting's fold models, trained and embedded inside evaluate
+    adapt_s: float = 0.0  # train.domain_adaptation's share of train_s (an upper bound)
 
     @property
     def total_s(self) -> float:
@@ -66,7 +67,9 @@ class RunEstimate:
         steps = f"{self.steps} steps" + (f" (budget; recipe {self.recipe_steps})"
                                          if self.steps < self.recipe_steps else "")
         return (f"estimate: train ~{_fmt(self.train_s)} ({steps} x "
-                f"{self.step_s:.2f} s on {self.pairs:,} pairs at {self.max_seq_length} tokens), "
+                f"{self.step_s:.2f} s on {self.pairs:,} pairs at {self.max_seq_length} tokens"
+                + (f", domain adaptation up to ~{_fmt(self.adapt_s)}" if self.adapt_s else "")
+                + "), "
                 f"evaluate ~{_fmt(self.evaluate_s)}"
                 + (f" (with {self.folds} cross-fitting trainings)" if self.folds else "")
                 + f", index ~{_fmt(self.index_s)} "
@@ -178,7 +181,8 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
     evals = (int(steps // every) + 1 if hf["eval_strategy"] == "steps" else
              math.ceil(hf["num_train_epochs"]) if hf["eval_strategy"] == "epoch" else 0)
     # each early-stopping evaluation embeds the non-test tickets (~90 %)
-    train_s = steps * step_s + evals * 0.9 * n / encode_per_s
+    adapt_s = adaptation_s(tc, n, step_s, encode_per_s / ENCODER_SPEEDUP[cfg.index.encoder])
+    train_s = adapt_s + steps * step_s + evals * 0.9 * n / encode_per_s
     if budget is not None:
         train_s = min(train_s, budget)  # the budget's hard stop covers evaluations too
     return RunEstimate(tickets=n, pairs=len(train), max_seq_length=limit, steps=steps,
@@ -187,7 +191,22 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
                        # cross-fitting: each fold model is trained and embeds every ticket
                        evaluate_s=2 * n / encode_per_s + folds * (train_s + n / encode_per_s),
                        index_s=0.0 if index_from_cache(cfg) else n / encode_per_s,
-                       probe_s=time.perf_counter() - start, folds=folds)
+                       probe_s=time.perf_counter() - start, folds=folds, adapt_s=adapt_s)
+
+
+def adaptation_s(tc: Any, tickets: int, step_s: float, torch_encode_per_s: float) -> float:
+    """An upper bound of ``train.domain_adaptation``'s time from the probe's step and encoding
+    rate: its pool is at most ``steps x batch_size`` tickets; simcse / tsdae run ``steps``
+    steps; pseudo embeds the pool and makes one pass over its agreed pairs, each ticket in at
+    most one (mutual best matches), so at most pool / batch_size steps (measured: demo 32 of
+    that bound's 50, SeaMonkey 8-11 of 34)."""
+    if tc.domain_adaptation == "none":
+        return 0.0
+    pool = min(tickets, tc.domain_adaptation_steps * tc.batch_size)
+    if tc.domain_adaptation == "pseudo":
+        steps = min(tc.domain_adaptation_steps, math.ceil(pool / tc.batch_size))
+        return pool / max(torch_encode_per_s, 1e-6) + steps * step_s
+    return tc.domain_adaptation_steps * step_s
 
 
 def index_from_cache(cfg: Config) -> bool:
