@@ -48,7 +48,7 @@ K = 10
 # small (make bench): two embedding passes of the 1,076 reports (head_tail re-embeds only the
 # reports longer than the limit); --large: the 128-token limit the recipe trains at, and chunks
 LONG_TEXT_ROWS = [("base", 256, "truncate", 0.0), ("base+head_tail", 256, "head_tail", 0.0),
-                  ("base+lead", 256, "truncate", 0.5)]  # lead: index.lead_weight's default
+                  ("base+lead", 256, "truncate", 0.5)]  # lead: index.lead_weight 0.5
 LONG_TEXT_LARGE = [("base@128", 128, "truncate", 0.0), ("base@128+head_tail", 128, "head_tail", 0.0),
                    ("base@128+chunks", 128, "chunks", 0.0), ("base+chunks", 256, "chunks", 0.0)]
 PLAIN = "base, off the shelf"  # 256 tokens, truncate, no lead view: the model as it comes

@@ -149,15 +149,14 @@ def test_ray_embeds_like_a_local_embed(tmp_path: Path, tiny_model_dir: Path) -> 
     rep = ListReporter()
     man = embed_with_ray(run.stage_path("ingest") / "tickets.parquet", str(tiny_model_dir),
                          run.path / "embeddings", num_workers=1, batch_size=16, shard_rows=64,
-                         lead_weight=IndexConfig().lead_weight, reporter=rep)
+                         lead_weight=0.5, reporter=rep)
     assert man["rows"] == 200 and man["dim"] == 32 and len(man["shards"]) >= 2
     assert man["model_fingerprint"] == model_fingerprint(tiny_model_dir)
     assert any("200 tickets embedded" in m for m in rep.messages)
     assert not list(run.path.glob(".embeddings.tmp-*"))  # the temp folder was renamed into place
-    cfg = index_config(tiny_model_dir, embeddings=str(run.path / "embeddings"))
+    cfg = index_config(tiny_model_dir, embeddings=str(run.path / "embeddings"), lead_weight=0.5)
     run_index(cfg, run)
     ids = tickets["id"].tolist()
     # the index's own reading (the lead view: the tiny texts have two sentences)
-    local = embed_texts(str(tiny_model_dir), tickets["text"].tolist(), 16,
-                        lead_weight=IndexConfig().lead_weight)
+    local = embed_texts(str(tiny_model_dir), tickets["text"].tolist(), 16, lead_weight=0.5)
     np.testing.assert_allclose(index_vectors(run, ids), local, atol=1e-5)
