@@ -115,6 +115,11 @@ def test_train_stage_adapts_on_unlabelled_training_tickets(tmp_path: Path, tiny_
     others = set(tickets.loc[~tickets["id"].isin(test_ids), "text"])
     assert set(seen["texts"]) == set(tickets.loc[~tickets["id"].isin(test_ids), "text"])
     assert not (held - others) & set(seen["texts"])  # held-out tickets' texts stay unseen
-    plain = run_train(tiny_cfg(tiny_model_dir, max_steps=2, eval_strategy="no"),
-                      make_run(tmp_path / "plain", "pair"))
+    plain = run_train(tiny_cfg(tiny_model_dir, max_steps=2, eval_strategy="no",
+                               domain_adaptation="none"), make_run(tmp_path / "plain", "pair"))
     assert plain.summary["domain_adaptation"] is None
+    # the default adapts on pseudo pairs (a one-pass of the pairs BM25 and the model agree on)
+    default = run_train(tiny_cfg(tiny_model_dir, max_steps=2, eval_strategy="no"),
+                        make_run(tmp_path / "default", "pair"))
+    assert default.summary["domain_adaptation"]["method"] == "pseudo"
+    assert default.summary["domain_adaptation"]["pairs"] > 0
