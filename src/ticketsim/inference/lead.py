@@ -13,9 +13,10 @@ other's lead). The vector keeps the model's dimension, so the index, hybrid sear
 thresholds and routing read it unchanged; the index records w, so a query is read the way
 its tickets were. A text that is one sentence is its own lead: its vector does not change.
 
-Measured on SeaMonkey (docs/search.md, "The lead view"): the default recipe's cross-fitted
-fold models with w 0.5 rose from 0.639 to 0.684 MRR@10 (default protocol) and from 0.711
-to 0.770 (benchmark protocol).
+Measured (docs/search.md, "The lead view"): on SeaMonkey, MNRL's cross-fitted fold models
+with w 0.5 rose from 0.639 to 0.684 MRR@10 (default protocol) and from 0.711 to 0.770
+(benchmark protocol); on the demo, whose short descriptions name only the topic, the
+fine-tuned model fell from 0.729 to 0.621. Hence off by default.
 """
 
 from __future__ import annotations
