@@ -267,7 +267,7 @@ def _train(cfg: Config, run: RunDir, pairs: PairsOutput, h: str, *, reporter: Re
         else int(tc.max_seq_length)
     # what the saved model reads at serve time: at least what the base model read. Training at
     # 128 bounds the training cost; reading the fold models at 128 instead of the base model's
-    # 256 cost 0.050 MRR@10 on SeaMonkey (docs/training.md, "Read length")
+    # 256 cost 0.050 MRR@10 on SeaMonkey (docs/search.md, "Read length")
     read_limit = max(limit, int(model.max_seq_length or limit))
     model.max_seq_length = limit
     length_rep = seqlen.length_report(lengths, limit, tc.truncation_threshold, auto=auto,
