@@ -8,14 +8,20 @@ a non-empty label column; fields with no labels are skipped.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ticketsim.evaluation.metrics import ScoreFn
-from ticketsim.index.routing import blended, fit_routing, knn_predict, knn_shares, labelled
+from ticketsim.index.routing import (
+    blended,
+    fit_routing,
+    knn_predict,
+    knn_shares,
+    labelled,
+    vote,
+)
 
 
 def capped_split(split: np.ndarray, max_test: int, seed: int) -> np.ndarray:
@@ -31,15 +37,11 @@ def capped_split(split: np.ndarray, max_test: int, seed: int) -> np.ndarray:
 
 
 def _vote(scores: np.ndarray, labels: np.ndarray, k: int) -> list[str]:
-    """The similarity-weighted vote of each row's ``k`` best columns."""
+    """The similarity-weighted vote of each row's ``k`` best columns (the served vote,
+    :func:`ticketsim.index.routing.vote`)."""
     top = np.argsort(-scores, axis=1, kind="stable")[:, : min(k, scores.shape[1])]
-    preds: list[str] = []
-    for row in range(len(scores)):
-        votes: dict[str, float] = defaultdict(float)
-        for j in top[row]:
-            votes[str(labels[j])] += max(float(scores[row, j]), 0.0) + 1e-6
-        preds.append(max(votes.items(), key=lambda kv: kv[1])[0])
-    return preds
+    return [(vote([labels[j] for j in top[row]], [scores[row, j] for j in top[row]])
+             or ("", 0.0))[0] for row in range(len(scores))]
 
 
 def knn_fields(score_fn: ScoreFn, tasks: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
@@ -79,7 +81,7 @@ def evaluate_routing(score_fn: ScoreFn, split: np.ndarray, fields: dict[str, np.
     tasks: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for field, values in fields.items():
         values = np.asarray(values, dtype=object)
-        has = np.array([bool(str(v).strip()) and str(v) != "nan" for v in values])
+        has = labelled(values)
         test_idx = np.flatnonzero((split == "test") & has)
         train_idx = np.flatnonzero(np.isin(split, ["train", "validation"]) & has)
         if len(test_idx) and len(train_idx):
@@ -87,7 +89,7 @@ def evaluate_routing(score_fn: ScoreFn, split: np.ndarray, fields: dict[str, np.
     out: dict[str, Any] = {}
     for field, pred in knn_fields(score_fn, tasks, k).items():
         test_idx, _, values = tasks[field]
-        true = [str(v) for v in values[test_idx]]
+        true = [str(v).strip() for v in values[test_idx]]
         out[field] = {
             "accuracy": float(accuracy_score(true, pred)),
             "macro_f1": float(f1_score(true, pred, average="macro", zero_division=0)),

@@ -143,13 +143,19 @@ def vote_shares(labels: list[Any], scores: list[float]) -> dict[str, float]:
     return {k: v / total for k, v in votes.items()}
 
 
+def winner(shares: dict[str, float]) -> tuple[str, float] | None:
+    """The value with the most votes and its share (the first seen on a tie); None if none."""
+    return max(shares.items(), key=lambda kv: kv[1]) if shares else None
+
+
 def vote(labels: list[Any], scores: list[float]) -> tuple[str, float] | None:
     """The vote's winner and its share; None when no neighbour is labelled."""
-    shares = vote_shares(labels, scores)
-    if not shares:
-        return None
-    best = max(shares.items(), key=lambda kv: kv[1])
-    return best[0], best[1]
+    return winner(vote_shares(labels, scores))
+
+
+def _winners(shares: list[dict[str, float]]) -> np.ndarray:
+    """Each row's winning value ("" without a labelled neighbour), as an object array."""
+    return np.array([(winner(sh) or ("", 0.0))[0] for sh in shares], dtype=object)
 
 
 def blended(head_p: np.ndarray, classes: np.ndarray, shares: list[dict[str, float]],
@@ -187,10 +193,7 @@ def knn_shares(vectors: np.ndarray, labels: np.ndarray, train: np.ndarray, pred:
 def knn_predict(vectors: np.ndarray, labels: np.ndarray, train: np.ndarray, pred: np.ndarray,
                 k: int) -> np.ndarray:
     """kNN vote of ``pred`` rows from the labelled ``train`` rows (unit cosine)."""
-    out = np.empty(len(pred), dtype=object)
-    for i, shares in enumerate(knn_shares(vectors, labels, train, pred, k)):
-        out[i] = max(shares.items(), key=lambda kv: kv[1])[0] if shares else ""
-    return out
+    return _winners(knn_shares(vectors, labels, train, pred, k))
 
 
 def choose(vectors: np.ndarray, texts: list[str], labels: Any, order: np.ndarray, c: float,
@@ -208,8 +211,7 @@ def choose(vectors: np.ndarray, texts: list[str], labels: Any, order: np.ndarray
     fit, val = rows[:-n_val], rows[-n_val:]
     y_val = np.array([str(v).strip() for v in labels[val]], dtype=object)
     shares = knn_shares(vectors, labels, fit, val, k)
-    acc = {"knn": float(np.mean(np.array([max(sh.items(), key=lambda kv: kv[1])[0] if sh else ""
-                                          for sh in shares], dtype=object) == y_val))}
+    acc = {"knn": float(np.mean(_winners(shares) == y_val))}
     text = TextFeatures.fit([texts[i] for i in fit], max_terms)
     head = fit_head(features(vectors[fit], [texts[i] for i in fit], text), labels[fit], c)
     if head is not None:
@@ -273,8 +275,6 @@ class Router:
                 heads[name] = head
                 info["heads"][name] = {"classes": len(head.classes),
                                         "labelled": int(labelled(values).sum())}
-                if name in (blend or {}):
-                    info["heads"][name]["blend_knn"] = (blend or {})[name]
         return cls(heads, fingerprint, info, text, knn, blend) if heads or knn else None
 
     def predict_proba(self, vectors: np.ndarray, texts: list[str] | None = None,
