@@ -374,3 +374,31 @@ def test_api_and_cli_show_routing(tmp_path: Path, tiny_model_dir: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "suggested routing: category network (" in res.output
     assert "subcategory vpn (" in res.output
+
+
+def test_an_answer_embeds_its_query_once_for_search_and_routing(tmp_path: Path,
+                                                                  tiny_model_dir: Path) -> None:
+    run = make_run(tmp_path / "run")
+    cfg = index_config(tiny_model_dir)
+    run_index(cfg, run)
+    s = Searcher(run, cfg)
+    try:
+        calls: list[list[str]] = []
+        real = s.encoder.encode
+
+        def counting(texts, *a, **k):  # type: ignore[no-untyped-def]
+            calls.append(list(texts))
+            return real(texts, *a, **k)
+
+        s.encoder.encode = counting  # type: ignore[method-assign]
+        got = s.answer(VPN, k=3)
+        assert calls == [[VPN]]  # one forward pass serves the hits and the suggestion
+        fresh = Searcher(run, cfg)
+        try:
+            assert got.routing == fresh.route(VPN)  # as from its own embedding
+        finally:
+            fresh.close()
+        s.answer("printer jam", k=3)
+        assert calls == [[VPN], ["printer jam"]]  # another text is embedded
+    finally:
+        s.close()

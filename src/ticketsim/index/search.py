@@ -139,7 +139,17 @@ class Searcher:
 
     # ------------------------------------------------------------------ queries
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return self.encoder.encode(list(texts), batch_size=self.cfg.index.batch_size)
+        texts = list(texts)
+        encoder = self.encoder
+        # an answer embeds its text for the search and again for routing: the last single
+        # query is kept (with the encoder that made it, so a reload never serves a stale one)
+        last = self.__dict__.get("_last_query")
+        if len(texts) == 1 and last is not None and last[0] is encoder and last[1] == texts[0]:
+            return last[2]
+        out = encoder.encode(texts, batch_size=self.cfg.index.batch_size)
+        if len(texts) == 1:
+            self._last_query = (encoder, texts[0], out)
+        return out
 
     def route(self, text: str) -> dict[str, dict[str, Any]] | None:
         """Routing suggestions (field -> value, probability) for a new ticket's text; None when
