@@ -895,6 +895,11 @@ class IndexConfig(Section):
     )
 
 
+    def reading(self) -> dict[str, Any]:
+        """How every ticket embedding is read (``encoder_for``'s ``long_text`` and
+        ``lead_weight``): what the index records, shards carry and evaluate embeds with."""
+        return {"long_text": self.long_text, "lead_weight": self.lead_weight}
+
 class SearchConfig(Section):
     """Search defaults shared by the CLI, the REST API and the web page."""
 

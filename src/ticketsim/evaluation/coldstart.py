@@ -52,8 +52,8 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, *,
     encoders: dict[str, str] = {}
     for name, path in dense:
         backend = encoders[name] = resolve_encoder(cfg, run, path, d.texts, notes, name, reporter)
-        enc = encoder_for(path, backend, cache_dir=run.path / "cache", long_text=cfg.index.long_text,
-                          lead_weight=cfg.index.lead_weight, reporter=reporter)
+        enc = encoder_for(path, backend, cache_dir=run.path / "cache", **cfg.index.reading(),
+                          reporter=reporter)
         reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({backend})")
         scorers[name] = DenseScorer(name, enc.encode(d.texts, ev.batch_size, reporter), path)
     fields = {f: d.tickets[f].fillna("").astype(str).to_numpy(dtype=object)

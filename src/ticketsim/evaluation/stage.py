@@ -301,8 +301,7 @@ def embed_models(cfg: Config, run: RunDir, d: EvalData, notes: list[str],
     for name, path in wanted:
         backend = resolve_encoder(cfg, run, path, d.texts, notes, name, reporter)
         encoder = encoder_for(path, backend, cache_dir=run.path / "cache",
-                              long_text=cfg.index.long_text,
-                              lead_weight=cfg.index.lead_weight, reporter=reporter)
+                              **cfg.index.reading(), reporter=reporter)
         reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({backend})")
         emb = encoder.encode(d.texts, ev.batch_size, reporter)
         out[name] = DenseModel(name, path, emb, getattr(encoder, "encoder", encoder), backend)

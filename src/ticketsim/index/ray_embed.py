@@ -293,5 +293,5 @@ def embed_run(cfg: Config, run: RunDir, *, address: str | None = None, num_worke
     return embed_with_ray(tickets, index_model(cfg, run, model), run.path / FOLDER, address=address,
                           num_workers=num_workers, batch_size=cfg.index.batch_size,
                           backend=cfg.index.encoder, cpus_per_worker=cpus_per_worker,
-                          cache_dir=run.path / "cache", long_text=cfg.index.long_text,
-                          lead_weight=cfg.index.lead_weight, reporter=reporter)
+                          cache_dir=run.path / "cache", **cfg.index.reading(),
+                          reporter=reporter)

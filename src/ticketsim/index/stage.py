@@ -56,7 +56,7 @@ def ticket_meta(cfg: Config, icfg: IndexConfig, tickets: Any, full_dim: int,
                       extra={"extra_columns": [c for c in tickets.columns if c not in (
                           "id", "short_description", "description", "category", "subcategory",
                           "created", "text")], "text_template": cfg.data.text_template,
-                             "long_text": icfg.long_text, "lead_weight": icfg.lead_weight})
+                             **icfg.reading()})
 
 
 def build_index(folder: Path, meta: dict[str, Any], tickets: Any, vectors: np.ndarray,
@@ -118,13 +118,11 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         if icfg.embeddings is not None:
             vectors = load_shards(icfg.embeddings, tickets["id"].tolist(),
                                   model_fingerprint=fingerprint_of(model_path), encoder=icfg.encoder,
-                                  reading={"long_text": icfg.long_text,
-                                           "lead_weight": icfg.lead_weight})
+                                  reading=icfg.reading())
         else:
             vectors = embed_texts(model_path, tickets["text"].tolist(), icfg.batch_size,
                                   cache_dir=run.path / "cache", backend=icfg.encoder,
-                                  long_text=icfg.long_text, lead_weight=icfg.lead_weight,
-                                  reporter=reporter)
+                                  **icfg.reading(), reporter=reporter)
         summary: dict[str, Any] = {"embed_s": round(time.perf_counter() - t0, 2)}
         meta.update(ticket_meta(cfg, icfg, tickets, int(vectors.shape[1]), model_path,
                                 run.rel(model_path)))
