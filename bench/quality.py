@@ -252,14 +252,35 @@ def seamonkey_trained(work: Path, samples: int, recipes: list[str]) -> dict[str,
                         else None)
                 per_query[proto][PLAIN] = _rr_at_k(plain[q] @ plain.T, q,
                                                    [qs[proto][i] for i in q], mask)
-            for system, label in (("finetuned", name), ("base", "base"),
-                                  ("hybrid", f"hybrid({name})"), ("hybrid-base", "hybrid(base)")):
+            for system, label in (("finetuned", name), ("finetuned+lead", f"{name} + lead"),
+                                  ("base", "base"), ("hybrid", f"hybrid({name})"),
+                                  ("hybrid-base", "hybrid(base)")):
                 if system in details["per_query"]:  # hybrid: when evaluate scored it
                     per_query[proto][label] = np.asarray(
                         details["per_query"][system]["mrr@10"], dtype=np.float64)
+            # what the product serves: the champion rule, each fold's queries scored with the
+            # system it chose on the other folds' queries (index.lead_weight auto included)
+            oof = _served(cfg, details)
+            if oof is not None:
+                per_query[proto][f"{name}, served"] = oof["per_query"]
+                info.setdefault(f"{name}, served", {})[f"chosen_{proto}"] = oof["chosen"]
             counts[proto] = len(qids)
     return {"dataset": "seamonkey (cross-fitted runs)", "results": _rows(per_query, counts, info,
                                                                        samples)}
+
+
+def _served(cfg: Any, details: dict[str, Any]) -> dict[str, Any] | None:
+    """:func:`ticketsim.evaluation.champion.out_of_fold` on a cross-fitted evaluate's details,
+    under the run's own settings (metric, default mode, bootstrap; seamonkey.yaml keeps
+    the primary metric MRR@10, the bench's)."""
+    from ticketsim.evaluation import champion
+
+    ev, bs = cfg.evaluate, cfg.evaluate.bootstrap
+    pq = {s: {ev.primary_metric: np.asarray(v[ev.primary_metric], dtype=np.float64)}
+          for s, v in details["per_query"].items()}
+    oof = champion.out_of_fold(pq, details["query_fold"], ev.primary_metric,
+                               cfg.search.reference_mode, bs.samples, bs.seed, bs.confidence)
+    return oof
 
 
 def endava_routing(work: Path, large: bool, samples: int, rerun: bool) -> list[dict[str, Any]]:

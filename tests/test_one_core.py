@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -154,6 +155,14 @@ def test_crossfitting_makes_every_linked_ticket_a_query_once(tmp_path: Path,
     assert m["crossfit"]["k"] == 3 and len(m["crossfit"]["folds"]) == 3
     assert sorted(details["query_ids"]) == sorted(linked)  # each linked ticket exactly once
     assert m["n_queries"] == len(linked) == m["champion"]["n_queries"]
+    # the rule's out-of-fold score: each fold's queries scored with what the other folds chose
+    oof = m["champion"]["out_of_fold"]
+    assert len(oof["chosen"]) == 3 and set(oof["chosen"]) <= set(m["systems"])
+    assert sorted(set(details["query_fold"])) == [0, 1, 2]
+    fold = np.asarray(details["query_fold"])
+    pq = details["per_query"]
+    assert oof["value"] == pytest.approx(np.mean(np.concatenate(
+        [np.asarray(pq[s]["mrr@10"])[fold == k] for k, s in enumerate(oof["chosen"])])), abs=1e-4)
     # every ticket is held out in one fold: a query there, or skipped once (no known link)
     assert m["skipped_reasons"].get("held-out ticket without a known link", 0) == len(ids - linked)
     assert m["skipped_queries"] + m["n_queries"] == len(ids)

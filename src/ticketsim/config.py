@@ -803,6 +803,11 @@ class EvaluateConfig(Section):
 
 
 # --------------------------------------------------------------------------- index / search
+# index.lead_weight auto: the weight evaluate tries. Chosen on SeaMonkey's base model (0.25 /
+# 0.5 / 1.0); whether a desk reads with it is decided on that desk's own links, not here
+LEAD_CANDIDATE = 0.5
+
+
 class IndexConfig(Section):
     """The vector index over all tickets (see docs/search.md for when to switch backends)."""
 
@@ -862,13 +867,24 @@ class IndexConfig(Section):
         "quarters of the tokens), chunks (mean of the embeddings of up to 8 windows; one forward "
         "pass per window). docs/search.md has the measurement."
     )
-    lead_weight: float = Field(
-        0.0, ge=0, description="Every embedding index, search and evaluate make adds the "
+    lead_weight: float | Literal["auto"] = Field(
+        "auto", description="Every embedding index, search and evaluate make adds the "
         "embedding of the text's opening sentence (with the default text_template, the short "
-        "description) with this weight, then re-normalises; 0 (the default) turns it off. It "
-        "helped bug reports whose summary names the fault (SeaMonkey, 0.5) and hurt a desk whose "
-        "short descriptions name only the topic (the demo): docs/search.md, 'The lead view'."
+        "description) with this weight, then re-normalises; 0 turns it off. auto (the default): "
+        "evaluate also scores the fine-tuned model read with weight 0.5 (LEAD_CANDIDATE) and the champion rule "
+        "decides, on the desk's own held-out links, whether the index reads that way (only "
+        "beyond the noise; before evaluate has chosen, 0). It helped bug reports whose summary "
+        "names the fault (SeaMonkey) and hurt a desk whose short descriptions name only the "
+        "topic (the demo): docs/search.md, 'The lead view'."
     )
+
+    @field_validator("lead_weight")
+    @classmethod
+    def _lead_weight_not_negative(cls, v: float | str) -> float | str:
+        if not isinstance(v, str) and v < 0:
+            raise ValueError("must be >= 0 (0: off) or auto")
+        return v
+
     routing: bool = Field(
         True, description="Train routing suggestions (a logistic-regression head per label field "
         "on the index's embeddings, stored in the index folder) and show them with text searches."
@@ -895,10 +911,18 @@ class IndexConfig(Section):
     )
 
 
-    def reading(self) -> dict[str, Any]:
+    def reading(self, chosen_lead: float = 0.0) -> dict[str, Any]:
         """How every ticket embedding is read (``encoder_for``'s ``long_text`` and
-        ``lead_weight``): what the index records, shards carry and evaluate embeds with."""
-        return {"long_text": self.long_text, "lead_weight": self.lead_weight}
+        ``lead_weight``): what the index records, shards carry and evaluate embeds with.
+        ``chosen_lead``: the weight ``lead_weight: auto`` stands for (the champion's, see
+        :func:`ticketsim.index.model.index_reading`; 0 before evaluate has chosen)."""
+        lead = chosen_lead if self.lead_weight == "auto" else float(self.lead_weight)
+        return {"long_text": self.long_text, "lead_weight": float(lead)}
+
+    def read_as(self, lead_weight: float) -> IndexConfig:
+        """A copy that reads with ``lead_weight`` whatever this one says (evaluate's
+        candidates, the index stage once the champion chose)."""
+        return self.model_copy(update={"lead_weight": float(lead_weight)})
 
 class SearchConfig(Section):
     """Search defaults shared by the CLI, the REST API and the web page."""

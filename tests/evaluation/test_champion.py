@@ -80,3 +80,40 @@ def test_when_the_default_wins_its_margin_over_the_runner_up_is_given() -> None:
     assert rec["compared"] == "hybrid" and rec["vs_default"]["low"] > 0
     assert rec["sentence"].startswith("serving dense + fine-tuned (the default, best on MRR@10): "
                                       "+0.05 MRR@10 over the next best, hybrid + fine-tuned, 95 % CI")
+
+
+def test_the_lead_view_is_served_only_beyond_the_noise() -> None:
+    """finetuned+lead (index.lead_weight auto) is a challenger like hybrid: the fine-tuned
+    model, read another way, served only when it beats the default beyond the noise."""
+    rec = choose(_pq(bm25=-0.2, base=-0.1, finetuned=0.0, **{"finetuned+lead": 0.05}))
+    assert (rec["system"], rec["mode"], rec["model"]) == ("finetuned+lead", "dense", "finetuned")
+    assert rec["sentence"].startswith("serving dense + fine-tuned, lead view: +0.05 MRR@10 over "
+                                      "dense + fine-tuned")
+    pq = _pq(bm25=-0.2, base=-0.1, finetuned=0.0)
+    pq["finetuned+lead"] = {"mrr@10": pq["finetuned"]["mrr@10"] + np.tile([0.31, -0.30], N // 2)}
+    assert choose(pq)["system"] == "finetuned"
+    # a lead-read fine-tuned model that loses to the base model read the same way is not served
+    rec = choose(_pq(bm25=-0.3, finetuned=-0.2, **{"finetuned+lead": 0.0, "base+lead": 0.1,
+                                                    "base": -0.25}))
+    assert rec["system"] == "base+lead" and rec["model"] == "base"
+
+
+def test_out_of_fold_scores_each_fold_with_what_the_others_chose() -> None:
+    """The in-sample champion flatters itself; out of fold, a system that wins only on one
+    fold's queries is not chosen for that fold (the other folds saw no gain)."""
+    pq = _pq(bm25=-0.2, base=-0.1, finetuned=0.0)
+    fold = np.repeat(np.arange(4), N // 4)
+    lucky = pq["finetuned"]["mrr@10"].copy()
+    lucky[fold == 0] += 0.4  # a big win on fold 0 only
+    pq["hybrid"] = {"mrr@10": lucky}
+    assert choose(pq)["system"] == "hybrid"  # in sample: beyond the noise, thanks to fold 0
+    oof = champion.out_of_fold(pq, fold, "mrr@10", "dense", 500, 0, 0.95)
+    assert oof is not None
+    assert oof["chosen"][0] == "finetuned"  # chosen without fold 0: no gain seen
+    np.testing.assert_allclose(oof["per_query"][fold == 0], pq["finetuned"]["mrr@10"][fold == 0])
+    assert oof["value"] < float(lucky.mean())
+    strong = _pq(bm25=-0.2, base=-0.1, finetuned=0.0, hybrid=0.05)
+    oof = champion.out_of_fold(strong, fold, "mrr@10", "dense", 500, 0, 0.95)
+    assert oof is not None and oof["chosen"] == ["hybrid"] * 4
+    assert oof["value"] == pytest.approx(float(strong["hybrid"]["mrr@10"].mean()))
+    assert champion.out_of_fold(strong, np.zeros(N, int), "mrr@10", "dense", 500, 0, 0.95) is None

@@ -24,11 +24,14 @@ def test_all_systems_side_by_side(tiny_run: RunDir, tiny_model_dir: Path) -> Non
     res = run_evaluate(cfg, tiny_run)
     m = tiny_run.summary("evaluate")
     assert m["primary_metric"] == "ndcg@10" and res.summary["primary_metric"] == "ndcg@10"
-    assert list(m["systems"]) == ["bm25", "base", "finetuned", "hybrid", "hybrid-base"]
+    # index.lead_weight auto: the fine-tuned model is also scored read with the lead view
+    assert list(m["systems"]) == ["bm25", "base", "finetuned", "finetuned+lead", "hybrid",
+                                  "hybrid-base"]
     assert set(m["systems"]["bm25"]) == {"recall@1", "recall@3", "mrr@10", "ndcg@10", "map@100"}
     assert m["n_queries"] == 10  # the held-out end of each test link
     assert m["ci"]["baseline"] in ("bm25", "base")
-    assert set(m["ci"]["vs_baseline"]) == {"finetuned", "hybrid", "hybrid-base"}
+    assert set(m["ci"]["vs_baseline"]) == {"finetuned", "finetuned+lead", "hybrid", "hybrid-base"}
+    assert m["modes"]["finetuned+lead"] == {"mode": "dense", "model": "finetuned+lead"}
     assert m["modes"]["hybrid-base"] == {"mode": "hybrid", "model": "base"}
     # BM25 on these word-overlap texts finds every held-out duplicate in the top 5
     assert m["systems"]["bm25"]["recall@3"] >= 0.9
@@ -143,7 +146,8 @@ def test_benchmark_protocol_queries_newer_ticket_against_earlier_ones(
     assert res.summary["n_queries"] == 10 and res.summary["time_aware"]
     assert res.summary["skipped_reasons"] == {
         "benchmark protocol: no true link created before the query": 10}
-    assert sorted(q for q, _ in calls) == [f"T{i:02d}1" for i in range(10)]
+    # each query ranked twice: base, and base read with the lead view (index.lead_weight auto)
+    assert sorted(q for q, _ in calls) == sorted([f"T{i:02d}1" for i in range(10)] * 2)
     t_created = {k: v.to_pydatetime() for k, v in
                  pd.to_datetime(t.set_index("id")["created"]).items()}
     assert all(f == {"created_to": t_created[q]} for q, f in calls)
@@ -156,7 +160,7 @@ def test_benchmark_protocol_queries_newer_ticket_against_earlier_ones(
         "benchmark protocol: no true link created before the query (within 5 days)": 15}
     assert all(f == {"created_to": t_created[q],
                      "created_from": t_created[q] - timedelta(days=5)} for q, f in calls)
-    assert sorted(q for q, _ in calls) == [f"T{i:02d}1" for i in range(5)]
+    assert sorted(q for q, _ in calls) == sorted([f"T{i:02d}1" for i in range(5)] * 2)
     with pytest.raises(ConfigError, match="protocol_window_days needs"):
         config_from_dict({"evaluate": {"protocol_window_days": 5}})
 
@@ -325,3 +329,47 @@ def test_routing_scores_a_seeded_sample_of_the_held_out_tickets(
     split = np.array(10 * ["test"], dtype=object)  # the seed fixes the sample, and decides it
     assert list(real(split, 3, 4)) == list(real(split, 3, 4)) != list(real(split, 3, 5))
     assert real(split, 0, 4) is split and list(real(split, 3, 4)).count("test") == 3
+
+
+def test_lead_view_auto_is_decided_by_the_champion(tiny_run: RunDir, tiny_model_dir: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """index.lead_weight auto: evaluate scores the fine-tuned model read with the lead view as
+    its own system; when the champion rule picks it, champion.json carries the weight the index
+    reads with and the thresholds are fitted on the lead-read cosines of the fine-tuned model."""
+    from ticketsim.config import LEAD_CANDIDATE, config_from_dict
+    from ticketsim.evaluation import champion
+
+    real = champion.choose
+    picked: list[str] = []
+
+    def lead_wins(per_query, metric, *a, **kw):  # type: ignore[no-untyped-def]
+        pq = {s: dict(v) for s, v in per_query.items()}
+        pq["finetuned+lead"][metric] = pq["finetuned+lead"][metric] + 1.0  # beyond any noise
+        rec = real(pq, metric, *a, **kw)
+        picked.append(rec["system"])
+        return rec
+
+    monkeypatch.setattr(stage_mod.champion, "choose", lead_wins)
+    run_evaluate(tiny_config(tiny_model_dir), tiny_run)
+    rec = json.loads((tiny_run.path / "evaluate" / "champion.json").read_text())
+    assert picked == ["finetuned+lead"]
+    assert (rec["system"], rec["mode"], rec["model"]) == ("finetuned+lead", "dense", "finetuned")
+    assert rec["lead_weight"] == LEAD_CANDIDATE and "lead view" in rec["sentence"]
+    assert rec["model_path"] == "train/model"
+    th = json.loads((tiny_run.path / "evaluate" / "thresholds.json").read_text())
+    assert th["details"]["model"] == "finetuned+lead"
+    assert th["details"]["lead_weight"] == LEAD_CANDIDATE
+    assert th["model_fingerprint"] == model_fingerprint(tiny_run.path / "train" / "model")
+
+    monkeypatch.setattr(stage_mod.champion, "choose", real)  # the rule on its own numbers
+    run_evaluate(tiny_config(tiny_model_dir), tiny_run, force=True)
+    rec = json.loads((tiny_run.path / "evaluate" / "champion.json").read_text())
+    assert rec["lead_weight"] == (LEAD_CANDIDATE if rec["system"].endswith("+lead") else 0.0)
+
+    # a number in the config: every system reads with it, and no candidate is added
+    cfg = config_from_dict({**tiny_config(tiny_model_dir).model_dump(mode="json"),
+                            "index": {"lead_weight": 0.0}})
+    res = run_evaluate(cfg, tiny_run)
+    assert not any(s.endswith("+lead") for s in res.summary["systems"])
+    assert json.loads((tiny_run.path / "evaluate" / "champion.json").read_text())[
+        "lead_weight"] == 0.0

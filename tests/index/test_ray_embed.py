@@ -21,7 +21,7 @@ from ticketsim.models import model_fingerprint
 
 def write_shards(folder: Path, ids: list[str], vectors: np.ndarray, *, fingerprint: str,
                  encoder: str = "torch", per_shard: int = 10,
-                 lead_weight: float = IndexConfig().lead_weight) -> None:
+                 lead_weight: float = IndexConfig().reading()["lead_weight"]) -> None:
     """Shards by hand, in the documented format (no Ray): parquet id + fixed-size-list vector."""
     folder.mkdir(parents=True, exist_ok=True)
     shards = []

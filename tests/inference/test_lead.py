@@ -86,3 +86,27 @@ def test_wrappers_reach_the_tokenizer_under_an_embedding_cache(tmp_path: Path,
     assert enc.tokenizer is model.tokenizer and enc.backend == "torch"
     with pytest.raises(AttributeError):
         enc.encoder  # noqa: B018  # not an embedding cache: callers must not unwrap past it
+
+
+def test_lead_weight_auto_reads_as_the_champion_chose(tmp_path: Path,
+                                                      tiny_model_dir: Path) -> None:
+    """index.lead_weight auto: 0 before evaluate has chosen; the champion's weight once it has
+    (the index rebuilds when that changes); 0 when `index --model` overrides the champion."""
+    from ticketsim.index.model import index_reading
+
+    run = make_run(tmp_path / "r", tiny_tickets())
+    cfg = index_config(tiny_model_dir, lead_weight="auto")
+    meta = run.path / "index" / "meta.json"
+    run_index(cfg, run)
+    assert json.loads(meta.read_text())["lead_weight"] == 0.0
+    (run.path / "evaluate").mkdir()
+    (run.path / "evaluate" / "champion.json").write_text(json.dumps(
+        {"system": "finetuned+lead", "mode": "dense", "model": "finetuned",
+         "model_path": str(tiny_model_dir), "lead_weight": 0.5}))
+    assert index_reading(cfg, run).reading()["lead_weight"] == 0.5
+    assert not run_index(cfg, run).skipped  # the reading changed: rebuilt
+    assert json.loads(meta.read_text())["lead_weight"] == 0.5
+    assert run_index(cfg, run).skipped
+    assert index_reading(cfg, run, "base").reading()["lead_weight"] == 0.0
+    assert index_reading(index_config(tiny_model_dir, lead_weight=0.0), run).reading() == {
+        "long_text": "truncate", "lead_weight": 0.0}  # a number is used as it is

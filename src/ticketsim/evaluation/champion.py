@@ -17,7 +17,7 @@ The rule, in the words the report prints:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +27,23 @@ from ticketsim.evaluation import bootstrap
 
 FILE = "champion.json"
 # system name -> (mode, model); the systems a champion can be chosen from
+# "+lead": the model read with the lead view (index.lead_weight auto; the record's lead_weight)
 SERVABLE: dict[str, tuple[str, str | None]] = {
     "bm25": ("keyword", None), "base": ("dense", "base"), "finetuned": ("dense", "finetuned"),
     "hybrid": ("hybrid", "finetuned"), "hybrid-base": ("hybrid", "base"),
+    "finetuned+lead": ("dense", "finetuned"), "base+lead": ("dense", "base"),
 }
 MODEL_WORDS = {"finetuned": "fine-tuned", "base": "base", None: "BM25"}
 
 
 def describe(system: str) -> str:
-    """Plain words for a system: 'hybrid + fine-tuned', 'dense + base', 'keyword (BM25)'."""
+    """Plain words for a system: 'hybrid + fine-tuned', 'dense + base', 'keyword (BM25)',
+    'dense + fine-tuned, lead view'."""
     mode, model = SERVABLE.get(system, ("dense", system))
     if mode == "keyword":
         return "keyword (BM25)"
-    return f"{mode} + {MODEL_WORDS.get(model, model)}"
+    return f"{mode} + {MODEL_WORDS.get(model, model)}" + (
+        ", lead view" if system.endswith("+lead") else "")
 
 
 def default_system(mode: str, systems: Mapping[str, Any]) -> str | None:
@@ -73,7 +77,8 @@ def choose(per_query: Mapping[str, Mapping[str, np.ndarray]], metric: str, defau
                       f"the noise")
     losses = []
     if SERVABLE[champion][1] == "finetuned":
-        twin = {"hybrid": "hybrid-base"}.get(champion, "base")  # same mode, base model
+        twin = {"hybrid": "hybrid-base", "finetuned+lead": "base+lead"}.get(
+            champion, "base")  # same mode and reading, base model
         for rival in dict.fromkeys((twin, "base", "bm25")):
             if rival in cands:
                 d = diff(champion, rival)
@@ -109,6 +114,31 @@ def choose(per_query: Mapping[str, Mapping[str, np.ndarray]], metric: str, defau
            "n_queries": n, "reason": reason, "systems": means}
     rec["sentence"] = sentence(rec)
     return rec
+
+
+def out_of_fold(per_query: Mapping[str, Mapping[str, np.ndarray]], fold: Sequence[int],
+                metric: str, default_mode: str, samples: int, seed: int,
+                confidence: float) -> dict[str, Any] | None:
+    """What the rule serves to queries it did not choose on (cross-fitting).
+
+    The champion is chosen on the same held-out links its value is read from, so that value
+    flatters it. Here the rule is run once per fold on the other folds' queries, and each
+    fold's queries are scored with the system chosen without them: ``value`` is the mean of
+    those scores, ``chosen`` the system per fold (with ``per_query``, the scores)."""
+    f = np.asarray(fold)
+    folds = sorted(set(f.tolist()))
+    if len(folds) < 2:
+        return None
+    out = np.zeros(len(f))
+    chosen = []
+    for k in folds:
+        rest = {s: {metric: np.asarray(pq[metric])[f != k]} for s, pq in per_query.items()}
+        rec = choose(rest, metric, default_mode, samples, seed, confidence)
+        if rec is None:
+            return None
+        chosen.append(rec["system"])
+        out[f == k] = np.asarray(per_query[rec["system"]][metric])[f == k]
+    return {"value": float(out.mean()), "chosen": chosen, "per_query": out}
 
 
 def sentence(rec: Mapping[str, Any]) -> str:

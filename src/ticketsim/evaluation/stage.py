@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ticketsim.config import Config
+from ticketsim.config import LEAD_CANDIDATE, Config
 from ticketsim.data.ingest import IngestOutput
 from ticketsim.errors import TicketsimError
 from ticketsim.evaluation import bootstrap, champion, crossfit, duplicates, folds, metrics, routing
@@ -238,6 +238,12 @@ class DenseModel:
     embeddings: np.ndarray
     model: Any  # the loaded encoder (its tokenizer feeds the token-length plot)
     backend: str = "torch"  # the inference backend that embedded it (index.encoder, resolved)
+    lead_weight: float = 0.0  # how it read the tickets (index.lead_weight; see embed_models)
+    served_as: str = ""  # the model the index would load: base, finetuned (default: the name)
+
+    @property
+    def serves(self) -> str:
+        return self.served_as or self.name
 
 
 @dataclasses.dataclass
@@ -300,12 +306,28 @@ def embed_models(cfg: Config, run: RunDir, d: EvalData, notes: list[str],
     out: dict[str, DenseModel] = {}
     for name, path in wanted:
         backend = resolve_encoder(cfg, run, path, d.texts, notes, name, reporter)
-        encoder = encoder_for(path, backend, cache_dir=run.path / "cache",
-                              **cfg.index.reading(), reporter=reporter)
-        reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({backend})")
-        emb = encoder.encode(d.texts, ev.batch_size, reporter)
-        out[name] = DenseModel(name, path, emb, getattr(encoder, "encoder", encoder), backend)
+        out[name] = _embed_model(cfg, run, d, name, path, backend, cfg.index.reading(), reporter)
+    # index.lead_weight auto: the model the default serves, also read with the lead view; the
+    # champion rule decides on these links whether the index reads that way
+    src = next((n for n in ("finetuned", "base") if n in out), None)
+    if cfg.index.lead_weight == "auto" and src is not None and (src != "base"
+                                                                or "base" in ev.systems):
+        m = out[src]
+        out[f"{src}+lead"] = _embed_model(cfg, run, d, f"{src}+lead", m.path, m.backend,
+                                          cfg.index.reading(LEAD_CANDIDATE), reporter, serves=src)
     return out
+
+
+def _embed_model(cfg: Config, run: RunDir, d: EvalData, name: str, path: str, backend: str,
+                 reading: dict[str, Any], reporter: Reporter, serves: str = "") -> DenseModel:
+    """Every ticket's embedding with one model, read as ``reading`` says (cached on disk)."""
+    encoder = encoder_for(path, backend, cache_dir=run.path / "cache", **reading,
+                          reporter=reporter)
+    lead = f", lead view {reading['lead_weight']:g}" if reading["lead_weight"] else ""
+    reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({backend}{lead})")
+    emb = encoder.encode(d.texts, cfg.evaluate.batch_size, reporter)
+    return DenseModel(name, path, emb, getattr(encoder, "encoder", encoder), backend,
+                      float(reading["lead_weight"]), serves)
 
 
 def rank_systems(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseModel],
@@ -326,8 +348,8 @@ def rank_systems(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseM
         for model_name, names in by_model.items():
             m = models[model_name]
             folder = Path(td) / model_name
-            meta = ticket_meta(cfg, icfg.model_copy(update={"encoder": m.backend}), d.tickets,
-                               int(m.embeddings.shape[1]), m.path)
+            meta = ticket_meta(cfg, icfg.read_as(m.lead_weight).model_copy(
+                update={"encoder": m.backend}), d.tickets, int(m.embeddings.shape[1]), m.path)
             build_index(folder, meta, d.tickets, m.embeddings, icfg.save_every)
             searcher = Searcher(run, cfg, model=m.path, index_dir=folder)
             try:
@@ -480,6 +502,7 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
     per_query = {s: {m: np.concatenate([p.per_query[s][m] for p in parts])
                      for m in parts[0].per_query[s]} for s in names}
     query_ids = [p.data.ids[q] for p in parts for q in p.data.query_idx]
+    part_of = [i for i, p in enumerate(parts) for _ in p.data.query_idx]  # cross-fitting folds
     n_q = len(query_ids)
     systems = {name: metrics.summarize(pq) for name, pq in per_query.items()}
     ci: dict[str, Any] = {"per_system": {
@@ -505,6 +528,13 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
         model_abs = final_paths.get(champ["model"]) if champ["model"] else None
         champ["model_path"] = run.rel(model_abs) if model_abs else None  # index reads it
         champ["crossfit"] = cross is not None
+        read_by = parts[-1].models.get(parts[0].systems[champ["system"]][1] or "")
+        champ["lead_weight"] = read_by.lead_weight if read_by else 0.0  # index.lead_weight auto
+        if cross is not None:  # the rule's honest score: each fold served what the others chose
+            oof = champion.out_of_fold(per_query, part_of, pm, cfg.search.reference_mode,
+                                       bs.samples, bs.seed, bs.confidence)
+            if oof is not None:
+                champ["out_of_fold"] = {"value": oof["value"], "chosen": oof["chosen"]}
     primary_system = (champ["system"] if champ else
                       "finetuned" if "finetuned" in systems else max(systems, key=lambda s: systems[s][pm]))
 
@@ -532,8 +562,9 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
             threshold_rule=ev.duplicate.threshold_rule, seed=ev.duplicate.seed, fold_of=fold_of,
             min_positives=ev.duplicate.min_positives, related_truth=parts[0].related_truth)
 
-    # thresholds belong to the model the index will embed with: the champion's
-    want = (champ or {}).get("model") or ("finetuned" if "finetuned" in decision else "base")
+    # thresholds belong to the model the index will embed with, read its way: the champion's
+    want = ((champ and parts[0].systems[champ["system"]][1]) or (champ or {}).get("model")
+            or ("finetuned" if "finetuned" in decision else "base"))
     thr_model = want if want in decision else ("finetuned" if "finetuned" in decision else
                                                "base" if "base" in decision else None)
     thresholds = None
@@ -541,14 +572,16 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
         dd = decision[thr_model]
         path = (run.resolve(champ["model_path"]) if thr_model == want and champ
                 and champ.get("model_path") else None)
-        path = path or (served_ft if served_ft and thr_model == "finetuned"
+        served_as = parts[-1].models[thr_model].serves
+        path = path or (served_ft if served_ft and served_as == "finetuned"
                         else parts[-1].models[thr_model].path)
         thresholds = Thresholds(
             model_fingerprint=model_fingerprint(path),
             duplicate=dd["duplicate_threshold"], related=dd["related_threshold"],
             calib_a=dd["calibration"]["a"], calib_b=dd["calibration"]["b"],
             model_path=run.rel(path), labels=dd["labels"],
-            details={"model": thr_model, "rule": dd["threshold_rule"],
+            details={"model": thr_model, "lead_weight": parts[-1].models[thr_model].lead_weight,
+                     "rule": dd["threshold_rule"],
                      "target_precision": ev.duplicate.target_precision,
                      "average_precision": dd["average_precision"],
                      "recall_at_threshold": dd["at_target_precision"]["recall"],
@@ -588,6 +621,7 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
         "per_query": {n: {m: [round(float(x), 5) for x in v] for m, v in pq.items()}
                       for n, pq in per_query.items()},
         "query_ids": query_ids,
+        "query_fold": part_of,
         "rankings": {n: [[p.data.ids[c] for c, _ in hits[:10]] for p in parts
                          for hits in p.rankings[n].top] for n in names},
     }

@@ -1,4 +1,5 @@
-"""Which model an index embeds with: the champion's, else the fine-tuned one, else the base.
+"""Which model an index embeds with (the champion's, else the fine-tuned one, else the base),
+and how it reads the tickets (``index.lead_weight`` auto: the champion's reading).
 
 The index stage and ``ticketsim embed`` (Ray) both ask here, reading evaluate's champion
 and the train stage's output through their owners' readers. Its own module so that the
@@ -8,8 +9,9 @@ query path (which imports :mod:`ticketsim.index.embed`) never loads the stages.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from ticketsim.config import Config
+from ticketsim.config import Config, IndexConfig
 from ticketsim.errors import TicketsimError
 from ticketsim.evaluation import champion
 from ticketsim.models import resolve_model
@@ -43,3 +45,14 @@ def index_model(cfg: Config, run: RunDir, choice: str | None = None) -> str:
     if trained is not None and trained.model_dir is not None:
         return str(trained.model_dir)
     return resolve_model(cfg.train.base_model)
+
+
+def index_reading(cfg: Config, run: RunDir, choice: str | None = None) -> IndexConfig:
+    """``cfg.index`` with ``lead_weight: auto`` resolved: the weight of evaluate's champion
+    when the index embeds with the champion's model (``choice`` None), else 0 (no lead view;
+    also before evaluate has run). A number in the config is used as it is."""
+    icfg = cfg.index
+    if icfg.lead_weight != "auto":
+        return icfg
+    rec: dict[str, Any] = (champion.load(run.path) or {}) if choice is None else {}
+    return icfg.read_as(float(rec.get("lead_weight") or 0.0))

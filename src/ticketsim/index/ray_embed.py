@@ -287,11 +287,11 @@ def embed_run(cfg: Config, run: RunDir, *, address: str | None = None, num_worke
     """``ticketsim embed``: the run's tickets, with the index's model (or ``model``, as
     ``index --model``) and encoder, into ``run_dir/embeddings``."""
     from ticketsim.data.ingest import IngestOutput  # both load pandas: only embed_run needs them
-    from ticketsim.index.model import index_model
+    from ticketsim.index.model import index_model, index_reading
 
     tickets = IngestOutput.read(run, "embed").tickets_path
     return embed_with_ray(tickets, index_model(cfg, run, model), run.path / FOLDER, address=address,
                           num_workers=num_workers, batch_size=cfg.index.batch_size,
                           backend=cfg.index.encoder, cpus_per_worker=cpus_per_worker,
-                          cache_dir=run.path / "cache", **cfg.index.reading(),
+                          cache_dir=run.path / "cache", **index_reading(cfg, run, model).reading(),
                           reporter=reporter)

@@ -21,7 +21,7 @@ from ticketsim.config import Config, IndexConfig
 from ticketsim.data.ingest import IngestOutput
 from ticketsim.index.core import TicketIndex
 from ticketsim.index.embed import embed_texts, fingerprint_of, ticket_records
-from ticketsim.index.model import index_model
+from ticketsim.index.model import index_model, index_reading
 from ticketsim.index.qdrant_backend import alias_swap  # Qdrant server: build aside, swap alias
 from ticketsim.index.ray_embed import load_shards, manifest_hash
 from ticketsim.index.routing import train_routing
@@ -100,10 +100,10 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
     """
     ingest = IngestOutput.read(run, STAGE)
     model_path = index_model(cfg, run, model)
-    h = inputs_hash(cfg, run, model_path)
+    icfg = index_reading(cfg, run, model)  # lead_weight auto: the champion's reading
+    h = combine_hashes(inputs_hash(cfg, run, model_path), icfg.reading())
     if cfg.index.embeddings is not None:  # vectors from `ticketsim embed`: rerun when they change
         h = combine_hashes(h, manifest_hash(cfg.index.embeddings))
-    icfg = cfg.index
     meta: dict[str, Any] = {}
 
     def build() -> Output:
