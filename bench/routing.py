@@ -96,14 +96,13 @@ def _pick_c(fit_predict: Any, train: np.ndarray, val: np.ndarray, y: np.ndarray)
 
 def _embed(model: str, texts: list[str], cache: Path) -> tuple[np.ndarray, float]:
     """The vectors the index would hold: read as the shipped ``index`` section reads them
-    (``long_text``, ``lead_weight``), so the router measured is the router served."""
+    (``long_text``, ``lead_weight``: auto reads without the lead view while no evaluate has
+    chosen, as on a desk without links), so the router measured is the router served."""
     from ticketsim.config import IndexConfig
     from ticketsim.inference import encoder_for
 
-    icfg = IndexConfig()
     t0 = time.perf_counter()
-    emb = encoder_for(model, "torch", cache_dir=cache, long_text=icfg.long_text,
-                      lead_weight=icfg.lead_weight).encode(texts, 64)
+    emb = encoder_for(model, "torch", cache_dir=cache, **IndexConfig().reading()).encode(texts, 64)
     return np.asarray(emb, dtype=np.float32), time.perf_counter() - t0
 
 

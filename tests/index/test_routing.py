@@ -158,6 +158,22 @@ def test_auto_picks_what_wins_on_the_newest_tickets() -> None:
     assert choose(x[:20], noise[:20], xor[:20], np.arange(20), 10.0, 1000)["method"] == "head"
 
 
+def test_an_accuracy_tie_goes_to_the_lower_brier_score_then_the_simpler() -> None:
+    from ticketsim.index.routing import pick
+
+    acc = {"knn": 0.8654, "head": 0.8539, "blend": 0.8654}
+    assert pick(acc, {"knn": 0.21, "head": 0.20, "blend": 0.19}) == "blend"
+    assert pick(acc, {"knn": 0.19, "head": 0.20, "blend": 0.21}) == "knn"
+    assert pick(acc, {"knn": 0.2, "head": 0.2, "blend": 0.2}) == "knn"  # then the simpler
+    assert pick({"knn": 0.7, "head": 0.9, "blend": 0.8}, {"knn": 0.0, "head": 0.9, "blend": 0.0}
+                ) == "head"  # accuracy first
+    x, texts, y = _worded(200)
+    got = choose(x, texts, y, np.arange(200), c=10.0, max_terms=1000)
+    b = got["validation_brier"]  # sum over classes of (p - truth)^2: 0 (certain, right) .. 2
+    assert set(b) == {"knn", "head", "blend"} and all(0.0 <= v <= 2.0 for v in b.values())
+    assert b["head"] < b["knn"]  # the head knows these classes, the vote does not
+
+
 def _half_and_half(n: int = 240) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Four classes (group x word): the group is XOR-shaped in the embedding (a vote finds it,
     a linear head cannot) and the word is only in the text (the TF-IDF head finds it)."""

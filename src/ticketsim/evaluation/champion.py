@@ -1,7 +1,9 @@
 """The champion: which system (mode + model) wins on held-out links, noise-aware.
 
 Candidates are keyword (BM25), dense and hybrid with the base and the fine-tuned model.
-The **default** is ``search.mode`` (dense when it is ``champion``) with the fine-tuned model (base when there is none).
+The **default** is ``search.mode`` (dense when it is ``champion``) with the fine-tuned model (base when there is none),
+read with the lead view when evaluate scored that reading (``index.lead_weight: auto``) and it
+scored higher: a reading is no change of system, so it needs no margin.
 The rule, in the words the report prints:
 
 1. Switch away from the default only when the best system's paired bootstrap interval
@@ -62,6 +64,11 @@ def choose(per_query: Mapping[str, Mapping[str, np.ndarray]], metric: str, defau
     if default is None:
         return None
     means = {s: float(v.mean()) for s, v in cands.items()}
+    lead = f"{default}+lead"
+    if lead in cands and means[lead] > means[default]:
+        # how the default model reads (index.lead_weight auto) is no switch of system: neither
+        # reading is the safer one a priori, so the better-scoring one is the default
+        default = lead
 
     def diff(a: str, b: str) -> dict[str, Any]:
         return bootstrap.paired_difference(cands[a], cands[b], samples, seed, confidence)

@@ -199,7 +199,7 @@ def knn_predict(vectors: np.ndarray, labels: np.ndarray, train: np.ndarray, pred
 def choose(vectors: np.ndarray, texts: list[str], labels: Any, order: np.ndarray, c: float,
            max_terms: int, k: int = KNN_K) -> dict[str, Any]:
     """``routing_features: auto`` for one field: the kNN vote, the embedding + TF-IDF head or
-    their blend, whichever is most accurate (a tie: the simpler, in that order) on the newest
+    their blend, whichever is most accurate (a tie: :func:`pick`) on the newest
     fifth of the labelled tickets (``order``: oldest first) when fitted on the older ones.
     Tickets drift (new wording, new products): the newest ones are the honest stand-in for
     tomorrow's."""
@@ -212,17 +212,31 @@ def choose(vectors: np.ndarray, texts: list[str], labels: Any, order: np.ndarray
     y_val = np.array([str(v).strip() for v in labels[val]], dtype=object)
     shares = knn_shares(vectors, labels, fit, val, k)
     acc = {"knn": float(np.mean(_winners(shares) == y_val))}
+    brier = {"knn": float(np.mean([sum(v * v for v in sh.values()) - 2 * sh.get(y, 0.0) + 1
+                                   for sh, y in zip(shares, y_val, strict=True)]))}
     text = TextFeatures.fit([texts[i] for i in fit], max_terms)
     head = fit_head(features(vectors[fit], [texts[i] for i in fit], text), labels[fit], c)
     if head is not None:
         p = head.proba(features(vectors[val], [texts[i] for i in val], text))
+        col = {str(cl): j for j, cl in enumerate(head.classes)}
+        truth = np.zeros_like(p)
+        for i, y in enumerate(y_val):
+            if y in col:
+                truth[i, col[y]] = 1.0
         for name, q in (("head", p), ("blend", blended(p, head.classes, shares))):
             acc[name] = float(np.mean(head.classes[np.argmax(q, axis=1)].astype(object) == y_val))
-    # a tie goes to the simpler: the vote (no coefficients, and it follows tickets added since
-    # the index), then the head
-    method = max(acc, key=lambda m: (acc[m], -("knn", "head", "blend").index(m)))
-    return {"method": method, "validation_accuracy": {m: round(a, 4) for m, a in acc.items()},
+            brier[name] = float(np.mean(((q - truth) ** 2).sum(axis=1)))
+    return {"method": pick(acc, brier), "validation_accuracy": {m: round(a, 4) for m, a in acc.items()},
+            "validation_brier": {m: round(b, 4) for m, b in brier.items()},
             "validation": int(n_val)}
+
+
+def pick(accuracy: dict[str, float], brier: dict[str, float]) -> str:
+    """The most accurate method; on a tie the one whose probabilities are closer to the truth
+    (lower Brier score: the suggestion's share is shown to people, and a proper score breaks
+    ties that counting right answers cannot); then the simpler: the vote (no coefficients, and
+    it follows tickets added since the index), then the head."""
+    return max(accuracy, key=lambda m: (accuracy[m], -brier[m], -("knn", "head", "blend").index(m)))
 
 
 class Router:

@@ -16,7 +16,9 @@ its tickets were. A text that is one sentence is its own lead: its vector does n
 Measured (docs/search.md, "The lead view"): on SeaMonkey, MNRL's cross-fitted fold models
 with w 0.5 rose from 0.639 to 0.684 MRR@10 (default protocol) and from 0.711 to 0.770
 (benchmark protocol); on the demo, whose short descriptions name only the topic, the
-fine-tuned model fell from 0.729 to 0.621. Hence off by default.
+fine-tuned model fell from 0.729 to 0.621. Hence ``auto`` by default: evaluate scores both
+readings on the desk's own held-out links and the index reads the way that scored higher
+(:mod:`ticketsim.evaluation.champion`).
 """
 
 from __future__ import annotations
