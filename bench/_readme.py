@@ -207,9 +207,11 @@ def _diff(d: dict[str, Any] | None) -> str:
 def _quality(rep: dict[str, Any]) -> list[str]:
     out = ["**Quality ablation** (`bench/quality.py`; SeaMonkey: MRR@10 with the paired 95 % "
            "interval of the difference to the base model under both `evaluate.protocol`s (the "
-           "cross-fitted runs: to the base model read as the product reads, and to the base model "
-           "off the shelf, 256 tokens, no lead view); Endava: held-out routing accuracy against "
-           "kNN and TF-IDF + LR):", "",
+           "cross-fitted runs: to evaluate's base row, and to the base model off the shelf, 256 "
+           "tokens, no lead view; `<recipe> + lead`: the fine-tuned model read with the lead "
+           "view; `<recipe>, served`: what the champion rule serves, each fold's queries scored "
+           "with the system it chose on the other folds'); Endava: held-out routing accuracy "
+           "against kNN and TF-IDF + LR):", "",
            "| data | system | queries / test | MRR@10 or accuracy | vs base | vs base, off the "
            "shelf | vs kNN | vs TF-IDF + LR |", "|---|---|---|---|---|---|---|---|"]
     for ds in rep["datasets"]:

@@ -5,8 +5,9 @@ probe of a few seconds times one real training step (forward and backward throug
 configured loss and the optimizer step on a batch of the run's own pairs) and the embedding of a batch of its
 tickets, on this machine, now. From those: training steps (the recipe's, capped by
 ``train.time_budget``), the early-stopping evaluations, ``evaluate`` (every ticket
-embedded by the base and the fine-tuned model, and, when the run cross-fits, each fold
-model trained and embedding every ticket) and ``index`` (every ticket once, or none
+embedded by the base and the fine-tuned model, with ``index.lead_weight: auto`` the
+leads once more, and, when the run cross-fits, each fold model trained and embedding every
+ticket) and ``index`` (every ticket once, or none
 when ``evaluate`` already embedded the fine-tuned model into the run's cache). A step's
 time is scaled by the padded token positions of length-grouped batches against the
 probe's batch, since that is what a step's cost follows. The probe encodes with torch;
@@ -175,6 +176,7 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
     if budget is not None:
         steps = min(recipe, max(1, int(budget / step_s)))
     n = len(tickets)
+    lead = 1 if cfg.index.lead_weight == "auto" else 0
     hf = tc.trainer
     every = hf.get("eval_steps") or hf["logging_steps"]  # the trainer's own fallback
     every = max(1.0, every * recipe if every < 1 else every)  # below 1: a share of the steps
@@ -188,8 +190,10 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
     return RunEstimate(tickets=n, pairs=len(train), max_seq_length=limit, steps=steps,
                        recipe_steps=recipe, step_s=step_s, encode_per_s=encode_per_s,
                        train_s=train_s,
-                       # cross-fitting: each fold model is trained and embeds every ticket
-                       evaluate_s=2 * n / encode_per_s + folds * (train_s + n / encode_per_s),
+                       # cross-fitting: each fold model is trained and embeds every ticket;
+                       # lead_weight auto: one more pass over the leads (bound: a full pass)
+                       evaluate_s=(2 + lead) * n / encode_per_s
+                       + folds * (train_s + (1 + lead) * n / encode_per_s),
                        index_s=0.0 if index_from_cache(cfg) else n / encode_per_s,
                        probe_s=time.perf_counter() - start, folds=folds, adapt_s=adapt_s)
 
