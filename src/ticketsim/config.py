@@ -871,11 +871,11 @@ class IndexConfig(Section):
         "auto", description="Every embedding index, search and evaluate make adds the "
         "embedding of the text's opening sentence (with the default text_template, the short "
         "description) with this weight, then re-normalises; 0 turns it off. auto (the default): "
-        "evaluate also scores the fine-tuned model read with weight 0.5 (LEAD_CANDIDATE) and the champion rule "
-        "decides, on the desk's own held-out links, whether the index reads that way (only "
-        "beyond the noise; before evaluate has chosen, 0). It helped bug reports whose summary "
-        "names the fault (SeaMonkey) and hurt a desk whose short descriptions name only the "
-        "topic (the demo): docs/search.md, 'The lead view'."
+        "evaluate also scores the fine-tuned model read with weight 0.5 (LEAD_CANDIDATE), the "
+        "reading that scores higher on the desk's own held-out links is the champion's, and "
+        "index reads that way (before evaluate has chosen, and for index --model: 0). It helped "
+        "bug reports whose summary names the fault (SeaMonkey) and hurt a desk whose short "
+        "descriptions name only the topic (the demo): docs/search.md, 'The lead view'."
     )
 
     @field_validator("lead_weight")
