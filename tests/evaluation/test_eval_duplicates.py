@@ -88,8 +88,10 @@ def test_knn_routing_scores_each_test_ticket_once_for_all_fields() -> None:
     both = routing.evaluate_routing(score, split, {"category": cat, "subcategory": sub}, k=3)
     assert calls == [15]  # one chunk of all 15 test tickets, not one per field
     for field, values in (("category", cat), ("subcategory", sub)):
-        assert both[field] == routing.evaluate_routing(lambda q: m[q], split,
-                                                       {field: values}, k=3)[field]
+        alone = routing.evaluate_routing(lambda q: m[q], split, {field: values}, k=3)[field]
+        assert both[field].keys() == alone.keys()
+        for key, value in alone.items():
+            assert np.array_equal(both[field][key], value), key
     assert both["subcategory"]["n"] == 12
     # unsorted test tickets come back in the caller's order, chunked or not
     test, train = np.array([39, 27, 33, 25]), np.arange(25)
@@ -236,3 +238,29 @@ def test_related_cut_separates_even_when_most_results_share_the_topic() -> None:
                        for name, fit in (("youden", youden), ("f1", f1))}
     assert share_unrelated["youden"] > 0.7 > 0.2 > share_unrelated["f1"], share_unrelated
     assert 0.45 < youden["related"] < 0.6
+
+
+def test_routing_rows_are_paired_with_the_base_models_row_of_the_same_kind() -> None:
+    """A fine-tuned model's vote is compared with the base model's vote and its suggestion with
+    the base's suggestion, ticket by ticket; the per-ticket arrays never leave the function."""
+    tickets = np.arange(8)
+
+    def row(correct: list[int]) -> dict:
+        return {"accuracy": float(np.mean(correct)), "n": 8, "_tickets": tickets,
+                "_correct": np.asarray(correct, dtype=bool)}
+
+    route = {"base": {"category": row([1, 1, 1, 1, 0, 0, 0, 0])},
+             "base (suggestion)": {"category": row([1, 1, 1, 1, 1, 1, 0, 0])},
+             "ft": {"category": row([1, 1, 1, 1, 1, 1, 1, 1])},
+             "ft (suggestion)": {"category": row([1, 1, 0, 0, 0, 0, 0, 0])},
+             "other": {"category": {**row([1] * 8), "_tickets": tickets + 1}}}
+    out = routing.paired_vs_base(route, samples=500, seed=0, confidence=0.95)
+    assert not any(k.startswith("_") for per in out.values() for v in per.values() for k in v)
+    ft, sug = out["ft"]["category"]["vs_base"], out["ft (suggestion)"]["category"]["vs_base"]
+    assert ft["base"] == "base" and ft["diff"] == 0.5  # 8/8 against the vote's 4/8
+    assert sug["base"] == "base (suggestion)" and sug["diff"] == -0.5  # 2/8 against 6/8
+    assert ft["low"] > 0 and ft["significant"] and sug["high"] < 0 and sug["significant"]
+    assert "vs_base" not in out["base"]["category"]  # the base is not compared with itself
+    assert "vs_base" not in out["other"]["category"]  # other tickets: no pairing
+    assert "vs_base" not in routing.paired_vs_base({"ft": route["ft"]}, 500, 0, 0.95)["ft"][
+        "category"]  # no base row, no comparison

@@ -227,6 +227,15 @@ def test_every_evaluate_key_reaches_its_component(tiny_run: RunDir, tiny_model_d
     assert seen["bootstrap"] == (150, 5, 0.8)
     assert res["ci"]["per_system"]["bm25"]["samples"] == 150
     assert res["routing"]["bm25"]["category"]["k"] == 3 and "team" in res["routing"]["bm25"]
+    # the extra folder is the base model again: its routing is the base's, ticket by ticket
+    extra = next(s for s in res["routing"] if s.endswith("model (suggestion)"))
+    for field, v in res["routing"][extra].items():
+        same = res["routing"]["base (suggestion)"][field]
+        assert v["accuracy"] == same["accuracy"] and v["vs_base"]["diff"] == 0.0
+        assert v["vs_base"]["base"] == "base (suggestion)" and not v["vs_base"]["significant"]
+    assert res["routing"]["bm25"]["category"]["vs_base"]["samples"] == 150  # evaluate.bootstrap
+    assert not any(k.startswith("_") for per in res["routing"].values() for v in per.values()
+                   for k in v)
     assert res["folds"]["k"] == 3
     assert seen["rrf"] == ([2.0, 0.5], 7, 20)  # evaluate's hybrid is search's fusion
     top_k, rand, seed, pairs = seen["pairs"]  # type: ignore[misc]
@@ -302,6 +311,7 @@ def test_routing_reports_the_served_suggestion_next_to_knn(tmp_path: Path,
     assert "base" in res.summary["routing"]  # the kNN vote stays
     report = (run.path / "evaluate" / "report.md").read_text()
     assert "| base (suggestion) | category | 1.000 |" in report
+    assert "Δ accuracy vs base (95 % CI)" in report
     off = config_from_dict({"train": {"base_model": str(tiny_model_dir)},
                             "evaluate": {"systems": ["base"], "bootstrap": {"samples": 200}},
                             "index": {"routing": False}})
@@ -373,3 +383,27 @@ def test_lead_view_auto_is_decided_by_the_champion(tiny_run: RunDir, tiny_model_
     assert not any(s.endswith("+lead") for s in res.summary["systems"])
     assert json.loads((tiny_run.path / "evaluate" / "champion.json").read_text())[
         "lead_weight"] == 0.0
+
+
+def test_cross_fitted_routing_pairs_each_fold_with_the_same_folds_base() -> None:
+    """Pooled over folds, a ticket held out in two folds counts twice, each time against the
+    base model's answer in that same fold; the pooled accuracy is the n-weighted mean."""
+    from types import SimpleNamespace
+
+    from ticketsim.config import BootstrapConfig
+
+    def row(tickets: list[int], correct: list[int]) -> dict[str, object]:
+        return {"accuracy": float(np.mean(correct)), "macro_f1": 0.0, "n": len(correct),
+                "classes": 2, "k": 3, "_tickets": np.asarray(tickets),
+                "_correct": np.asarray(correct, dtype=bool)}
+
+    fold1 = {"base": {"category": row([0, 1, 2], [1, 1, 0])},
+             "ft": {"category": row([0, 1, 2], [1, 1, 1])}}
+    fold2 = {"base": {"category": row([0, 3], [0, 0])},  # ticket 0 again, wrong this time
+             "ft": {"category": row([0, 3], [1, 1])}}
+    parts = [SimpleNamespace(routing=fold1), SimpleNamespace(routing=fold2)]
+    out = stage_mod._pool_routing(parts, BootstrapConfig(samples=200))  # type: ignore[arg-type]
+    ft = out["ft"]["category"]
+    assert ft["n"] == 5 and ft["accuracy"] == 1.0 and out["base"]["category"]["accuracy"] == 0.4
+    assert ft["vs_base"]["diff"] == pytest.approx(0.6) and ft["vs_base"]["samples"] == 200
+    assert "_correct" not in ft and "_tickets" not in out["base"]["category"]

@@ -34,7 +34,9 @@ def test_routing_vote_is_the_same_with_the_limit() -> None:
     split = np.where(np.arange(300) % 5 == 0, "test", "train")
     full = evaluate_routing(KeywordRows(texts, limit=None), split, {"category": cats}, 5)
     top = evaluate_routing(KeywordRows(texts, limit=60), split, {"category": cats}, 5)
-    assert full == top and full["category"]["n"] == 60
+    assert full.keys() == top.keys() == {"category"} and full["category"]["n"] == 60
+    for key, value in full["category"].items():  # the same answer for every ticket
+        assert np.array_equal(top["category"][key], value), key
     assert full["category"]["accuracy"] > 0.5  # the topic words route (5 classes)
 
 

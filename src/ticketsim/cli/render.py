@@ -13,7 +13,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ticketsim.cli.common import console, err_console
-from ticketsim.evaluation.report import cut, headline, label_lines, ordered_metrics, verdict_lines
+from ticketsim.evaluation.report import (
+    cut,
+    headline,
+    label_lines,
+    ordered_metrics,
+    routing_lines,
+    routing_table,
+    verdict_lines,
+)
 from ticketsim.evaluation.result import EvaluationResult
 from ticketsim.progress import Heartbeat
 from ticketsim.rundir import StageResult
@@ -146,6 +154,8 @@ def _render_evaluate(result: StageResult) -> None:
     console.print(headline(r), highlight=False)
     for line in verdict_lines(r):
         console.print(f"[bold]{escape(line)}[/]", highlight=False)
+    for line in routing_lines(r):
+        console.print(escape(line), highlight=False)
     if r.thresholds_model:
         dd = r.duplicate[r.thresholds_model]
         console.print(f"thresholds ({r.thresholds_model}): duplicate >= "
@@ -162,12 +172,11 @@ def _render_routing(r: EvaluationResult, result: StageResult) -> None:
     """A cold-start evaluation: routing per system, and what could not be measured."""
     if r.routing:
         table = Table(title="evaluate (cold start): routing, kNN category of held-out tickets")
-        for col in ("system", "field", "accuracy", "macro-F1", "n"):
+        header, rows = routing_table(r)
+        for col in header:
             table.add_column(col, justify="left" if col in ("system", "field") else "right")
-        for name, per in r.routing.items():
-            for field, v in per.items():
-                table.add_row(name, field, f"{v['accuracy']:.3f}", f"{v['macro_f1']:.3f}",
-                              str(v["n"]))
+        for row in rows:
+            table.add_row(*row)
         console.print(table)
     for note in r.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)

@@ -16,6 +16,7 @@ from typing import Any
 from ticketsim.config import Config
 from ticketsim.evaluation import routing
 from ticketsim.evaluation.dense import DenseScorer, resolve_encoder
+from ticketsim.evaluation.report import md_table, routing_table
 from ticketsim.evaluation.result import EvaluationResult
 from ticketsim.inference import encoder_for
 from ticketsim.models import resolve_model
@@ -59,8 +60,10 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, *,
     fields = {f: d.tickets[f].fillna("").astype(str).to_numpy(dtype=object)
               for f in routing.routing_fields(list(d.tickets.columns), ev.routing.fields)}
     split = routing.capped_split(d.split, ev.routing.max_tickets, ev.routing.seed)
-    route = {name: r for name, s in scorers.items()
-             if (r := routing.evaluate_routing(s, split, fields, ev.routing.k))}
+    route = routing.paired_vs_base(
+        {name: r for name, s in scorers.items()
+         if (r := routing.evaluate_routing(s, split, fields, ev.routing.k))},
+        ev.bootstrap.samples, ev.bootstrap.seed, ev.bootstrap.confidence)
     if not route:
         notes.append("routing skipped: no held-out ticket has a category, so nothing can be "
                      "measured until links exist")
@@ -72,9 +75,7 @@ def evaluate_routing_only(cfg: Config, run: RunDir, d: Any, *,
     lines = ["# ticketsim evaluation (cold start)", "", *[f"- {n}" for n in notes], ""]
     if route:
         lines += ["## Routing (kNN category of held-out tickets)", "",
-                  "| system | field | accuracy | macro-F1 | n |", "|---|---|---|---|---|"]
-        lines += [f"| {s} | {f} | {v['accuracy']:.3f} | {v['macro_f1']:.3f} | {v['n']} |"
-                  for s, per in route.items() for f, v in per.items()]
+                  *md_table(routing_table(result))]
     lines += ["", "Next: " + labelling_hint(str(run.path))]
     reporter.log("evaluate: cold start, routing only")
 

@@ -106,7 +106,7 @@ def systems_table(result: EvaluationResult) -> Table:
         dv = (ci.get("vs_baseline") or {}).get(s)
         rows.append([s, *(_fmt(vals[m]) for m in names),
                      f"[{c.get('low', float('nan')):.3f}, {c.get('high', float('nan')):.3f}]",
-                     f"{dv['diff']:+.3f} [{dv['low']:+.3f}, {dv['high']:+.3f}]" if dv else ""])
+                     paired(dv)])
     return ["system", *names, f"{pm} CI", f"Δ vs {ci.get('baseline')}"], rows
 
 
@@ -136,15 +136,43 @@ def labels_table(result: EvaluationResult) -> Table:
     return ["model", "label", "precision", "recall", "labelled", "measured"], rows
 
 
+def paired(dv: dict[str, Any] | None) -> str:
+    """A paired difference with its interval, '+0.012 [-0.030, +0.050]' ('' without one)."""
+    return f"{dv['diff']:+.3f} [{dv['low']:+.3f}, {dv['high']:+.3f}]" if dv else ""
+
+
+def routing_lines(result: EvaluationResult) -> list[str]:
+    """One line per field of each model's served routing suggestion against the base model's,
+    with the paired interval: does fine-tuning cost routing beyond the noise?"""
+    out = []
+    for system, fields in result.routing.items():
+        for field, v in fields.items():
+            dv = v.get("vs_base")
+            if not dv or not system.endswith(" (suggestion)"):
+                continue
+            base = result.routing[dv["base"]][field]["accuracy"]
+            verdict = ("within the noise" if not dv["significant"] else
+                       "better beyond the noise" if dv["diff"] > 0 else "worse beyond the noise")
+            out.append(f"routing suggestion, {system.removesuffix(' (suggestion)')} vs base: "
+                       f"{field} accuracy {v['accuracy']:.3f} vs {base:.3f} ({dv['diff']:+.3f}, "
+                       f"{100 * dv['confidence']:.0f} % CI {dv['low']:+.3f} to {dv['high']:+.3f}: "
+                       f"{verdict})")
+    return out
+
+
 def routing_table(result: EvaluationResult) -> Table:
-    """kNN routing accuracy of held-out tickets per system and field."""
+    """Routing accuracy of held-out tickets per system and field, and the paired difference in
+    accuracy to the base model's row of the same kind (vote or suggestion)."""
     rows = [[s, f, f"{v['accuracy']:.3f}", f"{v['macro_f1']:.3f}", str(v["n"]),
-             str(v.get("classes", ""))]
+             str(v.get("classes", "")), paired(v.get("vs_base"))]
             for s, fields in result.routing.items() for f, v in fields.items()]
-    return ["system", "field", "accuracy", "macro-F1", "n", "classes"], rows
+    conf = next((v["vs_base"]["confidence"] for fields in result.routing.values()
+                 for v in fields.values() if v.get("vs_base")), 0.95)
+    return ["system", "field", "accuracy", "macro-F1", "n", "classes",
+            f"Δ accuracy vs base ({100 * conf:.0f} % CI)"], rows
 
 
-def _md_table(table: Table) -> list[str]:
+def md_table(table: Table) -> list[str]:
     header, rows = table
     return ["| " + " | ".join(_md(h) for h in header) + " |", "|" + "---|" * len(header),
             *("| " + " | ".join(_md(c) for c in row) + " |" for row in rows)]
@@ -270,7 +298,7 @@ def render_markdown(result: EvaluationResult, details: dict[str, Any], plots: li
              f"**{headline(result)}**", "", queries_line(result), ""]
     for note in result.notes:
         lines.append(f"- note: {note}")
-    lines += ["", "## Systems", "", *_md_table(systems_table(result))]
+    lines += ["", "## Systems", "", *md_table(systems_table(result))]
     if result.folds:
         f = result.folds
         lines += ["", f"### Spread over {f['k']} cluster folds ({pm})", "",
@@ -278,7 +306,7 @@ def render_markdown(result: EvaluationResult, details: dict[str, Any], plots: li
         for s, v in f["systems"].items():
             lines.append(f"| {s} | {v[pm]['mean']:.3f} | {v[pm]['std']:.3f} |")
     if result.duplicate:
-        lines += ["", "## Duplicate decision", "", *_md_table(threshold_table(result))]
+        lines += ["", "## Duplicate decision", "", *md_table(threshold_table(result))]
         if result.thresholds_model:
             lines.append(f"\nthresholds.json holds the thresholds of **{result.thresholds_model}**.")
         model, words = label_lines(result)
@@ -287,10 +315,10 @@ def render_markdown(result: EvaluationResult, details: dict[str, Any], plots: li
                       f"Search results are labelled with the thresholds of **{model}**. "
                       + LABELS_INTRO, ""]
             lines += [f"- {_md(w)}" for w in words]
-            lines += ["", *_md_table(labels_table(result))]
+            lines += ["", *md_table(labels_table(result))]
     if result.routing:
         lines += ["", "## Routing on held-out tickets (kNN vote; '(suggestion)': the router "
-                  "search serves, index.routing_features)", "", *_md_table(routing_table(result))]
+                  "search serves, index.routing_features)", "", *md_table(routing_table(result))]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p}]({p}.png)" for p in plots]
     misses = details.get("worst_misses") or []

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ticketsim.evaluation.bootstrap import paired_difference
 from ticketsim.evaluation.metrics import ScoreFn
 from ticketsim.index.routing import (
     blended,
@@ -94,7 +95,40 @@ def evaluate_routing(score_fn: ScoreFn, split: np.ndarray, fields: dict[str, np.
             "accuracy": float(accuracy_score(true, pred)),
             "macro_f1": float(f1_score(true, pred, average="macro", zero_division=0)),
             "n": int(len(test_idx)), "classes": int(len(set(true))), "k": int(k),
+            **_per_ticket(test_idx, true, pred),
         }
+    return out
+
+
+def _per_ticket(tickets: np.ndarray, true: list[str], pred: list[str]) -> dict[str, np.ndarray]:
+    """Which tickets were routed right (private keys: :func:`paired_vs_base` reads them, then
+    drops them before anything is written)."""
+    return {"_tickets": np.asarray(tickets, dtype=np.int64),
+            "_correct": np.asarray([t == p for t, p in zip(true, pred, strict=True)], dtype=bool)}
+
+
+def base_of(system: str) -> str:
+    """The base-model row a routing row is compared with: the router with the router, the vote
+    with the vote."""
+    return "base (suggestion)" if system.endswith(" (suggestion)") else "base"
+
+
+def paired_vs_base(route: dict[str, dict[str, Any]], samples: int, seed: int,
+                   confidence: float) -> dict[str, dict[str, Any]]:
+    """``route`` with each row's paired bootstrap difference in accuracy to the base model's
+    row of the same kind on the same held-out tickets (``vs_base``), and without the per-ticket
+    arrays. Fine-tuning must not cost routing; this says whether it did beyond the noise."""
+    out: dict[str, dict[str, Any]] = {}
+    for system, fields in route.items():
+        out[system] = {}
+        for field, row in fields.items():
+            clean = {k: v for k, v in row.items() if not k.startswith("_")}
+            base = route.get(base_of(system), {}).get(field)
+            if (base is not None and system != base_of(system) and "_correct" in row
+                    and "_correct" in base and np.array_equal(row["_tickets"], base["_tickets"])):
+                clean["vs_base"] = {"base": base_of(system), **paired_difference(
+                    row["_correct"], base["_correct"], samples, seed, confidence)}
+            out[system][field] = clean
     return out
 
 
@@ -158,6 +192,7 @@ def evaluate_router(vectors: np.ndarray, texts: Sequence[str], split: np.ndarray
             "accuracy": float(accuracy_score(true, pred)),
             "macro_f1": float(f1_score(true, pred, average="macro", zero_division=0)),
             "n": int(has.sum()), "classes": int(len(set(true))), "k": None,
+            **_per_ticket(test_idx[has], true, pred),
         }
     return out
 

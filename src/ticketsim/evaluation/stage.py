@@ -473,21 +473,26 @@ def _concat_pairs(sets: list[duplicates.PairSet]) -> duplicates.PairSet:
     return duplicates.PairSet(**out)
 
 
-def _pool_routing(parts: list[Collected]) -> dict[str, Any]:
-    """Routing of one part, or n-weighted means over cross-fitting folds."""
+def _pool_routing(parts: list[Collected], bs: Any) -> dict[str, Any]:
+    """Routing of one part, or n-weighted means over cross-fitting folds; each row with its
+    paired difference to the base model's row (``vs_base``)."""
     if len(parts) == 1:
-        return parts[0].routing
+        return routing.paired_vs_base(parts[0].routing, bs.samples, bs.seed, bs.confidence)
     out: dict[str, Any] = {}
     for system in parts[0].routing:
         for field in parts[0].routing[system]:
-            rows = [p.routing.get(system, {}).get(field) for p in parts]
-            rows = [r for r in rows if r]
+            by_fold = [(i, r) for i, p in enumerate(parts)
+                       if (r := p.routing.get(system, {}).get(field))]
+            rows = [r for _, r in by_fold]
             n = sum(r["n"] for r in rows)
             out.setdefault(system, {})[field] = {
                 "accuracy": sum(r["accuracy"] * r["n"] for r in rows) / n,
                 "macro_f1": sum(r["macro_f1"] * r["n"] for r in rows) / n,
-                "n": n, "classes": max(r["classes"] for r in rows), "k": rows[0]["k"]}
-    return out
+                "n": n, "classes": max(r["classes"] for r in rows), "k": rows[0]["k"],
+                # a held-out ticket is scored in every fold: pair by (fold, ticket)
+                "_tickets": np.concatenate([r["_tickets"] + i * (1 << 40) for i, r in by_fold]),
+                "_correct": np.concatenate([r["_correct"] for r in rows])}
+    return routing.paired_vs_base(out, bs.samples, bs.seed, bs.confidence)
 
 
 def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
@@ -603,7 +608,7 @@ def summarise(cfg: Config, run: RunDir, parts: list[Collected], *,
         duplicate={n: {k: v for k, v in dd.items()
                        if k not in ("pr_curve", "scores_linked", "scores_unlinked")}
                    for n, dd in decision.items()},
-        thresholds_model=thr_model if thresholds else None, routing=_pool_routing(parts),
+        thresholds_model=thr_model if thresholds else None, routing=_pool_routing(parts, bs),
         champion=champ, crossfit=cross, notes=notes)
 
     tok_model = parts[-1].models.get("finetuned") or parts[-1].models.get("base")
