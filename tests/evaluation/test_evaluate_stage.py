@@ -60,7 +60,10 @@ def test_without_train_stage_evaluates_what_exists(tmp_path: Path, tiny_model_di
     res = run_evaluate(tiny_config(tiny_model_dir), run)
     assert "finetuned" not in res.summary["systems"]
     assert any("train stage has not run" in n for n in res.summary["notes"])
-    assert res.summary["thresholds_model"] == "base"
+    # thresholds are fitted on the champion's model, which can only be the base model (read
+    # plainly or, under lead_weight auto, with the lead view)
+    assert res.summary["thresholds_model"] == res.summary["champion"]["model"]
+    assert res.summary["thresholds_model"] in {"base", "base+lead"}
 
 
 def test_queries_without_links_are_skipped_and_counted(tmp_path: Path, tiny_model_dir: Path) -> None:
