@@ -62,8 +62,8 @@ def test_without_train_stage_evaluates_what_exists(tmp_path: Path, tiny_model_di
     assert any("train stage has not run" in n for n in res.summary["notes"])
     # thresholds are fitted on the champion's model, which can only be the base model (read
     # plainly or, under lead_weight auto, with the lead view)
-    assert res.summary["thresholds_model"] == res.summary["champion"]["model"]
-    assert res.summary["thresholds_model"] in {"base", "base+lead"}
+    lead = res.summary["champion"]["system"] == "base+lead"
+    assert res.summary["thresholds_model"] == ("base+lead" if lead else "base")
 
 
 def test_queries_without_links_are_skipped_and_counted(tmp_path: Path, tiny_model_dir: Path) -> None:
