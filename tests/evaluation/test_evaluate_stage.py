@@ -389,8 +389,9 @@ def test_lead_view_auto_is_decided_by_the_champion(tiny_run: RunDir, tiny_model_
 
 
 def test_cross_fitted_routing_pairs_each_fold_with_the_same_folds_base() -> None:
-    """Pooled over folds, a ticket held out in two folds counts twice, each time against the
-    base model's answer in that same fold; the pooled accuracy is the n-weighted mean."""
+    """Pooled over folds, each fold's answers are paired with the base model's answers in that
+    same fold (a ticket scored in two folds counts twice); the pooled accuracy is the n-weighted
+    mean."""
     from types import SimpleNamespace
 
     from ticketsim.config import BootstrapConfig

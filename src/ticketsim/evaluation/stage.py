@@ -481,16 +481,15 @@ def _pool_routing(parts: list[Collected], bs: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for system in parts[0].routing:
         for field in parts[0].routing[system]:
-            by_fold = [(i, r) for i, p in enumerate(parts)
-                       if (r := p.routing.get(system, {}).get(field))]
-            rows = [r for _, r in by_fold]
+            rows = [r for p in parts if (r := p.routing.get(system, {}).get(field))]
             n = sum(r["n"] for r in rows)
             out.setdefault(system, {})[field] = {
                 "accuracy": sum(r["accuracy"] * r["n"] for r in rows) / n,
                 "macro_f1": sum(r["macro_f1"] * r["n"] for r in rows) / n,
                 "n": n, "classes": max(r["classes"] for r in rows), "k": rows[0]["k"],
-                # a held-out ticket is scored in every fold: pair by (fold, ticket)
-                "_tickets": np.concatenate([r["_tickets"] + i * (1 << 40) for i, r in by_fold]),
+                # folds hold out disjoint tickets, so the concatenations line up with the
+                # base's exactly when both were scored in the same folds
+                "_tickets": np.concatenate([r["_tickets"] for r in rows]),
                 "_correct": np.concatenate([r["_correct"] for r in rows])}
     return routing.paired_vs_base(out, bs.samples, bs.seed, bs.confidence)
 
