@@ -94,28 +94,39 @@ def _pick_c(fit_predict: Any, train: np.ndarray, val: np.ndarray, y: np.ndarray)
     return max(scores, key=lambda c: (scores[c], -c))
 
 
-def _embed(model: str, texts: list[str], cache: Path) -> tuple[np.ndarray, float]:
+def _embed(model: str, texts: list[str], cache: Path,
+           ) -> tuple[np.ndarray, np.ndarray | None, float]:
     """The vectors the index would hold: read as the shipped ``index`` section reads them
     (``long_text``, ``lead_weight``: auto reads without the lead view while no evaluate has
-    chosen, as on a desk without links), so the router measured is the router served."""
+    chosen, as on a desk without links), so the router measured is the router served; and the
+    router's other reading (``index.routing_lead_weight``), as the index stage makes it."""
     from ticketsim.config import IndexConfig
+    from ticketsim.index.routing import routing_lead
     from ticketsim.inference import encoder_for
+    from ticketsim.inference.lead import add_lead
 
+    icfg = IndexConfig()
     t0 = time.perf_counter()
-    emb = encoder_for(model, "torch", cache_dir=cache, **IndexConfig().reading()).encode(texts, 64)
-    return np.asarray(emb, dtype=np.float32), time.perf_counter() - t0
+    encoder = encoder_for(model, "torch", cache_dir=cache, long_text=icfg.long_text)
+    emb = encoder_for(model, "torch", cache_dir=cache, **icfg.reading()).encode(texts, 64)
+    w = routing_lead(icfg.model_copy(update={"routing_lead_weight": "auto"}),
+                     icfg.reading()["lead_weight"])
+    lead = add_lead(emb, texts, lambda x: encoder.encode(x, 64), w) if w else None
+    return np.asarray(emb, dtype=np.float32), lead, time.perf_counter() - t0
 
 
 def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_default: float,
            samples: int, icfg: Any, held_out: np.ndarray | None = None,
-           order: np.ndarray | None = None, tune: bool = False) -> list[dict[str, Any]]:
+           order: np.ndarray | None = None, tune: bool = False,
+           leads: dict[str, np.ndarray | None] | None = None) -> list[dict[str, Any]]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
 
+    from ticketsim.config import LEAD_CANDIDATE
     from ticketsim.evaluation.bootstrap import paired_difference
     from ticketsim.evaluation.routing import knn_labels, router_predictions
-    from ticketsim.index.routing import TextFeatures, features, fit_head, labelled
+    from ticketsim.index.routing import TextFeatures, features, fit_head, labelled, routing_lead
 
     keep = np.flatnonzero(labelled(labels))
     y_all = np.array([str(v).strip() for v in labels], dtype=object)
@@ -141,13 +152,23 @@ def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_
             assert head is not None
             return head.classes[np.argmax(head.proba(x[pred_rows]), axis=1)].astype(object)
 
-        t0 = time.perf_counter()
-        chosen: dict[str, Any] = {}
-        preds["suggest" + sfx] = router_predictions(
-            emb, texts, {"f": labels}, train, test, icfg, order, chosen)["f"]
-        info["suggest" + sfx] = {"features": icfg.routing_features, "c": c_default,
-                                 "chosen": chosen.get("f"),
-                                 "fit_s": round(time.perf_counter() - t0, 2)}
+        lead = (leads or {}).get(name)
+        # the served router (routing_lead_weight as shipped), and with its reading fixed
+        for variant, lw in (("", icfg.routing_lead_weight), ("-nolead", 0.0),
+                            ("-lead", LEAD_CANDIDATE)):
+            if variant and lead is None:
+                continue
+            t0 = time.perf_counter()
+            chosen: dict[str, Any] = {}
+            preds["suggest" + variant + sfx] = router_predictions(
+                emb, texts, {"f": labels}, train, test,
+                icfg.model_copy(update={"routing_lead_weight": lw}), order, chosen, lead,
+                routing_lead(icfg.model_copy(update={"routing_lead_weight": lw}), 0.0)
+                if lead is not None else 0.0)["f"]
+            info["suggest" + variant + sfx] = {
+                "features": icfg.routing_features, "c": c_default, "chosen": chosen.get("f"),
+                "reading": chosen.get("reading"), "routing_lead_weight": lw,
+                "fit_s": round(time.perf_counter() - t0, 2)}
         t0 = time.perf_counter()
         preds["suggest-tfidf" + sfx] = head_fp(train, test, c_default)
         info["suggest-tfidf" + sfx] = {"c": c_default, "features": "embedding+tfidf",
@@ -194,6 +215,12 @@ def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_
                 d = paired_difference(correct[s], correct[other], samples, 0, 0.95)
                 row[f"vs_{base}"] = {k: (round(v, 4) if isinstance(v, float) else v)
                                      for k, v in d.items() if k in ("diff", "low", "high", "significant")}
+            if s.startswith(("suggest@", "suggest-lead")) or s == "suggest":
+                other = "suggest-nolead" + (s[s.index("@"):] if "@" in s else "")
+                if other in correct:  # what reading with the lead changes
+                    d = paired_difference(correct[s], correct[other], samples, 0, 0.95)
+                    row["vs_nolead"] = {k: (round(v, 4) if isinstance(v, float) else v)
+                                        for k, v in d.items() if k in ("diff", "low", "high", "significant")}
             if "@" in s:  # the fine-tuned model's suggestion against the base model's
                 d = paired_difference(correct[s], correct[s[:s.index("@")]], samples, 0, 0.95)
                 row["vs_base_model"] = {k: (round(v, 4) if isinstance(v, float) else v)
@@ -237,14 +264,14 @@ def main(argv: list[str] | None = None) -> int:
     if not data:
         result["skipped"].append("Endava data absent under ../shared/data/endava_it_tickets")
     for name, texts, fields in data:
-        embs, embed_s = {}, {}
+        embs, leads, embed_s = {}, {}, {}
         for m, path in models.items():
-            embs[m], embed_s[m] = _embed(str(path), texts, args.cache)
+            embs[m], leads[m], embed_s[m] = _embed(str(path), texts, args.cache)
         rows = []
         for field, labels in fields.items():
             t0 = time.perf_counter()
             for r in _field(texts, labels, embs, c_default, args.samples, icfg,
-                            HELD_OUT.get(name), ORDER.get(name), args.tune):
+                            HELD_OUT.get(name), ORDER.get(name), args.tune, leads):
                 rows.append({"field": field, **r, "system": f"{field}/{r['system']}"})
             rows[-1]["field_s"] = round(time.perf_counter() - t0, 1)
         result["datasets"].append({"dataset": name, "tickets": len(texts),

@@ -878,7 +878,7 @@ class IndexConfig(Section):
         "descriptions name only the topic (the demo): docs/search.md, 'The lead view'."
     )
 
-    @field_validator("lead_weight")
+    @field_validator("lead_weight", "routing_lead_weight")
     @classmethod
     def _lead_weight_not_negative(cls, v: float | str) -> float | str:
         if not isinstance(v, str) and v < 0:
@@ -904,6 +904,17 @@ class IndexConfig(Section):
         "embedding+tfidf head's probabilities and the knn vote's shares averaged; auto: per "
         "field, knn, embedding+tfidf or blend, whichever is most accurate on the newest fifth "
         "of the labelled tickets (docs/search.md has the measurement)."
+    )
+    routing_lead_weight: float | Literal["auto"] = Field(
+        "auto", description="How the routing suggestion reads tickets when the index reads "
+        "them without the lead view (index.lead_weight 0, or auto resolved to 0): with the "
+        "opening sentence added at this weight (the head reads those vectors, and the vote "
+        "re-scores the index's 50 nearest tickets by them). auto: with weight 0.5 "
+        "(LEAD_CANDIDATE) or without, whichever routes more accurately on the newest fifth of "
+        "the labelled tickets; 0: never (no extra pass). The lead reading of every ticket is "
+        "stored next to the index (routing-vectors.npy) and costs one short forward pass per "
+        "ticket at index time and per query. Not computed for vectors from ticketsim embed "
+        "(index.embeddings). docs/search.md, 'Routing reads the lead'."
     )
     routing_max_terms: int = Field(
         50000, gt=0, description="routing_features embedding+tfidf: the most frequent terms "

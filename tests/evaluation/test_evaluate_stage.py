@@ -315,6 +315,9 @@ def test_routing_reports_the_served_suggestion_next_to_knn(tmp_path: Path,
     report = (run.path / "evaluate" / "report.md").read_text()
     assert "| base (suggestion) | category | 1.000 |" in report
     assert "Δ accuracy vs base (95 % CI)" in report
+    # how the router read the tickets: too few labelled ones to compare readings, as indexed
+    assert got["category"]["lead_weight"] == 0.0 and "| as indexed |" in report
+    assert "lead_weight" not in res.summary["routing"]["base"]["category"]  # the vote's row
     off = config_from_dict({"train": {"base_model": str(tiny_model_dir)},
                             "evaluate": {"systems": ["base"], "bootstrap": {"samples": 200}},
                             "index": {"routing": False}})
@@ -411,3 +414,11 @@ def test_cross_fitted_routing_pairs_each_fold_with_the_same_folds_base() -> None
     assert ft["n"] == 5 and ft["accuracy"] == 1.0 and out["base"]["category"]["accuracy"] == 0.4
     assert ft["vs_base"]["diff"] == pytest.approx(0.6) and ft["vs_base"]["samples"] == 200
     assert "_correct" not in ft and "_tickets" not in out["base"]["category"]
+
+
+def test_router_reads_column_says_how_each_fold_read() -> None:
+    from ticketsim.evaluation.report import reads
+
+    assert reads(None) == "" and reads(0.0) == "as indexed"
+    assert reads(0.5) == "with the lead (0.5)"
+    assert reads([0.5, 0.0, 0.5]) == "with the lead (0.5) in 2 of 3 folds"

@@ -418,3 +418,145 @@ def test_an_answer_embeds_its_query_once_for_search_and_routing(tmp_path: Path,
         assert calls == [[VPN], ["printer jam"]]  # another text is embedded
     finally:
         s.close()
+
+
+def _lead_knows(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """Index vectors that know nothing of the class, and a lead reading that does."""
+    rng = np.random.default_rng(seed)
+    y = np.array(["a", "b", "c", "d"] * (n // 4), dtype=object)[rng.permutation(n)]
+    x = rng.normal(size=(n, 8)).astype(np.float32)
+    centre = {c: rng.normal(size=8) * 3 for c in "abcd"}
+    lead = np.stack([centre[c] + rng.normal(size=8) for c in y]).astype(np.float32)
+    texts = [f"ticket {i}" for i in range(n)]
+    return x, lead, texts, y
+
+
+def test_auto_routes_with_the_lead_when_it_wins_on_the_newest_tickets() -> None:
+    from ticketsim.config import IndexConfig
+    from ticketsim.index.routing import fit_routing
+
+    x, lead, texts, y = _lead_knows()
+    order = np.arange(len(y))
+    router = fit_routing(x, texts, {"category": y}, order, IndexConfig(), "fp", lead, 0.5)
+    assert router is not None and router.lead_weight == 0.5
+    acc = router.info["reading"]["validation_accuracy"]
+    assert acc["lead"] > 0.9 > 0.5 > acc["index"]
+    # the other way round (the index reading knows the class), auto keeps it
+    router = fit_routing(lead, texts, {"category": y}, order, IndexConfig(), "fp", x, 0.5)
+    assert router is not None and router.lead_weight == 0.0
+    # a number reads with the lead whatever the validation says; no lead reading: none
+    router = fit_routing(lead, texts, {"category": y}, order,
+                         IndexConfig(routing_lead_weight=0.5), "fp", x, 0.5)
+    assert router is not None and router.lead_weight == 0.5
+    router = fit_routing(x, texts, {"category": y}, order, IndexConfig(), "fp")
+    assert router is not None and router.lead_weight == 0.0
+
+
+def test_the_lead_vote_rescores_the_index_candidates() -> None:
+    """Evaluate's vote with the lead reading: the CANDIDATES nearest by the index's vectors,
+    the k best of them by the lead reading (what Searcher.route serves)."""
+    from ticketsim.index.routing import CANDIDATES, knn_shares, rescore, vote_shares
+
+    x, lead, _, y = _lead_knows(n=160)
+    train, pred = np.arange(120), np.arange(120, 160)
+    got = knn_shares(x, y, train, pred, 5, lead)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    lunit = lead / np.linalg.norm(lead, axis=1, keepdims=True)
+    for i, r in enumerate(pred):
+        cand = np.argsort(-(unit[train] @ unit[r]), kind="stable")[:CANDIDATES]
+        s = lunit[cand] @ lunit[r]
+        best = cand[np.argsort(-s, kind="stable")[:5]]
+        want = vote_shares([y[j] for j in best], [float(lunit[j] @ lunit[r]) for j in best])
+        assert got[i] == pytest.approx(want)
+        assert [k for k, _ in rescore(lunit[r], list(cand), lunit[cand], 5)] == best.tolist()
+    # the lead reading knows the class: the re-scored vote beats the index's own
+    plain = knn_shares(x, y, train, pred, 5)
+    hit = [max(sh, key=lambda v: sh[v]) == y[r] for sh, r in zip(got, pred, strict=True)]
+    miss = [max(sh, key=lambda v: sh[v]) == y[r] for sh, r in zip(plain, pred, strict=True)]
+    assert np.mean(hit) > np.mean(miss) + 0.2
+
+
+def test_router_rows_are_stored_until_a_ticket_changes() -> None:
+    stored = np.arange(12, dtype=np.float32).reshape(3, 4)
+    router = Router({}, "fp", knn={"category": 10}, lead_weight=0.5, vectors=stored, seq=5)
+    asked: list[list[int]] = []
+
+    def fresh(keys: list[int]) -> np.ndarray:
+        asked.append(keys)
+        return np.full((len(keys), 4), -1.0, dtype=np.float32)
+
+    # key 0 as built; key 1 changed after the build (seq 6); key 3 added since
+    got = router.rows([0, 1, 3, 2], {0: 5, 1: 6, 3: 7, 2: 1}, fresh)
+    assert asked == [[1, 3]]
+    np.testing.assert_array_equal(got[[0, 3]], stored[[0, 2]])
+    assert (got[[1, 2]] == -1).all()
+    assert router.candidates == 50
+
+
+@pytest.mark.config_keys("index.routing_lead_weight")
+def test_routing_lead_weight_reaches_the_router_and_search(tmp_path: Path,
+                                                           tiny_model_dir: Path) -> None:
+    from ticketsim.index.routing import VECTORS, vote_shares, winner
+    from ticketsim.inference import encoder_for
+    from ticketsim.inference.lead import add_lead, lead
+
+    tickets = tiny_tickets()
+    found = {}
+    for w in (0, 0.5, "auto"):
+        run = make_run(tmp_path / f"run-{w}", tickets)
+        cfg = index_config(tiny_model_dir, routing_features="knn", routing_lead_weight=w)
+        res = run_index(cfg, run)
+        folder = run.stage_path("index")
+        found[w] = (json.loads((folder / META).read_text()), (folder / VECTORS).is_file(),
+                    res.summary)
+    assert found[0][0]["lead_weight"] == 0 and not found[0][1]
+    assert "routing_lead_s" not in found[0][2]
+    # auto on 24 tickets: too few to compare on the newest fifth, so the index's reading
+    assert found["auto"][0]["lead_weight"] == 0 and not found["auto"][1]
+    assert found["auto"][2]["routing_lead_s"] >= 0
+    meta, has_vectors, summary = found[0.5]
+    assert meta["lead_weight"] == 0.5 and has_vectors
+    assert summary["routing_reading"]["lead_weight"] == 0.5
+
+    # served: the query and every indexed ticket read with the lead, the 10 nearest of the
+    # index's candidates (all 24 here) vote; a ticket added since the index is read fresh
+    run = tmp_path / "run-0.5"
+    cfg = index_config(tiny_model_dir, routing_features="knn", routing_lead_weight=0.5)
+    s = Searcher(run, cfg)
+    try:
+        added = {"id": "NEW1", "text": "vpn vpn vpn. printer jam toner", "category": "hardware",
+                 "subcategory": "printer"}
+        s.upsert([added])
+        enc = encoder_for(str(tiny_model_dir), "torch")
+        texts = [*tickets["text"].tolist(), added["text"]]
+        labels = [*tickets["category"].tolist(), "hardware"]
+        read = add_lead(enc.encode(texts), texts, enc.encode, 0.5)
+        q = add_lead(enc.encode([VPN]), [VPN], enc.encode, 0.5)[0]
+        sims = read @ q
+        best = np.argsort(-sims, kind="stable")[:10]
+        want = winner(vote_shares([labels[j] for j in best], [float(sims[j]) for j in best]))
+        asked: list[list[int]] = []
+        rows = s.router.rows
+
+        def spy(keys, seqs, fresh):  # type: ignore[no-untyped-def]
+            asked.append(list(keys))
+            return rows(keys, seqs, fresh)
+
+        s.router.rows = spy  # type: ignore[method-assign, union-attr]
+        got = s.route(VPN)
+        assert got is not None and want is not None
+        assert sorted(asked[0]) == list(range(25))  # every ticket is a candidate
+        assert got["category"]["value"] == want[0]
+        assert got["category"]["probability"] == pytest.approx(want[1], abs=1e-4)
+        # not what the index's own reading votes (so the lead reading was served)
+        plain = enc.encode(texts) @ enc.encode([VPN])[0]
+        top = np.argsort(-plain, kind="stable")[:10]
+        other = winner(vote_shares([labels[j] for j in top], [float(plain[j]) for j in top]))
+        assert other is not None and other[1] != pytest.approx(want[1], abs=1e-4)
+        # the ticket added since the index has no stored row: it is read fresh, the same way
+        assert lead(added["text"]) != added["text"]
+        s.router.rows = rows  # type: ignore[method-assign, union-attr]
+        np.testing.assert_allclose(s._routing_rows(s.router, [24, 0]),  # type: ignore[arg-type]
+                                   read[[24, 0]], atol=1e-5)
+    finally:
+        s.close()

@@ -164,12 +164,23 @@ def routing_table(result: EvaluationResult) -> Table:
     """Routing accuracy of held-out tickets per system and field, and the paired difference in
     accuracy to the base model's row of the same kind (vote or suggestion)."""
     rows = [[s, f, f"{v['accuracy']:.3f}", f"{v['macro_f1']:.3f}", str(v["n"]),
-             str(v.get("classes", "")), paired(v.get("vs_base"))]
+             str(v.get("classes", "")), reads(v.get("lead_weight")), paired(v.get("vs_base"))]
             for s, fields in result.routing.items() for f, v in fields.items()]
     conf = next((v["vs_base"]["confidence"] for fields in result.routing.values()
                  for v in fields.values() if v.get("vs_base")), 0.95)
-    return ["system", "field", "accuracy", "macro-F1", "n", "classes",
+    return ["system", "field", "accuracy", "macro-F1", "n", "classes", "router reads",
             f"Δ accuracy vs base ({100 * conf:.0f} % CI)"], rows
+
+
+def reads(lead_weight: float | list[float] | None) -> str:
+    """How a suggestion row's router read the tickets (index.routing_lead_weight): as the
+    index does, or with the lead (per cross-fitting fold when the folds chose differently)."""
+    if lead_weight is None:
+        return ""
+    if isinstance(lead_weight, list):
+        with_lead = [w for w in lead_weight if w]
+        return f"with the lead ({with_lead[0]:g}) in {len(with_lead)} of {len(lead_weight)} folds"
+    return f"with the lead ({lead_weight:g})" if lead_weight else "as indexed"
 
 
 def md_table(table: Table) -> list[str]:

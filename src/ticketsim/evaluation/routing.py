@@ -18,10 +18,10 @@ from ticketsim.evaluation.metrics import ScoreFn
 from ticketsim.index.routing import (
     blended,
     fit_routing,
-    knn_predict,
     knn_shares,
     labelled,
     vote,
+    winners,
 )
 
 
@@ -135,10 +135,12 @@ def paired_vs_base(route: dict[str, dict[str, Any]], samples: int, seed: int,
 def router_predictions(vectors: np.ndarray, texts: list[str], fields: dict[str, np.ndarray],
                        train: np.ndarray, test: np.ndarray, icfg: Any,
                        order: np.ndarray | None = None,
-                       chosen: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+                       chosen: dict[str, Any] | None = None, lead: np.ndarray | None = None,
+                       lead_weight: float = 0.0) -> dict[str, np.ndarray]:
     """Per field, the served router's suggestion for each ``test`` row when it is fitted on the
     ``train`` rows only (``order``: all rows oldest first, for ``routing_features: auto``;
-    ``chosen`` receives auto's per-field choice)."""
+    ``chosen`` receives auto's per-field choice, and ``"reading"`` how it reads; ``lead``:
+    every row read with the lead at ``lead_weight``, the router's other reading)."""
     # without an age order, a seeded one (as the index stage does for undated tickets): file
     # order is often sorted by label, and its last fifth is then no fair validation
     order = (np.random.default_rng(0).permutation(len(texts)) if order is None
@@ -147,39 +149,47 @@ def router_predictions(vectors: np.ndarray, texts: list[str], fields: dict[str, 
     train_order = np.array([pos[int(r)] for r in order if int(r) in pos], dtype=np.int64)
     router = fit_routing(vectors[train], [texts[i] for i in train],
                          {f: np.asarray(v, dtype=object)[train] for f, v in fields.items()},
-                         train_order, icfg, "")
+                         train_order, icfg, "", None if lead is None else lead[train],
+                         lead_weight)
     if router is None:
         return {}
     if chosen is not None:
         chosen.update(router.info.get("selection") or {})
+        chosen["reading"] = router.info["reading"]
+    read = lead if router.lead_weight else None  # what the heads read and the vote re-scores by
     out: dict[str, np.ndarray] = {}
     if router.heads:
-        probs = router.predict_proba(vectors[test], [texts[i] for i in test]
-                                     if router.text is not None else None)
+        probs = router.predict_proba((vectors if read is None else read)[test],
+                                     [texts[i] for i in test] if router.text is not None else None)
         for f, (classes, p) in probs.items():
             if f in router.blend:  # the vote of the nearest training tickets, as served
                 p = blended(p, classes, knn_shares(vectors, np.asarray(fields[f], dtype=object),
                                                    np.asarray(train), np.asarray(test),
-                                                   router.blend[f]))
+                                                   router.blend[f], read))
             out[f] = classes[np.argmax(p, axis=1)].astype(object)
     for f, k in router.knn.items():
         labels = np.asarray(fields[f], dtype=object)
-        out[f] = knn_predict(vectors, labels, np.asarray(train), np.asarray(test), k)
+        out[f] = winners(knn_shares(vectors, labels, np.asarray(train), np.asarray(test), k, read))
     return out
 
 
 def evaluate_router(vectors: np.ndarray, texts: Sequence[str], split: np.ndarray,
                     fields: dict[str, np.ndarray], icfg: Any,
-                    order: np.ndarray | None = None) -> dict[str, Any]:
+                    order: np.ndarray | None = None, lead: np.ndarray | None = None,
+                    lead_weight: float = 0.0) -> dict[str, Any]:
     """Accuracy and macro-F1 per field of the served routing head (:mod:`ticketsim.index.routing`,
-    the ``index`` section's features, C and terms) fitted on the training tickets only."""
+    the ``index`` section's features, C, terms and routing reading) fitted on the training
+    tickets only (``lead``: :func:`router_predictions`); ``reading``: how it read them."""
     from sklearn.metrics import accuracy_score, f1_score
 
     train_idx = np.flatnonzero(np.isin(split, ["train", "validation"]))
     test_idx = np.flatnonzero(split == "test")
     if not len(test_idx) or not len(train_idx):
         return {}
-    preds = router_predictions(vectors, list(texts), fields, train_idx, test_idx, icfg, order)
+    chosen: dict[str, Any] = {}
+    preds = router_predictions(vectors, list(texts), fields, train_idx, test_idx, icfg, order,
+                               chosen, lead, lead_weight)
+    reading = chosen.get("reading") or {}
     out: dict[str, Any] = {}
     for field, pred_all in preds.items():
         values = np.asarray(fields[field], dtype=object)[test_idx]
@@ -192,6 +202,7 @@ def evaluate_router(vectors: np.ndarray, texts: Sequence[str], split: np.ndarray
             "accuracy": float(accuracy_score(true, pred)),
             "macro_f1": float(f1_score(true, pred, average="macro", zero_division=0)),
             "n": int(has.sum()), "classes": int(len(set(true))), "k": None,
+            "lead_weight": float(reading.get("lead_weight") or 0.0),
             **_per_ticket(test_idx[has], true, pred),
         }
     return out

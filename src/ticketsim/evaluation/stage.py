@@ -35,10 +35,11 @@ from ticketsim.evaluation.coldstart import evaluate_routing_only
 from ticketsim.evaluation.dense import DenseScorer, resolve_encoder
 from ticketsim.evaluation.report import write_report
 from ticketsim.evaluation.result import EvaluationResult
-from ticketsim.index.routing import age_order
+from ticketsim.index.routing import age_order, routing_lead
 from ticketsim.index.search import Searcher
 from ticketsim.index.stage import build_index, ticket_meta
 from ticketsim.inference import encoder_for
+from ticketsim.inference.lead import add_lead
 from ticketsim.models import model_fingerprint, resolve_model
 from ticketsim.pairs.stage import PairsOutput
 from ticketsim.pipeline import run_stage
@@ -330,6 +331,23 @@ def _embed_model(cfg: Config, run: RunDir, d: EvalData, name: str, path: str, ba
                       float(reading["lead_weight"]), serves)
 
 
+def lead_reading(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseModel],
+                 name: str, weight: float, reporter: Reporter) -> np.ndarray | None:
+    """Every ticket as model ``name``'s router would read it with the lead at ``weight``
+    (``index.routing_lead_weight``; None at 0): the ``<name>+lead`` model's vectors when they
+    are that reading, else the lead added to ``name``'s own (one pass over the leads)."""
+    if not weight:
+        return None
+    m, same = models[name], models.get(f"{name}+lead")
+    if same is not None and same.lead_weight == weight:
+        return same.embeddings
+    encoder = encoder_for(m.path, m.backend, cache_dir=run.path / "cache",
+                          long_text=cfg.index.long_text, reporter=reporter)
+    reporter.log(f"evaluate: reading {name} with the lead view {weight:g} for routing")
+    return add_lead(m.embeddings, d.texts, lambda leads: encoder.encode(
+        leads, cfg.evaluate.batch_size, reporter), weight)
+
+
 def rank_systems(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseModel],
                  specs: dict[str, tuple[str, str | None]], keep: int,
                  reporter: Reporter) -> dict[str, metrics.Ranking]:
@@ -447,8 +465,11 @@ def collect(cfg: Config, run: RunDir, reporter: Reporter = NULL,
             if r:
                 route[name] = r
             if name != "bm25" and cfg.index.routing:  # what search suggests: the router
-                r = routing.evaluate_router(models[name].embeddings, d.texts, split, fields,
-                                            cfg.index, age_order(d.tickets))
+                m = models[name]
+                w = routing_lead(cfg.index, m.lead_weight)
+                r = routing.evaluate_router(m.embeddings, d.texts, split, fields, cfg.index,
+                                            age_order(d.tickets), lead_reading(
+                                                cfg, run, d, models, name, w, reporter), w)
                 if r:
                     route[f"{name} (suggestion)"] = r
         if not route:
@@ -487,6 +508,8 @@ def _pool_routing(parts: list[Collected], bs: Any) -> dict[str, Any]:
                 "accuracy": sum(r["accuracy"] * r["n"] for r in rows) / n,
                 "macro_f1": sum(r["macro_f1"] * r["n"] for r in rows) / n,
                 "n": n, "classes": max(r["classes"] for r in rows), "k": rows[0]["k"],
+                **({"lead_weight": (ws[0] if len(set(ws)) == 1 else ws)}
+                   if (ws := [r["lead_weight"] for r in rows if "lead_weight" in r]) else {}),
                 # folds hold out disjoint tickets, so the concatenations line up with the
                 # base's exactly when both were scored in the same folds
                 "_tickets": np.concatenate([r["_tickets"] for r in rows]),

@@ -25,8 +25,9 @@ from ticketsim.ids import id_problem, short
 from ticketsim.index.base import Filters, Hit
 from ticketsim.index.core import TicketIndex
 from ticketsim.index.embed import fingerprint_of
-from ticketsim.index.routing import Router
+from ticketsim.index.routing import Router, rescore
 from ticketsim.inference import encoder_for
+from ticketsim.inference.lead import add_lead
 from ticketsim.progress import NULL, Reporter
 from ticketsim.retrieval import MODES, Query
 from ticketsim.retrieval import retrievers as rtv
@@ -158,13 +159,34 @@ class Searcher:
         if router is None:
             return None
         vec = self.embed([text])
+        read = vec
+        if router.lead_weight:  # routing reads with the lead (index.routing_lead_weight)
+            read = add_lead(vec, [text], self.encoder.encode, router.lead_weight)
         neighbours = None
         if router.neighbours_needed:  # fields voted by the nearest indexed tickets (their labels)
             index = self.index
-            near = index.dense(vec, router.neighbours_needed)
+            near = index.dense(vec, router.candidates)
+            if router.lead_weight:  # the index's nearest, re-scored by the lead reading
+                near = rescore(read, [k for k, _ in near], self._routing_rows(
+                    router, [k for k, _ in near]), router.neighbours_needed)
             records = index.store.records([key for key, _ in near])
             neighbours = [(records[key], s) for key, s in near if key in records]
-        return router.suggest(vec, text, neighbours)
+        return router.suggest(read, text, neighbours)
+
+    def _routing_rows(self, router: Router, keys: list[int]) -> np.ndarray:
+        """The lead reading of indexed tickets: stored by the index stage, or made now for
+        tickets added or changed since (their stored vector and their text's lead)."""
+        store, dim = self.index.store, self.index.dim
+
+        def fresh(stale: list[int]) -> np.ndarray:
+            found = store.texts(stale)
+            texts = [found.get(k, "") for k in stale]
+            # the store keeps index.dim columns: a shortened index re-embeds the whole text
+            own = (store.vectors(stale, dim) if dim == int(self.meta.get("full_dim") or dim)
+                   else self.encoder.encode(texts, batch_size=self.cfg.index.batch_size))
+            return add_lead(own, texts, self.encoder.encode, router.lead_weight)
+
+        return router.rows(keys, store.seqs(keys), fresh)
 
     def rank(self, text: str | None = None, *, ticket_id: str | None = None, k: int | None = None,
              filters: Filters | dict[str, Any] | None = None, mode: str | None = None,

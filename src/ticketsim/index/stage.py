@@ -24,8 +24,9 @@ from ticketsim.index.embed import embed_texts, fingerprint_of, ticket_records
 from ticketsim.index.model import index_model, index_reading
 from ticketsim.index.qdrant_backend import alias_swap  # Qdrant server: build aside, swap alias
 from ticketsim.index.ray_embed import load_shards, manifest_hash
-from ticketsim.index.routing import train_routing
-from ticketsim.inference import pick_backend
+from ticketsim.index.routing import routing_lead, train_routing
+from ticketsim.inference import encoder_for, pick_backend
+from ticketsim.inference.lead import add_lead
 from ticketsim.progress import NULL, Reporter
 from ticketsim.rundir import Output, RunDir, StageResult, atomic_write_json, combine_hashes
 
@@ -127,11 +128,22 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         meta.update(ticket_meta(cfg, icfg, tickets, int(vectors.shape[1]), model_path,
                                 run.rel(model_path)))
 
+        lead, lead_weight = None, 0.0
+        if icfg.routing and icfg.embeddings is None:  # routing's other reading: with the lead
+            lead_weight = routing_lead(icfg, icfg.reading()["lead_weight"])
+            if lead_weight:
+                t1 = time.perf_counter()
+                encoder = encoder_for(model_path, icfg.encoder, cache_dir=run.path / "cache",
+                                      long_text=icfg.long_text, reporter=reporter)
+                lead = add_lead(vectors, tickets["text"].tolist(), lambda leads: encoder.encode(
+                    leads, icfg.batch_size, reporter), lead_weight)
+                summary["routing_lead_s"] = round(time.perf_counter() - t1, 2)
+
         def save(tmp: Path) -> None:
             summary.update(build_index(tmp, meta, tickets, vectors, icfg.save_every, reporter))
             if icfg.routing:  # routing suggestions: a head per label field on these vectors
-                summary["routing"] = train_routing(tmp, vectors, tickets, icfg,
-                                                   meta["model_fingerprint"])
+                summary["routing"], summary["routing_reading"] = train_routing(
+                    tmp, vectors, tickets, icfg, meta["model_fingerprint"], lead, lead_weight)
             atomic_write_json(tmp / META, meta)
 
         return Output(summary, save)

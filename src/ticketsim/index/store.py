@@ -155,6 +155,16 @@ class TicketStore:
                 out[int(key)] = json.loads(rec)
         return out
 
+    def seqs(self, keys: Sequence[int]) -> dict[int, int]:
+        """The sequence number of each live key's last change."""
+        out: dict[int, int] = {}
+        for chunk in _chunks([int(k) for k in keys], 900):
+            q = ",".join("?" * len(chunk))
+            for key, seq in self.conn.execute(
+                    f"SELECT key, seq FROM tickets WHERE deleted=0 AND key IN ({q})", chunk):
+                out[int(key)] = int(seq)
+        return out
+
     def text(self, key: int) -> str | None:
         row = self.conn.execute("SELECT text FROM fts WHERE rowid=?", (int(key),)).fetchone()
         return row[0] if row else None

@@ -24,7 +24,7 @@ readings on the desk's own held-out links and the index reads the way that score
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -55,13 +55,24 @@ class LeadEncoder(ReadingEncoder):
                reporter: Reporter = NULL) -> np.ndarray:
         texts = list(texts)
         emb = np.asarray(self.inner.encode(texts, batch_size, reporter), dtype=np.float32)
-        leads = [lead(t) for t in texts]
-        own = [i for i, (t, s) in enumerate(zip(texts, leads, strict=True)) if s != t]
-        lead_emb = emb.copy()  # one sentence: the text is its own lead
-        if own:
-            lead_emb[own] = self.inner.encode([leads[i] for i in own], batch_size, reporter)
-        out = emb + self.weight * lead_emb
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return add_lead(emb, texts, lambda leads: self.inner.encode(leads, batch_size, reporter),
+                        self.weight)
+
+
+def add_lead(emb: np.ndarray, texts: Sequence[str],
+             encode: Callable[[list[str]], np.ndarray], weight: float) -> np.ndarray:
+    """``normalise(emb + weight * embed(lead(text)))`` row by row, given the texts' own
+    embeddings ``emb`` (``encode`` embeds the leads; a one-sentence text is its own lead and
+    costs nothing). The one implementation: the lead view and the routing reading
+    (:mod:`ticketsim.index.routing`) both call it."""
+    emb = np.asarray(emb, dtype=np.float32)
+    leads = [lead(t) for t in texts]
+    own = [i for i, (t, s) in enumerate(zip(texts, leads, strict=True)) if s != t]
+    lead_emb = emb.copy()
+    if own:
+        lead_emb[own] = encode([leads[i] for i in own])
+    out = emb + weight * lead_emb
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
 def with_lead(encoder: Encoder, weight: float) -> Encoder:
