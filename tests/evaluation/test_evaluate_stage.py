@@ -323,6 +323,13 @@ def test_routing_reports_the_served_suggestion_next_to_knn(tmp_path: Path,
                             "index": {"routing": False}})
     res = run_evaluate(off, run, force=True)
     assert "base (suggestion)" not in res.summary["routing"] and "base" in res.summary["routing"]
+    # index.routing_lead_weight reaches evaluate's router: it reads the base model's leads
+    lead = config_from_dict({"train": {"base_model": str(tiny_model_dir)},
+                             "evaluate": {"systems": ["base"], "bootstrap": {"samples": 200}},
+                             "index": {"routing_lead_weight": 0.5}})
+    res = run_evaluate(lead, run, force=True)
+    assert res.summary["routing"]["base (suggestion)"]["category"]["lead_weight"] == 0.5
+    assert "| with the lead (0.5) |" in (run.path / "evaluate" / "report.md").read_text()
 
 
 @pytest.mark.config_keys("evaluate.routing.max_tickets", "evaluate.routing.seed")

@@ -21,9 +21,11 @@ def test_estimate_counts_the_runs_sizes(pair_run: RunDir, tiny_model_dir: Path) 
     assert est.pairs == pairs and est.tickets == 96 and est.max_seq_length == 32
     assert est.steps == est.recipe_steps == recipe_steps(cfg, pairs) == 3 * -(-pairs // 8)
     assert est.step_s > 0 and est.encode_per_s > 0
-    # base, fine-tuned, and (index.lead_weight auto) the leads, bounded by a full pass
-    assert est.evaluate_s == pytest.approx(3 * est.tickets / est.encode_per_s)
-    fixed = estimate_run(cfg.model_copy(update={"index": cfg.index.read_as(0.0)}), pair_run)
+    # base, fine-tuned, and the leads (index.lead_weight auto: the served model's; routing_lead_
+    # weight: the base model's), each bounded by a full pass
+    assert est.evaluate_s == pytest.approx(4 * est.tickets / est.encode_per_s)
+    fixed = estimate_run(cfg.model_copy(update={"index": cfg.index.read_as(0.0).model_copy(
+        update={"routing_lead_weight": 0.0})}), pair_run)
     assert fixed.evaluate_s == pytest.approx(2 * fixed.tickets / fixed.encode_per_s)
     assert est.index_s == 0  # evaluate embedded the fine-tuned model into the run's cache
     assert est.total_s == est.train_s + est.evaluate_s + est.index_s
@@ -84,7 +86,9 @@ def test_cross_fitting_adds_a_training_and_an_embedding_per_fold(
     est = estimate_run(cfg, pair_run)
     n, rate = est.tickets, est.encode_per_s
     assert est.folds == 5
-    assert est.evaluate_s == pytest.approx(3 * n / rate + 5 * (est.train_s + 2 * n / rate))
+    # base, fine-tuned, their leads (lead_weight auto; routing_lead_weight: the base model's,
+    # once); each fold: its training, every ticket and its leads
+    assert est.evaluate_s == pytest.approx(4 * n / rate + 5 * (est.train_s + 2 * n / rate))
     assert "(with 5 cross-fitting trainings)" in est.line()
 
 

@@ -329,7 +329,7 @@ def render_markdown(result: EvaluationResult, details: dict[str, Any], plots: li
             lines += ["", *md_table(labels_table(result))]
     if result.routing:
         lines += ["", "## Routing on held-out tickets (kNN vote; '(suggestion)': the router "
-                  "search serves, index.routing_features)", "", *md_table(routing_table(result))]
+                  "search serves, index.routing_features and routing_lead_weight)", "", *md_table(routing_table(result))]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p}]({p}.png)" for p in plots]
     misses = details.get("worst_misses") or []

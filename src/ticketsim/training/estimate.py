@@ -177,6 +177,9 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
         steps = min(recipe, max(1, int(budget / step_s)))
     n = len(tickets)
     lead = 1 if cfg.index.lead_weight == "auto" else 0
+    # index.routing_lead_weight: evaluate reads the base model's leads once (cached across
+    # folds; a fine-tuned model's are lead_weight auto's pass, reused)
+    route_lead = 1 if cfg.index.routing and cfg.index.routing_lead_weight != 0 else 0
     hf = tc.trainer
     every = hf.get("eval_steps") or hf["logging_steps"]  # the trainer's own fallback
     every = max(1.0, every * recipe if every < 1 else every)  # below 1: a share of the steps
@@ -191,8 +194,9 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
                        recipe_steps=recipe, step_s=step_s, encode_per_s=encode_per_s,
                        train_s=train_s,
                        # cross-fitting: each fold model is trained and embeds every ticket;
-                       # lead_weight auto: one more pass over the leads (bound: a full pass)
-                       evaluate_s=(2 + lead) * n / encode_per_s
+                       # lead_weight / routing_lead_weight: more passes over the leads (bound:
+                       # a full pass each)
+                       evaluate_s=(2 + lead + route_lead) * n / encode_per_s
                        + folds * (train_s + (1 + lead) * n / encode_per_s),
                        index_s=0.0 if index_from_cache(cfg) else n / encode_per_s,
                        probe_s=time.perf_counter() - start, folds=folds, adapt_s=adapt_s)
