@@ -307,7 +307,7 @@ class Router:
         out = np.zeros((len(keys), 0 if known is None else known.shape[1]), dtype=np.float32)
         if ok:
             out[ok] = np.asarray(known[[keys[i] for i in ok]], dtype=np.float32)  # type: ignore[index]
-        stale = [i for i in range(len(keys)) if i not in set(ok)]
+        stale = sorted(set(range(len(keys))) - set(ok))
         if stale:
             got = np.asarray(fresh([keys[i] for i in stale]), dtype=np.float32)
             out = out if out.shape[1] else np.zeros((len(keys), got.shape[1]), dtype=np.float32)

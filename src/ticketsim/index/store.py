@@ -134,49 +134,38 @@ class TicketStore:
                                 (str(ticket_id),)).fetchone()
         return int(row[0]) if row else None
 
+    def _by_key(self, sql: str, keys: Sequence[int]) -> Iterator[tuple[int, Any]]:
+        """(key, value) rows of ``sql`` (a SELECT of two columns ending in ``IN ({q})``) for
+        ``keys``, 900 at a time (SQLite's bound-parameter limit)."""
+        for chunk in _chunks([int(k) for k in keys], 900):
+            for key, value in self.conn.execute(sql.format(q=",".join("?" * len(chunk))), chunk):
+                yield int(key), value
+
     def vectors(self, keys: Sequence[int], dim: int) -> np.ndarray:
         """Stored float32 vectors of live ``keys`` in the given order (zeros for missing)."""
         out = np.zeros((len(keys), dim), dtype=np.float32)
         pos = {int(k): i for i, k in enumerate(keys)}
-        for chunk in _chunks(list(pos), 900):
-            q = ",".join("?" * len(chunk))
-            for key, blob in self.conn.execute(
-                    f"SELECT key, vector FROM tickets WHERE deleted=0 AND key IN ({q})", chunk):
-                out[pos[int(key)]] = np.frombuffer(blob, dtype=np.float32)[:dim]
+        for key, blob in self._by_key(
+                "SELECT key, vector FROM tickets WHERE deleted=0 AND key IN ({q})", list(pos)):
+            out[pos[key]] = np.frombuffer(blob, dtype=np.float32)[:dim]
         return out
 
     def records(self, keys: Sequence[int]) -> dict[int, dict[str, Any]]:
         """Ticket records (everything but the text) of live keys."""
-        out: dict[int, dict[str, Any]] = {}
-        for chunk in _chunks([int(k) for k in keys], 900):
-            q = ",".join("?" * len(chunk))
-            for key, rec in self.conn.execute(
-                    f"SELECT key, record FROM tickets WHERE deleted=0 AND key IN ({q})", chunk):
-                out[int(key)] = json.loads(rec)
-        return out
+        return {key: json.loads(rec) for key, rec in self._by_key(
+            "SELECT key, record FROM tickets WHERE deleted=0 AND key IN ({q})", keys)}
 
     def seqs(self, keys: Sequence[int]) -> dict[int, int]:
         """The sequence number of each live key's last change."""
-        out: dict[int, int] = {}
-        for chunk in _chunks([int(k) for k in keys], 900):
-            q = ",".join("?" * len(chunk))
-            for key, seq in self.conn.execute(
-                    f"SELECT key, seq FROM tickets WHERE deleted=0 AND key IN ({q})", chunk):
-                out[int(key)] = int(seq)
-        return out
+        return {key: int(seq) for key, seq in self._by_key(
+            "SELECT key, seq FROM tickets WHERE deleted=0 AND key IN ({q})", keys)}
 
     def text(self, key: int) -> str | None:
         row = self.conn.execute("SELECT text FROM fts WHERE rowid=?", (int(key),)).fetchone()
         return row[0] if row else None
 
     def texts(self, keys: Sequence[int]) -> dict[int, str]:
-        out: dict[int, str] = {}
-        for chunk in _chunks([int(k) for k in keys], 900):
-            q = ",".join("?" * len(chunk))
-            for key, text in self.conn.execute(
-                    f"SELECT rowid, text FROM fts WHERE rowid IN ({q})", chunk):
-                out[int(key)] = text
-        return out
+        return dict(self._by_key("SELECT rowid, text FROM fts WHERE rowid IN ({q})", keys))
 
     def changes_since(self, seq: int) -> tuple[list[int], list[int]]:
         """(live keys, deleted keys) changed after sequence ``seq``: what a stale snapshot replays."""
