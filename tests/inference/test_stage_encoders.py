@@ -33,7 +33,9 @@ def _cached_fingerprints(run_path: Path) -> dict[str, int]:
 @pytest.mark.config_keys("index.encoder")
 def test_index_encoder_reaches_index_search_and_updates(tmp_path: Path, tiny_model_dir: Path) -> None:
     run = make_run(tmp_path / "run")
-    cfg = index_config(tiny_model_dir, encoder="onnx-int8", lead_weight=0.0)  # one text, one cache row
+    # one text, one cache row: no lead view, and routing reads as indexed (no leads cached)
+    cfg = index_config(tiny_model_dir, encoder="onnx-int8", lead_weight=0.0,
+                       routing_lead_weight=0.0)
     res = run_index(cfg, run)
     assert res.summary["encoder"] == "onnx-int8"
     meta = json.loads((run.path / "index" / "meta.json").read_text())
