@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from evaluation_helpers import tiny_config, tiny_test_links, tiny_tickets, write_run
@@ -120,3 +121,35 @@ def test_labels_section_in_words_and_a_never_given_duplicate() -> None:
             "<td>never</td><td>0.530</td><td>9.00, -7.00</td></tr>") in page
     assert "<h2>What the labels mean</h2>" in page and "<td>never</td>" in page
     assert "<li>related: 8 in 10 are related or duplicates (8 of 10; related = same category" in page
+
+
+def test_routing_lines_mark_the_suggestion_search_serves() -> None:
+    from ticketsim.evaluation.report import routing_lines, served_routing
+    from ticketsim.evaluation.result import EvaluationResult
+
+    def row(acc: float, diff: float | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"accuracy": acc, "macro_f1": acc, "n": 400}
+        if diff is not None:
+            out["vs_base"] = {"base": "base (suggestion)", "diff": diff, "low": diff - 0.03,
+                              "high": diff + 0.03, "significant": False, "confidence": 0.95}
+        return out
+
+    result = EvaluationResult(
+        primary_metric="mrr@10", metrics=["mrr@10"], systems={}, n_queries=1, n_candidates=1,
+        modes={"finetuned": {"mode": "dense", "model": "finetuned"},
+               "finetuned+lead": {"mode": "dense", "model": "finetuned+lead"},
+               "hybrid": {"mode": "hybrid", "model": "finetuned+lead"}},
+        routing={"base (suggestion)": {"category": row(0.72)},
+                 "finetuned (suggestion)": {"category": row(0.713, -0.007)},
+                 "finetuned+lead (suggestion)": {"category": row(0.72, 0.0)}},
+        champion={"system": "finetuned", "model": "finetuned"})
+    lines = routing_lines(result)
+    assert lines[0].startswith("routing suggestion, finetuned (served) vs base: category "
+                               "accuracy 0.713 vs 0.720 (-0.007, 95 % CI -0.037 to +0.023")
+    assert lines[1].startswith("routing suggestion, finetuned+lead vs base:")
+    # a hybrid champion serves its model's reading
+    result.champion = {"system": "hybrid", "model": "finetuned"}
+    assert served_routing(result) == "finetuned+lead (suggestion)"
+    assert "finetuned+lead (served) vs base" in routing_lines(result)[1]
+    result.champion = None
+    assert served_routing(result) is None and "(served)" not in " ".join(routing_lines(result))

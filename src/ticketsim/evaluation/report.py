@@ -141,10 +141,20 @@ def paired(dv: dict[str, Any] | None) -> str:
     return f"{dv['diff']:+.3f} [{dv['low']:+.3f}, {dv['high']:+.3f}]" if dv else ""
 
 
+def served_routing(result: EvaluationResult) -> str | None:
+    """The routing row search serves: the suggestion of the champion's model as the index
+    reads it (``finetuned+lead`` when the champion reads with the lead view)."""
+    champ = result.champion or {}
+    model = (result.modes.get(str(champ.get("system")), {}).get("model") or champ.get("model"))
+    return f"{model} (suggestion)" if model else None
+
+
 def routing_lines(result: EvaluationResult) -> list[str]:
-    """One line per field of each model's served routing suggestion against the base model's,
-    with the paired interval: does fine-tuning cost routing beyond the noise?"""
+    """One line per field of each model's routing suggestion against the base model's, with
+    the paired interval (does fine-tuning cost routing beyond the noise?); the one search
+    serves is marked."""
     out = []
+    served = served_routing(result)
     for system, fields in result.routing.items():
         for field, v in fields.items():
             dv = v.get("vs_base")
@@ -153,7 +163,8 @@ def routing_lines(result: EvaluationResult) -> list[str]:
             base = result.routing[dv["base"]][field]["accuracy"]
             verdict = ("within the noise" if not dv["significant"] else
                        "better beyond the noise" if dv["diff"] > 0 else "worse beyond the noise")
-            out.append(f"routing suggestion, {system.removesuffix(' (suggestion)')} vs base: "
+            mark = " (served)" if system == served else ""
+            out.append(f"routing suggestion, {system.removesuffix(' (suggestion)')}{mark} vs base: "
                        f"{field} accuracy {v['accuracy']:.3f} vs {base:.3f} ({dv['diff']:+.3f}, "
                        f"{100 * dv['confidence']:.0f} % CI {dv['low']:+.3f} to {dv['high']:+.3f}: "
                        f"{verdict})")
