@@ -511,6 +511,13 @@ def test_routing_lead_weight_reaches_the_router_and_search(tmp_path: Path,
         folder = run.stage_path("index")
         found[w] = (json.loads((folder / META).read_text()), (folder / VECTORS).is_file(),
                     res.summary)
+    # heads alone read the query's lead but vote with no stored ticket: no routing-vectors.npy
+    run = make_run(tmp_path / "run-heads", tickets)
+    run_index(index_config(tiny_model_dir, routing_features="embedding+tfidf",
+                           routing_lead_weight=0.5), run)
+    heads = run.stage_path("index")
+    assert json.loads((heads / META).read_text())["lead_weight"] == 0.5
+    assert not (heads / VECTORS).exists()
     assert found[0][0]["lead_weight"] == 0 and not found[0][1]
     assert "routing_lead_s" not in found[0][2]
     # auto on 24 tickets: too few to compare on the newest fifth, so the index's reading
@@ -555,11 +562,16 @@ def test_routing_lead_weight_reaches_the_router_and_search(tmp_path: Path,
         top = np.argsort(-plain, kind="stable")[:10]
         other = winner(vote_shares([labels[j] for j in top], [float(plain[j]) for j in top]))
         assert other is not None and other[1] != pytest.approx(want[1], abs=1e-4)
+        # no candidate from the index (an empty or fully filtered one): no vote, no error
+        dense = s.index.dense
+        s.index.dense = lambda vec, k: []  # type: ignore[method-assign]
+        assert s.route(VPN) == {}
+        s.index.dense = dense  # type: ignore[method-assign]
         # the ticket added since the index has no stored row: it is read fresh, the same way
         assert lead(added["text"]) != added["text"]
         s.router.rows = rows  # type: ignore[method-assign, union-attr]
-        np.testing.assert_allclose(s._routing_rows(s.router, [24, 0]),  # type: ignore[arg-type]
-                                   read[[24, 0]], atol=1e-5)
+        np.testing.assert_allclose(s._routing_rows(  # type: ignore[arg-type]
+            s.router, s.index, s.encoder, s.meta, [24, 0]), read[[24, 0]], atol=1e-5)
     finally:
         s.close()
 
@@ -573,3 +585,39 @@ def test_the_reading_is_chosen_by_the_brier_score_not_accuracy() -> None:
     assert not prefer_lead({"accuracy": 0.90, "brier": 0.20}, {"accuracy": 0.95, "brier": 0.21})
     assert not prefer_lead({"accuracy": 0.9, "brier": 0.2}, {"accuracy": 0.9, "brier": 0.2})
     assert not prefer_lead(None, {"accuracy": 1.0, "brier": 0.0})
+
+
+def test_routing_lead_is_off_where_the_index_cannot_serve_it() -> None:
+    from ticketsim.config import IndexConfig
+    from ticketsim.index.routing import routing_lead
+
+    assert routing_lead(IndexConfig(), 0.0) == 0.5  # auto: the candidate weight
+    assert routing_lead(IndexConfig(routing_lead_weight=0.25), 0.0) == 0.25
+    assert routing_lead(IndexConfig(routing_lead_weight=0), 0.0) == 0.0
+    assert routing_lead(IndexConfig(), 0.5) == 0.0  # the index already reads with the lead
+    assert routing_lead(IndexConfig(routing=False), 0.0) == 0.0
+    # vectors from `ticketsim embed`: the index stage does not re-embed, so evaluate must not
+    # measure a lead reading that is never served
+    assert routing_lead(IndexConfig(embeddings="shards/manifest.json"), 0.0) == 0.0
+
+
+def test_evaluate_fits_the_router_on_the_index_fields_and_scores_its_own() -> None:
+    """The reading is chosen over every field the index routes; evaluate scores the router
+    the index would fit, on the fields evaluate reports."""
+    from ticketsim.config import IndexConfig
+    from ticketsim.evaluation.routing import evaluate_router
+    from ticketsim.index.routing import fit_routing
+
+    x, lead, texts, y = _lead_knows(n=240)
+    rng = np.random.default_rng(3)
+    group = np.array([f"g{i}" for i in rng.integers(0, 3, size=len(y))], dtype=object)
+    fields = {"category": y, "assignment_group": group}
+    split = np.array(["train"] * 200 + ["test"] * 40, dtype=object)
+    order = np.arange(len(y))
+    got = evaluate_router(x, texts, split, fields, IndexConfig(), order, lead, 0.5,
+                          report=["category"])
+    assert list(got) == ["category"]
+    served = fit_routing(x[:200], texts[:200], {f: v[:200] for f, v in fields.items()},
+                         order[:200], IndexConfig(), "", lead[:200], 0.5)
+    assert served is not None
+    assert got["category"]["lead_weight"] == served.lead_weight

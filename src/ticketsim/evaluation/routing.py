@@ -176,10 +176,13 @@ def router_predictions(vectors: np.ndarray, texts: list[str], fields: dict[str, 
 def evaluate_router(vectors: np.ndarray, texts: Sequence[str], split: np.ndarray,
                     fields: dict[str, np.ndarray], icfg: Any,
                     order: np.ndarray | None = None, lead: np.ndarray | None = None,
-                    lead_weight: float = 0.0) -> dict[str, Any]:
+                    lead_weight: float = 0.0, report: Sequence[str] | None = None,
+                    ) -> dict[str, Any]:
     """Accuracy and macro-F1 per field of the served routing head (:mod:`ticketsim.index.routing`,
     the ``index`` section's features, C, terms and routing reading) fitted on the training
-    tickets only (``lead``: :func:`router_predictions`); ``reading``: how it read them."""
+    tickets only (``lead``: :func:`router_predictions`; ``lead_weight`` in each row: how it
+    read them). The router is fitted on all ``fields`` (as the index fits it: the reading is
+    chosen over all of them); ``report``: the fields scored (default: all)."""
     from sklearn.metrics import accuracy_score, f1_score
 
     train_idx = np.flatnonzero(np.isin(split, ["train", "validation"]))
@@ -192,6 +195,8 @@ def evaluate_router(vectors: np.ndarray, texts: Sequence[str], split: np.ndarray
     reading = chosen.get("reading") or {}
     out: dict[str, Any] = {}
     for field, pred_all in preds.items():
+        if report is not None and field not in report:
+            continue
         values = np.asarray(fields[field], dtype=object)[test_idx]
         has = labelled(values)
         if not has.any():

@@ -35,7 +35,7 @@ from ticketsim.evaluation.coldstart import evaluate_routing_only
 from ticketsim.evaluation.dense import DenseScorer, resolve_encoder
 from ticketsim.evaluation.report import write_report
 from ticketsim.evaluation.result import EvaluationResult
-from ticketsim.index.routing import age_order, routing_lead
+from ticketsim.index.routing import age_order, fields_of, routing_lead
 from ticketsim.index.search import Searcher
 from ticketsim.index.stage import build_index, ticket_meta
 from ticketsim.inference import encoder_for
@@ -460,6 +460,7 @@ def collect(cfg: Config, run: RunDir, reporter: Reporter = NULL,
         if "bm25" in rankings:
             scorers = {"bm25": KeywordRows(d.texts), **scorers}
         split = routing.capped_split(d.split, ev.routing.max_tickets, ev.routing.seed)
+        served_fields = fields_of(d.tickets, list(cfg.index.routing_fields))
         for name, scorer in scorers.items():
             r = routing.evaluate_routing(scorer, split, fields, ev.routing.k)
             if r:
@@ -467,9 +468,12 @@ def collect(cfg: Config, run: RunDir, reporter: Reporter = NULL,
             if name != "bm25" and cfg.index.routing:  # what search suggests: the router
                 m = models[name]
                 w = routing_lead(cfg.index, m.lead_weight)
-                r = routing.evaluate_router(m.embeddings, d.texts, split, fields, cfg.index,
+                # fitted on the fields the index routes (its reading is chosen over all of
+                # them), scored on evaluate's
+                r = routing.evaluate_router(m.embeddings, d.texts, split, served_fields, cfg.index,
                                             age_order(d.tickets), lead_reading(
-                                                cfg, run, d, models, name, w, reporter), w)
+                                                cfg, run, d, models, name, w, reporter), w,
+                                            report=list(fields))
                 if r:
                     route[f"{name} (suggestion)"] = r
         if not route:

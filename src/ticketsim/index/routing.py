@@ -389,7 +389,7 @@ class Router:
         tmp = folder / (WEIGHTS + ".tmp.npz")
         np.savez(tmp, **arrays)  # type: ignore[arg-type]
         tmp.replace(folder / WEIGHTS)
-        if self.lead_weight and self.vectors is not None:  # memory-mapped when loaded
+        if self.lead_weight and self.vectors is not None and self.neighbours_needed:  # mmap
             with open(folder / (VECTORS + ".tmp"), "wb") as fh:
                 np.save(fh, np.ascontiguousarray(self.vectors, dtype=np.float32))
             (folder / (VECTORS + ".tmp")).replace(folder / VECTORS)
@@ -441,9 +441,14 @@ def age_order(tickets: Any, seed: int = 0) -> np.ndarray:
 
 def routing_lead(icfg: Any, index_lead: float) -> float:
     """The lead weight of the router's other reading (``index.routing_lead_weight``; auto:
-    ``LEAD_CANDIDATE``); 0 when the index already reads with the lead view or it is off."""
+    ``LEAD_CANDIDATE``); 0 when it is off, when the index already reads with the lead view, or
+    when the index takes its vectors from ``ticketsim embed`` (``index.embeddings``: the index
+    stage would re-embed what the shards exist to avoid). The index stage, evaluate, the
+    estimate and bench/routing all ask here."""
     w = icfg.routing_lead_weight
-    return 0.0 if index_lead > 0 else LEAD_CANDIDATE if w == "auto" else float(w)
+    if index_lead > 0 or getattr(icfg, "embeddings", None) is not None or not icfg.routing:
+        return 0.0
+    return LEAD_CANDIDATE if w == "auto" else float(w)
 
 
 _MODE_METHOD = {"knn": "knn", "blend": "blend", "embedding+tfidf": "head", "embedding": "head"}

@@ -155,36 +155,38 @@ class Searcher:
     def route(self, text: str) -> dict[str, dict[str, Any]] | None:
         """Routing suggestions (field -> value, probability) for a new ticket's text; None when
         the index has no routing heads (index.routing off, or no labelled field)."""
-        router = self.router
+        with self._swap:  # one index's router, store, encoder and meta, even during a reload
+            router, index, encoder, meta = self.router, self.index, self.encoder, self.meta
         if router is None:
             return None
         vec = self.embed([text])
         read = vec
         if router.lead_weight:  # routing reads with the lead (index.routing_lead_weight)
-            read = add_lead(vec, [text], self.encoder.encode, router.lead_weight)
+            read = add_lead(vec, [text], encoder.encode, router.lead_weight)
         neighbours = None
         if router.neighbours_needed:  # fields voted by the nearest indexed tickets (their labels)
-            index = self.index
             near = index.dense(vec, router.candidates)
-            if router.lead_weight:  # the index's nearest, re-scored by the lead reading
-                near = rescore(read, [k for k, _ in near], self._routing_rows(
-                    router, [k for k, _ in near]), router.neighbours_needed)
+            if router.lead_weight and near:  # the index's nearest, re-scored by the lead reading
+                keys = [k for k, _ in near]
+                near = rescore(read, keys, self._routing_rows(router, index, encoder, meta, keys),
+                               router.neighbours_needed)
             records = index.store.records([key for key, _ in near])
             neighbours = [(records[key], s) for key, s in near if key in records]
         return router.suggest(read, text, neighbours)
 
-    def _routing_rows(self, router: Router, keys: list[int]) -> np.ndarray:
+    def _routing_rows(self, router: Router, index: TicketIndex, encoder: Any,
+                      meta: dict[str, Any], keys: list[int]) -> np.ndarray:
         """The lead reading of indexed tickets: stored by the index stage, or made now for
         tickets added or changed since (their stored vector and their text's lead)."""
-        store, dim = self.index.store, self.index.dim
+        store, dim = index.store, index.dim
 
         def fresh(stale: list[int]) -> np.ndarray:
             found = store.texts(stale)
             texts = [found.get(k, "") for k in stale]
             # the store keeps index.dim columns: a shortened index re-embeds the whole text
-            own = (store.vectors(stale, dim) if dim == int(self.meta.get("full_dim") or dim)
-                   else self.encoder.encode(texts, batch_size=self.cfg.index.batch_size))
-            return add_lead(own, texts, self.encoder.encode, router.lead_weight)
+            own = (store.vectors(stale, dim) if dim == int(meta.get("full_dim") or dim)
+                   else encoder.encode(texts, batch_size=self.cfg.index.batch_size))
+            return add_lead(own, texts, encoder.encode, router.lead_weight)
 
         return router.rows(keys, store.seqs(keys), fresh)
 

@@ -128,16 +128,15 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
         meta.update(ticket_meta(cfg, icfg, tickets, int(vectors.shape[1]), model_path,
                                 run.rel(model_path)))
 
-        lead, lead_weight = None, 0.0
-        if icfg.routing and icfg.embeddings is None:  # routing's other reading: with the lead
-            lead_weight = routing_lead(icfg, icfg.reading()["lead_weight"])
-            if lead_weight:
-                t1 = time.perf_counter()
-                encoder = encoder_for(model_path, icfg.encoder, cache_dir=run.path / "cache",
-                                      long_text=icfg.long_text, reporter=reporter)
-                lead = add_lead(vectors, tickets["text"].tolist(), lambda leads: encoder.encode(
-                    leads, icfg.batch_size, reporter), lead_weight)
-                summary["routing_lead_s"] = round(time.perf_counter() - t1, 2)
+        lead = None
+        lead_weight = routing_lead(icfg, icfg.reading()["lead_weight"])
+        if lead_weight:  # routing's other reading: with the lead
+            t1 = time.perf_counter()
+            encoder = encoder_for(model_path, icfg.encoder, cache_dir=run.path / "cache",
+                                  long_text=icfg.long_text, reporter=reporter)
+            lead = add_lead(vectors, tickets["text"].tolist(), lambda leads: encoder.encode(
+                leads, icfg.batch_size, reporter), lead_weight)
+            summary["routing_lead_s"] = round(time.perf_counter() - t1, 2)
 
         def save(tmp: Path) -> None:
             summary.update(build_index(tmp, meta, tickets, vectors, icfg.save_every, reporter))

@@ -28,6 +28,7 @@ from ticketsim.config import Config
 from ticketsim.data.ingest import IngestOutput
 from ticketsim.errors import TicketsimError
 from ticketsim.evaluation import crossfit
+from ticketsim.index.routing import routing_lead
 from ticketsim.models import load_model
 from ticketsim.pairs.stage import PairsOutput
 from ticketsim.progress import Reporter
@@ -179,7 +180,7 @@ def estimate_run(cfg: Config, run: RunDir, *, probe_rows: int = PROBE_ROWS) -> R
     lead = 1 if cfg.index.lead_weight == "auto" else 0
     # index.routing_lead_weight: evaluate reads the base model's leads once (cached across
     # folds; a fine-tuned model's are lead_weight auto's pass, reused)
-    route_lead = 1 if cfg.index.routing and cfg.index.routing_lead_weight != 0 else 0
+    route_lead = 1 if routing_lead(cfg.index, cfg.index.reading()["lead_weight"]) else 0
     hf = tc.trainer
     every = hf.get("eval_steps") or hf["logging_steps"]  # the trainer's own fallback
     every = max(1.0, every * recipe if every < 1 else every)  # below 1: a share of the steps
