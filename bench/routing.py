@@ -107,11 +107,11 @@ def _embed(model: str, texts: list[str], cache: Path,
 
     icfg = IndexConfig()
     t0 = time.perf_counter()
-    encoder = encoder_for(model, "torch", cache_dir=cache, long_text=icfg.long_text)
-    emb = encoder_for(model, "torch", cache_dir=cache, **icfg.reading()).encode(texts, 64)
+    encoder = encoder_for(model, "torch", cache_dir=cache, **icfg.reading())
+    emb = encoder.encode(texts, 64)
     w = routing_lead(icfg.model_copy(update={"routing_lead_weight": "auto"}),
-                     icfg.reading()["lead_weight"])
-    lead = add_lead(emb, texts, lambda x: encoder.encode(x, 64), w) if w else None
+                     icfg.reading()["lead_weight"])  # 0 when the index reads with the lead
+    lead = add_lead(emb, texts, encoder, w) if w else None
     return np.asarray(emb, dtype=np.float32), lead, time.perf_counter() - t0
 
 

@@ -66,7 +66,8 @@ def test_index_stage_loads_shards_instead_of_embedding(tmp_path: Path, tiny_mode
     def no_embedding(*a, **k):  # type: ignore[no-untyped-def]
         raise AssertionError("the stage embedded although index.embeddings is set")
 
-    monkeypatch.setattr("ticketsim.index.embed.embed_texts", no_embedding)
+    # the stage's own encoder (it embeds the tickets and, for routing, their leads)
+    monkeypatch.setattr("ticketsim.index.stage.encoder_for", no_embedding)
     cfg = index_config(tiny_model_dir, embeddings=str(shards))
     res = run_index(cfg, run)
     assert res.summary["tickets"] == len(ids)

@@ -539,8 +539,8 @@ def test_routing_lead_weight_reaches_the_router_and_search(tmp_path: Path,
         enc = encoder_for(str(tiny_model_dir), "torch")
         texts = [*tickets["text"].tolist(), added["text"]]
         labels = [*tickets["category"].tolist(), "hardware"]
-        read = add_lead(enc.encode(texts), texts, enc.encode, 0.5)
-        q = add_lead(enc.encode([VPN]), [VPN], enc.encode, 0.5)[0]
+        read = add_lead(enc.encode(texts), texts, enc, 0.5)
+        q = add_lead(enc.encode([VPN]), [VPN], enc, 0.5)[0]
         sims = read @ q
         best = np.argsort(-sims, kind="stable")[:10]
         want = winner(vote_shares([labels[j] for j in best], [float(sims[j]) for j in best]))

@@ -241,6 +241,7 @@ class DenseModel:
     backend: str = "torch"  # the inference backend that embedded it (index.encoder, resolved)
     lead_weight: float = 0.0  # how it read the tickets (index.lead_weight; see embed_models)
     served_as: str = ""  # the model the index would load: base, finetuned (default: the name)
+    encoder: Any = None  # the Encoder that embedded it (cached): routing reads its leads with it
 
     @property
     def serves(self) -> str:
@@ -328,24 +329,22 @@ def _embed_model(cfg: Config, run: RunDir, d: EvalData, name: str, path: str, ba
     reporter.log(f"evaluate: embedding {len(d.texts)} tickets with {name} ({backend}{lead})")
     emb = encoder.encode(d.texts, cfg.evaluate.batch_size, reporter)
     return DenseModel(name, path, emb, getattr(encoder, "encoder", encoder), backend,
-                      float(reading["lead_weight"]), serves)
+                      float(reading["lead_weight"]), serves, encoder)
 
 
-def lead_reading(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseModel],
-                 name: str, weight: float, reporter: Reporter) -> np.ndarray | None:
+def lead_reading(cfg: Config, d: EvalData, models: dict[str, DenseModel], name: str,
+                 weight: float, reporter: Reporter) -> np.ndarray | None:
     """Every ticket as model ``name``'s router would read it with the lead at ``weight``
-    (``index.routing_lead_weight``; None at 0): the ``<name>+lead`` model's vectors when they
-    are that reading, else the lead added to ``name``'s own (one pass over the leads)."""
+    (``index.routing_lead_weight``; None at 0, which it is for a model read with the lead
+    view): the ``<name>+lead`` model's vectors when they are that reading, else the lead added
+    to ``name``'s own by the encoder that made them (one pass over the leads, cached)."""
     if not weight:
         return None
     m, same = models[name], models.get(f"{name}+lead")
     if same is not None and same.lead_weight == weight:
         return same.embeddings
-    encoder = encoder_for(m.path, m.backend, cache_dir=run.path / "cache",
-                          long_text=cfg.index.long_text, reporter=reporter)
     reporter.log(f"evaluate: reading {name} with the lead view {weight:g} for routing")
-    return add_lead(m.embeddings, d.texts, lambda leads: encoder.encode(
-        leads, cfg.evaluate.batch_size, reporter), weight)
+    return add_lead(m.embeddings, d.texts, m.encoder, weight, cfg.evaluate.batch_size, reporter)
 
 
 def rank_systems(cfg: Config, run: RunDir, d: EvalData, models: dict[str, DenseModel],
@@ -472,7 +471,7 @@ def collect(cfg: Config, run: RunDir, reporter: Reporter = NULL,
                 # them), scored on evaluate's
                 r = routing.evaluate_router(m.embeddings, d.texts, split, served_fields, cfg.index,
                                             age_order(d.tickets), lead_reading(
-                                                cfg, run, d, models, name, w, reporter), w,
+                                                cfg, d, models, name, w, reporter), w,
                                             report=list(fields))
                 if r:
                     route[f"{name} (suggestion)"] = r

@@ -162,7 +162,7 @@ class Searcher:
         vec = self.embed([text])
         read = vec
         if router.lead_weight:  # routing reads with the lead (index.routing_lead_weight)
-            read = add_lead(vec, [text], encoder.encode, router.lead_weight)
+            read = add_lead(vec, [text], encoder, router.lead_weight)
         neighbours = None
         if router.neighbours_needed:  # fields voted by the nearest indexed tickets (their labels)
             near = index.dense(vec, router.candidates)
@@ -186,7 +186,7 @@ class Searcher:
             # the store keeps index.dim columns: a shortened index re-embeds the whole text
             own = (store.vectors(stale, dim) if dim == int(meta.get("full_dim") or dim)
                    else encoder.encode(texts, batch_size=self.cfg.index.batch_size))
-            return add_lead(own, texts, encoder.encode, router.lead_weight)
+            return add_lead(own, texts, encoder, router.lead_weight, self.cfg.index.batch_size)
 
         return router.rows(keys, store.seqs(keys), fresh)
 

@@ -20,7 +20,7 @@ import numpy as np
 from ticketsim.config import Config, IndexConfig
 from ticketsim.data.ingest import IngestOutput
 from ticketsim.index.core import TicketIndex
-from ticketsim.index.embed import embed_texts, fingerprint_of, ticket_records
+from ticketsim.index.embed import fingerprint_of, ticket_records
 from ticketsim.index.model import index_model, index_reading
 from ticketsim.index.qdrant_backend import alias_swap  # Qdrant server: build aside, swap alias
 from ticketsim.index.ray_embed import load_shards, manifest_hash
@@ -116,26 +116,26 @@ def run_index(cfg: Config, run: RunDir, *, force: bool = False, reporter: Report
                                       min_cosine=cfg.index.int8_min_cosine, reporter=reporter)
             icfg = icfg.model_copy(update={"encoder": backend})
         t0 = time.perf_counter()
+        texts = tickets["text"].tolist()
+        encoder = None
         if icfg.embeddings is not None:
             vectors = load_shards(icfg.embeddings, tickets["id"].tolist(),
                                   model_fingerprint=fingerprint_of(model_path), encoder=icfg.encoder,
                                   reading=icfg.reading())
         else:
-            vectors = embed_texts(model_path, tickets["text"].tolist(), icfg.batch_size,
-                                  cache_dir=run.path / "cache", backend=icfg.encoder,
+            # one encoder (one model load) for the tickets and, below, their leads
+            encoder = encoder_for(model_path, icfg.encoder, cache_dir=run.path / "cache",
                                   **icfg.reading(), reporter=reporter)
+            vectors = encoder.encode(texts, icfg.batch_size, reporter)
         summary: dict[str, Any] = {"embed_s": round(time.perf_counter() - t0, 2)}
         meta.update(ticket_meta(cfg, icfg, tickets, int(vectors.shape[1]), model_path,
                                 run.rel(model_path)))
 
         lead = None
-        lead_weight = routing_lead(icfg, icfg.reading()["lead_weight"])
-        if lead_weight:  # routing's other reading: with the lead
+        lead_weight = routing_lead(icfg, icfg.reading()["lead_weight"])  # 0 for shards
+        if lead_weight and encoder is not None:  # routing's other reading: with the lead
             t1 = time.perf_counter()
-            encoder = encoder_for(model_path, icfg.encoder, cache_dir=run.path / "cache",
-                                  long_text=icfg.long_text, reporter=reporter)
-            lead = add_lead(vectors, tickets["text"].tolist(), lambda leads: encoder.encode(
-                leads, icfg.batch_size, reporter), lead_weight)
+            lead = add_lead(vectors, texts, encoder, lead_weight, icfg.batch_size, reporter)
             summary["routing_lead_s"] = round(time.perf_counter() - t1, 2)
 
         def save(tmp: Path) -> None:

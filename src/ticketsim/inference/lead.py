@@ -24,7 +24,7 @@ readings on the desk's own held-out links and the index reads the way that score
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -55,22 +55,22 @@ class LeadEncoder(ReadingEncoder):
                reporter: Reporter = NULL) -> np.ndarray:
         texts = list(texts)
         emb = np.asarray(self.inner.encode(texts, batch_size, reporter), dtype=np.float32)
-        return add_lead(emb, texts, lambda leads: self.inner.encode(leads, batch_size, reporter),
-                        self.weight)
+        return add_lead(emb, texts, self.inner, self.weight, batch_size, reporter)
 
 
-def add_lead(emb: np.ndarray, texts: Sequence[str],
-             encode: Callable[[list[str]], np.ndarray], weight: float) -> np.ndarray:
+def add_lead(emb: np.ndarray, texts: Sequence[str], encoder: Encoder, weight: float,
+             batch_size: int = 64, reporter: Reporter = NULL) -> np.ndarray:
     """``normalise(emb + weight * embed(lead(text)))`` row by row, given the texts' own
-    embeddings ``emb`` (``encode`` embeds the leads; a one-sentence text is its own lead and
-    costs nothing). The one implementation: the lead view and the routing reading
-    (:mod:`ticketsim.index.routing`) both call it."""
+    embeddings ``emb`` (``encoder`` embeds the leads; a one-sentence text is its own lead and
+    costs nothing). The one implementation: the lead view, and the routing reading of the
+    index stage, evaluate and search (:mod:`ticketsim.index.routing`), which already hold the
+    texts' own vectors and the encoder that made them."""
     emb = np.asarray(emb, dtype=np.float32)
     leads = [lead(t) for t in texts]
     own = [i for i, (t, s) in enumerate(zip(texts, leads, strict=True)) if s != t]
     lead_emb = emb.copy()
     if own:
-        lead_emb[own] = encode([leads[i] for i in own])
+        lead_emb[own] = encoder.encode([leads[i] for i in own], batch_size, reporter)
     out = emb + weight * lead_emb
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
