@@ -338,12 +338,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _table(result: dict[str, Any]) -> None:
+    from ticketsim.evaluation.report import paired
+
     for ds in result["datasets"]:
         print(f"\n{ds['dataset']}")
         for r in ds["results"]:
             metric = "mrr@10" if "mrr@10" in r else "accuracy"
             d = r.get("vs_base") or r.get("vs_tfidf-lr")
-            cell = f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" if d else ""
+            cell = paired(d)
             print(f"  {r['system']:<40} {metric} {r[metric]:.3f}  {cell}")
     for s in result["skipped"]:
         print("skipped:", s)

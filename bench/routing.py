@@ -159,15 +159,15 @@ def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_
             if variant and lead is None:
                 continue
             t0 = time.perf_counter()
-            chosen: dict[str, Any] = {}
+            router: dict[str, Any] = {}
+            vcfg = icfg.model_copy(update={"routing_lead_weight": lw})
             preds["suggest" + variant + sfx] = router_predictions(
-                emb, texts, {"f": labels}, train, test,
-                icfg.model_copy(update={"routing_lead_weight": lw}), order, chosen, lead,
-                routing_lead(icfg.model_copy(update={"routing_lead_weight": lw}), 0.0)
-                if lead is not None else 0.0)["f"]
+                emb, texts, {"f": labels}, train, test, vcfg, order, router, lead,
+                routing_lead(vcfg, 0.0) if lead is not None else 0.0)["f"]
             info["suggest" + variant + sfx] = {
-                "features": icfg.routing_features, "c": c_default, "chosen": chosen.get("f"),
-                "reading": chosen.get("reading"), "routing_lead_weight": lw,
+                "features": icfg.routing_features, "c": c_default,
+                "chosen": (router.get("selection") or {}).get("f"),
+                "reading": router.get("reading"), "routing_lead_weight": lw,
                 "fit_s": round(time.perf_counter() - t0, 2)}
         t0 = time.perf_counter()
         preds["suggest-tfidf" + sfx] = head_fp(train, test, c_default)
@@ -202,6 +202,12 @@ def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_
     info["tfidf-lr"] = {"c": c_tf}
 
     correct = {s: (p == y_test).astype(np.float64) for s, p in preds.items()}
+    def vs(a: str, b: str) -> dict[str, Any]:
+        """System a's accuracy minus b's, paired over the held-out tickets."""
+        d = paired_difference(correct[a], correct[b], samples, 0, 0.95)
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()
+                if k in ("diff", "low", "high", "significant")}
+
     rows = []
     for s, p in preds.items():
         row: dict[str, Any] = {"system": s, "accuracy": round(float(correct[s].mean()), 4),
@@ -210,21 +216,13 @@ def _field(texts: list[str], labels: np.ndarray, embs: dict[str, np.ndarray], c_
                                "train": len(train), "test": len(test),
                                "classes": len(set(y_all[keep])), **info[s]}
         if s.startswith("suggest"):
-            for base in ("knn", "tfidf-lr"):
-                other = base + (s[s.index("@"):] if "@" in s and base == "knn" else "")
-                d = paired_difference(correct[s], correct[other], samples, 0, 0.95)
-                row[f"vs_{base}"] = {k: (round(v, 4) if isinstance(v, float) else v)
-                                     for k, v in d.items() if k in ("diff", "low", "high", "significant")}
-            if s.startswith(("suggest@", "suggest-lead")) or s == "suggest":
-                other = "suggest-nolead" + (s[s.index("@"):] if "@" in s else "")
-                if other in correct:  # what reading with the lead changes
-                    d = paired_difference(correct[s], correct[other], samples, 0, 0.95)
-                    row["vs_nolead"] = {k: (round(v, 4) if isinstance(v, float) else v)
-                                        for k, v in d.items() if k in ("diff", "low", "high", "significant")}
-            if "@" in s:  # the fine-tuned model's suggestion against the base model's
-                d = paired_difference(correct[s], correct[s[:s.index("@")]], samples, 0, 0.95)
-                row["vs_base_model"] = {k: (round(v, 4) if isinstance(v, float) else v)
-                                        for k, v in d.items() if k in ("diff", "low", "high", "significant")}
+            kind = s.partition("@")[0]
+            at = s[len(kind):]  # "@ft" for another model's rows
+            row["vs_knn"], row["vs_tfidf-lr"] = vs(s, "knn" + at), vs(s, "tfidf-lr")
+            if kind in ("suggest", "suggest-lead") and "suggest-nolead" + at in correct:
+                row["vs_nolead"] = vs(s, "suggest-nolead" + at)  # what the lead reading changes
+            if at:  # the other model's suggestion against the base model's
+                row["vs_base_model"] = vs(s, kind)
         rows.append(row)
     return rows
 
@@ -283,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _table(result: dict[str, Any]) -> None:
+    from ticketsim.evaluation.report import paired
+
     for ds in result["datasets"]:
         print(f"\n{ds['dataset']} ({ds['tickets']} tickets)")
         print(f"{'system':<36} {'acc':>6} {'mF1':>6}  {'vs knn [95% CI]':<26} {'vs tfidf-lr [95% CI]':<26}")
@@ -290,7 +290,7 @@ def _table(result: dict[str, Any]) -> None:
             cells = []
             for b in ("vs_knn", "vs_tfidf-lr"):
                 d = r.get(b)
-                cells.append(f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" if d else "")
+                cells.append(paired(d))
             print(f"{r['system']:<36} {r['accuracy']:>6.3f} {r['macro_f1']:>6.3f}  "
                   f"{cells[0]:<26} {cells[1]:<26}")
     for s in result["skipped"]:

@@ -421,6 +421,14 @@ def test_cross_fitted_routing_pairs_each_fold_with_the_same_folds_base() -> None
     assert ft["n"] == 5 and ft["accuracy"] == 1.0 and out["base"]["category"]["accuracy"] == 0.4
     assert ft["vs_base"]["diff"] == pytest.approx(0.6) and ft["vs_base"]["samples"] == 200
     assert "_correct" not in ft and "_tickets" not in out["base"]["category"]
+    # how each fold's router read the tickets: one weight when they agree, else each fold's
+    fold1["ft"]["category"]["lead_weight"], fold2["ft"]["category"]["lead_weight"] = 0.5, 0.0
+    assert stage_mod._pool_routing(parts, BootstrapConfig(samples=200))[  # type: ignore[arg-type]
+        "ft"]["category"]["lead_weight"] == [0.5, 0.0]
+    fold2["ft"]["category"]["lead_weight"] = 0.5
+    pooled = stage_mod._pool_routing(parts, BootstrapConfig(samples=200))  # type: ignore[arg-type]
+    assert pooled["ft"]["category"]["lead_weight"] == 0.5
+    assert "lead_weight" not in pooled["base"]["category"]  # a vote's row has no reading
 
 
 def test_router_reads_column_says_how_each_fold_read() -> None:

@@ -135,12 +135,13 @@ def paired_vs_base(route: dict[str, dict[str, Any]], samples: int, seed: int,
 def router_predictions(vectors: np.ndarray, texts: list[str], fields: dict[str, np.ndarray],
                        train: np.ndarray, test: np.ndarray, icfg: Any,
                        order: np.ndarray | None = None,
-                       chosen: dict[str, Any] | None = None, lead: np.ndarray | None = None,
+                       info: dict[str, Any] | None = None, lead: np.ndarray | None = None,
                        lead_weight: float = 0.0) -> dict[str, np.ndarray]:
     """Per field, the served router's suggestion for each ``test`` row when it is fitted on the
     ``train`` rows only (``order``: all rows oldest first, for ``routing_features: auto``;
-    ``chosen`` receives auto's per-field choice, and ``"reading"`` how it reads; ``lead``:
-    every row read with the lead at ``lead_weight``, the router's other reading)."""
+    ``info`` receives the router's own record, as routing.json holds it: ``selection`` (auto's
+    per-field choice) and ``reading``; ``lead``: every row read with the lead at
+    ``lead_weight``, the router's other reading)."""
     # without an age order, a seeded one (as the index stage does for undated tickets): file
     # order is often sorted by label, and its last fifth is then no fair validation
     order = (np.random.default_rng(0).permutation(len(texts)) if order is None
@@ -153,9 +154,8 @@ def router_predictions(vectors: np.ndarray, texts: list[str], fields: dict[str, 
                          lead_weight)
     if router is None:
         return {}
-    if chosen is not None:
-        chosen.update(router.info.get("selection") or {})
-        chosen["reading"] = router.info["reading"]
+    if info is not None:
+        info.update(router.info)
     read = lead if router.lead_weight else None  # what the heads read and the vote re-scores by
     out: dict[str, np.ndarray] = {}
     if router.heads:
@@ -189,10 +189,10 @@ def evaluate_router(vectors: np.ndarray, texts: Sequence[str], split: np.ndarray
     test_idx = np.flatnonzero(split == "test")
     if not len(test_idx) or not len(train_idx):
         return {}
-    chosen: dict[str, Any] = {}
+    info: dict[str, Any] = {}
     preds = router_predictions(vectors, list(texts), fields, train_idx, test_idx, icfg, order,
-                               chosen, lead, lead_weight)
-    reading = chosen.get("reading") or {}
+                               info, lead, lead_weight)
+    lead_used = float(info.get("reading", {}).get("lead_weight") or 0.0)
     out: dict[str, Any] = {}
     for field, pred_all in preds.items():
         if report is not None and field not in report:
@@ -207,7 +207,7 @@ def evaluate_router(vectors: np.ndarray, texts: Sequence[str], split: np.ndarray
             "accuracy": float(accuracy_score(true, pred)),
             "macro_f1": float(f1_score(true, pred, average="macro", zero_division=0)),
             "n": int(has.sum()), "classes": int(len(set(true))), "k": None,
-            "lead_weight": float(reading.get("lead_weight") or 0.0),
+            "lead_weight": lead_used,
             **_per_ticket(test_idx[has], true, pred),
         }
     return out

@@ -507,16 +507,17 @@ def _pool_routing(parts: list[Collected], bs: Any) -> dict[str, Any]:
         for field in parts[0].routing[system]:
             rows = [r for p in parts if (r := p.routing.get(system, {}).get(field))]
             n = sum(r["n"] for r in rows)
-            out.setdefault(system, {})[field] = {
+            row = out.setdefault(system, {})[field] = {
                 "accuracy": sum(r["accuracy"] * r["n"] for r in rows) / n,
                 "macro_f1": sum(r["macro_f1"] * r["n"] for r in rows) / n,
                 "n": n, "classes": max(r["classes"] for r in rows), "k": rows[0]["k"],
-                **({"lead_weight": (ws[0] if len(set(ws)) == 1 else ws)}
-                   if (ws := [r["lead_weight"] for r in rows if "lead_weight" in r]) else {}),
                 # folds hold out disjoint tickets, so the concatenations line up with the
                 # base's exactly when both were scored in the same folds
                 "_tickets": np.concatenate([r["_tickets"] for r in rows]),
                 "_correct": np.concatenate([r["_correct"] for r in rows])}
+            weights = [r["lead_weight"] for r in rows if "lead_weight" in r]  # suggestion rows
+            if weights:  # one weight, or each fold's when the folds' routers chose differently
+                row["lead_weight"] = weights[0] if len(set(weights)) == 1 else weights
     return routing.paired_vs_base(out, bs.samples, bs.seed, bs.confidence)
 
 
