@@ -139,9 +139,11 @@ class Searcher:
         return (self.run.read_stamp("index") or {}).get("finished") != self.stamp
 
     # ------------------------------------------------------------------ queries
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str], encoder: Any = None) -> np.ndarray:
+        """Query embeddings (``encoder``: the one a caller took with the rest of one index's
+        state; default the current)."""
         texts = list(texts)
-        encoder = self.encoder
+        encoder = encoder or self.encoder
         # an answer embeds its text for the search and again for routing: the last single
         # query is kept (with the encoder that made it, so a reload never serves a stale one)
         last = self.__dict__.get("_last_query")
@@ -159,7 +161,7 @@ class Searcher:
             router, index, encoder, meta = self.router, self.index, self.encoder, self.meta
         if router is None:
             return None
-        vec = self.embed([text])
+        vec = self.embed([text], encoder)
         read = vec
         if router.lead_weight:  # routing reads with the lead (index.routing_lead_weight)
             read = add_lead(vec, [text], encoder, router.lead_weight)
